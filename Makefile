@@ -1,0 +1,96 @@
+# newsletter - one plain Makefile.
+#
+#   make            build ./newsletter (run contrib/install-deps first)
+#   make demo       install dependencies, build, and show it working
+#   make check      install test dependencies, build with sanitizers, run
+#                   every test; ends with "N passed, N failed"
+#   make bench      the benchmarks in bench/
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make valgrind   the end-to-end tests under valgrind
+
+PROG     = newsletter
+PREFIX  ?= /usr/local
+CC      ?= cc
+PKGS     = sqlite3 libsodium jansson inih
+BUILD   ?= build/release
+
+WARN     = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Werror
+CPPFLAGS = -D_DEFAULT_SOURCE -D_GNU_SOURCE
+OPT     ?= -O2 -g
+ifeq ($(SANITIZE),1)
+BUILD    = build/san
+OPT      = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  += -std=c17 $(WARN) $(OPT) $(PKG_CFLAGS)
+LDFLAGS += $(OPT)
+LDLIBS  += $(PKG_LIBS)
+
+LIB_SRC   = $(wildcard lib/*.c)
+STORE_SRC = $(wildcard store/*.c)
+CLI_SRC   = $(wildcard cli/*.c)
+CORE_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(STORE_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps demo check test unit bench install clean valgrind
+
+all: $(PROG)
+
+$(PROG): $(BUILD)/$(PROG)
+	cp $< $@
+
+$(BUILD)/$(PROG): $(CORE_OBJ) $(CLI_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# Plain make only builds: it says what to do when a library is missing.
+$(BUILD)/.deps-ok:
+	@pkg-config --exists $(PKGS) || { \
+	  echo "missing development libraries ($(PKGS))."; \
+	  echo "run 'contrib/install-deps' as root (Debian 12), or 'make demo'."; exit 1; }
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS) -lcriterion
+
+deps:
+	contrib/install-deps
+
+demo: deps
+	$(MAKE) all
+	contrib/demo
+
+unit: $(UNIT_BIN)
+
+# The README's test command.
+check:
+	contrib/install-deps --test
+	$(MAKE) SANITIZE=1 build/san/$(PROG) unit
+	NEWSLETTER=build/san/$(PROG) UNIT_DIR=build/san/tests tests/run
+
+test: check
+
+valgrind: all
+	NEWSLETTER_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	  NEWSLETTER=./$(PROG) UNIT_DIR= tests/run
+
+bench: all
+	bench/import
+	bench/enroll
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(PROG) $(DESTDIR)$(PREFIX)/bin/$(PROG)
+	install -m 0644 contrib/$(PROG).1 $(DESTDIR)$(PREFIX)/share/man/man1/$(PROG).1
+
+clean:
+	rm -rf build $(PROG)
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,201 @@
+/*
+ * lib/lib.h - what every part of newsletter needs and that knows no SQL and
+ * no newsletter logic: logging, allocation, growable buffers, dates, the
+ * configuration file, address syntax, CSV records and a progress line.
+ */
+#ifndef NEWSLETTER_LIB_H
+#define NEWSLETTER_LIB_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#define NEWSLETTER_VERSION "0.1.0"
+
+/* Exit codes: the only place where a status becomes a number for scripts. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,		/* runtime failure */
+	EXIT_USAGE = 2,		/* usage or bad input */
+	EXIT_TEMPFAIL = 75	/* try again later (EX_TEMPFAIL) */
+};
+
+/* Size of the caller-provided buffers that receive a human error message. */
+#define ERR_LEN 256
+
+/* --- log.c: one logger per process, the only global beside the config --- */
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+void log_init(const char *progname, enum log_level level);
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+/* For start-up failures and out-of-memory only. */
+_Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --- xalloc.c: never return NULL --- */
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* Set an error message in a caller's buffer of ERR_LEN bytes; returns -1. */
+int errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --- buf.c: a growable, always NUL-terminated byte string --- */
+
+struct buf {
+	char *s;
+	size_t len;
+	size_t cap;
+};
+
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+void buf_reset(struct buf *b);
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_addc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* --- date.c: calendar dates as YYYY-MM-DD, times as ISO 8601 UTC --- */
+
+#define DATE_LEN 11		/* "YYYY-MM-DD" + NUL */
+#define TIMESTAMP_LEN 21	/* "YYYY-MM-DDTHH:MM:SSZ" + NUL */
+
+/* Checks a YYYY-MM-DD string for form and calendar; 0 or -1 with err. */
+int date_parse(const char *s, int *year, int *month, int *day, char *err);
+void date_today(char out[DATE_LEN]);
+/* The date @months calendar months before today (day clamped). */
+void date_months_ago(int months, char out[DATE_LEN]);
+void timestamp_now(char out[TIMESTAMP_LEN]);
+double monotonic_seconds(void);
+
+/* --- addr.c: e-mail address syntax (RFC 5321/5322 addr-spec) --- */
+
+#define ADDR_MAX 254		/* RFC 5321 path limit less the brackets */
+#define ADDR_LOCAL_MAX 64
+#define ADDR_DOMAIN_MAX 253
+#define ADDR_LABEL_MAX 63
+
+/*
+ * Trims surrounding white space, checks the syntax and lower-cases the
+ * domain; the local part is kept as written. Writes the normalised address
+ * into @out (ADDR_MAX + 1 bytes). Returns 0, or -1 with the reason in @err.
+ */
+int addr_normalize(const char *in, char *out, char *err);
+/* The lower-cased form that identifies a person (for keyed hashes). */
+void addr_fold(const char *normalized, char *out);
+/* Masks an address for a page: "k***@example.no". */
+void addr_mask(const char *normalized, char *out, size_t outlen);
+
+/* --- utf8.c --- */
+
+/*
+ * Checks that @s is well-formed UTF-8 of at most @max bytes with no control
+ * characters; -1 with "the WHAT is ..." in @err otherwise.
+ */
+int text_check(const char *s, size_t max, const char *what, char *err);
+
+/* --- csv.c: RFC 4180 records from a stream --- */
+
+#define CSV_MAX_RECORD 8192	/* bytes in one record */
+#define CSV_MAX_FIELDS 32
+
+struct csv;
+
+struct csv *csv_open(FILE *fp);
+/*
+ * Reads the next record. Returns the number of fields (>= 1), 0 at end of
+ * input, or -1 with the reason in @err (the reader then skips to the next
+ * line, so that every bad line can be reported). Fields stay valid until
+ * the next call.
+ */
+int csv_next(struct csv *c, char ***fields, char *err);
+/* The line on which the last record started (1-based). */
+long csv_line(const struct csv *c);
+/* Bytes consumed so far, for a progress line. */
+long long csv_offset(const struct csv *c);
+void csv_close(struct csv *c);
+
+/* --- progress.c: a progress line on a terminal, nothing otherwise --- */
+
+struct progress {
+	bool tty;
+	double last;
+	double start;
+	int width;
+};
+
+void progress_init(struct progress *p);
+/* Redraws at most ten times a second; @fraction < 0 when unknown. */
+void progress_update(struct progress *p, const char *what, long long done,
+		     double fraction);
+void progress_done(struct progress *p);
+
+/* --- config.c: the INI file (inih) --- */
+
+enum tls_mode { TLS_OFF, TLS_STARTTLS, TLS_WRAPPED };
+
+struct config {
+	char *path;		/* file read, or NULL for built-in defaults */
+	struct {
+		char *database;
+		char *key_file;
+	} store;
+	struct {
+		char *name;
+		char *id;
+		char *from;
+		char *base_url;
+		char *language;
+	} list;
+	struct {
+		char *host;
+		int port;
+		enum tls_mode tls;
+		char *username;
+		char *password_file;
+		int connections;
+		int rate;
+	} smtp;
+	struct {
+		char *domain;
+		int soft_threshold;
+		int soft_window_days;
+		bool require_verp;
+	} bounce;
+	struct {
+		char *listen;
+		char *admin_listen;
+		char *admin_token_file;
+	} web;
+	struct {
+		int months_without_purchase;
+		int audit_months;
+	} retention;
+};
+
+/*
+ * Fills @cfg with the built-in defaults, then reads @path if not NULL.
+ * @must_exist: a missing file is an error (it was named explicitly).
+ * Relative paths in the file are taken relative to the file's folder.
+ * Returns 0, or -1 with "FILE:LINE: key: reason" in @err.
+ */
+int config_load(struct config *cfg, const char *path, bool must_exist,
+		char *err);
+void config_free(struct config *cfg);
+
+#endif

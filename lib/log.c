@@ -1,0 +1,73 @@
+/*
+ * lib/log.c - the process's one logger: lines on stderr, "newsletter: ...".
+ *
+ * Callers never pass an address or a token: log a subscriber id or a keyed
+ * hash instead. This file cannot check that; reviewers must.
+ */
+#include "lib.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *log_progname = "newsletter";
+static enum log_level log_level = LOG_INFO;
+
+void
+log_init(const char *progname, enum log_level level)
+{
+	const char *slash = strrchr(progname, '/');
+
+	log_progname = slash ? slash + 1 : progname;
+	log_level = level;
+}
+
+void
+log_set_level(enum log_level level)
+{
+	log_level = level;
+}
+
+enum log_level
+log_get_level(void)
+{
+	return log_level;
+}
+
+static void
+log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	static const char *const prefix[] = {
+		[LOG_ERROR] = "error: ",
+		[LOG_WARN] = "warning: ",
+		[LOG_INFO] = "",
+		[LOG_DEBUG] = "debug: ",
+	};
+	char line[1024];
+
+	/* One write per line, so that lines of parallel processes do not mix. */
+	vsnprintf(line, sizeof(line), fmt, ap);
+	fprintf(stderr, "%s: %s%s\n", log_progname, prefix[level], line);
+}
+
+void
+log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_ERROR, fmt, ap);
+	va_end(ap);
+	exit(EXIT_FAIL);
+}

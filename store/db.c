@@ -1,0 +1,357 @@
+/*
+ * store/db.c - opening the database, its schema and migrations, statements
+ * and transactions.
+ *
+ * Every process (serve, send, bounce, the CLI) opens the same file: WAL
+ * lets readers and one writer work at once, the busy timeout makes writers
+ * queue, and a writer that waited too long gets STORE_BUSY (exit 75), never
+ * a half-written store. secure_delete and a truncating checkpoint after
+ * deletions keep deleted addresses out of the files' bytes.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * Migrations, in order: migrations[i] takes user_version i to i + 1. Never
+ * edit one that has shipped; add another.
+ */
+static const char *const migrations[] = {
+	/* 1: subscribers, suppression list, audit log, mailings, deliveries */
+	"CREATE TABLE subscriber ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"	/* never reused */
+	"  email TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  name TEXT,"
+	"  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'restricted')),"
+	"  consent_date TEXT,"		/* basis: consent when set, else soft opt-in */
+	"  enrolled TEXT NOT NULL,"
+	"  last_purchase TEXT NOT NULL,"
+	"  last_order TEXT"
+	");"
+	"CREATE TABLE suppression ("
+	"  hash BLOB PRIMARY KEY,"	/* keyed BLAKE2b of the folded address */
+	"  reason TEXT NOT NULL,"
+	"  created TEXT NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at TEXT NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  subject BLOB,"		/* keyed BLAKE2b, never the address */
+	"  subscriber_id INTEGER,"
+	"  source TEXT NOT NULL,"
+	"  detail TEXT"
+	");"
+	"CREATE INDEX audit_subscriber ON audit(subscriber_id);"
+	"CREATE TABLE mailing ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  ident TEXT NOT NULL UNIQUE,"
+	"  subject TEXT NOT NULL,"
+	"  created TEXT NOT NULL,"
+	"  finished TEXT"
+	");"
+	"CREATE TABLE delivery ("
+	"  mailing_id INTEGER NOT NULL REFERENCES mailing(id) ON DELETE CASCADE,"
+	"  subscriber_id INTEGER NOT NULL REFERENCES subscriber(id) ON DELETE CASCADE,"
+	"  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  updated TEXT NOT NULL,"
+	"  reply TEXT,"
+	"  PRIMARY KEY (mailing_id, subscriber_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX delivery_subscriber ON delivery(subscriber_id);",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int
+store_exit_code(enum store_status s)
+{
+	switch (s) {
+	case STORE_OK:
+		return EXIT_OK;
+	case STORE_INVALID:
+		return EXIT_USAGE;
+	case STORE_BUSY:
+		return EXIT_TEMPFAIL;
+	default:
+		return EXIT_FAIL;
+	}
+}
+
+enum store_status
+store_fail(struct store *st, int rc, const char *what, char *err)
+{
+	const char *path = st && st->path ? st->path : "the database";
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		errf(err, "%s: the database %s is busy (locked by another process for more than %d s): try again",
+		     what, path, STORE_BUSY_TIMEOUT_MS / 1000);
+		return STORE_BUSY;
+	case SQLITE_READONLY:
+		errf(err, "%s: the database %s is read-only: check the permissions of the file and its folder",
+		     what, path);
+		return STORE_ERROR;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		errf(err, "%s: %s is damaged or not a newsletter database", what, path);
+		return STORE_ERROR;
+	case SQLITE_FULL:
+		errf(err, "%s: the disk holding %s is full", what, path);
+		return STORE_ERROR;
+	case SQLITE_CANTOPEN:
+		errf(err, "%s: cannot open %s (does its folder exist and is it writable?)", what, path);
+		return STORE_ERROR;
+	case SQLITE_IOERR:
+		errf(err, "%s: input/output error on %s", what, path);
+		return STORE_ERROR;
+	default:
+		errf(err, "%s: %s", what, st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		return STORE_ERROR;
+	}
+}
+
+sqlite3_stmt *
+store_stmt(struct store *st, const char *sql, char *err)
+{
+	int i, rc;
+
+	for (i = 0; i < STORE_STMT_CACHE && st->cache[i].sql != NULL; i++) {
+		if (st->cache[i].sql == sql) {
+			sqlite3_reset(st->cache[i].stmt);
+			sqlite3_clear_bindings(st->cache[i].stmt);
+			return st->cache[i].stmt;
+		}
+	}
+	if (i == STORE_STMT_CACHE)
+		fatal("store: statement cache full (raise STORE_STMT_CACHE)");
+	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+				&st->cache[i].stmt, NULL);
+	if (rc != SQLITE_OK) {
+		store_fail(st, rc, "preparing a statement", err);
+		return NULL;
+	}
+	st->cache[i].sql = sql;
+	return st->cache[i].stmt;
+}
+
+static enum store_status
+exec(struct store *st, const char *sql, const char *what, char *err)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc, what, err);
+}
+
+enum store_status
+store_begin(struct store *st, char *err)
+{
+	return exec(st, "BEGIN IMMEDIATE", "starting a transaction", err);
+}
+
+enum store_status
+store_commit(struct store *st, char *err)
+{
+	enum store_status s = exec(st, "COMMIT", "committing", err);
+
+	if (s != STORE_OK)
+		store_rollback(st);
+	return s;
+}
+
+void
+store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+enum store_status
+store_tx_start(struct store *st, bool *own, char *err)
+{
+	*own = sqlite3_get_autocommit(st->db) != 0;
+	return *own ? store_begin(st, err) : STORE_OK;
+}
+
+enum store_status
+store_tx_end(struct store *st, bool own, enum store_status s, char *err)
+{
+	if (!own)
+		return s;
+	if (s == STORE_OK)
+		return store_commit(st, err);
+	store_rollback(st);
+	return s;
+}
+
+enum store_status
+store_scrub(struct store *st, char *err)
+{
+	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+
+	(void)err;
+	if (rc != SQLITE_OK)
+		log_warn("deleted data stays in the write-ahead log of %s until the next checkpoint: %s",
+			 st->path, sqlite3_errmsg(st->db));
+	return STORE_OK;
+}
+
+int
+store_schema_version(struct store *st)
+{
+	sqlite3_stmt *s;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static enum store_status
+migrate(struct store *st, char *err)
+{
+	enum store_status s;
+	char sql[64];
+	int v;
+
+	v = store_schema_version(st);
+	if (v < 0)
+		return store_fail(st, sqlite3_errcode(st->db), "reading the schema version", err);
+	if (v > SCHEMA_VERSION) {
+		errf(err, "the database %s has schema version %d, newer than this program knows (%d): upgrade newsletter",
+		     st->path, v, SCHEMA_VERSION);
+		return STORE_ERROR;
+	}
+	if (v == SCHEMA_VERSION)
+		return STORE_OK;
+	if ((s = store_begin(st, err)) != STORE_OK)
+		return s;
+	/* Read again inside the write lock: another process may have migrated. */
+	v = store_schema_version(st);
+	for (; v < SCHEMA_VERSION; v++) {
+		if ((s = exec(st, migrations[v], "migrating the schema", err)) != STORE_OK) {
+			store_rollback(st);
+			return s;
+		}
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
+	if ((s = exec(st, sql, "migrating the schema", err)) != STORE_OK) {
+		store_rollback(st);
+		return s;
+	}
+	return store_commit(st, err);
+}
+
+/* SQL function audit_hash(email): the audit subject of an address. */
+static void
+sql_audit_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const struct store *st = sqlite3_user_data(ctx);
+	const unsigned char *email = sqlite3_value_text(argv[0]);
+	unsigned char h[AUDIT_HASH_LEN];
+
+	(void)argc;
+	if (email == NULL || st->keys == NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	store_audit_hash(st, (const char *)email, h);
+	sqlite3_result_blob(ctx, h, sizeof(h), SQLITE_TRANSIENT);
+}
+
+static enum store_status
+store_open_flags(struct store **out, const char *path,
+		 const struct store_keys *keys, int flags, char *err)
+{
+	static const char pragmas[] =
+		"PRAGMA journal_mode = WAL;"
+		"PRAGMA synchronous = FULL;"	/* an unsubscribe must survive a power cut */
+		"PRAGMA foreign_keys = ON;"
+		"PRAGMA secure_delete = ON;"
+		"PRAGMA trusted_schema = OFF;"
+		"PRAGMA cache_size = -16384;";	/* 16 MiB */
+	struct store *st = xcalloc(1, sizeof(*st));
+	enum store_status s;
+	int rc;
+
+	st->path = xstrdup(path);
+	st->keys = keys;
+	rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		if ((rc & 0xff) == SQLITE_CANTOPEN && !(flags & SQLITE_OPEN_CREATE) &&
+		    access(path, F_OK) != 0)
+			errf(err, "the database %s does not exist: run 'newsletter init' first", path);
+		else
+			store_fail(st, rc, "opening the database", err);
+		store_close(st);
+		return STORE_ERROR;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+	sqlite3_create_function_v2(st->db, "audit_hash", 1,
+				   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
+				   st, sql_audit_hash, NULL, NULL, NULL);
+	if ((s = exec(st, pragmas, "opening the database", err)) != STORE_OK ||
+	    (s = migrate(st, err)) != STORE_OK) {
+		store_close(st);
+		return s;
+	}
+	*out = st;
+	return STORE_OK;
+}
+
+enum store_status
+store_open(struct store **out, const char *path, const struct store_keys *keys,
+	   char *err)
+{
+	return store_open_flags(out, path, keys, SQLITE_OPEN_READWRITE, err);
+}
+
+enum store_status
+store_create(const char *path, char *err)
+{
+	struct store *st;
+	enum store_status s;
+
+	if (access(path, F_OK) == 0) {
+		errf(err, "the database %s exists already: refusing to overwrite it", path);
+		return STORE_EXISTS;
+	}
+	s = store_open_flags(&st, path, NULL, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err);
+	if (s == STORE_OK)
+		store_close(st);
+	return s;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	for (int i = 0; i < STORE_STMT_CACHE && st->cache[i].sql != NULL; i++)
+		sqlite3_finalize(st->cache[i].stmt);
+	if (st->db)
+		sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+enum store_status
+store_addr(const char *raw, char out[ADDR_MAX + 1], char *err)
+{
+	char why[ERR_LEN];
+
+	if (addr_normalize(raw, out, why) < 0) {
+		errf(err, "invalid address: %s", why);
+		return STORE_INVALID;
+	}
+	return STORE_OK;
+}

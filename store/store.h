@@ -1,0 +1,201 @@
+/*
+ * store/store.h - the subscriber store: the one module that touches SQLite.
+ *
+ * Every function that changes the store is one transaction, unless the
+ * caller has opened one with store_begin() around several (a bulk import),
+ * in which case it joins that one. Addresses passed in are raw input: the
+ * store normalises and validates them itself, so that no path can skip it.
+ */
+#ifndef NEWSLETTER_STORE_H
+#define NEWSLETTER_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../lib/lib.h"
+
+enum store_status {
+	STORE_OK = 0,
+	STORE_NOTFOUND,		/* no subscriber with that address or id */
+	STORE_SUPPRESSED,	/* the address is on the suppression list */
+	STORE_EXISTS,		/* the target address is already a subscriber */
+	STORE_INVALID,		/* bad input: the message says what */
+	STORE_BUSY,		/* locked past the busy timeout: try again */
+	STORE_ERROR		/* anything else: the message says what */
+};
+
+/* The exit code a command should end with for a status. */
+int store_exit_code(enum store_status s);
+
+/* --- key.c: the key file and the keys derived from it --- */
+
+#define STORE_KEY_MAX 255	/* key ids are 1..255 */
+
+struct store_keys;
+
+/* Creates a key file with one fresh key, mode 0600; refuses to overwrite. */
+int store_keys_create(const char *path, char *err);
+/* Adds a key (the newest signs from now on); writes the new id to *id. */
+int store_keys_rotate(const char *path, int *id, char *err);
+/* Reads a key file; the result lives in locked, guarded memory. */
+struct store_keys *store_keys_load(const char *path, char *err);
+void store_keys_free(struct store_keys *k);
+int store_keys_count(const struct store_keys *k);
+int store_keys_current(const struct store_keys *k);
+
+/* --- token.c: signed link tokens --- */
+
+enum token_purpose {
+	TOKEN_UNSUBSCRIBE = 1,
+	TOKEN_BOUNCE = 2,	/* VERP envelope sender */
+	TOKEN_ACCESS = 3	/* data access request */
+};
+
+#define TOKEN_LEN 49		/* base64url(19) "." base64url(16) */
+#define TOKEN_MAX 128		/* longest input accepted for parsing */
+
+/* Writes a NUL-terminated token of TOKEN_LEN characters into @out. */
+void store_token_make(const struct store_keys *k, enum token_purpose purpose,
+		      int64_t subscriber, int64_t mailing,
+		      char out[TOKEN_LEN + 1]);
+/*
+ * Verifies @token for @purpose in constant time: every failure (malformed,
+ * forged, unknown key, other purpose) takes the same path and returns -1.
+ */
+int store_token_verify(const struct store_keys *k, const char *token,
+		       enum token_purpose purpose, int64_t *subscriber,
+		       int64_t *mailing);
+
+/* --- db.c: opening, schema, transactions --- */
+
+struct store;
+
+/* Creates a new database file with the current schema; refuses if present. */
+enum store_status store_create(const char *path, char *err);
+/* Opens an existing database (migrating it if it is older). @keys stays
+ * owned by the caller and must outlive the store. */
+enum store_status store_open(struct store **out, const char *path,
+			     const struct store_keys *keys, char *err);
+void store_close(struct store *st);
+int store_schema_version(struct store *st);
+
+enum store_status store_begin(struct store *st, char *err);
+enum store_status store_commit(struct store *st, char *err);
+void store_rollback(struct store *st);
+/* Makes deleted personal data unreadable in the files (WAL included). */
+enum store_status store_scrub(struct store *st, char *err);
+
+/* --- subscriber.c --- */
+
+#define NAME_MAX_LEN 200
+#define ORDER_MAX_LEN 100
+
+enum sub_state { SUB_ACTIVE, SUB_RESTRICTED };
+
+struct subscriber {
+	int64_t id;
+	char email[ADDR_MAX + 1];
+	char name[NAME_MAX_LEN + 1];
+	enum sub_state state;
+	bool consent;		/* basis: explicit consent, not soft opt-in */
+	char enrolled[TIMESTAMP_LEN];
+	char last_purchase[DATE_LEN];
+	char last_order[ORDER_MAX_LEN + 1];
+	char consent_date[DATE_LEN];
+};
+
+const char *store_state_name(enum sub_state s);
+const char *store_basis_name(bool consent);
+
+struct purchase {
+	const char *email;	/* raw input */
+	const char *name;	/* NULL or "" for none */
+	const char *order;	/* NULL or "" for none */
+	const char *date;	/* YYYY-MM-DD, NULL for today */
+	bool consent;		/* explicit opt-in: clears a suppression */
+	const char *source;	/* "cli", "import", "api" */
+};
+
+enum enroll_result { ENROLL_NEW, ENROLL_REFRESHED, ENROLL_SUPPRESSED };
+
+enum store_status store_enroll(struct store *st, const struct purchase *p,
+			       enum enroll_result *res, int64_t *id, char *err);
+enum store_status store_subscriber_find(struct store *st, const char *email,
+					struct subscriber *out, char *err);
+enum store_status store_subscriber_get(struct store *st, int64_t id,
+				       struct subscriber *out, char *err);
+/* Streams every subscriber in id order; stops when @cb returns non-zero. */
+enum store_status store_subscriber_each(struct store *st,
+					int (*cb)(const struct subscriber *, void *),
+					void *arg, char *err);
+enum store_status store_rectify(struct store *st, const char *old_email,
+				const char *new_email, const char *source, char *err);
+enum store_status store_restrict(struct store *st, const char *email,
+				 bool restricted, const char *source, char *err);
+
+/*
+ * Unsubscribes: deletes the subscriber and their deliveries, keeps a
+ * suppression entry, records an audit event, scrubs the files. Not an error
+ * when nobody has the address (the suppression entry is still made);
+ * *was_subscribed says which.
+ */
+enum store_status store_unsubscribe(struct store *st, const char *email,
+				    const char *source, bool *was_subscribed,
+				    char *err);
+/* The same for a subscriber named by a verified token. */
+enum store_status store_unsubscribe_id(struct store *st, int64_t id,
+				       const char *source, bool *was_subscribed,
+				       char *err);
+/* Deletes everything held; a suppression entry only if @suppress. */
+enum store_status store_erase(struct store *st, const char *email,
+			      bool suppress, const char *source, bool *existed,
+			      char *err);
+
+/* --- suppress.c: keyed hashes of addresses that must not be enrolled --- */
+
+enum store_status store_suppress_add(struct store *st, const char *email,
+				     const char *reason, char *err);
+/* *has: whether @email (raw input) is suppressed. */
+enum store_status store_suppress_has(struct store *st, const char *email,
+				     bool *has, char *err);
+
+/* --- audit.c --- */
+
+/* Records an event about @email (normalised, or NULL) in the current write. */
+enum store_status store_audit_add(struct store *st, const char *event,
+				  const char *email, int64_t subscriber,
+				  const char *source, const char *detail, char *err);
+
+/* --- stats.c, retention.c, export.c --- */
+
+struct store_stats {
+	long long active, restricted, suppressed, audit_events;
+	bool has_mailing;
+	char mailing_ident[128];
+	char mailing_subject[256];
+	char mailing_created[TIMESTAMP_LEN];
+	long long mailing_sent, mailing_pending, mailing_failed;
+};
+
+enum store_status store_stats(struct store *st, struct store_stats *out, char *err);
+
+struct retention_result {
+	long long subscribers;	/* deleted (or, in a dry run, to delete) */
+	long long audit_events;
+	char subscriber_cutoff[DATE_LEN];	/* "" when disabled */
+	char audit_cutoff[DATE_LEN];
+};
+
+enum store_status store_retention(struct store *st, int months_without_purchase,
+				  int audit_months, bool dry_run,
+				  struct retention_result *out, char *err);
+
+/*
+ * Everything held about @email, with purpose and legal basis for each item
+ * (GDPR art. 15 and 20). The caller owns the returned object.
+ */
+enum store_status store_export(struct store *st, const char *email,
+			       const char *controller, json_t **out, char *err);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * store/store_int.h - what the files of store/ share and nobody else sees.
+ */
+#ifndef NEWSLETTER_STORE_INT_H
+#define NEWSLETTER_STORE_INT_H
+
+#include <sqlite3.h>
+#include <sodium.h>
+
+#include "store.h"
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_STMT_CACHE 48
+#define SUPPRESS_HASH_LEN 32
+#define AUDIT_HASH_LEN 16
+
+struct store_keys {
+	int n;			/* keys loaded */
+	int current;		/* id of the newest key: it signs */
+	unsigned char mac[STORE_KEY_MAX + 1][crypto_auth_KEYBYTES]; /* by id */
+	bool have[STORE_KEY_MAX + 1];
+	unsigned char dummy[crypto_auth_KEYBYTES]; /* for unknown key ids */
+	unsigned char suppress[crypto_generichash_KEYBYTES];
+	unsigned char audit[crypto_generichash_KEYBYTES];
+};
+
+struct store {
+	sqlite3 *db;
+	const struct store_keys *keys;
+	char *path;
+	struct {
+		const char *sql;
+		sqlite3_stmt *stmt;
+	} cache[STORE_STMT_CACHE];
+};
+
+/* A prepared, reset statement for a static SQL string (cached by pointer). */
+sqlite3_stmt *store_stmt(struct store *st, const char *sql, char *err);
+/* Maps a SQLite result code to a status and a message in @err. */
+enum store_status store_fail(struct store *st, int rc, const char *what, char *err);
+/* Opens a write transaction unless one is open; *own tells the caller to end it. */
+enum store_status store_tx_start(struct store *st, bool *own, char *err);
+/* Commits (status OK) or rolls back (otherwise) a transaction we own. */
+enum store_status store_tx_end(struct store *st, bool own, enum store_status s, char *err);
+
+/* Normalises raw input, or returns STORE_INVALID with the reason. */
+enum store_status store_addr(const char *raw, char out[ADDR_MAX + 1], char *err);
+void store_suppress_hash(const struct store *st, const char *normalized,
+			 unsigned char out[SUPPRESS_HASH_LEN]);
+void store_audit_hash(const struct store *st, const char *normalized,
+		      unsigned char out[AUDIT_HASH_LEN]);
+/* Joins the current transaction: the caller owns it. */
+enum store_status store_suppress_remove(struct store *st, const char *normalized,
+					bool *removed, char *err);
+enum store_status store_suppress_add_norm(struct store *st, const char *normalized,
+					  const char *reason, char *err);
+enum store_status store_suppress_has_norm(struct store *st, const char *normalized,
+					  bool *has, char *err);
+
+#endif

@@ -1,0 +1,482 @@
+/*
+ * store/subscriber.c - subscribers: enrolment by purchase or consent,
+ * lookup, correction, restriction, unsubscription and erasure.
+ *
+ * Trusts nothing from its callers: addresses, names, order references and
+ * dates are checked here, so that the CLI, the CSV import and the web API
+ * share one set of rules. Deletions end with store_scrub() so that a
+ * deleted address is gone from the files, WAL included.
+ */
+#include "store_int.h"
+
+#include <string.h>
+
+#define SUB_COLUMNS "id, email, name, state, consent_date, enrolled, last_purchase, last_order"
+
+const char *
+store_state_name(enum sub_state s)
+{
+	return s == SUB_RESTRICTED ? "restricted" : "active";
+}
+
+const char *
+store_basis_name(bool consent)
+{
+	return consent ? "consent" : "soft-opt-in";
+}
+
+static void
+copy_col(sqlite3_stmt *s, int col, char *out, size_t outlen)
+{
+	const unsigned char *v = sqlite3_column_text(s, col);
+
+	snprintf(out, outlen, "%s", v ? (const char *)v : "");
+}
+
+static void
+read_row(sqlite3_stmt *s, struct subscriber *sub)
+{
+	memset(sub, 0, sizeof(*sub));
+	sub->id = sqlite3_column_int64(s, 0);
+	copy_col(s, 1, sub->email, sizeof(sub->email));
+	copy_col(s, 2, sub->name, sizeof(sub->name));
+	sub->state = strcmp((const char *)sqlite3_column_text(s, 3), "restricted") == 0
+		? SUB_RESTRICTED : SUB_ACTIVE;
+	copy_col(s, 4, sub->consent_date, sizeof(sub->consent_date));
+	sub->consent = sub->consent_date[0] != '\0';
+	copy_col(s, 5, sub->enrolled, sizeof(sub->enrolled));
+	copy_col(s, 6, sub->last_purchase, sizeof(sub->last_purchase));
+	copy_col(s, 7, sub->last_order, sizeof(sub->last_order));
+}
+
+/* Looks up a normalised address within the caller's transaction, if any. */
+static enum store_status
+find_norm(struct store *st, const char *addr, struct subscriber *out, char *err)
+{
+	static const char sql[] = "SELECT " SUB_COLUMNS " FROM subscriber WHERE email = ?1";
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+	enum store_status r;
+	int rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		read_row(s, out);
+		r = STORE_OK;
+	} else if (rc == SQLITE_DONE) {
+		r = STORE_NOTFOUND;
+		errf(err, "no subscriber has that address");
+	} else {
+		r = store_fail(st, rc, "reading a subscriber", err);
+	}
+	sqlite3_reset(s);
+	return r;
+}
+
+enum store_status
+store_subscriber_find(struct store *st, const char *email, struct subscriber *out,
+		      char *err)
+{
+	char addr[ADDR_MAX + 1];
+	enum store_status s;
+
+	if ((s = store_addr(email, addr, err)) != STORE_OK)
+		return s;
+	return find_norm(st, addr, out, err);
+}
+
+enum store_status
+store_subscriber_get(struct store *st, int64_t id, struct subscriber *out, char *err)
+{
+	static const char sql[] = "SELECT " SUB_COLUMNS " FROM subscriber WHERE id = ?1";
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+	enum store_status r;
+	int rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		read_row(s, out);
+		r = STORE_OK;
+	} else if (rc == SQLITE_DONE) {
+		r = STORE_NOTFOUND;
+		errf(err, "no subscriber has id %lld", (long long)id);
+	} else {
+		r = store_fail(st, rc, "reading a subscriber", err);
+	}
+	sqlite3_reset(s);
+	return r;
+}
+
+enum store_status
+store_subscriber_each(struct store *st, int (*cb)(const struct subscriber *, void *),
+		      void *arg, char *err)
+{
+	sqlite3_stmt *s;
+	struct subscriber sub;
+	enum store_status r = STORE_OK;
+	int rc;
+
+	/* Its own statement: the callback may use the cached ones. */
+	rc = sqlite3_prepare_v2(st->db, "SELECT " SUB_COLUMNS " FROM subscriber ORDER BY id",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(st, rc, "listing subscribers", err);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		read_row(s, &sub);
+		if (cb(&sub, arg) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = store_fail(st, rc, "listing subscribers", err);
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* Checks the parts of a purchase other than the address. */
+static enum store_status
+check_purchase(const struct purchase *p, char date[DATE_LEN], char *err)
+{
+	char today[DATE_LEN];
+
+	if (p->name && text_check(p->name, NAME_MAX_LEN, "name", err) < 0)
+		return STORE_INVALID;
+	if (p->order && text_check(p->order, ORDER_MAX_LEN, "order reference", err) < 0)
+		return STORE_INVALID;
+	date_today(today);
+	if (p->date == NULL || p->date[0] == '\0') {
+		memcpy(date, today, DATE_LEN);
+		return STORE_OK;
+	}
+	if (date_parse(p->date, NULL, NULL, NULL, err) < 0)
+		return STORE_INVALID;
+	if (strcmp(p->date, today) > 0) {
+		errf(err, "the purchase date %s is in the future", p->date);
+		return STORE_INVALID;
+	}
+	memcpy(date, p->date, DATE_LEN);
+	return STORE_OK;
+}
+
+static void
+bind_opt(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v != NULL && v[0] != '\0')
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static enum store_status
+enroll(struct store *st, const struct purchase *p, enum enroll_result *res,
+       int64_t *id, char *err)
+{
+	static const char ins[] =
+		"INSERT INTO subscriber(email, name, consent_date, enrolled, last_purchase, last_order)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+	static const char upd[] =
+		"UPDATE subscriber SET name = coalesce(?2, name),"
+		" consent_date = coalesce(?3, consent_date),"
+		" last_order = CASE WHEN ?5 >= last_purchase THEN coalesce(?6, last_order) ELSE last_order END,"
+		" last_purchase = max(last_purchase, ?5)"
+		" WHERE email = ?1 RETURNING id";
+	char addr[ADDR_MAX + 1], date[DATE_LEN], today[DATE_LEN], now[TIMESTAMP_LEN];
+	const char *source = p->source ? p->source : "cli";
+	enum store_status s;
+	sqlite3_stmt *q;
+	bool flag;
+	int rc;
+
+	if ((s = store_addr(p->email, addr, err)) != STORE_OK ||
+	    (s = check_purchase(p, date, err)) != STORE_OK)
+		return s;
+	if (p->consent) {
+		if ((s = store_suppress_remove(st, addr, &flag, err)) != STORE_OK)
+			return s;
+		if (flag && (s = store_audit_add(st, "suppression-cleared", addr, 0, source,
+						 "explicit consent", err)) != STORE_OK)
+			return s;
+	} else {
+		if ((s = store_suppress_has_norm(st, addr, &flag, err)) != STORE_OK)
+			return s;
+		if (flag) {
+			*res = ENROLL_SUPPRESSED;
+			errf(err, "the address is on the suppression list (it was unsubscribed or reported dead): "
+			     "a purchase does not enrol it again; use --consent for an explicit new opt-in");
+			return STORE_SUPPRESSED;
+		}
+	}
+	date_today(today);
+	timestamp_now(now);
+
+	/* Refresh first: an insert that conflicts would still use up an id. */
+	if ((q = store_stmt(st, upd, err)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_text(q, 1, addr, -1, SQLITE_STATIC);
+	bind_opt(q, 2, p->name);
+	bind_opt(q, 3, p->consent ? today : NULL);
+	sqlite3_bind_text(q, 5, date, -1, SQLITE_STATIC);
+	bind_opt(q, 6, p->order);
+	rc = sqlite3_step(q);
+	*id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+	while (rc == SQLITE_ROW)
+		rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, rc, "refreshing a subscriber", err);
+	if (*id == 0) {
+		if ((q = store_stmt(st, ins, err)) == NULL)
+			return STORE_ERROR;
+		sqlite3_bind_text(q, 1, addr, -1, SQLITE_STATIC);
+		bind_opt(q, 2, p->name);
+		bind_opt(q, 3, p->consent ? today : NULL);
+		sqlite3_bind_text(q, 4, now, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, date, -1, SQLITE_STATIC);
+		bind_opt(q, 6, p->order);
+		rc = sqlite3_step(q);
+		sqlite3_reset(q);
+		if (rc != SQLITE_DONE)
+			return store_fail(st, rc, "enrolling", err);
+		*res = ENROLL_NEW;
+		*id = sqlite3_last_insert_rowid(st->db);
+		return store_audit_add(st, "enrolled", addr, *id, source,
+				       p->consent ? "basis: consent" : "basis: soft opt-in (purchase)", err);
+	}
+	*res = ENROLL_REFRESHED;
+	if (p->consent)
+		return store_audit_add(st, "consented", addr, *id, source, "explicit opt-in", err);
+	return STORE_OK;
+}
+
+enum store_status
+store_enroll(struct store *st, const struct purchase *p, enum enroll_result *res,
+	     int64_t *id, char *err)
+{
+	enum store_status s;
+	bool own;
+
+	*id = 0;
+	if ((s = store_tx_start(st, &own, err)) != STORE_OK)
+		return s;
+	s = enroll(st, p, res, id, err);
+	return store_tx_end(st, own, s, err);
+}
+
+/* Deletes one subscriber row (deliveries cascade) in the current transaction. */
+static enum store_status
+delete_row(struct store *st, int64_t id, char *err)
+{
+	static const char sql[] = "DELETE FROM subscriber WHERE id = ?1";
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+	int rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "deleting a subscriber", err);
+}
+
+/* Shared end of every deletion: commit, then scrub the files. */
+static enum store_status
+end_deletion(struct store *st, bool own, enum store_status s, bool deleted, char *err)
+{
+	s = store_tx_end(st, own, s, err);
+	if (s == STORE_OK && own && deleted)
+		store_scrub(st, err);
+	return s;
+}
+
+static enum store_status
+unsubscribe_sub(struct store *st, const struct subscriber *sub, const char *source,
+		char *err)
+{
+	enum store_status s;
+
+	if ((s = delete_row(st, sub->id, err)) != STORE_OK ||
+	    (s = store_suppress_add_norm(st, sub->email, "unsubscribed", err)) != STORE_OK)
+		return s;
+	return store_audit_add(st, "unsubscribed", sub->email, sub->id, source, NULL, err);
+}
+
+enum store_status
+store_unsubscribe(struct store *st, const char *email, const char *source,
+		  bool *was_subscribed, char *err)
+{
+	char addr[ADDR_MAX + 1];
+	struct subscriber sub;
+	enum store_status s;
+	bool own;
+
+	*was_subscribed = false;
+	if ((s = store_addr(email, addr, err)) != STORE_OK)
+		return s;
+	if ((s = store_tx_start(st, &own, err)) != STORE_OK)
+		return s;
+	s = find_norm(st, addr, &sub, err);
+	if (s == STORE_OK) {
+		*was_subscribed = true;
+		s = unsubscribe_sub(st, &sub, source, err);
+	} else if (s == STORE_NOTFOUND) {
+		/* Nobody to delete; still make sure no purchase enrols them. */
+		s = store_suppress_add_norm(st, addr, "unsubscribed", err);
+		if (s == STORE_OK)
+			s = store_audit_add(st, "unsubscribed", addr, 0, source,
+					    "not a subscriber: suppression entry only", err);
+	}
+	sodium_memzero(&sub, sizeof(sub));
+	return end_deletion(st, own, s, *was_subscribed, err);
+}
+
+enum store_status
+store_unsubscribe_id(struct store *st, int64_t id, const char *source,
+		     bool *was_subscribed, char *err)
+{
+	struct subscriber sub;
+	enum store_status s;
+	bool own;
+
+	*was_subscribed = false;
+	if ((s = store_tx_start(st, &own, err)) != STORE_OK)
+		return s;
+	s = store_subscriber_get(st, id, &sub, err);
+	if (s == STORE_OK) {
+		*was_subscribed = true;
+		s = unsubscribe_sub(st, &sub, source, err);
+	} else if (s == STORE_NOTFOUND) {
+		s = STORE_OK;	/* unsubscribed already: not an error */
+	}
+	sodium_memzero(&sub, sizeof(sub));
+	return end_deletion(st, own, s, *was_subscribed, err);
+}
+
+enum store_status
+store_erase(struct store *st, const char *email, bool suppress, const char *source,
+	    bool *existed, char *err)
+{
+	char addr[ADDR_MAX + 1];
+	struct subscriber sub;
+	enum store_status s;
+	bool own, removed = false;
+
+	*existed = false;
+	if ((s = store_addr(email, addr, err)) != STORE_OK)
+		return s;
+	if ((s = store_tx_start(st, &own, err)) != STORE_OK)
+		return s;
+	s = find_norm(st, addr, &sub, err);
+	if (s == STORE_OK) {
+		*existed = true;
+		s = delete_row(st, sub.id, err);
+	} else if (s == STORE_NOTFOUND) {
+		s = STORE_OK;
+		sub.id = 0;
+	}
+	if (s == STORE_OK)
+		s = suppress ? store_suppress_add_norm(st, addr, "erased", err)
+			     : store_suppress_remove(st, addr, &removed, err);
+	if (s == STORE_OK)
+		s = store_audit_add(st, "erased", addr, sub.id, source,
+				    suppress ? "everything deleted; suppression entry kept on request"
+					     : "everything deleted, suppression entry included", err);
+	sodium_memzero(&sub, sizeof(sub));
+	return end_deletion(st, own, s, *existed || removed, err);
+}
+
+enum store_status
+store_rectify(struct store *st, const char *old_email, const char *new_email,
+	      const char *source, char *err)
+{
+	static const char sql[] = "UPDATE subscriber SET email = ?2 WHERE id = ?1";
+	char old_addr[ADDR_MAX + 1], new_addr[ADDR_MAX + 1], why[ERR_LEN];
+	struct subscriber sub, other;
+	enum store_status s;
+	sqlite3_stmt *q;
+	bool own, suppressed;
+	int rc;
+
+	if ((s = store_addr(old_email, old_addr, err)) != STORE_OK)
+		return s;
+	if ((s = store_addr(new_email, new_addr, why)) != STORE_OK) {
+		errf(err, "the new address: %s", why);
+		return s;
+	}
+	if ((s = store_tx_start(st, &own, err)) != STORE_OK)
+		return s;
+	if ((s = find_norm(st, old_addr, &sub, err)) != STORE_OK)
+		goto out;
+	s = find_norm(st, new_addr, &other, err);
+	if (s == STORE_OK && other.id != sub.id) {
+		errf(err, "the new address is already a subscriber (id %lld): erase or unsubscribe one of the two first",
+		     (long long)other.id);
+		s = STORE_EXISTS;
+		goto out;
+	}
+	if (s != STORE_OK && s != STORE_NOTFOUND)
+		goto out;
+	if ((s = store_suppress_has_norm(st, new_addr, &suppressed, err)) != STORE_OK)
+		goto out;
+	if (suppressed) {
+		errf(err, "the new address is on the suppression list (it was unsubscribed or reported dead): "
+		     "erase the old one and enrol the new one with --consent if the person asks for it");
+		s = STORE_SUPPRESSED;
+		goto out;
+	}
+	if ((q = store_stmt(st, sql, err)) == NULL) {
+		s = STORE_ERROR;
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, sub.id);
+	sqlite3_bind_text(q, 2, new_addr, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		s = store_fail(st, rc, "correcting the address", err);
+		goto out;
+	}
+	if ((s = store_audit_add(st, "rectified", old_addr, sub.id, source,
+				 "address corrected: this was the old address", err)) == STORE_OK)
+		s = store_audit_add(st, "rectified", new_addr, sub.id, source,
+				    "address corrected: this is the new address", err);
+out:
+	sodium_memzero(&sub, sizeof(sub));
+	sodium_memzero(&other, sizeof(other));
+	return end_deletion(st, own, s, true, err);
+}
+
+enum store_status
+store_restrict(struct store *st, const char *email, bool restricted,
+	       const char *source, char *err)
+{
+	static const char sql[] = "UPDATE subscriber SET state = ?2 WHERE id = ?1";
+	char addr[ADDR_MAX + 1];
+	struct subscriber sub;
+	enum store_status s;
+	enum sub_state want = restricted ? SUB_RESTRICTED : SUB_ACTIVE;
+	sqlite3_stmt *q;
+	bool own;
+	int rc;
+
+	if ((s = store_addr(email, addr, err)) != STORE_OK)
+		return s;
+	if ((s = store_tx_start(st, &own, err)) != STORE_OK)
+		return s;
+	if ((s = find_norm(st, addr, &sub, err)) != STORE_OK || sub.state == want)
+		return store_tx_end(st, own, s, err);
+	if ((q = store_stmt(st, sql, err)) == NULL)
+		return store_tx_end(st, own, STORE_ERROR, err);
+	sqlite3_bind_int64(q, 1, sub.id);
+	sqlite3_bind_text(q, 2, store_state_name(want), -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	s = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "changing the state", err);
+	if (s == STORE_OK)
+		s = store_audit_add(st, restricted ? "restricted" : "unrestricted", addr,
+				    sub.id, source, NULL, err);
+	return store_tx_end(st, own, s, err);
+}

@@ -1,0 +1,119 @@
+/*
+ * store/token.c - signed link tokens.
+ *
+ * token = base64url(payload) "." base64url(mac), where payload is
+ *   version (1) | key id (1) | purpose (1) | subscriber (8, BE) | mailing (8, BE)
+ * and mac is crypto_auth (HMAC-SHA-512-256) over the payload with the key
+ * of that id, truncated to 128 bits. No address or name is in a token.
+ *
+ * SECURITY: verification does the same work for every input of the right
+ * length: a malformed or forged token, an unknown key id and a token of
+ * another purpose all compute a MAC and compare it in constant time, and
+ * all fail with the same -1.
+ */
+#include "store_int.h"
+
+#include <string.h>
+
+#define TOKEN_VERSION 1
+#define PAYLOAD_LEN 19
+#define MAC_LEN 16
+#define PAYLOAD_B64 26		/* base64url without padding of 19 bytes */
+#define MAC_B64 22		/* ... of 16 bytes */
+
+static void
+put_be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+static uint64_t
+get_be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void
+token_mac(const unsigned char *key, const unsigned char *payload,
+	  unsigned char out[MAC_LEN])
+{
+	unsigned char full[crypto_auth_BYTES];
+
+	crypto_auth(full, payload, PAYLOAD_LEN, key);
+	memcpy(out, full, MAC_LEN);
+}
+
+void
+store_token_make(const struct store_keys *k, enum token_purpose purpose,
+		 int64_t subscriber, int64_t mailing, char out[TOKEN_LEN + 1])
+{
+	unsigned char payload[PAYLOAD_LEN], mac[MAC_LEN];
+
+	payload[0] = TOKEN_VERSION;
+	payload[1] = (unsigned char)k->current;
+	payload[2] = (unsigned char)purpose;
+	put_be64(payload + 3, (uint64_t)subscriber);
+	put_be64(payload + 11, (uint64_t)mailing);
+	token_mac(k->mac[k->current], payload, mac);
+	sodium_bin2base64(out, PAYLOAD_B64 + 1, payload, sizeof(payload),
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	out[PAYLOAD_B64] = '.';
+	sodium_bin2base64(out + PAYLOAD_B64 + 1, MAC_B64 + 1, mac, sizeof(mac),
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+/* Decodes exactly @binlen bytes from exactly @b64len characters, canonically. */
+static bool
+decode_part(const char *s, size_t b64len, unsigned char *bin, size_t binlen)
+{
+	char again[PAYLOAD_B64 + 1];
+	size_t got;
+
+	if (sodium_base642bin(bin, binlen, s, b64len, NULL, &got, NULL,
+			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || got != binlen)
+		return false;
+	/* Unused low bits of the last character must be zero: one token, one form. */
+	sodium_bin2base64(again, sizeof(again), bin, binlen,
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return memcmp(again, s, b64len) == 0;
+}
+
+int
+store_token_verify(const struct store_keys *k, const char *token,
+		   enum token_purpose purpose, int64_t *subscriber,
+		   int64_t *mailing)
+{
+	unsigned char payload[PAYLOAD_LEN] = {0}, mac[MAC_LEN] = {0}, want[MAC_LEN];
+	const unsigned char *key;
+	bool ok = true;
+	uint64_t sub;
+	size_t len = strnlen(token, TOKEN_MAX + 1);
+
+	if (len != TOKEN_LEN || token[PAYLOAD_B64] != '.')
+		return -1;	/* the length is public: no secret to time */
+	ok &= decode_part(token, PAYLOAD_B64, payload, PAYLOAD_LEN);
+	ok &= decode_part(token + PAYLOAD_B64 + 1, MAC_B64, mac, MAC_LEN);
+	key = k->have[payload[1]] ? k->mac[payload[1]] : k->dummy;
+	ok &= k->have[payload[1]];
+	token_mac(key, payload, want);
+	ok &= crypto_verify_16(want, mac) == 0;
+	ok &= payload[0] == TOKEN_VERSION;
+	ok &= payload[2] == (unsigned char)purpose;
+	sub = get_be64(payload + 3);
+	ok &= sub >= 1 && sub <= INT64_MAX;
+	ok &= get_be64(payload + 11) <= INT64_MAX;
+	if (!ok)
+		return -1;
+	if (subscriber)
+		*subscriber = (int64_t)sub;
+	if (mailing)
+		*mailing = (int64_t)get_be64(payload + 11);
+	return 0;
+}
