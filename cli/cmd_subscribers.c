@@ -296,6 +296,18 @@ subscriber_json(const struct subscriber *s)
 			 "consent_date", s->consent_date[0] ? s->consent_date : NULL);
 }
 
+/* Prints @s left-aligned in @width columns, counting UTF-8 characters. */
+static void
+print_col(const char *s, int width)
+{
+	int chars = 0;
+
+	for (const char *p = s; *p; p++)
+		chars += ((unsigned char)*p & 0xc0) != 0x80;
+	fputs(s, stdout);
+	printf("%*s", width > chars ? width - chars : 1, "");
+}
+
 static int
 list_one(const struct subscriber *s, void *arg)
 {
@@ -308,8 +320,10 @@ list_one(const struct subscriber *s, void *arg)
 		json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
 		json_decref(o);
 	} else {
-		printf("%-8lld %-40s %-24s %-10s %-10.10s %s\n", (long long)s->id, s->email,
-		       s->name[0] ? s->name : "-", store_state_name(s->state), s->enrolled,
+		printf("%-8lld ", (long long)s->id);
+		print_col(s->email, 41);
+		print_col(s->name[0] ? s->name : "-", 25);
+		printf("%-10s %-10.10s %s\n", store_state_name(s->state), s->enrolled,
 		       s->last_purchase);
 	}
 	l->n++;

@@ -18,6 +18,9 @@
 struct config_ctx {
 	struct config *cfg;
 	char *dir;		/* folder of the file, for relative paths */
+	FILE *fp;
+	int lines;		/* lines read so far: the handler's line */
+	int err_line;		/* line of the handler's first error */
 	char err[ERR_LEN];	/* first error, without the file and line */
 };
 
@@ -215,6 +218,7 @@ config_handler(void *user, const char *section, const char *name,
 
 	if (ctx->err[0] != '\0')
 		return 0;	/* report the first error only */
+	ctx->err_line = ctx->lines;
 	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
 		const struct ckey *k = &config_keys[i];
 
@@ -231,6 +235,20 @@ config_handler(void *user, const char *section, const char *name,
 	else
 		errf(ctx->err, "%s: unknown key in [%s]", name, section);
 	return 0;
+}
+
+/* fgets for inih that counts lines, so that errors can name theirs. */
+static char *
+config_reader(char *str, int num, void *stream)
+{
+	struct config_ctx *ctx = stream;
+	char *r = fgets(str, num, ctx->fp);
+
+	if (r != NULL && strchr(r, '\n') != NULL)
+		ctx->lines++;
+	else if (r != NULL && feof(ctx->fp))
+		ctx->lines++;
+	return r;
 }
 
 int
@@ -260,13 +278,15 @@ config_load(struct config *cfg, const char *path, bool must_exist, char *err)
 
 		ctx.dir = slash ? xstrndup(path, (size_t)(slash - path == 0 ? 1 : slash - path)) : NULL;
 	}
-	line = ini_parse_file(fp, config_handler, &ctx);
+	ctx.fp = fp;
+	line = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
 	fclose(fp);
 	free(ctx.dir);
 	if (line == -2)
 		fatal("out of memory reading %s", path);
 	if (line > 0) {
-		if (ctx.err[0] == '\0')
+		/* inih's own syntax errors come without a message of ours */
+		if (ctx.err[0] == '\0' || ctx.err_line != line)
 			snprintf(ctx.err, sizeof(ctx.err), "not a 'key = value' line or a [section]");
 		return errf(err, "%s:%d: %s", path, line, ctx.err);
 	}

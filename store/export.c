@@ -105,7 +105,7 @@ store_export(struct store *st, const char *email, const char *controller,
 		return store_fail(st, sqlite3_errcode(st->db), "reading", err);
 	s = store_subscriber_find(st, addr, &sub, err);
 	if (s == STORE_NOTFOUND) {
-		sub.id = 0;
+		memset(&sub, 0, sizeof(sub));
 		s = STORE_OK;
 	}
 	if (s != STORE_OK)

@@ -1,0 +1,112 @@
+# tests/e2e/lib.sh - sourced by every end-to-end script.
+#
+# Gives each script a scratch folder with a config file, a way to run the
+# binary (nl), assertions that print TAP-like "ok - NAME" / "not ok - NAME"
+# lines for tests/run to count, and a cleanup that stops every server the
+# script started (by pid) and removes the scratch folder, also on failure.
+set -u
+
+NEWSLETTER=${NEWSLETTER:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/newsletter}
+NEWSLETTER_WRAP=${NEWSLETTER_WRAP:-}
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/newsletter-e2e.XXXXXX")
+CONF=$SCRATCH/newsletter.conf
+PIDS=()
+T_FAILED=0
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	chmod -R u+w "$SCRATCH" 2>/dev/null
+	rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Remember a background process so that cleanup stops it.
+track() { PIDS+=("$1"); }
+
+# Writes a config file into the scratch folder; extra lines are appended.
+write_conf() {
+	cat >"$CONF" <<CONF
+[store]
+database = $SCRATCH/newsletter.db
+key_file = $SCRATCH/newsletter.key
+
+[list]
+name = Test List
+base_url = https://news.example.org
+CONF
+	[ $# -gt 0 ] && printf '%s\n' "$@" >>"$CONF"
+	return 0
+}
+
+# Runs the binary against the scratch config: nl ARGS...
+nl() { $NEWSLETTER_WRAP "$NEWSLETTER" --config "$CONF" "$@"; }
+
+# Output and status of the last run_cmd.
+OUT= ERR= RC=0
+run_cmd() {
+	OUT=$("$@" 2>"$SCRATCH/.stderr")
+	RC=$?
+	ERR=$(cat "$SCRATCH/.stderr")
+}
+
+pass() { echo "ok - $1"; }
+fail() {
+	echo "not ok - $1"
+	shift
+	[ $# -gt 0 ] && printf '#   %s\n' "$@"
+	T_FAILED=$((T_FAILED + 1))
+	return 0
+}
+
+# expect_rc WANT NAME CMD...: the command exits with WANT.
+expect_rc() {
+	local want=$1 name=$2
+	shift 2
+	run_cmd "$@"
+	if [ "$RC" -eq "$want" ]; then pass "$name"; else
+		fail "$name" "exit $RC, wanted $want" "stdout: ${OUT:0:400}" "stderr: ${ERR:0:400}"
+	fi
+}
+
+# expect_out WANT_RC REGEX NAME CMD...: exit code and stdout+stderr matching REGEX.
+expect_out() {
+	local want=$1 re=$2 name=$3
+	shift 3
+	run_cmd "$@"
+	if [ "$RC" -eq "$want" ] && printf '%s\n%s\n' "$OUT" "$ERR" | grep -Eq -- "$re"; then
+		pass "$name"
+	else
+		fail "$name" "exit $RC (wanted $want), output should match /$re/" \
+			"stdout: ${OUT:0:400}" "stderr: ${ERR:0:400}"
+	fi
+}
+
+# check NAME COMMAND...: passes when the command (a test) succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name" "failed: $*"; fi
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Whether FILE(s) contain the byte string S (case-insensitive), e.g. an
+# address that must be gone.
+bytes_contain() {
+	local s=$1
+	shift
+	LC_ALL=C grep -a -i -q -F -- "$s" "$@" 2>/dev/null
+}
+
+# Ends the script: its status tells tests/run whether anything failed.
+finish() { exit $((T_FAILED > 0)); }
+
+write_conf

@@ -1,0 +1,51 @@
+/*
+ * tests/unit/helpers.h - a scratch folder with a key file and a database
+ * for the store's unit tests; removed when the test ends.
+ */
+#ifndef TEST_HELPERS_H
+#define TEST_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../store/store.h"
+
+struct scratch {
+	char dir[64];
+	char key[96];
+	char db[96];
+	struct store_keys *keys;
+	struct store *st;
+};
+
+static inline void
+scratch_open(struct scratch *s)
+{
+	char err[ERR_LEN] = "";
+
+	strcpy(s->dir, "/tmp/newsletter-unit.XXXXXX");
+	cr_assert_not_null(mkdtemp(s->dir));
+	snprintf(s->key, sizeof(s->key), "%s/k", s->dir);
+	snprintf(s->db, sizeof(s->db), "%s/db", s->dir);
+	cr_assert_eq(store_keys_create(s->key, err), 0, "%s", err);
+	s->keys = store_keys_load(s->key, err);
+	cr_assert_not_null(s->keys, "%s", err);
+	cr_assert_eq(store_create(s->db, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_open(&s->st, s->db, s->keys, err), STORE_OK, "%s", err);
+}
+
+static inline void
+scratch_close(struct scratch *s)
+{
+	char cmd[128];
+
+	store_close(s->st);
+	store_keys_free(s->keys);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * tests/unit/test_store.c - the store against a real SQLite file: enrolment,
+ * refresh, suppression, unsubscribe, erase, rectify, restrict, retention,
+ * export, and that deleted addresses leave the files.
+ */
+#include <sqlite3.h>
+
+#include "helpers.h"
+
+static enum store_status
+enroll(struct scratch *s, const char *email, const char *date, bool consent,
+       enum enroll_result *res, int64_t *id)
+{
+	struct purchase p = {.email = email, .date = date, .consent = consent, .source = "test"};
+	char err[ERR_LEN] = "";
+
+	return store_enroll(s->st, &p, res, id, err);
+}
+
+/* Whether the database files contain @needle anywhere in their bytes. */
+static bool
+files_contain(const struct scratch *s, const char *needle)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	bool found = false;
+
+	for (size_t i = 0; i < 3 && !found; i++) {
+		char path[128], *data;
+		size_t n;
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s%s", s->db, suffix[i]);
+		if ((fp = fopen(path, "rb")) == NULL)
+			continue;
+		fseek(fp, 0, SEEK_END);
+		n = (size_t)ftell(fp);
+		fseek(fp, 0, SEEK_SET);
+		data = malloc(n + 1);
+		cr_assert_eq(fread(data, 1, n, fp), n);
+		fclose(fp);
+		found = memmem(data, n, needle, strlen(needle)) != NULL;
+		free(data);
+	}
+	return found;
+}
+
+Test(store, enrol_refresh_and_identity)
+{
+	struct scratch s;
+	struct subscriber sub;
+	enum enroll_result res;
+	char err[ERR_LEN] = "";
+	int64_t id1, id2, id3;
+
+	scratch_open(&s);
+	cr_expect_eq(enroll(&s, "Kari@Example.NO", "2026-01-05", false, &res, &id1), STORE_OK);
+	cr_expect_eq(res, ENROLL_NEW);
+	cr_expect_eq(enroll(&s, "kari@example.no", "2026-03-01", false, &res, &id2), STORE_OK);
+	cr_expect_eq(res, ENROLL_REFRESHED);
+	cr_expect_eq(id1, id2);
+	/* an older purchase does not move the date back */
+	cr_expect_eq(enroll(&s, "KARI@example.no", "2025-12-01", false, &res, &id2), STORE_OK);
+	cr_assert_eq(store_subscriber_get(s.st, id1, &sub, err), STORE_OK, "%s", err);
+	cr_expect_str_eq(sub.email, "Kari@example.no");
+	cr_expect_str_eq(sub.last_purchase, "2026-03-01");
+	cr_expect_eq(sub.state, SUB_ACTIVE);
+	cr_expect(!sub.consent);
+	/* a new address gets the next id */
+	cr_expect_eq(enroll(&s, "ola@example.no", NULL, false, &res, &id3), STORE_OK);
+	cr_expect_eq(id3, id1 + 1);
+	scratch_close(&s);
+}
+
+Test(store, bad_purchases_are_refused)
+{
+	static const struct {
+		const char *email, *name, *order, *date, *why;
+	} bad[] = {
+		{"no-at-sign", NULL, NULL, NULL, "invalid address"},
+		{"a@b.no", "bad\x01name", NULL, NULL, "control character"},
+		{"a@b.no", "\xff\xfe", NULL, NULL, "UTF-8"},
+		{"a@b.no", NULL, NULL, "2026-02-30", "no such day"},
+		{"a@b.no", NULL, NULL, "26-01-01", "YYYY-MM-DD"},
+		{"a@b.no", NULL, NULL, "2999-01-01", "future"},
+		{"a@b.no", NULL, "x\ny", NULL, "control character"},
+	};
+	struct scratch s;
+	enum enroll_result res;
+	struct store_stats st;
+	int64_t id;
+
+	scratch_open(&s);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct purchase p = {.email = bad[i].email, .name = bad[i].name,
+				     .order = bad[i].order, .date = bad[i].date};
+		char err[ERR_LEN] = "";
+
+		cr_expect_eq(store_enroll(s.st, &p, &res, &id, err), STORE_INVALID, "case %zu", i);
+		cr_expect(strstr(err, bad[i].why) != NULL, "case %zu: '%s'", i, err);
+	}
+	cr_assert_eq(store_stats(s.st, &st, NULL), STORE_OK);
+	cr_expect_eq(st.active, 0);
+	scratch_close(&s);
+}
+
+Test(store, unsubscribe_suppresses_and_scrubs)
+{
+	struct scratch s;
+	enum enroll_result res;
+	struct subscriber sub;
+	struct store_stats st;
+	char err[ERR_LEN] = "", tok[TOKEN_LEN + 1];
+	bool was, has;
+	int64_t id;
+
+	scratch_open(&s);
+	for (int i = 0; i < 50; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "neighbour%d@example.no", i);
+		enroll(&s, a, NULL, false, &res, &id);
+	}
+	cr_assert_eq(enroll(&s, "zq-gone-4711@example.no", NULL, false, &res, &id), STORE_OK);
+	cr_expect(files_contain(&s, "zq-gone-4711"));
+	cr_assert_eq(store_unsubscribe(s.st, "zq-gone-4711@example.no", "test", &was, err), STORE_OK, "%s", err);
+	cr_expect(was);
+	cr_expect_eq(store_subscriber_find(s.st, "zq-gone-4711@example.no", &sub, err), STORE_NOTFOUND);
+	cr_expect(!files_contain(&s, "zq-gone-4711"), "the address is still in the files");
+	cr_assert_eq(store_suppress_has(s.st, "ZQ-GONE-4711@example.no", &has, err), STORE_OK);
+	cr_expect(has);
+	/* a purchase does not enrol again; consent does */
+	cr_expect_eq(enroll(&s, "zq-gone-4711@example.no", NULL, false, &res, &id), STORE_SUPPRESSED);
+	cr_expect_eq(enroll(&s, "zq-gone-4711@example.no", NULL, true, &res, &id), STORE_OK);
+	cr_expect_eq(res, ENROLL_NEW);
+	cr_assert_eq(store_suppress_has(s.st, "zq-gone-4711@example.no", &has, err), STORE_OK);
+	cr_expect(!has);
+	/* by id, as a link does; twice is fine */
+	store_token_make(s.keys, TOKEN_UNSUBSCRIBE, id, 0, tok);
+	cr_expect_eq(store_unsubscribe_id(s.st, id, "web", &was, err), STORE_OK);
+	cr_expect(was);
+	cr_expect_eq(store_unsubscribe_id(s.st, id, "web", &was, err), STORE_OK);
+	cr_expect(!was);
+	/* an unknown address still gets a suppression entry */
+	cr_expect_eq(store_unsubscribe(s.st, "never@example.no", "test", &was, err), STORE_OK);
+	cr_expect(!was);
+	cr_assert_eq(store_stats(s.st, &st, err), STORE_OK);
+	cr_expect_eq(st.active, 50);
+	cr_expect_eq(st.suppressed, 2);
+	scratch_close(&s);
+}
+
+Test(store, erase_with_and_without_suppression)
+{
+	struct scratch s;
+	enum enroll_result res;
+	char err[ERR_LEN] = "";
+	bool existed, has;
+	int64_t id;
+
+	scratch_open(&s);
+	enroll(&s, "zq-erase-1@example.no", NULL, false, &res, &id);
+	enroll(&s, "zq-erase-2@example.no", NULL, false, &res, &id);
+	cr_expect_eq(store_erase(s.st, "zq-erase-1@example.no", false, "test", &existed, err), STORE_OK);
+	cr_expect(existed);
+	cr_expect_eq(store_erase(s.st, "zq-erase-2@example.no", true, "test", &existed, err), STORE_OK);
+	cr_expect(!files_contain(&s, "zq-erase-"));
+	store_suppress_has(s.st, "zq-erase-1@example.no", &has, err);
+	cr_expect(!has);
+	store_suppress_has(s.st, "zq-erase-2@example.no", &has, err);
+	cr_expect(has);
+	cr_expect_eq(enroll(&s, "zq-erase-1@example.no", NULL, false, &res, &id), STORE_OK);
+	cr_expect_eq(enroll(&s, "zq-erase-2@example.no", NULL, false, &res, &id), STORE_SUPPRESSED);
+	/* erasing an unsubscribed address removes its suppression entry too */
+	cr_expect_eq(store_erase(s.st, "zq-erase-2@example.no", false, "test", &existed, err), STORE_OK);
+	cr_expect(!existed);
+	store_suppress_has(s.st, "zq-erase-2@example.no", &has, err);
+	cr_expect(!has);
+	scratch_close(&s);
+}
+
+Test(store, rectify_and_restrict)
+{
+	struct scratch s;
+	enum enroll_result res;
+	struct subscriber sub;
+	char err[ERR_LEN] = "";
+	int64_t id, other;
+	bool was;
+
+	scratch_open(&s);
+	enroll(&s, "zq-old@example.no", NULL, false, &res, &id);
+	enroll(&s, "taken@example.no", NULL, false, &res, &other);
+	cr_expect_eq(store_rectify(s.st, "zq-old@example.no", "taken@example.no", "test", err), STORE_EXISTS);
+	cr_expect_eq(store_rectify(s.st, "nobody@example.no", "x@example.no", "test", err), STORE_NOTFOUND);
+	cr_expect_eq(store_rectify(s.st, "zq-old@example.no", "bad", "test", err), STORE_INVALID);
+	store_unsubscribe(s.st, "blocked@example.no", "test", &was, err);
+	cr_expect_eq(store_rectify(s.st, "zq-old@example.no", "blocked@example.no", "test", err), STORE_SUPPRESSED);
+	cr_assert_eq(store_rectify(s.st, "zq-old@example.no", "new@example.no", "test", err), STORE_OK, "%s", err);
+	cr_assert_eq(store_subscriber_find(s.st, "new@example.no", &sub, err), STORE_OK);
+	cr_expect_eq(sub.id, id);
+	cr_expect(!files_contain(&s, "zq-old@"));
+
+	cr_expect_eq(store_restrict(s.st, "new@example.no", true, "test", err), STORE_OK);
+	store_subscriber_get(s.st, id, &sub, err);
+	cr_expect_eq(sub.state, SUB_RESTRICTED);
+	/* a purchase does not lift a restriction */
+	enroll(&s, "new@example.no", NULL, false, &res, &id);
+	store_subscriber_get(s.st, id, &sub, err);
+	cr_expect_eq(sub.state, SUB_RESTRICTED);
+	cr_expect_eq(store_restrict(s.st, "new@example.no", false, "test", err), STORE_OK);
+	store_subscriber_get(s.st, id, &sub, err);
+	cr_expect_eq(sub.state, SUB_ACTIVE);
+	cr_expect_eq(store_restrict(s.st, "nobody@example.no", true, "test", err), STORE_NOTFOUND);
+	scratch_close(&s);
+}
+
+Test(store, retention)
+{
+	struct scratch s;
+	struct retention_result r;
+	struct store_stats st;
+	enum enroll_result res;
+	char err[ERR_LEN] = "";
+	int64_t id;
+
+	scratch_open(&s);
+	enroll(&s, "zq-old-buyer@example.no", "2020-01-01", false, &res, &id);
+	enroll(&s, "recent@example.no", NULL, false, &res, &id);
+	enroll(&s, "consented@example.no", "2020-01-01", true, &res, &id);
+	cr_assert_eq(store_retention(s.st, 24, 36, true, &r, err), STORE_OK, "%s", err);
+	cr_expect_eq(r.subscribers, 1);
+	store_stats(s.st, &st, err);
+	cr_expect_eq(st.active, 3);
+	cr_assert_eq(store_retention(s.st, 24, 36, false, &r, err), STORE_OK, "%s", err);
+	cr_expect_eq(r.subscribers, 1);
+	store_stats(s.st, &st, err);
+	cr_expect_eq(st.active, 2);
+	cr_expect(!files_contain(&s, "zq-old-buyer"));
+	/* expired is not unsubscribed: a new purchase enrols again */
+	cr_expect_eq(enroll(&s, "zq-old-buyer@example.no", NULL, false, &res, &id), STORE_OK);
+	/* 0 disables */
+	cr_assert_eq(store_retention(s.st, 0, 0, false, &r, err), STORE_OK);
+	cr_expect_eq(r.subscribers, 0);
+	cr_expect_eq(r.subscriber_cutoff[0], '\0');
+	scratch_close(&s);
+}
+
+Test(store, export_has_purpose_and_basis)
+{
+	struct scratch s;
+	enum enroll_result res;
+	char err[ERR_LEN] = "";
+	json_t *o, *email;
+	int64_t id;
+
+	scratch_open(&s);
+	enroll(&s, "kari@example.no", "2026-01-01", false, &res, &id);
+	cr_assert_eq(store_export(s.st, "Kari@EXAMPLE.no", "Test", &o, err), STORE_OK, "%s", err);
+	email = json_object_get(json_object_get(o, "subscriber"), "email");
+	cr_expect_str_eq(json_string_value(json_object_get(email, "value")), "kari@example.no");
+	cr_expect_not_null(json_string_value(json_object_get(email, "purpose")));
+	cr_expect(strstr(json_string_value(json_object_get(email, "legal_basis")), "6(1)(f)") != NULL);
+	cr_expect_eq(json_array_size(json_object_get(json_object_get(o, "audit"), "items")), 1);
+	json_decref(o);
+	cr_assert_eq(store_export(s.st, "nobody@example.no", "Test", &o, err), STORE_OK);
+	cr_expect(json_is_null(json_object_get(o, "subscriber")));
+	json_decref(o);
+	cr_expect_eq(store_export(s.st, "bad", "Test", &o, err), STORE_INVALID);
+	scratch_close(&s);
+}
+
+Test(store, audit_never_holds_the_address)
+{
+	struct scratch s;
+	enum enroll_result res;
+	char err[ERR_LEN] = "";
+	int64_t id;
+	bool was;
+
+	scratch_open(&s);
+	enroll(&s, "zq-audit@example.no", NULL, false, &res, &id);
+	store_restrict(s.st, "zq-audit@example.no", true, "test", err);
+	store_unsubscribe(s.st, "zq-audit@example.no", "test", &was, err);
+	cr_expect(!files_contain(&s, "zq-audit"));
+	scratch_close(&s);
+}
+
+Test(store, newer_schema_is_refused)
+{
+	struct scratch s;
+	struct store *st2;
+	char err[ERR_LEN] = "";
+	sqlite3 *db;
+
+	scratch_open(&s);
+	cr_expect_eq(store_schema_version(s.st), 1);
+	cr_assert_eq(sqlite3_open(s.db, &db), SQLITE_OK);
+	sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+	sqlite3_close(db);
+	cr_expect_eq(store_open(&st2, s.db, s.keys, err), STORE_ERROR);
+	cr_expect(strstr(err, "newer than this program") != NULL, "%s", err);
+	cr_expect_eq(store_create(s.db, err), STORE_EXISTS);
+	scratch_close(&s);
+}

@@ -1,0 +1,158 @@
+/*
+ * tests/unit/test_token.c - signed link tokens: round trip, every single
+ * byte changed, other purposes, other and rotated keys.
+ */
+#include "helpers.h"
+
+Test(token, round_trip)
+{
+	struct scratch s;
+	char tok[TOKEN_LEN + 1];
+	int64_t sub, mailing;
+	const int64_t ids[][2] = {{1, 0}, {42, 7}, {INT64_MAX, INT64_MAX}, {123456789, 1}};
+
+	scratch_open(&s);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		store_token_make(s.keys, TOKEN_UNSUBSCRIBE, ids[i][0], ids[i][1], tok);
+		cr_expect_eq(strlen(tok), TOKEN_LEN);
+		cr_expect_eq(strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."),
+			     TOKEN_LEN, "%s", tok);
+		cr_expect_eq(store_token_verify(s.keys, tok, TOKEN_UNSUBSCRIBE, &sub, &mailing), 0);
+		cr_expect_eq(sub, ids[i][0]);
+		cr_expect_eq(mailing, ids[i][1]);
+	}
+	scratch_close(&s);
+}
+
+Test(token, every_single_byte_change_is_rejected)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ %\0";
+	struct scratch s;
+	char tok[TOKEN_LEN + 1], bad[TOKEN_LEN + 1];
+	long tried = 0;
+
+	scratch_open(&s);
+	store_token_make(s.keys, TOKEN_UNSUBSCRIBE, 77, 3, tok);
+	for (int pos = 0; pos < TOKEN_LEN; pos++) {
+		for (size_t a = 0; a < sizeof(alphabet) - 1; a++) {
+			if (alphabet[a] == tok[pos])
+				continue;
+			memcpy(bad, tok, sizeof(bad));
+			bad[pos] = alphabet[a];
+			cr_expect_eq(store_token_verify(s.keys, bad, TOKEN_UNSUBSCRIBE, NULL, NULL), -1,
+				     "accepted with byte %d changed to '%c'", pos, alphabet[a]);
+			tried++;
+		}
+		/* every other byte value too, on a few positions */
+		if (pos % 12 == 0)
+			for (int v = 1; v < 256; v++) {
+				if (v == (unsigned char)tok[pos])
+					continue;
+				memcpy(bad, tok, sizeof(bad));
+				bad[pos] = (char)v;
+				cr_expect_eq(store_token_verify(s.keys, bad, TOKEN_UNSUBSCRIBE, NULL, NULL), -1);
+				tried++;
+			}
+	}
+	cr_expect_gt(tried, 3000);
+	scratch_close(&s);
+}
+
+Test(token, malformed_inputs_are_rejected)
+{
+	static const char *const bad[] = {
+		"", ".", "a.b", "AQEBAAAAAAAAAAEAAAAAAAAAAA",
+		"AQEBAAAAAAAAAAEAAAAAAAAAAA.", ".AN07rN3w9x51SAIbIJ8BsQ",
+		"AQEBAAAAAAAAAAEAAAAAAAAAAA.AN07rN3w9x51SAIbIJ8BsQ.", /* 50 chars */
+		"AQEBAAAAAAAAAAEAAAAAAAAAAAAN07rN3w9x51SAIbIJ8BsQ.", /* dot moved */
+		"AQEBAAAAAAAAAAEAAAAAAAAAAA.AN07rN3w9x51SAIbIJ8Bs", /* short */
+	};
+	struct scratch s;
+	char tok[TOKEN_LEN + 1], longer[300];
+
+	scratch_open(&s);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(store_token_verify(s.keys, bad[i], TOKEN_UNSUBSCRIBE, NULL, NULL), -1, "%s", bad[i]);
+	store_token_make(s.keys, TOKEN_UNSUBSCRIBE, 5, 0, tok);
+	snprintf(longer, sizeof(longer), "%s%s", tok, "AAAA");
+	cr_expect_eq(store_token_verify(s.keys, longer, TOKEN_UNSUBSCRIBE, NULL, NULL), -1);
+	memset(longer, 'A', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	cr_expect_eq(store_token_verify(s.keys, longer, TOKEN_UNSUBSCRIBE, NULL, NULL), -1);
+	scratch_close(&s);
+}
+
+Test(token, other_purpose_is_rejected)
+{
+	static const enum token_purpose p[] = {TOKEN_UNSUBSCRIBE, TOKEN_BOUNCE, TOKEN_ACCESS};
+	struct scratch s;
+	char tok[TOKEN_LEN + 1];
+
+	scratch_open(&s);
+	for (size_t i = 0; i < 3; i++) {
+		store_token_make(s.keys, p[i], 9, 1, tok);
+		for (size_t j = 0; j < 3; j++)
+			cr_expect_eq(store_token_verify(s.keys, tok, p[j], NULL, NULL), i == j ? 0 : -1,
+				     "made for %d, verified for %d", p[i], p[j]);
+	}
+	scratch_close(&s);
+}
+
+Test(token, other_key_is_rejected_rotated_key_still_verifies)
+{
+	struct scratch a, b;
+	struct store_keys *rotated;
+	char tok_a[TOKEN_LEN + 1], tok_new[TOKEN_LEN + 1], err[ERR_LEN] = "";
+	int id;
+
+	scratch_open(&a);
+	scratch_open(&b);
+	store_token_make(a.keys, TOKEN_UNSUBSCRIBE, 11, 0, tok_a);
+	cr_expect_eq(store_token_verify(b.keys, tok_a, TOKEN_UNSUBSCRIBE, NULL, NULL), -1);
+
+	cr_assert_eq(store_keys_rotate(a.key, &id, err), 0, "%s", err);
+	cr_expect_eq(id, 2);
+	rotated = store_keys_load(a.key, err);
+	cr_assert_not_null(rotated, "%s", err);
+	cr_expect_eq(store_keys_count(rotated), 2);
+	cr_expect_eq(store_keys_current(rotated), 2);
+	/* the old link keeps working; new links use key 2 and differ */
+	cr_expect_eq(store_token_verify(rotated, tok_a, TOKEN_UNSUBSCRIBE, NULL, NULL), 0);
+	store_token_make(rotated, TOKEN_UNSUBSCRIBE, 11, 0, tok_new);
+	cr_expect_str_neq(tok_new, tok_a);
+	cr_expect_eq(store_token_verify(rotated, tok_new, TOKEN_UNSUBSCRIBE, NULL, NULL), 0);
+	/* the old key set does not know key 2 */
+	cr_expect_eq(store_token_verify(a.keys, tok_new, TOKEN_UNSUBSCRIBE, NULL, NULL), -1);
+	store_keys_free(rotated);
+	scratch_close(&a);
+	scratch_close(&b);
+}
+
+Test(token, key_file_checks)
+{
+	struct scratch s;
+	char err[ERR_LEN] = "", path[128];
+	FILE *fp;
+
+	scratch_open(&s);
+	cr_expect_eq(store_keys_create(s.key, err), -1);
+	cr_expect(strstr(err, "refusing to overwrite") != NULL, "%s", err);
+
+	cr_assert_eq(chmod(s.key, 0644), 0);
+	cr_expect_null(store_keys_load(s.key, err));
+	cr_expect(strstr(err, "chmod 600") != NULL, "%s", err);
+
+	snprintf(path, sizeof(path), "%s/bad", s.dir);
+	fp = fopen(path, "w");
+	fputs("1 not-base64!\n", fp);
+	fclose(fp);
+	chmod(path, 0600);
+	cr_expect_null(store_keys_load(path, err));
+	cr_expect(strstr(err, ":1: not a key line") != NULL, "%s", err);
+
+	snprintf(path, sizeof(path), "%s/missing", s.dir);
+	cr_expect_null(store_keys_load(path, err));
+	cr_expect(strstr(err, "newsletter init") != NULL, "%s", err);
+	scratch_close(&s);
+}
