@@ -7,6 +7,7 @@
 #   make bench      the benchmarks in bench/
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make valgrind   the end-to-end tests under valgrind
+#   make fuzz       libFuzzer over every parser (FUZZ_SECONDS=60 each)
 
 PROG     = newsletter
 PREFIX  ?= /usr/local
@@ -21,6 +22,11 @@ ifeq ($(SANITIZE),1)
 BUILD    = build/san
 OPT      = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
+ifeq ($(FUZZ),1)
+BUILD    = build/fuzz
+CC       = clang
+OPT      = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  += -std=c17 $(WARN) $(OPT) $(PKG_CFLAGS)
@@ -34,8 +40,11 @@ CORE_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(STORE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps demo check test unit bench install clean valgrind
+.PHONY: all deps demo check test unit bench install clean valgrind fuzz fuzz-build
 
 all: $(PROG)
 
@@ -60,6 +69,16 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS) -lcriterion
 
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_OBJ)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(CORE_OBJ) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+# libFuzzer over every parser of outside input, FUZZ_SECONDS each.
+fuzz:
+	$(MAKE) FUZZ=1 fuzz-build
+	tests/fuzz/run $(FUZZ_SECONDS)
+
 deps:
 	contrib/install-deps
 
@@ -72,7 +91,9 @@ unit: $(UNIT_BIN)
 # The README's test command.
 check:
 	contrib/install-deps --test
+	$(MAKE) all
 	$(MAKE) SANITIZE=1 build/san/$(PROG) unit
+	$(MAKE) FUZZ=1 fuzz-build
 	NEWSLETTER=build/san/$(PROG) UNIT_DIR=build/san/tests tests/run
 
 test: check

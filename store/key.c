@@ -260,10 +260,11 @@ store_keys_rotate(const char *path, int *id, char *err)
 	buf_printf(&tmp, "%s.new", path);
 	fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || write_all(fd, content.s, content.len) < 0 || fsync(fd) < 0 ||
-	    close(fd) < 0 || rename(tmp.s, path) < 0) {
+	    close(fd) < 0 || (fd = -1, rename(tmp.s, path) < 0)) {
 		errf(err, "cannot write key file %s: %s", path, strerror(errno));
 		if (fd >= 0)
-			unlink(tmp.s);
+			close(fd);
+		unlink(tmp.s);
 		sodium_memzero(content.s, content.len);
 		buf_free(&content);
 		buf_free(&tmp);

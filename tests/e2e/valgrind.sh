@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# tests/e2e/valgrind.sh - every command of the release build once under
+# valgrind's memcheck: no invalid access, no use of uninitialised memory,
+# no definite leak. (The other end-to-end tests run the sanitizer build.)
+. "$(dirname "$0")/lib.sh"
+REL=$(cd "$(dirname "$0")/../.." && pwd)/newsletter
+if [ ! -x "$REL" ] || ! command -v valgrind >/dev/null; then
+	fail "valgrind and the release build are present" "run 'make' and contrib/install-deps --test"
+	finish
+fi
+vg() {
+	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		--log-file="$SCRATCH/vg.log" "$REL" --config "$CONF" "$@"
+}
+# vg_case NAME WANT_RC ARGS...
+vg_case() {
+	local name=$1 want=$2
+	shift 2
+	run_cmd vg "$@"
+	if [ "$RC" -eq "$want" ] && [ ! -s "$SCRATCH/vg.log" ]; then
+		pass "valgrind: $name"
+	else
+		fail "valgrind: $name" "exit $RC (wanted $want)" "$(head -c 1500 "$SCRATCH/vg.log")"
+	fi
+}
+printf 'email,name,order,date\na@example.no,Å Æ,1,2026-01-01\nbad,x,2,2026-01-01\nb@example.no,B,3,2026-01-02\n' >"$SCRATCH/p.csv"
+vg_case init 0 init
+vg_case enroll 0 enroll kari@example.no --name "Kari Nordmann" --order 7
+vg_case "enroll refresh" 0 enroll Kari@Example.no --date 2026-01-01
+vg_case "enroll bad address" 2 enroll not-an-address
+vg_case "import with a bad line" 2 import "$SCRATCH/p.csv"
+vg_case "import --skip-bad" 0 import --skip-bad "$SCRATCH/p.csv"
+vg_case list 0 list
+vg_case "list --json" 0 list --json
+vg_case stats 0 stats --json
+vg_case export 0 export kari@example.no
+vg_case rectify 0 rectify a@example.no c@example.no
+vg_case restrict 0 restrict b@example.no
+vg_case unrestrict 0 unrestrict b@example.no
+vg_case link 0 link kari@example.no
+vg_case unsubscribe 0 unsubscribe kari@example.no
+vg_case "enroll suppressed" 0 enroll kari@example.no
+vg_case erase 0 erase b@example.no --suppress
+vg_case retention 0 retention
+vg_case "key rotate" 0 key rotate
+vg_case help 0 enroll --help
+printf '[smtp]\nport = nope\n' >"$SCRATCH/bad.conf"
+run_cmd valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	--log-file="$SCRATCH/vg.log" "$REL" --config "$SCRATCH/bad.conf" stats
+if [ "$RC" -eq 2 ] && [ ! -s "$SCRATCH/vg.log" ]; then pass "valgrind: bad config"; else
+	fail "valgrind: bad config" "exit $RC" "$(head -c 1500 "$SCRATCH/vg.log")"; fi
+finish
