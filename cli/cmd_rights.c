@@ -3,7 +3,7 @@
  * rectify, restrict, unrestrict, unsubscribe, erase, retention, link.
  *
  * Messages name subscribers by id; an address is printed only where the
- * user asked for it (export, link).
+ * user asked for it (export).
  */
 #include "cli.h"
 
@@ -137,7 +137,8 @@ cmd_erase(struct cli *c, int argc, char **argv)
 	s = store_erase(c->st, argv[optind], suppress, "cli", &existed, err);
 	if (s != STORE_OK)
 		return cli_fail(c, store_exit_code(s), "%s", err);
-	printf("%s%s\n", existed ? "erased: the subscriber and everything held about them are deleted"
+	printf("%s%s\n", existed ? "erased: the subscriber, their data and deliveries are deleted "
+				   "(the audit log keeps the event, by keyed hash, for [retention] audit_months)"
 				 : "no subscriber had that address: nothing to erase",
 	       suppress ? "; a suppression entry keeps a purchase from enrolling them again"
 			: "; no suppression entry is kept, so a later purchase enrols them again");

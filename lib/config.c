@@ -135,7 +135,7 @@ config_set(struct config_ctx *ctx, const struct ckey *k, const char *value)
 	case C_STR:
 		if (*value == '\0' && strcmp(k->name, "username") != 0)
 			return errf(err, "%s: the value is empty", k->name);
-		set_str(FIELD(cfg, k, char *), value);
+		set_str(FIELD(cfg, k, char *), *value ? value : NULL);	/* empty: none */
 		return 0;
 	case C_PATH:
 		if (*value == '\0') {
@@ -279,6 +279,19 @@ config_load(struct config *cfg, const char *path, bool must_exist, char *err)
 		ctx.dir = slash ? xstrndup(path, (size_t)(slash - path == 0 ? 1 : slash - path)) : NULL;
 	}
 	ctx.fp = fp;
+	/* Default paths, like those in the file, are relative to its folder. */
+	if (ctx.dir != NULL) {
+		char **paths[] = {&cfg->store.database, &cfg->store.key_file};
+
+		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+			struct buf b;
+
+			buf_init(&b);
+			buf_printf(&b, "%s/%s", ctx.dir, *paths[i]);
+			free(*paths[i]);
+			*paths[i] = b.s;
+		}
+	}
 	line = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
 	fclose(fp);
 	free(ctx.dir);

@@ -129,7 +129,8 @@ store_export(struct store *st, const char *email, const char *controller,
 	}
 	json_object_set_new(o, "deliveries", json_pack("{s:s, s:s, s:o}",
 		"purpose", "which newsletters were sent to you, to send each one once and to handle bounces",
-		"legal_basis", sub.consent ? BASIS_CONSENT : BASIS_SOFT, "items", deliveries));
+		"legal_basis", sub.id == 0 ? "none: nothing is held" : sub.consent ? BASIS_CONSENT : BASIS_SOFT,
+		"items", deliveries));
 	json_object_set_new(o, "suppression", json_pack("{s:b, s:s, s:s}",
 		"listed", suppressed,
 		"purpose", "so that a later purchase does not enrol you again after you unsubscribed",
