@@ -249,6 +249,8 @@ cmd_import(struct cli *c, int argc, char **argv)
 	r = read_header(c, file, csv, &col);
 	if (r == EXIT_OK)
 		r = cli_open(c);
+	if (r == EXIT_OK)
+		store_bulk(c->st);
 	if (r == EXIT_OK && (s = store_begin(c->st, err)) != STORE_OK)
 		r = cli_fail(c, store_exit_code(s), "%s", err);
 	if (r == EXIT_OK) {

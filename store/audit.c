@@ -23,18 +23,17 @@ enum store_status
 store_audit_add(struct store *st, const char *event, const char *email,
 		int64_t subscriber, const char *source, const char *detail, char *err)
 {
+	/* OR IGNORE: no statement journal; every NOT NULL column is bound. */
 	static const char sql[] =
-		"INSERT INTO audit(at, event, subject, subscriber_id, source, detail)"
+		"INSERT OR IGNORE INTO audit(at, event, subject, subscriber_id, source, detail)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 	unsigned char h[AUDIT_HASH_LEN];
-	char now[TIMESTAMP_LEN];
 	sqlite3_stmt *s = store_stmt(st, sql, err);
 	int rc;
 
 	if (s == NULL)
 		return STORE_ERROR;
-	timestamp_now(now);
-	sqlite3_bind_text(s, 1, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 1, store_now(st), -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, event, -1, SQLITE_STATIC);
 	if (email != NULL) {
 		store_audit_hash(st, email, h);

@@ -32,6 +32,9 @@ struct store {
 		const char *sql;
 		sqlite3_stmt *stmt;
 	} cache[STORE_STMT_CACHE];
+	time_t clock;		/* when now/today below were formatted */
+	char now[TIMESTAMP_LEN];
+	char today[DATE_LEN];
 };
 
 /* A prepared, reset statement for a static SQL string (cached by pointer). */
@@ -43,6 +46,9 @@ enum store_status store_tx_start(struct store *st, bool *own, char *err);
 /* Commits (status OK) or rolls back (otherwise) a transaction we own. */
 enum store_status store_tx_end(struct store *st, bool own, enum store_status s, char *err);
 
+/* The current time and date, formatted at most once a second (hot in imports). */
+const char *store_now(struct store *st);
+const char *store_today(struct store *st);
 /* Normalises raw input, or returns STORE_INVALID with the reason. */
 enum store_status store_addr(const char *raw, char out[ADDR_MAX + 1], char *err);
 void store_suppress_hash(const struct store *st, const char *normalized,

@@ -139,15 +139,14 @@ store_subscriber_each(struct store *st, int (*cb)(const struct subscriber *, voi
 
 /* Checks the parts of a purchase other than the address. */
 static enum store_status
-check_purchase(const struct purchase *p, char date[DATE_LEN], char *err)
+check_purchase(struct store *st, const struct purchase *p, char date[DATE_LEN], char *err)
 {
-	char today[DATE_LEN];
+	const char *today = store_today(st);
 
 	if (p->name && text_check(p->name, NAME_MAX_LEN, "name", err) < 0)
 		return STORE_INVALID;
 	if (p->order && text_check(p->order, ORDER_MAX_LEN, "order reference", err) < 0)
 		return STORE_INVALID;
-	date_today(today);
 	if (p->date == NULL || p->date[0] == '\0') {
 		memcpy(date, today, DATE_LEN);
 		return STORE_OK;
@@ -175,26 +174,35 @@ static enum store_status
 enroll(struct store *st, const struct purchase *p, enum enroll_result *res,
        int64_t *id, char *err)
 {
+	static const char probe[] = "SELECT id FROM subscriber WHERE email = ?1";
+	/*
+	 * OR IGNORE: no statement journal per row (this runs for every row of an
+	 * import). Nothing is ignored in fact: the probe above, in the same write
+	 * transaction, found no such address, and every NOT NULL column is bound;
+	 * the changes() check below makes sure.
+	 */
 	static const char ins[] =
-		"INSERT INTO subscriber(email, name, consent_date, enrolled, last_purchase, last_order)"
+		"INSERT OR IGNORE INTO subscriber(email, name, consent_date, enrolled, last_purchase, last_order)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 	static const char upd[] =
-		"UPDATE subscriber SET name = coalesce(?2, name),"
+		"UPDATE OR IGNORE subscriber SET name = coalesce(?2, name),"
 		" consent_date = coalesce(?3, consent_date),"
 		" last_order = CASE WHEN ?5 >= last_purchase THEN coalesce(?6, last_order) ELSE last_order END,"
 		" last_purchase = max(last_purchase, ?5)"
-		" WHERE email = ?1 RETURNING id";
-	char addr[ADDR_MAX + 1], date[DATE_LEN], today[DATE_LEN], now[TIMESTAMP_LEN];
+		" WHERE id = ?1";
+	char addr[ADDR_MAX + 1], date[DATE_LEN];
 	const char *source = p->source ? p->source : "cli";
+	const char *today = NULL;
 	enum store_status s;
 	sqlite3_stmt *q;
 	bool flag;
 	int rc;
 
 	if ((s = store_addr(p->email, addr, err)) != STORE_OK ||
-	    (s = check_purchase(p, date, err)) != STORE_OK)
+	    (s = check_purchase(st, p, date, err)) != STORE_OK)
 		return s;
 	if (p->consent) {
+		today = store_today(st);
 		if ((s = store_suppress_remove(st, addr, &flag, err)) != STORE_OK)
 			return s;
 		if (flag && (s = store_audit_add(st, "suppression-cleared", addr, 0, source,
@@ -210,42 +218,50 @@ enroll(struct store *st, const struct purchase *p, enum enroll_result *res,
 			return STORE_SUPPRESSED;
 		}
 	}
-	date_today(today);
-	timestamp_now(now);
 
-	/* Refresh first: an insert that conflicts would still use up an id. */
-	if ((q = store_stmt(st, upd, err)) == NULL)
+	if ((q = store_stmt(st, probe, err)) == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_text(q, 1, addr, -1, SQLITE_STATIC);
-	bind_opt(q, 2, p->name);
-	bind_opt(q, 3, p->consent ? today : NULL);
-	sqlite3_bind_text(q, 5, date, -1, SQLITE_STATIC);
-	bind_opt(q, 6, p->order);
 	rc = sqlite3_step(q);
 	*id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-	while (rc == SQLITE_ROW)
-		rc = sqlite3_step(q);
 	sqlite3_reset(q);
-	if (rc != SQLITE_DONE)
-		return store_fail(st, rc, "refreshing a subscriber", err);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail(st, rc, "reading a subscriber", err);
+
 	if (*id == 0) {
 		if ((q = store_stmt(st, ins, err)) == NULL)
 			return STORE_ERROR;
 		sqlite3_bind_text(q, 1, addr, -1, SQLITE_STATIC);
 		bind_opt(q, 2, p->name);
-		bind_opt(q, 3, p->consent ? today : NULL);
-		sqlite3_bind_text(q, 4, now, -1, SQLITE_STATIC);
+		bind_opt(q, 3, today);
+		sqlite3_bind_text(q, 4, store_now(st), -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 5, date, -1, SQLITE_STATIC);
 		bind_opt(q, 6, p->order);
 		rc = sqlite3_step(q);
 		sqlite3_reset(q);
 		if (rc != SQLITE_DONE)
 			return store_fail(st, rc, "enrolling", err);
+		if (sqlite3_changes(st->db) != 1) {
+			errf(err, "enrolling: the row was not inserted");
+			return STORE_ERROR;
+		}
 		*res = ENROLL_NEW;
 		*id = sqlite3_last_insert_rowid(st->db);
 		return store_audit_add(st, "enrolled", addr, *id, source,
-				       p->consent ? "basis: consent" : "basis: soft opt-in (purchase)", err);
+				       p->consent ? "basis: consent" : NULL, err);
 	}
+
+	if ((q = store_stmt(st, upd, err)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(q, 1, *id);
+	bind_opt(q, 2, p->name);
+	bind_opt(q, 3, today);
+	sqlite3_bind_text(q, 5, date, -1, SQLITE_STATIC);
+	bind_opt(q, 6, p->order);
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, rc, "refreshing a subscriber", err);
 	*res = ENROLL_REFRESHED;
 	if (p->consent)
 		return store_audit_add(st, "consented", addr, *id, source, "explicit opt-in", err);

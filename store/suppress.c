@@ -27,17 +27,15 @@ suppress_insert(struct store *st, const char *normalized, const char *reason, ch
 		"INSERT INTO suppression(hash, reason, created) VALUES (?1, ?2, ?3)"
 		" ON CONFLICT(hash) DO NOTHING";
 	unsigned char h[SUPPRESS_HASH_LEN];
-	char now[TIMESTAMP_LEN];
 	sqlite3_stmt *s = store_stmt(st, sql, err);
 	int rc;
 
 	if (s == NULL)
 		return STORE_ERROR;
 	store_suppress_hash(st, normalized, h);
-	timestamp_now(now);
 	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, store_now(st), -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "adding a suppression entry", err);
