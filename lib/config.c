@@ -21,6 +21,8 @@ struct config_ctx {
 	FILE *fp;
 	int lines;		/* lines read so far: the handler's line */
 	int err_line;		/* line of the handler's first error */
+	int long_line;		/* a line too long for inih, or 0 */
+	int max_line;
 	char err[ERR_LEN];	/* first error, without the file and line */
 };
 
@@ -244,10 +246,15 @@ config_reader(char *str, int num, void *stream)
 	struct config_ctx *ctx = stream;
 	char *r = fgets(str, num, ctx->fp);
 
-	if (r != NULL && strchr(r, '\n') != NULL)
-		ctx->lines++;
-	else if (r != NULL && feof(ctx->fp))
-		ctx->lines++;
+	if (r == NULL)
+		return NULL;
+	ctx->lines++;
+	if (strchr(r, '\n') == NULL && !feof(ctx->fp)) {
+		/* inih would take the rest as another line: refuse, naming it */
+		ctx->long_line = ctx->lines;
+		ctx->max_line = num - 2;
+		return NULL;
+	}
 	return r;
 }
 
@@ -297,6 +304,9 @@ config_load(struct config *cfg, const char *path, bool must_exist, char *err)
 	free(ctx.dir);
 	if (line == -2)
 		fatal("out of memory reading %s", path);
+	if (ctx.long_line > 0 && (line == 0 || line > ctx.long_line))
+		return errf(err, "%s:%d: the line is longer than %d bytes", path,
+			    ctx.long_line, ctx.max_line);
 	if (line > 0) {
 		/* inih's own syntax errors come without a message of ours */
 		if (ctx.err[0] == '\0' || ctx.err_line != line)

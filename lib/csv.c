@@ -57,7 +57,9 @@ csv_offset(const struct csv *c)
 static int
 csv_getc(struct csv *c)
 {
-	if (c->pos == c->len) {
+	while (c->pos == c->len) {
+		bool first = c->offset == 0 && c->len == 0;
+
 		if (c->eof)
 			return -1;
 		c->len = fread(c->in, 1, sizeof(c->in), c->fp);
@@ -66,8 +68,8 @@ csv_getc(struct csv *c)
 			c->eof = true;
 			return -1;
 		}
-		if (c->offset == 0 && c->len >= 3 && memcmp(c->in, "\xef\xbb\xbf", 3) == 0)
-			c->pos = 3;
+		if (first && c->len >= 3 && memcmp(c->in, "\xef\xbb\xbf", 3) == 0)
+			c->pos = 3;	/* a byte order mark: the buffer may now be empty */
 	}
 	c->offset++;
 	return c->in[c->pos++];

@@ -67,6 +67,7 @@ static const char *const migrations[] = {
 	"CREATE INDEX delivery_subscriber ON delivery(subscriber_id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+#define APPLICATION_ID 0x4e4c5452	/* "NLTR": marks a newsletter database */
 
 int
 store_exit_code(enum store_status s)
@@ -222,11 +223,44 @@ store_schema_version(struct store *st)
 	return v;
 }
 
+static int
+application_id(struct store *st)
+{
+	sqlite3_stmt *s;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA application_id", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/*
+ * An empty file, or another program's database, is never made ours: it is
+ * checked before anything (even journal_mode) writes to it.
+ */
+static enum store_status
+check_ours(struct store *st, char *err)
+{
+	int v = store_schema_version(st);
+
+	if (v < 0)
+		return store_fail(st, sqlite3_errcode(st->db), "reading the schema version", err);
+	if (v == 0 || application_id(st) != APPLICATION_ID) {
+		errf(err, "%s is empty or not a newsletter database: check the [store] database setting "
+		     "(or restore the file from a backup)", st->path);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
 static enum store_status
 migrate(struct store *st, char *err)
 {
 	enum store_status s;
-	char sql[64];
+	char sql[96];
 	int v;
 
 	v = store_schema_version(st);
@@ -249,7 +283,8 @@ migrate(struct store *st, char *err)
 			return s;
 		}
 	}
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d; PRAGMA application_id = %d",
+		 SCHEMA_VERSION, APPLICATION_ID);
 	if ((s = exec(st, sql, "migrating the schema", err)) != STORE_OK) {
 		store_rollback(st);
 		return s;
@@ -318,7 +353,8 @@ store_open_flags(struct store **out, const char *path,
 	sqlite3_create_function_v2(st->db, "audit_hash", 1,
 				   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
 				   st, sql_audit_hash, NULL, NULL, NULL);
-	if ((s = exec(st, pragmas, "opening the database", err)) != STORE_OK ||
+	if ((!(flags & SQLITE_OPEN_CREATE) && (s = check_ours(st, err)) != STORE_OK) ||
+	    (s = exec(st, pragmas, "opening the database", err)) != STORE_OK ||
 	    (s = migrate(st, err)) != STORE_OK) {
 		store_close(st);
 		return s;

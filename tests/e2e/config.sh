@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# tests/e2e/config.sh - finding and reading the configuration file.
+#
+# Without a file the built-in defaults work (./newsletter.db in the current
+# folder); ./newsletter.conf, $NEWSLETTER_CONFIG and --config are honoured in
+# that order of strength; every bad line is exit 2 with FILE:LINE and the
+# key; relative paths in the file are relative to the file's folder.
+. "$(dirname "$0")/lib.sh"
+
+unset NEWSLETTER_CONFIG
+
+# The binary without the scratch config: bare ARGS...
+bare() { $NEWSLETTER_WRAP "$NEWSLETTER" "$@"; }
+# Runs bare in a folder: in_dir DIR ARGS...
+in_dir() {
+	local d=$1
+	shift
+	(cd "$d" && bare "$@")
+}
+jval() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print(v if isinstance(v,str) else json.dumps(v))' "$1"; }
+count_in() { sqlite3 "$1" 'SELECT count(*) FROM subscriber'; }
+
+# --- no configuration file at all: built-in defaults in the current folder ---
+P=$SCRATCH/plain
+mkdir -p "$P"
+expect_out 0 "created the database" "no config file: init works with the defaults" in_dir "$P" init
+check "no config file: ./newsletter.db is made in the current folder" test -s "$P/newsletter.db"
+check "no config file: ./newsletter.key is made in the current folder" test -s "$P/newsletter.key"
+check "no config file: nothing is made in the scratch folder" test ! -e "$SCRATCH/newsletter.db"
+expect_rc 0 "no config file: enroll works" in_dir "$P" enroll kari@example.no
+check "no config file: the subscriber is in ./newsletter.db" test "$(count_in "$P/newsletter.db")" = 1
+run_cmd in_dir "$P" list --json
+check "no config file: list shows the subscriber" \
+	test "$(printf '%s' "$OUT" | jval 'd["subscribers"][0]["email"]')" = kari@example.no
+expect_out 0 "^http://127\.0\.0\.1:8080/u/[A-Za-z0-9_-]{26}\.[A-Za-z0-9_-]{22}$" \
+	"no config file: link uses the default base_url" in_dir "$P" link kari@example.no
+run_cmd in_dir "$P" export kari@example.no
+check "no config file: export names the default list as controller" \
+	test "$(printf '%s' "$OUT" | jval 'd["controller"]')" = Newsletter
+
+# --- ./newsletter.conf in the current folder is read when present ---
+C=$SCRATCH/withconf
+mkdir -p "$C"
+cat >"$C/newsletter.conf" <<CONF
+[store]
+database = data.db
+key_file = data.key
+[list]
+name = Folder List
+CONF
+expect_rc 0 "./newsletter.conf: init uses it" in_dir "$C" init
+check "./newsletter.conf: its database name is used" test -s "$C/data.db" -a ! -e "$C/newsletter.db"
+check "./newsletter.conf: its key file name is used" test -s "$C/data.key"
+in_dir "$C" enroll ola@example.no >/dev/null 2>&1
+run_cmd in_dir "$C" export ola@example.no
+check "./newsletter.conf: its list name is used" \
+	test "$(printf '%s' "$OUT" | jval 'd["controller"]')" = "Folder List"
+printf '[store]\nbogus = 1\n' >"$SCRATCH/plain/newsletter.conf"
+expect_out 2 "newsletter\.conf:2:.*bogus" "a bad ./newsletter.conf is an error, not ignored" in_dir "$P" stats
+rm "$SCRATCH/plain/newsletter.conf"
+
+# --- NEWSLETTER_CONFIG ---
+E=$SCRATCH/elsewhere
+mkdir -p "$E"
+expect_rc 0 "NEWSLETTER_CONFIG: init uses the file it names" \
+	env NEWSLETTER_CONFIG="$CONF" bash -c 'cd "$1" && shift && "$@"' _ "$E" $NEWSLETTER_WRAP "$NEWSLETTER" init
+check "NEWSLETTER_CONFIG: the database is where the file says" test -s "$SCRATCH/newsletter.db"
+check "NEWSLETTER_CONFIG: nothing is made in the current folder" test ! -e "$E/newsletter.db"
+NEWSLETTER_CONFIG=$CONF in_dir "$E" enroll per@example.no >/dev/null 2>&1
+check "NEWSLETTER_CONFIG: enroll writes to the configured database" test "$(count_in "$SCRATCH/newsletter.db")" = 1
+expect_out 0 "^https://news\.example\.org/u/" "NEWSLETTER_CONFIG: the configured base_url is used" \
+	env NEWSLETTER_CONFIG="$CONF" $NEWSLETTER_WRAP "$NEWSLETTER" link per@example.no
+expect_out 2 "missing\.conf" "NEWSLETTER_CONFIG naming a missing file: exit 2 naming it" \
+	env NEWSLETTER_CONFIG="$SCRATCH/missing.conf" $NEWSLETTER_WRAP "$NEWSLETTER" stats
+expect_rc 0 "--config wins over NEWSLETTER_CONFIG" \
+	env NEWSLETTER_CONFIG="$SCRATCH/missing.conf" $NEWSLETTER_WRAP "$NEWSLETTER" --config "$CONF" stats
+expect_rc 0 "an empty NEWSLETTER_CONFIG falls back to the current folder" \
+	env NEWSLETTER_CONFIG= bash -c 'cd "$1" && shift && "$@"' _ "$P" $NEWSLETTER_WRAP "$NEWSLETTER" list
+
+# --- --config ---
+expect_out 2 "nope\.conf" "--config with a missing file: exit 2 naming the file" \
+	bare --config "$SCRATCH/nope.conf" stats
+expect_out 2 "not a regular file" "--config with a folder: exit 2" bare --config "$SCRATCH" stats
+expect_rc 2 "--config without a file name is a usage error" bare --config
+expect_out 0 "usage: newsletter enroll" "--help needs no configuration (missing --config file)" \
+	bare --config "$SCRATCH/nope.conf" enroll --help
+
+# --- bad files: exit 2, FILE:LINE and the key ---
+# One file per case: the bad line is line 6, under the section given.
+BAD=$SCRATCH/bad.conf
+conf_case() {	# NAME SECTION LINE KEYRE
+	local name=$1 section=$2 line=$3 re=$4
+	printf '# newsletter test config\n\n[store]\ndatabase = %s\n[%s]\n%s\n' \
+		"$SCRATCH/newsletter.db" "$section" "$line" >"$BAD"
+	expect_out 2 "bad\.conf:6: $re" "config: $name: exit 2 with bad.conf:6 and the key" \
+		bare --config "$BAD" stats
+}
+conf_case "unknown section" "nosuch" "x = 1" "x: .*unknown section.*nosuch"
+conf_case "unknown key" "smtp" "bogus = 1" "bogus: .*unknown key"
+conf_case "bad int" "smtp" "port = abc" "port: .*abc.*not a whole number"
+conf_case "int with trailing text" "smtp" "port = 25x" "port: "
+conf_case "empty int" "smtp" "port =" "port: "
+conf_case "port 0 out of range" "smtp" "port = 0" "port: .*out of range"
+conf_case "port 70000 out of range" "smtp" "port = 70000" "port: .*out of range"
+conf_case "connections 65 out of range" "smtp" "connections = 65" "connections: .*out of range"
+conf_case "int beyond long" "smtp" "rate = 99999999999999999999999" "rate: "
+conf_case "negative retention" "retention" "months_without_purchase = -1" "months_without_purchase: .*out of range"
+conf_case "bad tls" "smtp" "tls = maybe" "tls: .*maybe"
+conf_case "bad bool" "bounce" "require_verp = perhaps" "require_verp: .*perhaps"
+conf_case "not key=value" "smtp" "this is not a key value line" "not a 'key = value' line"
+conf_case "bad base_url" "list" "base_url = ftp://news.example.org" "base_url: "
+conf_case "base_url with a space" "list" "base_url = https://news.example.org/a b" "base_url: "
+conf_case "bad language" "list" "language = de" "language: .*de"
+conf_case "empty list name" "list" "name =" "name: .*empty"
+conf_case "empty database" "store" "database =" "database: .*empty"
+conf_case "bad listen" "web" "listen = 8080" "listen: "
+conf_case "listen port out of range" "web" "listen = 127.0.0.1:99999" "listen: "
+printf 'database = x.db\n[store]\n' >"$BAD"
+expect_out 2 "bad\.conf:1: database: .*before any \[section\]" \
+	"config: a key before any section: exit 2 with bad.conf:1 and the key" bare --config "$BAD" stats
+check "bad config files created no database anywhere" test ! -e "$SCRATCH/x.db"
+
+# The line number is the bad line's, after good lines, comments and blanks.
+cat >"$BAD" <<CONF
+# comment
+; comment too
+
+[store]
+database = $SCRATCH/newsletter.db
+key_file = $SCRATCH/newsletter.key
+
+[smtp]
+host = mail.example.org
+port = 587
+tls = starttls
+tls = sometimes
+CONF
+expect_out 2 "bad\.conf:12: tls" "config: the error names the right line (12)" bare --config "$BAD" stats
+
+# A line longer than the parser's buffer: either the whole value is taken, or
+# the error names that line (2), never a line the file does not have.
+long_name=$(printf 'N%.0s' $(seq 250))
+printf '[list]\nname = %s\n[store]\ndatabase = %s\nkey_file = %s\n' \
+	"$long_name" "$SCRATCH/newsletter.db" "$SCRATCH/newsletter.key" >"$SCRATCH/long.conf"
+run_cmd bare --config "$SCRATCH/long.conf" export per@example.no
+if [ "$RC" = 0 ]; then
+	check "config: a 250-byte value is taken whole" grep -q "\"controller\": \"$long_name\"" <<<"$OUT"
+elif [ "$RC" = 2 ] && grep -q 'long\.conf:2:' <<<"$ERR"; then
+	pass "config: a 250-byte line is refused naming its own line (long.conf:2)"
+else
+	fail "config: a 250-byte line is taken whole or refused naming long.conf:2" "exit $RC" "stderr: ${ERR:0:300}"
+fi
+
+# --- good variants are accepted ---
+cat >"$SCRATCH/good.conf" <<CONF
+# comment
+; comment
+[store]
+database = $SCRATCH/newsletter.db
+key_file   =   $SCRATCH/newsletter.key
+
+[list]
+name = Good List
+id = list.example.org
+from = News <news@example.org>
+base_url = https://good.example.org/news/
+language = nb
+
+[smtp]
+host = smtp.example.org
+port = 465
+tls = tls
+username =
+connections = 64
+rate = 0
+
+[bounce]
+domain = example.org
+soft_threshold = 1000
+soft_window_days = 1
+require_verp = no
+
+[web]
+listen = 0.0.0.0:80
+admin_listen = [::1]:8081
+
+[retention]
+months_without_purchase = 0
+audit_months = 1200
+CONF
+expect_rc 0 "config: a full file with every key is accepted" bare --config "$SCRATCH/good.conf" stats
+expect_out 0 "^https://good\.example\.org/news/u/[A-Za-z0-9_-]{26}\." \
+	"config: a trailing slash of base_url is not doubled in links" \
+	bare --config "$SCRATCH/good.conf" link per@example.no
+for b in true false yes no on off 1 0; do
+	printf '[bounce]\nrequire_verp = %s\n[store]\ndatabase = %s\nkey_file = %s\n' \
+		"$b" "$SCRATCH/newsletter.db" "$SCRATCH/newsletter.key" >"$SCRATCH/b.conf"
+	expect_rc 0 "config: bool '$b' is accepted" bare --config "$SCRATCH/b.conf" stats
+done
+for t in off starttls tls; do
+	printf '[smtp]\ntls = %s\n[store]\ndatabase = %s\nkey_file = %s\n' \
+		"$t" "$SCRATCH/newsletter.db" "$SCRATCH/newsletter.key" >"$SCRATCH/t.conf"
+	expect_rc 0 "config: tls '$t' is accepted" bare --config "$SCRATCH/t.conf" stats
+done
+
+# --- relative paths are relative to the config file's folder ---
+R=$SCRATCH/rel
+mkdir -p "$R/etc/keys" "$R/var" "$R/cwd"
+cat >"$R/etc/nl.conf" <<'CONF'
+[store]
+database = ../var/nl.db
+key_file = keys/nl.key
+CONF
+expect_rc 0 "relative paths: init with an absolute --config from another folder" \
+	in_dir "$R/cwd" --config "$R/etc/nl.conf" init
+check "relative paths: the database is beside the config file's folder (../var)" test -s "$R/var/nl.db"
+check "relative paths: the key file is under the config file's folder (keys/)" test -s "$R/etc/keys/nl.key"
+check "relative paths: nothing is made in the current folder" \
+	test -z "$(ls -A "$R/cwd")"
+expect_rc 0 "relative paths: enroll with a relative --config (../etc/nl.conf)" \
+	in_dir "$R/cwd" --config ../etc/nl.conf enroll rel@example.no
+check "relative paths: the relative --config reached the same database" test "$(count_in "$R/var/nl.db")" = 1
+expect_rc 0 "relative paths: enroll through NEWSLETTER_CONFIG from yet another folder" \
+	env NEWSLETTER_CONFIG="$R/etc/nl.conf" bash -c 'cd / && shift && "$@"' _ x $NEWSLETTER_WRAP "$NEWSLETTER" enroll rel2@example.no
+check "relative paths: NEWSLETTER_CONFIG reached the same database" test "$(count_in "$R/var/nl.db")" = 2
+expect_rc 0 "relative paths: --config given as a bare file name in its own folder" \
+	in_dir "$R/etc" --config nl.conf enroll rel3@example.no
+check "relative paths: the bare file name reached the same database" test "$(count_in "$R/var/nl.db")" = 3
+check "relative paths: still nothing in the current folders" \
+	test -z "$(ls -A "$R/cwd")" -a ! -e "$R/etc/var" -a ! -e /var/nl.db
+
+# Built-in default paths are relative to the config file's folder when one is read.
+mkdir -p "$R/only-list" "$R/cwd2"
+printf '[list]\nname = Only List\n' >"$R/only-list/nl.conf"
+expect_rc 0 "default paths: init with a config file that has no [store]" \
+	in_dir "$R/cwd2" --config "$R/only-list/nl.conf" init
+check "default paths: newsletter.db is made beside the config file" test -s "$R/only-list/newsletter.db"
+check "default paths: newsletter.key is made beside the config file" test -s "$R/only-list/newsletter.key"
+check "default paths: nothing is made in the current folder" test -z "$(ls -A "$R/cwd2")"
+
+finish
