@@ -209,13 +209,14 @@ store_scrub(struct store *st, char *err)
 	return STORE_OK;
 }
 
-int
-store_schema_version(struct store *st)
+/* The value of an integer pragma, or -1. */
+static int
+pragma_int(struct store *st, const char *sql)
 {
 	sqlite3_stmt *s;
 	int v = -1;
 
-	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		v = sqlite3_column_int(s, 0);
@@ -223,18 +224,10 @@ store_schema_version(struct store *st)
 	return v;
 }
 
-static int
-application_id(struct store *st)
+int
+store_schema_version(struct store *st)
 {
-	sqlite3_stmt *s;
-	int v = -1;
-
-	if (sqlite3_prepare_v2(st->db, "PRAGMA application_id", -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return v;
+	return pragma_int(st, "PRAGMA user_version");
 }
 
 /*
@@ -248,7 +241,7 @@ check_ours(struct store *st, char *err)
 
 	if (v < 0)
 		return store_fail(st, sqlite3_errcode(st->db), "reading the schema version", err);
-	if (v == 0 || application_id(st) != APPLICATION_ID) {
+	if (v == 0 || pragma_int(st, "PRAGMA application_id") != APPLICATION_ID) {
 		errf(err, "%s is empty or not a newsletter database: check the [store] database setting "
 		     "(or restore the file from a backup)", st->path);
 		return STORE_ERROR;

@@ -62,20 +62,29 @@ store_suppress_add_norm(struct store *st, const char *normalized, const char *re
 	return suppress_insert(st, normalized, reason, err);
 }
 
-enum store_status
-store_suppress_has_norm(struct store *st, const char *normalized, bool *has, char *err)
+/* Runs @sql with the hash of @normalized as ?1; an SQLite result code. */
+static int
+hash_step(struct store *st, const char *sql, const char *normalized, char *err)
 {
-	static const char sql[] = "SELECT 1 FROM suppression WHERE hash = ?1";
 	unsigned char h[SUPPRESS_HASH_LEN];
 	sqlite3_stmt *s = store_stmt(st, sql, err);
 	int rc;
 
 	if (s == NULL)
-		return STORE_ERROR;
+		return SQLITE_ERROR;
 	store_suppress_hash(st, normalized, h);
 	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
+	return rc;
+}
+
+enum store_status
+store_suppress_has_norm(struct store *st, const char *normalized, bool *has, char *err)
+{
+	static const char sql[] = "SELECT 1 FROM suppression WHERE hash = ?1";
+	int rc = hash_step(st, sql, normalized, err);
+
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_fail(st, rc, "reading the suppression list", err);
 	*has = rc == SQLITE_ROW;
@@ -97,16 +106,8 @@ enum store_status
 store_suppress_remove(struct store *st, const char *normalized, bool *removed, char *err)
 {
 	static const char sql[] = "DELETE FROM suppression WHERE hash = ?1";
-	unsigned char h[SUPPRESS_HASH_LEN];
-	sqlite3_stmt *s = store_stmt(st, sql, err);
-	int rc;
+	int rc = hash_step(st, sql, normalized, err);
 
-	if (s == NULL)
-		return STORE_ERROR;
-	store_suppress_hash(st, normalized, h);
-	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
 		return store_fail(st, rc, "removing a suppression entry", err);
 	*removed = sqlite3_changes(st->db) > 0;
