@@ -166,6 +166,7 @@ import_rows(struct cli *c, const char *file, struct csv *csv, const struct colum
 {
 	struct progress prog;
 	struct purchase p = {.source = "import"};
+	double start = monotonic_seconds();
 	enum enroll_result res;
 	enum store_status s;
 	char err[ERR_LEN], **f;
@@ -207,6 +208,7 @@ import_rows(struct cli *c, const char *file, struct csv *csv, const struct colum
 					size > 0 ? (double)csv_offset(csv) / (double)size : -1);
 	}
 	progress_done(&prog);
+	log_debug("read %lld rows in %.2f s", n->rows, monotonic_seconds() - start);
 	return EXIT_OK;
 }
 

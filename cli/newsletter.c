@@ -193,6 +193,9 @@ cli_open(struct cli *c)
 	s = store_open(&c->st, c->cfg.store.database, c->keys, err);
 	if (s != STORE_OK)
 		return cli_fail(c, store_exit_code(s), "%s", err);
+	log_debug("config %s; database %s (schema %d); %d key(s), key %d signs",
+		  c->cfg.path ? c->cfg.path : "(built-in defaults)", c->cfg.store.database,
+		  store_schema_version(c->st), store_keys_count(c->keys), store_keys_current(c->keys));
 	return EXIT_OK;
 }
 
