@@ -76,7 +76,7 @@ check_quoted(const char *s, size_t n, char *err)
 static int
 check_domain(const char *s, size_t n, char *err)
 {
-	size_t label = 0, labels = 1, last_start = 0;
+	size_t label = 0, labels = 1;
 	bool all_digits = true;
 
 	if (n == 0)
@@ -95,7 +95,6 @@ check_domain(const char *s, size_t n, char *err)
 				return errf(err, "a domain label ends with a hyphen");
 			label = 0;
 			labels++;
-			last_start = i + 1;
 			all_digits = true;
 			continue;
 		}
@@ -122,7 +121,6 @@ check_domain(const char *s, size_t n, char *err)
 		return errf(err, "the domain has no dot (a full domain such as example.org is needed)");
 	if (all_digits)
 		return errf(err, "the domain's last label is all digits");
-	(void)last_start;
 	return 0;
 }
 
