@@ -1,0 +1,127 @@
+/*
+ * tests/unit/test_text.c - dates and outside text (names, order
+ * references): a row per case, the bad inputs included.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "../../lib/lib.h"
+
+Test(date, parse)
+{
+	static const struct {
+		const char *in;
+		int ok;
+		const char *why;
+	} cases[] = {
+		{"2026-11-24", 1, NULL},
+		{"2024-02-29", 1, NULL},
+		{"2000-02-29", 1, NULL},
+		{"1970-01-01", 1, NULL},
+		{"2023-02-29", 0, "no such day"},
+		{"1900-02-29", 0, "out of range"},
+		{"2100-02-29", 0, "no such day"},
+		{"2026-04-31", 0, "no such day"},
+		{"2026-13-01", 0, "no such month"},
+		{"2026-00-10", 0, "no such month"},
+		{"2026-01-00", 0, "no such day"},
+		{"1969-12-31", 0, "out of range"},
+		{"2026-1-01", 0, "YYYY-MM-DD"},
+		{"2026/01/01", 0, "YYYY-MM-DD"},
+		{"20260101", 0, "YYYY-MM-DD"},
+		{"2026-01-01T00:00", 0, "YYYY-MM-DD"},
+		{"２026-01-01", 0, "YYYY-MM-DD"},
+		{"", 0, "YYYY-MM-DD"},
+		{"abcd-ef-gh", 0, "YYYY-MM-DD"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[ERR_LEN] = "";
+		int r = date_parse(cases[i].in, NULL, NULL, NULL, err);
+
+		cr_expect_eq(r == 0, cases[i].ok, "%s: %s", cases[i].in, err);
+		if (!cases[i].ok)
+			cr_expect(strstr(err, cases[i].why) != NULL, "%s: wanted '%s' in '%s'",
+				  cases[i].in, cases[i].why, err);
+	}
+}
+
+Test(date, months_ago_is_a_valid_earlier_date)
+{
+	char today[DATE_LEN], then[DATE_LEN], err[ERR_LEN];
+	const int months[] = {0, 1, 11, 12, 13, 24, 36, 120};
+
+	date_today(today);
+	for (size_t i = 0; i < sizeof(months) / sizeof(months[0]); i++) {
+		date_months_ago(months[i], then);
+		cr_expect_eq(date_parse(then, NULL, NULL, NULL, err), 0, "%s: %s", then, err);
+		cr_expect(strcmp(then, today) <= 0, "%d months ago: %s", months[i], then);
+	}
+	date_months_ago(0, then);
+	cr_expect_str_eq(then, today);
+}
+
+Test(text, check)
+{
+	static const struct {
+		const char *in;
+		int ok;
+		const char *why;
+	} cases[] = {
+		{"Kari Nordmann", 1, NULL},
+		{"Åse Ærlig-Østby", 1, NULL},
+		{"Ольга 陈伟 محمد 😀", 1, NULL},
+		{"", 1, NULL},
+		{"tab\there", 0, "control character"},
+		{"new\nline", 0, "control character"},
+		{"del\x7f", 0, "control character"},
+		{"c1 \xc2\x85 next-line", 0, "control character"},
+		{"\xff", 0, "UTF-8"},
+		{"\xc3", 0, "UTF-8"},			/* truncated */
+		{"\xc0\xaf", 0, "UTF-8"},		/* overlong */
+		{"\xe0\x80\xaf", 0, "UTF-8"},		/* overlong */
+		{"\xed\xa0\x80", 0, "UTF-8"},		/* surrogate */
+		{"\xf4\x90\x80\x80", 0, "UTF-8"},	/* past U+10FFFF */
+		{"\xe2\x82", 0, "UTF-8"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[ERR_LEN] = "";
+		int r = text_check(cases[i].in, 200, "name", err);
+
+		cr_expect_eq(r == 0, cases[i].ok, "case %zu: %s", i, err);
+		if (!cases[i].ok)
+			cr_expect(strstr(err, cases[i].why) != NULL, "case %zu: wanted '%s' in '%s'",
+				  i, cases[i].why, err);
+	}
+}
+
+Test(text, length_limit_names_the_limit)
+{
+	char s[300], err[ERR_LEN] = "";
+
+	memset(s, 'x', 201);
+	s[201] = '\0';
+	cr_expect_eq(text_check(s, 200, "name", err), -1);
+	cr_expect_str_eq(err, "the name is longer than 200 bytes");
+	s[200] = '\0';
+	cr_expect_eq(text_check(s, 200, "name", err), 0);
+}
+
+Test(buf, grows_and_formats)
+{
+	struct buf b;
+
+	buf_init(&b);
+	for (int i = 0; i < 1000; i++)
+		buf_printf(&b, "%d,", i);
+	cr_expect_eq(b.len, strlen(b.s));
+	cr_expect(strncmp(b.s, "0,1,2,", 6) == 0);
+	cr_expect(strcmp(b.s + b.len - 4, "999,") == 0);
+	buf_reset(&b);
+	cr_expect_str_eq(b.s, "");
+	buf_add(&b, "a\0b", 3);
+	cr_expect_eq(b.len, 3);
+	buf_free(&b);
+	cr_expect_null(b.s);
+}
