@@ -4,9 +4,7 @@
 # 75 after the 5 s busy timeout), damaged.
 . "$(dirname "$0")/lib.sh"
 
-DB=$SCRATCH/newsletter.db
 
-count() { sqlite3 "$DB" 'SELECT count(*) FROM subscriber'; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 nl init >/dev/null 2>&1 || { fail "init"; finish; }

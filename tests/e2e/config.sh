@@ -17,7 +17,6 @@ in_dir() {
 	shift
 	(cd "$d" && bare "$@")
 }
-jval() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print(v if isinstance(v,str) else json.dumps(v))' "$1"; }
 count_in() { sqlite3 "$1" 'SELECT count(*) FROM subscriber'; }
 
 # --- no configuration file at all: built-in defaults in the current folder ---

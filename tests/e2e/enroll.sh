@@ -3,18 +3,6 @@
 # address rules, dates, the suppression list, usage errors and --help.
 . "$(dirname "$0")/lib.sh"
 
-DB=$SCRATCH/newsletter.db
-
-# Lookups straight from the database file (fast; list --json is checked too).
-sub_field() {	# ADDRESS FIELD: the field of that subscriber, "null", or "none"
-	local a=${1//\'/\'\'} f=$2 v
-	[ "$f" = basis ] && f="CASE WHEN consent_date IS NULL THEN 'soft-opt-in' ELSE 'consent' END"
-	v=$(sqlite3 "$SCRATCH/newsletter.db" "SELECT coalesce($f, 'null') FROM subscriber WHERE email = '$a' COLLATE NOCASE")
-	echo "${v:-none}"
-}
-count() { sqlite3 "$SCRATCH/newsletter.db" 'SELECT count(*) FROM subscriber'; }
-jval() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print(v if isinstance(v,str) else json.dumps(v))' "$1"; }
-suppressed() { sqlite3 "$DB" 'SELECT count(*) FROM suppression'; }
 today=$(date -u +%F)
 
 nl init >/dev/null 2>&1 || { fail "init"; finish; }

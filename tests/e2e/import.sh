@@ -7,15 +7,6 @@
 D=$SCRATCH/csv
 mkdir -p "$D"
 
-# Lookups straight from the database file (fast; list --json is checked too).
-sub_field() {	# ADDRESS FIELD: the field of that subscriber, "null", or "none"
-	local a=${1//\'/\'\'} f=$2 v
-	[ "$f" = basis ] && f="CASE WHEN consent_date IS NULL THEN 'soft-opt-in' ELSE 'consent' END"
-	v=$(sqlite3 "$SCRATCH/newsletter.db" "SELECT coalesce($f, 'null') FROM subscriber WHERE email = '$a' COLLATE NOCASE")
-	echo "${v:-none}"
-}
-count() { sqlite3 "$SCRATCH/newsletter.db" 'SELECT count(*) FROM subscriber'; }
-jval() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print(v if isinstance(v,str) else json.dumps(v))' "$1"; }
 # Whether stderr of the last run reports LINE of FILE (basename match).
 reports_line() { grep -Eq "(^|/)$1:$2: " <<<"$ERR"; }
 bad_line_count() { grep -Ec "(^|/)$1:[0-9]+: " <<<"$ERR"; }

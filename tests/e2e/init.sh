@@ -7,7 +7,6 @@
 # rotate' adds a key that signs new links while the first one stays.
 . "$(dirname "$0")/lib.sh"
 
-DB=$SCRATCH/newsletter.db
 KEY=$SCRATCH/newsletter.key
 
 mode() { stat -c %a "$1"; }

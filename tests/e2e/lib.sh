@@ -106,6 +106,19 @@ bytes_contain() {
 	LC_ALL=C grep -a -i -q -F -- "$s" "$@" 2>/dev/null
 }
 
+# Lookups straight from the database file (list --json is checked too).
+DB=$SCRATCH/newsletter.db
+sub_field() {	# ADDRESS FIELD: the field of that subscriber, "null", or "none"
+	local a=${1//\'/\'\'} f=$2 v
+	[ "$f" = basis ] && f="CASE WHEN consent_date IS NULL THEN 'soft-opt-in' ELSE 'consent' END"
+	v=$(sqlite3 "$DB" "SELECT coalesce($f, 'null') FROM subscriber WHERE email = '$a' COLLATE NOCASE")
+	echo "${v:-none}"
+}
+count() { sqlite3 "$DB" 'SELECT count(*) FROM subscriber'; }
+suppressed() { sqlite3 "$DB" 'SELECT count(*) FROM suppression'; }
+# jval EXPR: evaluates EXPR on the JSON document d read from stdin.
+jval() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print(v if isinstance(v,str) else json.dumps(v))' "$1"; }
+
 # Ends the script: its status tells tests/run whether anything failed.
 finish() { exit $((T_FAILED > 0)); }
 

@@ -10,7 +10,6 @@
 # standard output does only for list, export and link, which ask for it.
 . "$(dirname "$0")/lib.sh"
 
-DB=$SCRATCH/newsletter.db
 A=zq-unique-4711@example.no
 LOCAL=zq-unique-4711
 NAME="Zqxname Uniquesen"

@@ -3,15 +3,7 @@
 # rectify, restrict/unrestrict, unsubscribe, erase, link, retention.
 . "$(dirname "$0")/lib.sh"
 
-DB=$SCRATCH/newsletter.db
 
-sub_field() {	# ADDRESS FIELD: the field of that subscriber, "null", or "none"
-	local a=${1//\'/\'\'} f=$2 v
-	v=$(sqlite3 "$DB" "SELECT coalesce($f, 'null') FROM subscriber WHERE email = '$a' COLLATE NOCASE")
-	echo "${v:-none}"
-}
-count() { sqlite3 "$DB" 'SELECT count(*) FROM subscriber'; }
-suppressed() { sqlite3 "$DB" 'SELECT count(*) FROM suppression'; }
 audit_events() { sqlite3 "$DB" "SELECT count(*) FROM audit WHERE event = '$1'"; }
 # jtrue PYEXPR: the JSON in $OUT (as d) makes PYEXPR true.
 jtrue() { printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if eval(sys.argv[1]) else 1)' "$1"; }
