@@ -12,7 +12,8 @@
 PROG     = newsletter
 PREFIX  ?= /usr/local
 CC      ?= cc
-PKGS     = sqlite3 libsodium jansson inih
+PKGS     = sqlite3 libsodium jansson inih libmicrohttpd libesmtp-1.0 gmime-3.0 \
+           libcmark opendkim
 BUILD   ?= build/release
 
 WARN     = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Werror
@@ -36,7 +37,11 @@ LDLIBS  += $(PKG_LIBS)
 LIB_SRC   = $(wildcard lib/*.c)
 STORE_SRC = $(wildcard store/*.c)
 CLI_SRC   = $(wildcard cli/*.c)
-CORE_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(STORE_SRC:%.c=$(BUILD)/%.o)
+# mailer/, web/ and bounce/ sit between cli/ and store/; unit tests and
+# fuzz harnesses link everything but cli/.
+PART_SRC  = $(wildcard mailer/*.c) $(wildcard web/*.c) $(wildcard bounce/*.c)
+CORE_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(STORE_SRC:%.c=$(BUILD)/%.o) \
+            $(PART_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

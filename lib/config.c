@@ -45,6 +45,7 @@ static const struct ckey config_keys[] = {
 	{"list", "from", C_STR, O(list.from), 0, 0},
 	{"list", "base_url", C_URL, O(list.base_url), 0, 0},
 	{"list", "language", C_LANG, O(list.language), 0, 0},
+	{"list", "template", C_PATH, O(list.template), 0, 0},
 	{"smtp", "host", C_STR, O(smtp.host), 0, 0},
 	{"smtp", "port", C_INT, O(smtp.port), 1, 65535},
 	{"smtp", "tls", C_TLS, O(smtp.tls), 0, 0},
@@ -56,6 +57,10 @@ static const struct ckey config_keys[] = {
 	{"bounce", "soft_threshold", C_INT, O(bounce.soft_threshold), 1, 1000},
 	{"bounce", "soft_window_days", C_INT, O(bounce.soft_window_days), 1, 3650},
 	{"bounce", "require_verp", C_BOOL, O(bounce.require_verp), 0, 0},
+	{"bounce", "keep", C_PATH, O(bounce.keep), 0, 0},
+	{"dkim", "domain", C_STR, O(dkim.domain), 0, 0},
+	{"dkim", "selector", C_STR, O(dkim.selector), 0, 0},
+	{"dkim", "key_file", C_PATH, O(dkim.key_file), 0, 0},
 	{"web", "listen", C_HOSTPORT, O(web.listen), 0, 0},
 	{"web", "admin_listen", C_HOSTPORT, O(web.admin_listen), 0, 0},
 	{"web", "admin_token_file", C_PATH, O(web.admin_token_file), 0, 0},
@@ -174,12 +179,12 @@ config_set(struct config_ctx *ctx, const struct ckey *k, const char *value)
 	case C_TLS:
 		if (!strcmp(value, "off"))
 			*FIELD(cfg, k, enum tls_mode) = TLS_OFF;
-		else if (!strcmp(value, "starttls"))
-			*FIELD(cfg, k, enum tls_mode) = TLS_STARTTLS;
-		else if (!strcmp(value, "tls"))
-			*FIELD(cfg, k, enum tls_mode) = TLS_WRAPPED;
+		else if (!strcmp(value, "opportunistic"))
+			*FIELD(cfg, k, enum tls_mode) = TLS_OPPORTUNISTIC;
+		else if (!strcmp(value, "required") || !strcmp(value, "starttls"))
+			*FIELD(cfg, k, enum tls_mode) = TLS_REQUIRED;
 		else
-			return errf(err, "%s: '%s' is not one of off, starttls, tls", k->name, value);
+			return errf(err, "%s: '%s' is not one of off, opportunistic, required", k->name, value);
 		return 0;
 	case C_LANG:
 		if (strcmp(value, "en") != 0 && strcmp(value, "nb") != 0)

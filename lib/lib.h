@@ -145,9 +145,30 @@ void progress_update(struct progress *p, const char *what, long long done,
 		     double fraction);
 void progress_done(struct progress *p);
 
+/* --- status.c: RFC 3463 enhanced status codes, one table for all --- */
+struct smtp_status {
+	int klass, subject, detail;	/* 5.1.1 */
+};
+enum status_verdict {
+	STATUS_UNKNOWN,		/* says nothing certain: never delete on it */
+	STATUS_SUCCESS,		/* 2.x.x */
+	STATUS_SOFT,		/* temporary, or about policy, content, system */
+	STATUS_HARD,		/* the address does not exist or is disabled */
+};
+#define STATUS_LEN 16
+/* Parses "X.Y.Z" at @s; returns the end, or NULL when it is not one. */
+const char *status_parse(const char *s, struct smtp_status *st);
+/* The first code in free text (an SMTP reply, a Diagnostic-Code); the
+ * end of it, or NULL when there is none. */
+const char *status_find(const char *text, size_t len, struct smtp_status *st);
+/* What the code says of the address, and a short word for why. */
+enum status_verdict status_classify(const struct smtp_status *st, const char **reason);
+void status_format(const struct smtp_status *st, char out[STATUS_LEN]);
+
 /* --- config.c: the INI file (inih) --- */
 
-enum tls_mode { TLS_OFF, TLS_STARTTLS, TLS_WRAPPED };
+/* STARTTLS (RFC 3207): never, when the server offers it, or demanded. */
+enum tls_mode { TLS_OFF, TLS_OPPORTUNISTIC, TLS_REQUIRED };
 
 struct config {
 	char *path;		/* file read, or NULL for built-in defaults */
@@ -161,6 +182,7 @@ struct config {
 		char *from;
 		char *base_url;
 		char *language;
+		char *template;		/* HTML template file, NULL: built in */
 	} list;
 	struct {
 		char *host;
@@ -176,7 +198,13 @@ struct config {
 		int soft_threshold;
 		int soft_window_days;
 		bool require_verp;
+		char *keep;		/* Maildir for messages that could not be parsed */
 	} bounce;
+	struct {
+		char *domain;		/* NULL: no DKIM signing */
+		char *selector;
+		char *key_file;
+	} dkim;
 	struct {
 		char *listen;
 		char *admin_listen;

@@ -168,7 +168,7 @@ language = nb
 [smtp]
 host = smtp.example.org
 port = 465
-tls = tls
+tls = required
 username =
 connections = 64
 rate = 0
@@ -196,7 +196,7 @@ for b in true false yes no on off 1 0; do
 		"$b" "$SCRATCH/newsletter.db" "$SCRATCH/newsletter.key" >"$SCRATCH/b.conf"
 	expect_rc 0 "config: bool '$b' is accepted" bare --config "$SCRATCH/b.conf" stats
 done
-for t in off starttls tls; do
+for t in off opportunistic required starttls; do
 	printf '[smtp]\ntls = %s\n[store]\ndatabase = %s\nkey_file = %s\n' \
 		"$t" "$SCRATCH/newsletter.db" "$SCRATCH/newsletter.key" >"$SCRATCH/t.conf"
 	expect_rc 0 "config: tls '$t' is accepted" bare --config "$SCRATCH/t.conf" stats

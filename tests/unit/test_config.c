@@ -58,7 +58,7 @@ Test(config, values)
 	cr_expect_str_eq(cfg.list.base_url, "https://news.example.no");
 	cr_expect_str_eq(cfg.list.language, "nb");
 	cr_expect_eq(cfg.smtp.port, 587);
-	cr_expect_eq(cfg.smtp.tls, TLS_STARTTLS);
+	cr_expect_eq(cfg.smtp.tls, TLS_REQUIRED);
 	cr_expect_eq(cfg.smtp.connections, 8);
 	cr_expect_null(cfg.smtp.password_file);
 	cr_expect(!cfg.bounce.require_verp);
@@ -78,7 +78,7 @@ Test(config, errors_name_file_line_and_key)
 		{"orphan = 1\n", ":1: orphan: a key before any [section]"},
 		{"[smtp]\n\nport = abc\n", ":3: port: 'abc' is not a whole number"},
 		{"[smtp]\nport = 70000\n", ":2: port: 70000 is out of range (1 to 65535)"},
-		{"[smtp]\ntls = maybe\n", ":2: tls: 'maybe' is not one of off, starttls, tls"},
+		{"[smtp]\ntls = maybe\n", ":2: tls: 'maybe' is not one of off, opportunistic, required"},
 		{"[bounce]\nrequire_verp = perhaps\n", ":2: require_verp: 'perhaps' is not true or false"},
 		{"[list]\nlanguage = de\n", ":2: language: 'de' is not a supported language"},
 		{"[list]\nbase_url = ftp://x\n", ":2: base_url: 'ftp://x' does not start with"},
