@@ -89,6 +89,19 @@ static const struct command commands[] = {
 	 "print a subscriber's unsubscribe link",
 	 "Prints the subscriber's signed unsubscribe URL ([list] base_url/u/TOKEN),\n"
 	 "for support staff and tests.\n"},
+	{"serve", cmd_serve, "[--listen ADDRESS:PORT]",
+	 "serve the unsubscribe pages and the admin API",
+	 "Serves the subscriber's pages under [list] base_url: GET /u/TOKEN shows\n"
+	 "'Unsubscribe k***@example.no?' with one button and changes nothing; a POST\n"
+	 "to it (the button, or a mail client's RFC 8058 one-click POST) unsubscribes.\n"
+	 "When [web] admin_token_file is set, also serves the admin API on\n"
+	 "[web] admin_listen (Authorization: Bearer TOKEN): POST /api/v1/purchases,\n"
+	 "GET and DELETE /api/v1/subscribers/EMAIL, POST .../restrict, .../unrestrict,\n"
+	 ".../unsubscribe, GET /metrics; GET /healthz on both. Logs one line per\n"
+	 "request to standard error. Stops on SIGTERM or SIGINT after in-flight\n"
+	 "requests finish.\n"
+	 "\n"
+	 "  --listen ADDRESS:PORT  where to listen (default: [web] listen, 127.0.0.1:8080)\n"},
 	{"key", cmd_key, "rotate",
 	 "add a new signing key",
 	 "'key rotate' adds a key to the key file: new links are signed with it and\n"

@@ -202,4 +202,10 @@ enum store_status store_retention(struct store *st, int months_without_purchase,
 enum store_status store_export(struct store *st, const char *email,
 			       const char *controller, json_t **out, char *err);
 
+/* --- web: what 'newsletter serve' needs of the store --- */
+
+/* defer.c: with @defer, deletions on this store do not scrub the files;
+ * the caller then runs store_scrub() (on any store) soon after each. */
+void store_defer_scrub(struct store *st, bool defer);
+
 #endif

@@ -35,6 +35,7 @@ struct store {
 	time_t clock;		/* when now/today below were formatted */
 	char now[TIMESTAMP_LEN];
 	char today[DATE_LEN];
+	bool defer_scrub;	/* the owner scrubs deletions in batches (serve) */
 };
 
 /* A prepared, reset statement for a static SQL string (cached by pointer). */

@@ -298,12 +298,13 @@ delete_row(struct store *st, int64_t id, char *err)
 	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "deleting a subscriber", err);
 }
 
-/* Shared end of every deletion: commit, then scrub the files. */
+/* Shared end of every deletion: commit, then scrub the files (unless the
+ * owner of the store has taken that on: store_defer_scrub()). */
 static enum store_status
 end_deletion(struct store *st, bool own, enum store_status s, bool deleted, char *err)
 {
 	s = store_tx_end(st, own, s, err);
-	if (s == STORE_OK && own && deleted)
+	if (s == STORE_OK && own && deleted && !st->defer_scrub)
 		store_scrub(st, err);
 	return s;
 }

@@ -1,0 +1,332 @@
+/*
+ * web/page.c - the subscriber's pages, in Norwegian Bokmål and English.
+ *
+ * Pages are complete HTML documents with one inline style (allowed by its
+ * hash in the Content-Security-Policy): no script, no cookie, no font, image
+ * or anything else from any host. They work without JavaScript, at 320 px
+ * wide and with a screen reader: one heading, plain paragraphs, real
+ * buttons with their purpose in their text, a visible focus ring.
+ *
+ * Trusts: the list's name comes from the configuration and is escaped all
+ * the same; the masked address and the access token are made by us.
+ */
+#include "web_int.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char style[] =
+	"body{margin:0;font:1.125rem/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;"
+	"color:#1b1b1b;background:#fff}"
+	"main{max-width:36rem;margin:0 auto;padding:2rem 1rem}"
+	"h1{font-size:1.6rem;line-height:1.25;margin:0 0 1rem}"
+	"h2{font-size:1.2rem;margin:0 0 .5rem}"
+	"p{margin:0 0 1rem}"
+	"form{margin:1.25rem 0}"
+	"button{font:inherit;font-weight:600;min-height:2.75rem;max-width:100%;padding:.6rem 1.2rem;"
+	"border:2px solid #0b3d91;border-radius:.4rem;background:#0b3d91;color:#fff;cursor:pointer}"
+	"button.secondary{background:#fff;color:#0b3d91}"
+	"button:hover{background:#082c69;border-color:#082c69;color:#fff}"
+	"button:focus,button:focus-visible{outline:3px solid #b34700;outline-offset:3px}"
+	".addr{font-weight:700;overflow-wrap:anywhere}"
+	"hr{border:0;border-top:1px solid #767676;margin:2rem 0}";
+
+/* Text per page and language: the title, then paragraphs (%1$s: the list). */
+struct text {
+	const char *title;
+	const char *para;	/* HTML, may hold %1$s (the list's name) */
+};
+
+static const struct text texts[PAGE_COUNT][LANG_COUNT] = {
+	[PAGE_CONFIRM] = {
+		[LANG_EN] = {"Unsubscribe",
+			     "<p>When you unsubscribe, we delete your address and everything we hold "
+			     "about you. We keep only a one-way fingerprint of the address, so that a "
+			     "later purchase does not sign you up again.</p>"},
+		[LANG_NB] = {"Meld deg av",
+			     "<p>Når du melder deg av, sletter vi adressen din og alt vi har lagret om "
+			     "deg. Vi beholder bare et enveis fingeravtrykk av adressen, slik at et "
+			     "senere kjøp ikke melder deg på igjen.</p>"},
+	},
+	[PAGE_DONE] = {
+		[LANG_EN] = {"You are unsubscribed",
+			     "<p>You will get no more newsletters from %1$s. Your address and what we "
+			     "held about you are deleted.</p>"},
+		[LANG_NB] = {"Du er meldt av",
+			     "<p>Du får ikke flere nyhetsbrev fra %1$s. Adressen din og det vi hadde "
+			     "lagret om deg, er slettet.</p>"},
+	},
+	[PAGE_ALREADY] = {
+		[LANG_EN] = {"You are unsubscribed",
+			     "<p>This link belongs to a subscription that has ended: you get no "
+			     "newsletters from %1$s, and we hold no address for it.</p>"},
+		[LANG_NB] = {"Du er meldt av",
+			     "<p>Denne lenken gjelder et abonnement som er avsluttet: du får ingen "
+			     "nyhetsbrev fra %1$s, og vi har ingen adresse lagret for den.</p>"},
+	},
+	[PAGE_NO_DATA] = {
+		[LANG_EN] = {"Nothing held",
+			     "<p>The subscription of this link has ended, and %1$s holds no address "
+			     "or name for it any more.</p>"},
+		[LANG_NB] = {"Ingenting lagret",
+			     "<p>Abonnementet denne lenken gjelder, er avsluttet, og %1$s har ikke "
+			     "lenger noen adresse eller noe navn lagret for det.</p>"},
+	},
+	[PAGE_INVALID] = {
+		[LANG_EN] = {"This link is not valid",
+			     "<p>The link may have been cut short or changed on its way to you.</p>"
+			     "<p>Open it again from the newsletter, or copy the whole link into the "
+			     "address bar. If that does not help, reply to the newsletter and ask "
+			     "to be unsubscribed: we will do it by hand.</p>"},
+		[LANG_NB] = {"Lenken er ikke gyldig",
+			     "<p>Lenken kan ha blitt kuttet av eller endret på veien til deg.</p>"
+			     "<p>Åpne den på nytt fra nyhetsbrevet, eller kopier hele lenken inn i "
+			     "adressefeltet. Hjelper ikke det, kan du svare på nyhetsbrevet og be om "
+			     "å bli meldt av: da gjør vi det for hånd.</p>"},
+	},
+	[PAGE_NOT_FOUND] = {
+		[LANG_EN] = {"Page not found",
+			     "<p>There is no page at this address. To unsubscribe, use the link at "
+			     "the bottom of a newsletter.</p>"},
+		[LANG_NB] = {"Fant ikke siden",
+			     "<p>Det finnes ingen side på denne adressen. For å melde deg av, bruk "
+			     "lenken nederst i et nyhetsbrev.</p>"},
+	},
+	[PAGE_METHOD] = {
+		[LANG_EN] = {"Not allowed",
+			     "<p>This page cannot be used that way. Open the link from the newsletter "
+			     "in a browser.</p>"},
+		[LANG_NB] = {"Ikke tillatt",
+			     "<p>Denne siden kan ikke brukes slik. Åpne lenken fra nyhetsbrevet i en "
+			     "nettleser.</p>"},
+	},
+	[PAGE_TOO_LARGE] = {
+		[LANG_EN] = {"Request too large",
+			     "<p>The request was larger than this page accepts.</p>"},
+		[LANG_NB] = {"Forespørselen er for stor",
+			     "<p>Forespørselen var større enn denne siden tar imot.</p>"},
+	},
+	[PAGE_HEADERS] = {
+		[LANG_EN] = {"Too many header fields",
+			     "<p>The request had more header fields than this server accepts.</p>"},
+		[LANG_NB] = {"For mange felt i hodet",
+			     "<p>Forespørselen hadde flere felt i hodet enn denne tjeneren tar imot.</p>"},
+	},
+	[PAGE_UNAVAILABLE] = {
+		[LANG_EN] = {"Please try again in a moment",
+			     "<p>We could not do that just now. Nothing has been changed. Please try "
+			     "again in a minute.</p>"},
+		[LANG_NB] = {"Prøv igjen om litt",
+			     "<p>Vi fikk ikke gjort det akkurat nå. Ingenting er endret. Prøv igjen "
+			     "om et minutt.</p>"},
+	},
+};
+
+/* The confirmation page's own words (they take the masked address). */
+static const struct {
+	const char *question;	/* %1$s list, %2$s masked address */
+	const char *button;
+	const char *data_heading;
+	const char *data_text;
+	const char *data_button;
+} confirm[LANG_COUNT] = {
+	[LANG_EN] = {
+		"Do you want to unsubscribe <span class=\"addr\">%2$s</span> from the newsletter of %1$s?",
+		"Unsubscribe",
+		"Your data",
+		"Before you decide, you can see everything we hold about you.",
+		"See the data you hold about me",
+	},
+	[LANG_NB] = {
+		"Vil du melde <span class=\"addr\">%2$s</span> av nyhetsbrevet fra %1$s?",
+		"Meld meg av",
+		"Dine opplysninger",
+		"Før du bestemmer deg, kan du se alt vi har lagret om deg.",
+		"Se opplysningene dere har om meg",
+	},
+};
+
+static const char *const lang_tags[LANG_COUNT] = {[LANG_EN] = "en", [LANG_NB] = "nb"};
+
+const char *
+page_lang_tag(enum lang l)
+{
+	return lang_tags[l];
+}
+
+/* A primary language subtag we speak: Norwegian in any form reads Bokmål. */
+static const struct {
+	const char *tag;
+	enum lang lang;
+} lang_map[] = {
+	{"en", LANG_EN}, {"nb", LANG_NB}, {"no", LANG_NB}, {"nn", LANG_NB},
+};
+
+enum lang
+page_lang_code(const char *code)
+{
+	for (size_t i = 0; i < sizeof(lang_map) / sizeof(lang_map[0]); i++)
+		if (strcasecmp(code, lang_map[i].tag) == 0)
+			return lang_map[i].lang;
+	return LANG_EN;
+}
+
+/* The q value of one Accept-Language item's parameters, in thousandths. */
+static int
+qvalue(const char *p, const char *end)
+{
+	while (p < end) {
+		while (p < end && (*p == ';' || *p == ' ' || *p == '\t'))
+			p++;
+		if (end - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+			int q = 0, scale = 1000;
+
+			p += 2;
+			if (p < end && *p == '1')
+				return 1000;
+			if (p < end && *p == '0') {
+				p++;
+				if (p < end && *p == '.')
+					for (p++; p < end && *p >= '0' && *p <= '9' && scale > 1; p++) {
+						scale /= 10;
+						q += (*p - '0') * scale;
+					}
+			}
+			return q;
+		}
+		while (p < end && *p != ';')
+			p++;
+	}
+	return 1000;
+}
+
+enum lang
+page_lang(const char *h, enum lang fallback)
+{
+	enum lang best = fallback;
+	int best_q = 0;
+
+	if (h == NULL)
+		return fallback;
+	while (*h) {
+		const char *item = h, *end = strchr(h, ','), *tag_end;
+		char tag[9];
+		size_t n;
+		int q;
+
+		if (end == NULL)
+			end = h + strlen(h);
+		while (item < end && (*item == ' ' || *item == '\t'))
+			item++;
+		tag_end = item;
+		while (tag_end < end && *tag_end != '-' && *tag_end != ';' && *tag_end != ' ')
+			tag_end++;
+		n = (size_t)(tag_end - item);
+		q = qvalue(tag_end, end);
+		if (n > 0 && n < sizeof(tag) && q > best_q) {
+			memcpy(tag, item, n);
+			tag[n] = '\0';
+			if (strcmp(tag, "*") == 0) {
+				best = fallback;
+				best_q = q;
+			} else {
+				for (size_t i = 0; i < sizeof(lang_map) / sizeof(lang_map[0]); i++)
+					if (strcasecmp(tag, lang_map[i].tag) == 0) {
+						best = lang_map[i].lang;
+						best_q = q;
+						break;
+					}
+			}
+		}
+		h = *end ? end + 1 : end;
+	}
+	return best;
+}
+
+static void
+add_escaped(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': buf_adds(b, "&amp;"); break;
+		case '<': buf_adds(b, "&lt;"); break;
+		case '>': buf_adds(b, "&gt;"); break;
+		case '"': buf_adds(b, "&quot;"); break;
+		case '\'': buf_adds(b, "&#39;"); break;
+		default: buf_addc(b, *s);
+		}
+	}
+}
+
+/* Expands %1$s (the list) and %2$s (the address) in @fmt, both escaped. */
+static void
+add_text(struct buf *b, const char *fmt, const char *list, const char *masked)
+{
+	for (const char *p = fmt; *p; p++) {
+		if (p[0] == '%' && (p[1] == '1' || p[1] == '2') && p[2] == '$' && p[3] == 's') {
+			add_escaped(b, p[1] == '1' ? list : (masked ? masked : ""));
+			p += 3;
+		} else {
+			buf_addc(b, *p);
+		}
+	}
+}
+
+char *
+page_render(enum page_kind kind, enum lang l, const struct page_args *a, size_t *len)
+{
+	const struct text *t = &texts[kind][l];
+	const char *list = a && a->list ? a->list : "";
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n"
+		   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+		   "<meta name=\"referrer\" content=\"no-referrer\">\n<title>", lang_tags[l]);
+	add_escaped(&b, t->title);
+	buf_adds(&b, " – ");
+	add_escaped(&b, list);
+	buf_printf(&b, "</title>\n<style>%s</style>\n</head>\n<body>\n<main>\n<h1>", style);
+	add_escaped(&b, t->title);
+	buf_adds(&b, "</h1>\n");
+	if (kind == PAGE_CONFIRM) {
+		buf_adds(&b, "<p>");
+		add_text(&b, confirm[l].question, list, a->masked);
+		buf_adds(&b, "</p>\n");
+		add_text(&b, t->para, list, NULL);
+		/* No action: the form posts to the page's own address. */
+		buf_adds(&b, "\n<form method=\"post\">\n<button type=\"submit\" name=\"List-Unsubscribe\" "
+			 "value=\"One-Click\">");
+		add_escaped(&b, confirm[l].button);
+		buf_adds(&b, "</button>\n</form>\n<hr>\n<h2>");
+		add_escaped(&b, confirm[l].data_heading);
+		buf_adds(&b, "</h2>\n<p>");
+		add_escaped(&b, confirm[l].data_text);
+		buf_adds(&b, "</p>\n<form method=\"post\" action=\"../a/");
+		add_escaped(&b, a->access);
+		buf_adds(&b, "\">\n<button type=\"submit\" class=\"secondary\">");
+		add_escaped(&b, confirm[l].data_button);
+		buf_adds(&b, "</button>\n</form>\n");
+	} else {
+		add_text(&b, t->para, list, NULL);
+		buf_addc(&b, '\n');
+	}
+	buf_adds(&b, "</main>\n</body>\n</html>\n");
+	*len = b.len;
+	return b.s;
+}
+
+void
+page_csp(char *out, size_t outlen)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char b64[sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES,
+					   sodium_base64_VARIANT_ORIGINAL)];
+
+	crypto_hash_sha256(h, (const unsigned char *)style, strlen(style));
+	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), sodium_base64_VARIANT_ORIGINAL);
+	snprintf(out, outlen, "default-src 'none'; style-src 'sha256-%s'; form-action 'self'; "
+		 "frame-ancestors 'none'; base-uri 'none'", b64);
+}

@@ -1,0 +1,631 @@
+/*
+ * web/server.c - 'newsletter serve': the libmicrohttpd daemons, routing,
+ * limits, replies, one log line per request, and a clean shutdown.
+ *
+ * Two listeners: the public one (subscriber pages, one-click POST) and,
+ * when a bearer token file is configured, the admin API. Each runs
+ * libmicrohttpd's own thread pool over epoll, one thread per core. Every
+ * thread opens its own store on first use (a store belongs to one thread);
+ * writers take the server's write lock so that they queue here instead of
+ * sleeping in SQLite's busy handler.
+ *
+ * libmicrohttpd 0.9.75 answers "Connection: close" when a response is
+ * queued in the first call of the access handler, which costs about 5x in
+ * throughput; so the first call only sets up the request, and the reply is
+ * queued in a later one (DESIGN.md, pitfall 4). Only refusals (a body over
+ * the limit, too many header fields) are queued at once, closing the
+ * connection on purpose.
+ *
+ * Trusts nothing in a request. Never logs a path (it holds a token or an
+ * address): a log line names the route. Never answers 500: a store that
+ * cannot be reached gives 503.
+ */
+#include "web_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { M_GET = 1, M_HEAD = 2, M_POST = 4, M_DELETE = 8, M_OTHER = 16 };
+
+/* What a path may lead to: the routes of each listener, in order. */
+struct route_def {
+	enum route route;
+	bool admin;		/* on the admin listener, else the public one */
+	const char *path;
+	bool prefix;		/* @path is a prefix; the rest goes to the handler */
+	unsigned methods;
+	const char *allow;
+	bool auth;		/* needs the bearer token */
+};
+
+static const struct route_def routes[] = {
+	{ROUTE_UNSUBSCRIBE, false, "/u/", true, M_GET | M_HEAD | M_POST, "GET, HEAD, POST", false},
+	{ROUTE_DATA, false, "/a/", true, M_POST, "POST", false},
+	{ROUTE_HEALTHZ, false, "/healthz", false, M_GET | M_HEAD, "GET, HEAD", false},
+	{ROUTE_HEALTHZ, true, "/healthz", false, M_GET | M_HEAD, "GET, HEAD", false},
+	{ROUTE_METRICS, true, "/metrics", false, M_GET | M_HEAD, "GET, HEAD", true},
+	{ROUTE_PURCHASES, true, "/api/v1/purchases", false, M_POST, "POST", true},
+	{ROUTE_SUBSCRIBER_ACTION, true, "/api/v1/subscribers/", true, M_POST, "POST", true},
+	{ROUTE_SUBSCRIBER, true, "/api/v1/subscribers/", true, M_GET | M_HEAD | M_DELETE,
+	 "GET, HEAD, DELETE", true},
+};
+
+static const struct route_def not_found = {ROUTE_NOT_FOUND, false, "", true, 0, NULL, false};
+
+/* Whether an API path names an action: ADDRESS/restrict and the like. */
+static bool
+is_action(const char *rest)
+{
+	static const char *const actions[] = {"/restrict", "/unrestrict", "/unsubscribe"};
+	size_t n = strlen(rest);
+
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		size_t k = strlen(actions[i]);
+
+		if (n > k && strcmp(rest + n - k, actions[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const struct route_def *
+route_find(const struct server *srv, bool admin, const char *url, const char **rest)
+{
+	/* The public pages live under [list] base_url's path, if it has one. */
+	if (!admin && srv->base_path_len > 0 &&
+	    strncmp(url, srv->base_path, srv->base_path_len) == 0 && url[srv->base_path_len] == '/')
+		url += srv->base_path_len;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct route_def *d = &routes[i];
+		size_t n = strlen(d->path);
+
+		if (d->admin != admin)
+			continue;
+		if (d->prefix ? strncmp(url, d->path, n) != 0 : strcmp(url, d->path) != 0)
+			continue;
+		*rest = url + n;
+		if (d->prefix && **rest == '\0')
+			continue;
+		if (d->route == ROUTE_SUBSCRIBER_ACTION && !is_action(*rest))
+			continue;
+		return d;
+	}
+	*rest = "";
+	return &not_found;
+}
+
+static unsigned
+method_bit(const char *m)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} methods[] = {
+		{MHD_HTTP_METHOD_GET, M_GET}, {MHD_HTTP_METHOD_HEAD, M_HEAD},
+		{MHD_HTTP_METHOD_POST, M_POST}, {MHD_HTTP_METHOD_DELETE, M_DELETE},
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(m, methods[i].name) == 0)
+			return methods[i].bit;
+	return M_OTHER;
+}
+
+/* --- per-thread stores --- */
+
+static void
+store_destroy(void *p)
+{
+	store_close(p);
+}
+
+struct store *
+server_store(struct server *srv, char *err)
+{
+	struct store *st = pthread_getspecific(srv->store_key);
+
+	if (st != NULL)
+		return st;
+	if (store_open(&st, srv->cfg->store.database, srv->keys, err) != STORE_OK)
+		return NULL;
+	store_defer_scrub(st, true);	/* scrub.c does it, in batches */
+	pthread_setspecific(srv->store_key, st);
+	return st;
+}
+
+/* --- replies --- */
+
+struct request_ext {
+	struct request r;
+	char method[12];
+	const char *allow;
+	enum lang lang;
+	bool html;
+};
+
+#define EXT(r) ((struct request_ext *)(void *)(r))
+
+enum MHD_Result
+server_reply(struct request *r, struct MHD_Connection *c, unsigned status,
+	     const char *ctype, char *body, size_t len)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	bool html = strncmp(ctype, "text/html", 9) == 0;
+
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+				html ? r->srv->csp : "default-src 'none'; frame-ancestors 'none'; sandbox");
+	if (html) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LANGUAGE,
+					page_lang_tag(EXT(r)->lang));
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Language");
+	}
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && EXT(r)->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, EXT(r)->allow);
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"newsletter admin\"");
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		r->status = status;
+	return ret;
+}
+
+enum lang
+server_lang(struct request *r, struct MHD_Connection *c)
+{
+	return page_lang(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_ACCEPT_LANGUAGE),
+			 r->srv->lang);
+}
+
+enum MHD_Result
+server_page(struct request *r, struct MHD_Connection *c, unsigned status,
+	    enum page_kind kind, const struct page_args *a)
+{
+	struct page_args none = {.list = r->srv->cfg->list.name};
+	size_t len;
+	char *body;
+
+	EXT(r)->lang = server_lang(r, c);
+	body = page_render(kind, EXT(r)->lang, a ? a : &none, &len);
+	return server_reply(r, c, status, "text/html; charset=utf-8", body, len);
+}
+
+enum MHD_Result
+server_json(struct request *r, struct MHD_Connection *c, unsigned status, json_t *o)
+{
+	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	struct buf b;
+
+	json_decref(o);
+	if (s == NULL)
+		fatal("out of memory (JSON)");
+	buf_init(&b);
+	buf_adds(&b, s);
+	buf_addc(&b, '\n');
+	free(s);
+	return server_reply(r, c, status, "application/json", b.s, b.len);
+}
+
+enum MHD_Result
+server_json_error(struct request *r, struct MHD_Connection *c, unsigned status,
+		  const char *msg)
+{
+	return server_json(r, c, status, json_pack("{s:s}", "error", msg));
+}
+
+/* A refusal in the listener's own form: a page, or JSON on the admin API. */
+static enum MHD_Result
+refuse(struct request *r, struct MHD_Connection *c, unsigned status)
+{
+	static const struct {
+		unsigned status;
+		enum page_kind page;
+		const char *msg;
+	} refusals[] = {
+		{MHD_HTTP_NOT_FOUND, PAGE_NOT_FOUND, "no such resource"},
+		{MHD_HTTP_METHOD_NOT_ALLOWED, PAGE_METHOD, "method not allowed (see the Allow header)"},
+		{MHD_HTTP_CONTENT_TOO_LARGE, PAGE_TOO_LARGE, "the request body is too large"},
+		{MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, PAGE_HEADERS, "too many header fields"},
+		{MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, "the database is busy or unreachable: try again"},
+	};
+
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		if (refusals[i].status != status)
+			continue;
+		if (r->admin)
+			return server_json_error(r, c, status, refusals[i].msg);
+		return server_page(r, c, status, refusals[i].page, NULL);
+	}
+	return server_json_error(r, c, status, "refused");
+}
+
+/* --- the access handler --- */
+
+static enum MHD_Result
+count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind, (void)key, (void)value;
+	++*(int *)cls;
+	return MHD_YES;
+}
+
+/* The first call: set up; refuse at once what is over a limit. */
+static enum MHD_Result
+request_begin(struct server *srv, bool admin, struct MHD_Connection *c, const char *url,
+	      const char *method, void **req_cls)
+{
+	struct request_ext *x = xcalloc(1, sizeof(*x));
+	struct request *r = &x->r;
+	const struct route_def *d;
+	const char *cl;
+	int headers = 0;
+
+	r->srv = srv;
+	r->admin = admin;
+	r->start = monotonic_seconds();
+	r->limit = admin ? MAX_BODY_ADMIN : MAX_BODY_PUBLIC;
+	buf_init(&r->body);
+	snprintf(x->method, sizeof(x->method), "%s",
+		 method_bit(method) == M_OTHER ? "OTHER" : method);
+	d = route_find(srv, admin, url, &r->rest);
+	r->route = d->route;
+	x->allow = d->allow;
+	x->lang = srv->lang;
+	*req_cls = r;
+	atomic_fetch_add(&srv->inflight, 1);
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &headers);
+	if (headers > MAX_HEADERS)
+		return refuse(r, c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE);
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL && strtoull(cl, NULL, 10) > r->limit)
+		return refuse(r, c, MHD_HTTP_CONTENT_TOO_LARGE);
+	return MHD_YES;
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+       const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
+{
+	struct server *srv = ((struct server **)cls)[0];
+	bool admin = ((struct server **)cls)[1] != NULL;
+	struct request *r = *req_cls;
+	const struct route_def *d;
+	const char *rest;
+	unsigned m;
+
+	(void)version;
+	if (r == NULL)
+		return request_begin(srv, admin, c, url, method, req_cls);
+	if (r->status != 0)
+		return MHD_YES;		/* refused already; the rest is discarded */
+	if (*upload_size > 0) {
+		if (r->too_big || r->body.len + *upload_size > r->limit)
+			r->too_big = true;
+		else
+			buf_add(&r->body, upload_data, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (r->too_big)
+		return refuse(r, c, MHD_HTTP_CONTENT_TOO_LARGE);
+	d = route_find(srv, admin, url, &rest);
+	m = method_bit(method);
+	if (d->route == ROUTE_NOT_FOUND)
+		return refuse(r, c, MHD_HTTP_NOT_FOUND);
+	if (!(d->methods & m))
+		return refuse(r, c, MHD_HTTP_METHOD_NOT_ALLOWED);
+	if (d->auth && !api_authorized(r, c))
+		return server_json_error(r, c, MHD_HTTP_UNAUTHORIZED,
+					 "missing or wrong bearer token (Authorization: Bearer TOKEN)");
+	switch (d->route) {
+	case ROUTE_UNSUBSCRIBE:
+		return m == M_POST ? unsub_post(r, c) : unsub_get(r, c);
+	case ROUTE_DATA:
+		return unsub_data(r, c);
+	case ROUTE_HEALTHZ:
+		return api_healthz(r, c);
+	case ROUTE_METRICS:
+		return api_metrics(r, c);
+	case ROUTE_PURCHASES:
+		return api_purchases(r, c, method);
+	case ROUTE_SUBSCRIBER:
+		return api_subscriber(r, c, method);
+	case ROUTE_SUBSCRIBER_ACTION:
+		return api_subscriber_action(r, c, method);
+	default:
+		return refuse(r, c, MHD_HTTP_NOT_FOUND);
+	}
+}
+
+static void
+completed(void *cls, struct MHD_Connection *c, void **req_cls,
+	  enum MHD_RequestTerminationCode toe)
+{
+	struct server *srv = cls;
+	struct request *r = *req_cls;
+
+	(void)c;
+	if (r == NULL)
+		return;
+	*req_cls = NULL;
+	if (r->status != 0)
+		metrics_count(&srv->metrics, r->route, r->status);
+	/* Route and status only: the path holds a token or an address. */
+	log_info("%s %s %s %u %.2f ms%s", r->admin ? "admin" : "web", EXT(r)->method,
+		 metrics_route_name(r->route), r->status,
+		 (monotonic_seconds() - r->start) * 1000.0,
+		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
+	buf_free(&r->body);
+	free(EXT(r));
+	atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	log_debug("libmicrohttpd: %s", line);
+}
+
+/* --- listening --- */
+
+/* Splits "ADDR:PORT" / "[V6]:PORT" and resolves it (numeric port). */
+static int
+resolve(const char *listen, struct addrinfo **res, char *err)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	const char *colon = strrchr(listen, ':');
+	char host[256];
+	size_t n;
+	int rc;
+
+	if (colon == NULL || colon == listen || colon[1] == '\0')
+		return errf(err, "'%s' is not of the form ADDRESS:PORT", listen);
+	n = (size_t)(colon - listen);
+	if (listen[0] == '[' && colon[-1] == ']') {
+		listen++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(host))
+		return errf(err, "'%s' is not of the form ADDRESS:PORT", listen);
+	memcpy(host, listen, n);
+	host[n] = '\0';
+	for (const char *p = colon + 1; *p; p++)
+		if (*p < '0' || *p > '9' || p - colon > 5)
+			return errf(err, "'%s': the port is not a number from 1 to 65535", listen);
+	if (atoi(colon + 1) < 1 || atoi(colon + 1) > 65535)
+		return errf(err, "'%s': the port is not a number from 1 to 65535", listen);
+	rc = getaddrinfo(host, colon + 1, &hints, res);
+	if (rc != 0)
+		return errf(err, "'%s': %s", listen, gai_strerror(rc));
+	return 0;
+}
+
+int
+web_listen_check(const char *listen, char *err)
+{
+	struct addrinfo *res;
+
+	if (resolve(listen, &res, err) < 0)
+		return -1;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* Binds and listens ourselves, so that a taken port gets a clear message. */
+static int
+listen_on(const char *where, bool *v6, char *err)
+{
+	struct addrinfo *res;
+	int fd, one = 1, e;
+
+	if (resolve(where, &res, err) < 0)
+		return -1;
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		e = errno;
+		freeaddrinfo(res);
+		return errf(err, "socket for %s: %s", where, strerror(e));
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	*v6 = res->ai_family == AF_INET6;
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+		e = errno;
+		freeaddrinfo(res);
+		close(fd);
+		return errf(err, "cannot listen on %s: %s", where, strerror(e));
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static unsigned
+pool_size(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+/* How many connections the file descriptor limit allows. */
+static unsigned
+conn_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < CONN_LIMIT + 64) {
+		if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= CONN_LIMIT + 64) {
+			rl.rlim_cur = CONN_LIMIT + 64;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		} else {
+			return rl.rlim_max > 128 ? (unsigned)rl.rlim_max - 64 : 64;
+		}
+	}
+	return CONN_LIMIT;
+}
+
+static struct MHD_Daemon *
+start_daemon(struct server *srv, struct server **cls, const char *listen, unsigned threads,
+	     char *err)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG;
+	struct MHD_Daemon *d;
+	bool v6 = false;
+	int fd = listen_on(listen, &v6, err);
+
+	if (fd < 0)
+		return NULL;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	/* One thread: libmicrohttpd's internal thread, no pool. */
+	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, cls,
+			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			     MHD_OPTION_LISTEN_SOCKET, fd,
+			     MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
+			     MHD_OPTION_CONNECTION_LIMIT, conn_limit(),
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT,
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+			     MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+			     MHD_OPTION_END);
+	if (d == NULL) {
+		close(fd);
+		errf(err, "cannot start the HTTP server on %s", listen);
+	}
+	return d;
+}
+
+/* The path of a URL ("https://host/news" -> "/news"), without a final '/'. */
+static void
+base_path(struct server *srv, const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	p = p ? strchr(p + 3, '/') : NULL;
+	srv->base_path = p ? p : "";
+	srv->base_path_len = strlen(srv->base_path);
+	while (srv->base_path_len > 0 && srv->base_path[srv->base_path_len - 1] == '/')
+		srv->base_path_len--;
+}
+
+static void
+wait_for_signal(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigwait(&set, &sig);
+	log_info("%s: stopping (in-flight requests finish)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void
+drain(struct server *srv)
+{
+	double until = monotonic_seconds() + SHUTDOWN_GRACE;
+	struct timespec ms = {0, 5 * 1000 * 1000};
+	MHD_socket fd;
+
+	if ((fd = MHD_quiesce_daemon(srv->pub)) != MHD_INVALID_SOCKET)
+		close(fd);
+	if (srv->admin && (fd = MHD_quiesce_daemon(srv->admin)) != MHD_INVALID_SOCKET)
+		close(fd);
+	while (atomic_load(&srv->inflight) > 0 && monotonic_seconds() < until)
+		nanosleep(&ms, NULL);
+	if (atomic_load(&srv->inflight) > 0)
+		log_warn("stopping with %ld requests unfinished after %.0f s",
+			 atomic_load(&srv->inflight), SHUTDOWN_GRACE);
+}
+
+int
+web_serve(const struct config *cfg, const struct store_keys *keys, const char *listen,
+	  char *err)
+{
+	struct server *srv = xcalloc(1, sizeof(*srv));
+	struct server *pub_cls[2] = {srv, NULL}, *admin_cls[2] = {srv, srv};
+	sigset_t set, old;
+	int rc = -1;
+
+	srv->cfg = cfg;
+	srv->keys = keys;
+	srv->lang = page_lang_code(cfg->list.language);
+	page_csp(srv->csp, sizeof(srv->csp));
+	base_path(srv, cfg->list.base_url);
+	pthread_mutex_init(&srv->write_lock, NULL);
+	pthread_key_create(&srv->store_key, store_destroy);
+	if (listen == NULL)
+		listen = cfg->web.listen;
+	if (cfg->web.admin_token_file != NULL &&
+	    (srv->admin_hash = api_token_load(cfg->web.admin_token_file, err)) == NULL)
+		goto out;
+
+	/* Threads started from here on leave SIGINT and SIGTERM to sigwait(). */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	if (scrub_start(&srv->scrub, cfg->store.database, keys, &srv->write_lock, err) < 0)
+		goto out_mask;
+	if ((srv->pub = start_daemon(srv, pub_cls, listen, pool_size(), err)) == NULL)
+		goto out_scrub;
+	if (srv->admin_hash != NULL &&
+	    (srv->admin = start_daemon(srv, admin_cls, cfg->web.admin_listen, 1, err)) == NULL)
+		goto out_pub;
+	log_info("serving the subscriber pages on http://%s (%u threads)%s%s", listen, pool_size(),
+		 srv->admin ? "; the admin API on http://" : "; no admin API (no [web] admin_token_file)",
+		 srv->admin ? cfg->web.admin_listen : "");
+	wait_for_signal();
+	drain(srv);
+	rc = 0;
+	if (srv->admin)
+		MHD_stop_daemon(srv->admin);
+out_pub:
+	MHD_stop_daemon(srv->pub);
+out_scrub:
+	scrub_stop(&srv->scrub);	/* scrubs what is pending */
+out_mask:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+out:
+	if (rc == 0)
+		log_info("stopped");
+	api_token_free(srv->admin_hash);
+	pthread_key_delete(srv->store_key);
+	pthread_mutex_destroy(&srv->write_lock);
+	free(srv);
+	return rc;
+}

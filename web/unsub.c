@@ -1,0 +1,132 @@
+/*
+ * web/unsub.c - the unsubscribe pages and RFC 8058 one-click POST.
+ *
+ * A GET (or HEAD) never changes the store: link scanners and prefetchers
+ * fetch it. A POST with a valid token unsubscribes, whatever its body: the
+ * page's button, a mail client's "List-Unsubscribe=One-Click" (urlencoded
+ * or multipart), or nothing at all; the answer is a 200 page, never a
+ * redirect (RFC 8058). A token of someone already gone gets "you are
+ * unsubscribed". A bad or forged token gets a 400 page after the same work
+ * as a good one (the check is constant-time and a lookup is made anyway).
+ * The data access button posts a token of its own purpose; a GET never
+ * shows personal data.
+ *
+ * Trusts nothing in the request. Never logs or shows a token or an
+ * address (the page shows the address masked).
+ */
+#include "web_int.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Verifies the token of the path for @purpose; -1 when it is not valid. */
+static int
+verify(struct request *r, struct store *st, enum token_purpose purpose, int64_t *id)
+{
+	int64_t mailing;
+	int ok = store_token_verify(r->srv->keys, r->rest, purpose, id, &mailing);
+
+	if (ok < 0 && st != NULL) {
+		/* The same lookup a valid token costs, for the same timing. */
+		struct subscriber sub;
+		char err[ERR_LEN];
+
+		store_subscriber_get(st, 0, &sub, err);
+	}
+	return ok;
+}
+
+enum MHD_Result
+unsub_get(struct request *r, struct MHD_Connection *c)
+{
+	const struct config *cfg = r->srv->cfg;
+	char masked[ADDR_MAX + 8], access[TOKEN_LEN + 1], err[ERR_LEN];
+	struct page_args a = {.list = cfg->list.name, .masked = masked, .access = access};
+	struct subscriber sub;
+	struct store *st = server_store(r->srv, err);
+	enum store_status s;
+	enum MHD_Result ret;
+	int64_t id;
+
+	if (verify(r, st, TOKEN_UNSUBSCRIBE, &id) < 0)
+		return server_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
+	if (st == NULL) {
+		log_warn("%s", err);
+		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+	}
+	s = store_subscriber_get(st, id, &sub, err);
+	if (s == STORE_NOTFOUND)
+		return server_page(r, c, MHD_HTTP_OK, PAGE_ALREADY, NULL);
+	if (s != STORE_OK) {
+		log_warn("subscriber %lld: %s", (long long)id, err);
+		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+	}
+	addr_mask(sub.email, masked, sizeof(masked));
+	store_token_make(r->srv->keys, TOKEN_ACCESS, id, 0, access);
+	sodium_memzero(&sub, sizeof(sub));
+	ret = server_page(r, c, MHD_HTTP_OK, PAGE_CONFIRM, &a);
+	sodium_memzero(masked, sizeof(masked));
+	return ret;
+}
+
+enum MHD_Result
+unsub_post(struct request *r, struct MHD_Connection *c)
+{
+	struct server *srv = r->srv;
+	char err[ERR_LEN];
+	struct store *st = server_store(srv, err);
+	enum store_status s;
+	bool was;
+	int64_t id;
+
+	/* The body is not read: any POST with a valid token unsubscribes. */
+	if (verify(r, st, TOKEN_UNSUBSCRIBE, &id) < 0)
+		return server_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
+	if (st == NULL) {
+		log_warn("%s", err);
+		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+	}
+	pthread_mutex_lock(&srv->write_lock);
+	s = store_unsubscribe_id(st, id, "web", &was, err);
+	pthread_mutex_unlock(&srv->write_lock);
+	if (s != STORE_OK) {
+		log_warn("unsubscribing subscriber %lld: %s", (long long)id, err);
+		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+	}
+	if (!was)
+		return server_page(r, c, MHD_HTTP_OK, PAGE_ALREADY, NULL);
+	scrub_note(&srv->scrub);
+	atomic_fetch_add(&srv->metrics.unsubscribes, 1);
+	return server_page(r, c, MHD_HTTP_OK, PAGE_DONE, NULL);
+}
+
+enum MHD_Result
+unsub_data(struct request *r, struct MHD_Connection *c)
+{
+	const struct config *cfg = r->srv->cfg;
+	char err[ERR_LEN];
+	struct store *st = server_store(r->srv, err);
+	struct subscriber sub;
+	enum store_status s;
+	json_t *o;
+	int64_t id;
+
+	if (verify(r, st, TOKEN_ACCESS, &id) < 0)
+		return server_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
+	if (st == NULL) {
+		log_warn("%s", err);
+		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+	}
+	s = store_subscriber_get(st, id, &sub, err);
+	if (s == STORE_OK)
+		s = store_export(st, sub.email, cfg->list.name, &o, err);
+	sodium_memzero(&sub, sizeof(sub));
+	if (s == STORE_NOTFOUND)
+		return server_page(r, c, MHD_HTTP_OK, PAGE_NO_DATA, NULL);
+	if (s != STORE_OK) {
+		log_warn("data access for subscriber %lld: %s", (long long)id, err);
+		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+	}
+	return server_json(r, c, MHD_HTTP_OK, o);
+}

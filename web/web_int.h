@@ -1,0 +1,165 @@
+/*
+ * web/web_int.h - what the files of web/ share and nobody else sees.
+ */
+#ifndef NEWSLETTER_WEB_INT_H
+#define NEWSLETTER_WEB_INT_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "web.h"
+
+/* Limits on what a client may send; over one, the request is refused. */
+#define MAX_HEADERS 64			/* header fields in one request: 431 */
+#define MAX_BODY_PUBLIC (8 * 1024)	/* a form or one-click POST: 413 */
+#define MAX_BODY_ADMIN (64 * 1024)	/* an API request: 413 */
+#define CONN_MEMORY (16 * 1024)		/* request line and headers per connection */
+#define CONN_TIMEOUT 15			/* seconds a connection may stay idle or slow */
+#define CONN_LIMIT 1000			/* open connections, both listeners each */
+#define SHUTDOWN_GRACE 10.0		/* seconds in-flight requests get to finish */
+#define SCRUB_DELAY_MS 200		/* deletions are scrubbed from the files within this */
+#define ADMIN_TOKEN_MIN 16
+
+/* --- page.c: languages, texts and HTML pages --- */
+
+enum lang { LANG_EN, LANG_NB, LANG_COUNT };
+
+/* The language for an Accept-Language header (NULL: none). */
+enum lang page_lang(const char *accept_language, enum lang fallback);
+enum lang page_lang_code(const char *code);
+const char *page_lang_tag(enum lang l);
+
+enum page_kind {
+	PAGE_CONFIRM,		/* "Unsubscribe k***@example.no from LIST?" */
+	PAGE_DONE,		/* unsubscribed now */
+	PAGE_ALREADY,		/* unsubscribed before, or deleted */
+	PAGE_NO_DATA,		/* data access for a subscriber who is gone */
+	PAGE_INVALID,		/* 400: the link is not valid */
+	PAGE_NOT_FOUND,		/* 404 */
+	PAGE_METHOD,		/* 405 */
+	PAGE_TOO_LARGE,		/* 413 */
+	PAGE_HEADERS,		/* 431 */
+	PAGE_UNAVAILABLE,	/* 503 */
+	PAGE_COUNT
+};
+
+struct page_args {
+	const char *list;	/* the list's name */
+	const char *masked;	/* "k***@example.no", for PAGE_CONFIRM */
+	const char *access;	/* a data access token, for PAGE_CONFIRM */
+};
+
+/* A page as a malloc'd, NUL-terminated string; the caller frees it. */
+char *page_render(enum page_kind kind, enum lang l, const struct page_args *a,
+		  size_t *len);
+/* The Content-Security-Policy of every HTML page (the style's hash). */
+void page_csp(char *out, size_t outlen);
+
+/* --- metrics.c: counters kept in the server, never in globals --- */
+
+enum route {
+	ROUTE_UNSUBSCRIBE, ROUTE_DATA, ROUTE_HEALTHZ, ROUTE_METRICS,
+	ROUTE_PURCHASES, ROUTE_SUBSCRIBER, ROUTE_SUBSCRIBER_ACTION,
+	ROUTE_NOT_FOUND, ROUTE_COUNT
+};
+#define METRICS_STATUSES 16
+
+struct metrics {
+	atomic_ulong requests[ROUTE_COUNT][METRICS_STATUSES];
+	atomic_ulong unsubscribes;
+	atomic_ulong enrol_new, enrol_refreshed, enrol_suppressed;
+};
+
+const char *metrics_route_name(enum route r);
+void metrics_count(struct metrics *m, enum route r, unsigned status);
+/* Appends the Prometheus text exposition; @stats may be NULL. */
+void metrics_render(const struct metrics *m, const struct store_stats *stats,
+		    struct buf *out);
+
+/* --- scrub.c: deletions leave the files within SCRUB_DELAY_MS --- */
+
+struct scrub {
+	pthread_t thread;
+	pthread_mutex_t *write_lock;	/* the server's */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool pending, stop, started;
+	const char *database;
+	const struct store_keys *keys;
+	atomic_ulong runs;
+};
+
+int scrub_start(struct scrub *s, const char *database, const struct store_keys *keys,
+		pthread_mutex_t *write_lock, char *err);
+/* A deletion was committed: checkpoint and truncate the log soon. */
+void scrub_note(struct scrub *s);
+/* Scrubs what is pending, then ends the thread. */
+void scrub_stop(struct scrub *s);
+
+/* --- server.c: the daemons, requests, replies --- */
+
+struct server {
+	const struct config *cfg;
+	const struct store_keys *keys;
+	pthread_key_t store_key;	/* one store per server thread */
+	pthread_mutex_t write_lock;	/* writers queue here, not in SQLite's busy loop */
+	struct MHD_Daemon *pub, *admin;
+	atomic_long inflight;
+	struct metrics metrics;
+	struct scrub scrub;
+	enum lang lang;			/* [list] language */
+	char csp[256];
+	const char *base_path;		/* of [list] base_url, "" for none */
+	size_t base_path_len;
+	unsigned char *admin_hash;	/* BLAKE2b of the bearer token (sodium_malloc) */
+};
+
+struct request {
+	struct server *srv;
+	bool admin;			/* on the admin listener */
+	enum route route;
+	const char *rest;		/* the path after the route's prefix */
+	double start;
+	struct buf body;
+	size_t limit;
+	bool too_big;
+	unsigned status;		/* of the reply queued, 0 for none */
+};
+
+/* This thread's store, opened on first use; NULL with @err on failure. */
+struct store *server_store(struct server *srv, char *err);
+/* Queues a reply; takes @body (malloc'd) whatever happens. */
+enum MHD_Result server_reply(struct request *r, struct MHD_Connection *c, unsigned status,
+			     const char *ctype, char *body, size_t len);
+/* A page in the reader's language. */
+enum MHD_Result server_page(struct request *r, struct MHD_Connection *c, unsigned status,
+			    enum page_kind kind, const struct page_args *a);
+/* A JSON reply (takes @o) or {"error": MSG}. */
+enum MHD_Result server_json(struct request *r, struct MHD_Connection *c, unsigned status,
+			    json_t *o);
+enum MHD_Result server_json_error(struct request *r, struct MHD_Connection *c,
+				  unsigned status, const char *msg);
+enum lang server_lang(struct request *r, struct MHD_Connection *c);
+
+/* --- unsub.c: the subscriber's pages --- */
+
+enum MHD_Result unsub_get(struct request *r, struct MHD_Connection *c);
+enum MHD_Result unsub_post(struct request *r, struct MHD_Connection *c);
+enum MHD_Result unsub_data(struct request *r, struct MHD_Connection *c);
+
+/* --- api.c: the admin API --- */
+
+/* Reads and checks the bearer token file; returns its hash (sodium_malloc). */
+unsigned char *api_token_load(const char *path, char *err);
+void api_token_free(unsigned char *hash);
+/* Whether the request carries the right bearer token (constant time). */
+bool api_authorized(struct request *r, struct MHD_Connection *c);
+enum MHD_Result api_purchases(struct request *r, struct MHD_Connection *c, const char *method);
+enum MHD_Result api_subscriber(struct request *r, struct MHD_Connection *c, const char *method);
+enum MHD_Result api_subscriber_action(struct request *r, struct MHD_Connection *c,
+				      const char *method);
+enum MHD_Result api_healthz(struct request *r, struct MHD_Connection *c);
+enum MHD_Result api_metrics(struct request *r, struct MHD_Connection *c);
+
+#endif
