@@ -195,12 +195,20 @@ cmd_link(struct cli *c, int argc, char **argv)
 	char err[ERR_LEN], token[TOKEN_LEN + 1];
 	int r;
 
-	if ((r = args_only(c, argc, argv, 1, "give one address")) != EXIT_OK)
+	while ((r = cli_getopt(c, argc, argv, "h", NULL)) != -1)
+		if (CLI_RETURN(r))
+			return CLI_EXIT(r);
+	if (argc - optind < 1)
+		return cli_usage(c, "give one address or more");
+	if ((r = cli_open(c)) != EXIT_OK)
 		return r;
-	s = store_subscriber_find(c->st, argv[optind], &sub, err);
-	if (s != STORE_OK)
-		return cli_fail(c, store_exit_code(s), "%s", err);
-	store_token_make(c->keys, TOKEN_UNSUBSCRIBE, sub.id, 0, token);
-	printf("%s/u/%s\n", c->cfg.list.base_url, token);
+	/* Several addresses: one link a line, in order (tests, benchmarks). */
+	for (int i = optind; i < argc; i++) {
+		s = store_subscriber_find(c->st, argv[i], &sub, err);
+		if (s != STORE_OK)
+			return cli_fail(c, store_exit_code(s), "%s", err);
+		store_token_make(c->keys, TOKEN_UNSUBSCRIBE, sub.id, 0, token);
+		printf("%s/u/%s\n", c->cfg.list.base_url, token);
+	}
 	return EXIT_OK;
 }

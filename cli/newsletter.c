@@ -85,10 +85,10 @@ static const struct command commands[] = {
 	 "[retention] audit_months, and prints the counts. Run it daily.\n"
 	 "\n"
 	 "  --dry-run            count, delete nothing\n"},
-	{"link", cmd_link, "EMAIL",
+	{"link", cmd_link, "EMAIL...",
 	 "print a subscriber's unsubscribe link",
 	 "Prints the subscriber's signed unsubscribe URL ([list] base_url/u/TOKEN),\n"
-	 "for support staff and tests.\n"},
+	 "for support staff and tests; for several addresses, one a line.\n"},
 	{"serve", cmd_serve, "[--listen ADDRESS:PORT]",
 	 "serve the unsubscribe pages and the admin API",
 	 "Serves the subscriber's pages under [list] base_url: GET /u/TOKEN shows\n"

@@ -202,10 +202,12 @@ store_scrub(struct store *st, char *err)
 {
 	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 
-	(void)err;
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK) {
 		log_warn("deleted data stays in the write-ahead log of %s until the next checkpoint: %s",
 			 st->path, sqlite3_errmsg(st->db));
+		/* Callers that can try again later (serve) look at the status. */
+		return store_fail(st, rc, "checkpointing", err);
+	}
 	return STORE_OK;
 }
 

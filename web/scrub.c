@@ -17,15 +17,19 @@
 #include <string.h>
 #include <time.h>
 
-static void
+/* One truncating checkpoint; false when it could not finish (a reader of
+ * another process held an old snapshot): it is tried again. */
+static bool
 scrub_once(struct scrub *s, struct store *st)
 {
+	enum store_status r;
 	char err[ERR_LEN];
 
 	pthread_mutex_lock(s->write_lock);
-	store_scrub(st, err);
+	r = store_scrub(st, err);
 	pthread_mutex_unlock(s->write_lock);
 	atomic_fetch_add(&s->runs, 1);
+	return r == STORE_OK;
 }
 
 static void *
@@ -55,11 +59,14 @@ scrub_main(void *arg)
 			;
 		stop = s->stop;
 		if (s->pending) {
+			bool done;
+
 			s->pending = false;
 			pthread_mutex_unlock(&s->mu);
-			if (st)
-				scrub_once(s, st);
+			done = st == NULL || scrub_once(s, st);
 			pthread_mutex_lock(&s->mu);
+			if (!done && !stop)
+				s->pending = true;
 		}
 	}
 	pthread_mutex_unlock(&s->mu);

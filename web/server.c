@@ -501,7 +501,7 @@ start_daemon(struct server *srv, struct server **cls, const char *listen, unsign
 	     char *err)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-			 MHD_USE_ERROR_LOG;
+			 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 	struct MHD_Daemon *d;
 	bool v6 = false;
 	int fd = listen_on(listen, &v6, err);
@@ -601,8 +601,10 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	if (scrub_start(&srv->scrub, cfg->store.database, keys, &srv->write_lock, err) < 0)
 		goto out_mask;
-	if ((srv->pub = start_daemon(srv, pub_cls, listen, pool_size(), err)) == NULL)
+	if (writer_start(&srv->writer, srv, err) < 0)
 		goto out_scrub;
+	if ((srv->pub = start_daemon(srv, pub_cls, listen, pool_size(), err)) == NULL)
+		goto out_writer;
 	if (srv->admin_hash != NULL &&
 	    (srv->admin = start_daemon(srv, admin_cls, cfg->web.admin_listen, 1, err)) == NULL)
 		goto out_pub;
@@ -616,6 +618,8 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 		MHD_stop_daemon(srv->admin);
 out_pub:
 	MHD_stop_daemon(srv->pub);
+out_writer:
+	writer_stop(&srv->writer);
 out_scrub:
 	scrub_stop(&srv->scrub);	/* scrubs what is pending */
 out_mask:

@@ -74,31 +74,29 @@ enum MHD_Result
 unsub_post(struct request *r, struct MHD_Connection *c)
 {
 	struct server *srv = r->srv;
+	struct writer_job *j = &r->job;
 	char err[ERR_LEN];
-	struct store *st = server_store(srv, err);
-	enum store_status s;
-	bool was;
+	struct store *st;
 	int64_t id;
 
+	if (r->queued) {
+		/* Called again after writer.c committed the job and resumed us. */
+		if (j->status != STORE_OK) {
+			log_warn("unsubscribing subscriber %lld: %s", (long long)j->id, j->err);
+			return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+		}
+		return server_page(r, c, MHD_HTTP_OK, j->was ? PAGE_DONE : PAGE_ALREADY, NULL);
+	}
 	/* The body is not read: any POST with a valid token unsubscribes. */
+	st = server_store(srv, err);
 	if (verify(r, st, TOKEN_UNSUBSCRIBE, &id) < 0)
 		return server_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
-	if (st == NULL) {
-		log_warn("%s", err);
-		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
-	}
-	pthread_mutex_lock(&srv->write_lock);
-	s = store_unsubscribe_id(st, id, "web", &was, err);
-	pthread_mutex_unlock(&srv->write_lock);
-	if (s != STORE_OK) {
-		log_warn("unsubscribing subscriber %lld: %s", (long long)id, err);
-		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
-	}
-	if (!was)
-		return server_page(r, c, MHD_HTTP_OK, PAGE_ALREADY, NULL);
-	scrub_note(&srv->scrub);
-	atomic_fetch_add(&srv->metrics.unsubscribes, 1);
-	return server_page(r, c, MHD_HTTP_OK, PAGE_DONE, NULL);
+	j->id = id;
+	j->conn = c;
+	r->queued = true;
+	MHD_suspend_connection(c);
+	writer_submit(&srv->writer, j);
+	return MHD_YES;
 }
 
 enum MHD_Result

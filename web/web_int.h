@@ -97,6 +97,36 @@ void scrub_note(struct scrub *s);
 /* Scrubs what is pending, then ends the thread. */
 void scrub_stop(struct scrub *s);
 
+/* --- writer.c: unsubscriptions committed in groups --- */
+
+#define WRITER_BATCH 512	/* unsubscriptions in one transaction at most */
+
+struct writer_job {
+	struct writer_job *next;
+	struct MHD_Connection *conn;	/* suspended until the job is done */
+	int64_t id;
+	enum store_status status;
+	bool was;			/* was subscribed (now deleted) */
+	char err[ERR_LEN];
+};
+
+struct server;
+
+struct writer {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct writer_job *head, **tail;
+	bool stop, started;
+	struct server *srv;
+	atomic_ulong batches, jobs;
+};
+
+int writer_start(struct writer *w, struct server *srv, char *err);
+/* Queues @j; its connection must be suspended: the writer resumes it. */
+void writer_submit(struct writer *w, struct writer_job *j);
+void writer_stop(struct writer *w);
+
 /* --- server.c: the daemons, requests, replies --- */
 
 struct server {
@@ -108,6 +138,7 @@ struct server {
 	atomic_long inflight;
 	struct metrics metrics;
 	struct scrub scrub;
+	struct writer writer;
 	enum lang lang;			/* [list] language */
 	char csp[256];
 	const char *base_path;		/* of [list] base_url, "" for none */
@@ -125,6 +156,8 @@ struct request {
 	size_t limit;
 	bool too_big;
 	unsigned status;		/* of the reply queued, 0 for none */
+	bool queued;			/* @job went to the writer */
+	struct writer_job job;
 };
 
 /* This thread's store, opened on first use; NULL with @err on failure. */
