@@ -383,6 +383,38 @@ completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	atomic_fetch_sub(&srv->inflight, 1);
 }
 
+static int
+hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	     : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/*
+ * Decodes %XX in the path and arguments, except %00: a NUL would cut the
+ * string short, and "/u/TOKEN%00anything" must not pass for "/u/TOKEN".
+ */
+static size_t
+unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *w = s;
+
+	(void)cls, (void)c;
+	for (const char *p = s; *p;) {
+		int hi, lo;
+
+		if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 &&
+		    (hi | lo) != 0) {
+			*w++ = (char)(hi << 4 | lo);
+			p += 3;
+		} else {
+			*w++ = *p++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -519,6 +551,7 @@ start_daemon(struct server *srv, struct server **cls, const char *listen, unsign
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 			     MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+			     MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 			     MHD_OPTION_END);
 	if (d == NULL) {
 		close(fd);
