@@ -207,7 +207,9 @@ api_purchases(struct request *r, struct MHD_Connection *c, const char *method)
 	s = store_enroll(st, &p, &res, &id, err);
 	pthread_mutex_unlock(&r->srv->write_lock);
 	json_decref(o);
-	if (s != STORE_OK)
+	if (s == STORE_SUPPRESSED)
+		res = ENROLL_SUPPRESSED;	/* not an error for the shop */
+	else if (s != STORE_OK)
 		return store_error(r, c, s, err);
 	switch (res) {
 	case ENROLL_NEW:

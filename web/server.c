@@ -95,6 +95,10 @@ route_find(const struct server *srv, bool admin, const char *url, const char **r
 			continue;
 		if (d->route == ROUTE_SUBSCRIBER_ACTION && !is_action(*rest))
 			continue;
+		/* A '/' after the '@' is no address: an unknown action. */
+		if (d->route == ROUTE_SUBSCRIBER &&
+		    strchr(strrchr(*rest, '@') ? strrchr(*rest, '@') : *rest, '/') != NULL)
+			continue;
 		return d;
 	}
 	*rest = "";
