@@ -49,7 +49,7 @@ FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps demo check test unit bench install clean valgrind fuzz fuzz-build
+.PHONY: all deps demo check test unit bench install clean valgrind fuzz fuzz-build browser-deps
 
 all: $(PROG)
 
@@ -96,12 +96,19 @@ unit: $(UNIT_BIN)
 # The README's test command.
 check:
 	contrib/install-deps --test
+	$(MAKE) browser-deps
 	$(MAKE) all
 	$(MAKE) SANITIZE=1 build/san/$(PROG) unit
 	$(MAKE) FUZZ=1 fuzz-build
 	NEWSLETTER=build/san/$(PROG) UNIT_DIR=build/san/tests tests/run
 
 test: check
+
+# playwright-core for the real-browser test (it drives Debian's chromium and
+# downloads no browser); from package-lock.json, once.
+browser-deps:
+	@[ -d tests/browser/node_modules/playwright-core ] || \
+	  (cd tests/browser && npm ci --no-audit --no-fund)
 
 valgrind: all
 	NEWSLETTER_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
@@ -110,6 +117,7 @@ valgrind: all
 bench: all
 	bench/import
 	bench/enroll
+	bench/web
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
