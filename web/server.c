@@ -323,8 +323,10 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	(void)version;
 	if (r == NULL)
 		return request_begin(srv, admin, c, url, method, req_cls);
-	if (r->status != 0)
-		return MHD_YES;		/* refused already; the rest is discarded */
+	if (r->status != 0) {
+		*upload_size = 0;	/* refused already; the rest is discarded */
+		return MHD_YES;
+	}
 	if (*upload_size > 0) {
 		if (r->too_big || r->body.len + *upload_size > r->limit)
 			r->too_big = true;
