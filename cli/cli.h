@@ -56,5 +56,6 @@ int cmd_unsubscribe(struct cli *c, int argc, char **argv);
 int cmd_erase(struct cli *c, int argc, char **argv);
 int cmd_retention(struct cli *c, int argc, char **argv);
 int cmd_link(struct cli *c, int argc, char **argv);
+int cmd_send(struct cli *c, int argc, char **argv);
 
 #endif

@@ -76,13 +76,17 @@ mailer_compose_msgid(int64_t mailing, int64_t subscriber, char out[COMPOSE_MSGID
 		 (unsigned long long)r[0], (unsigned long long)r[1]);
 }
 
-static const char *
-domain_of(const char *from)
+/* The domain of the From address ("Name <a@domain>"), for Message-IDs. */
+static void
+domain_of(const char *from, char *out, size_t outlen)
 {
 	const char *at = strrchr(from, '@');
-	static const char fallback[] = "localhost";
+	size_t n = at ? strcspn(at + 1, "> \t") : 0;
 
-	return at ? at + 1 : fallback;
+	if (n == 0 || n >= outlen)
+		snprintf(out, outlen, "localhost");
+	else
+		snprintf(out, outlen, "%.*s", (int)n, at + 1);
 }
 
 /* Appends @s with LF line ends turned into CRLF (as GMime's writer does). */
@@ -139,7 +143,7 @@ build(const struct compose_params *p, const struct personal *who, const char *te
 	GByteArray *bytes;
 	GDateTime *date;
 	struct buf v;
-	char id[COMPOSE_MSGID_LEN + 256];
+	char id[COMPOSE_MSGID_LEN + 300], domain[256];
 
 	from = internet_address_list_parse(NULL, p->from);
 	if (from) {
@@ -153,8 +157,12 @@ build(const struct compose_params *p, const struct personal *who, const char *te
 	date = g_date_time_new_from_unix_utc(p->date);
 	g_mime_message_set_date(m, date);
 	g_date_time_unref(date);
-	snprintf(id, sizeof(id), "<%s@%s>", who->msgid, domain_of(p->from));
-	g_mime_object_append_header(obj, "Message-ID", id, NULL);
+	/* GMime 3.2's own Message-ID formatting doubles the closing '>'. */
+	domain_of(p->from, domain, sizeof(domain));
+	snprintf(id, sizeof(id), " <%s@%s>\n", who->msgid, domain);
+	g_mime_object_append_header(obj, "Message-ID", "", NULL);
+	g_mime_header_set_raw_value(g_mime_header_list_get_header(
+		g_mime_object_get_header_list(obj), "Message-ID"), id);
 	buf_init(&v);
 	buf_printf(&v, "%s <%s>", p->list_name, p->list_id);
 	g_mime_object_append_header(obj, "List-Id", v.s, "utf-8");
