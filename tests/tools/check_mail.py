@@ -120,7 +120,7 @@ def main():
                 return rec
             sig = msg["DKIM-Signature"]
             assert sig is not None, "%s: no DKIM-Signature" % where
-            hlist = re.search(r"h=([^;]+)", str(sig).replace("\r", "").replace("\n", "").replace(" ", "").replace("\t", "")).group(1).lower().split(":")
+            hlist = re.search(r"(?:^|;)h=([^;]+)", str(sig).replace("\r", "").replace("\n", "").replace(" ", "").replace("\t", "")).group(1).lower().split(":")
             for h in ("from", "subject", "date", "list-unsubscribe", "list-unsubscribe-post"):
                 assert h in hlist, "%s: DKIM does not sign %s" % (where, h)
             assert dkim.verify(raw, dnsfunc=dnsfunc), "%s: DKIM signature does not verify" % where
