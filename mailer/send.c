@@ -1,6 +1,6 @@
 /*
- * mailer/send.c - the send run: worker threads, each with its own store
- * handle and libesmtp session, take small batches of due recipients in id
+ * mailer/send.c - the send run: worker threads, each with its own libesmtp
+ * session and sharing one store handle under a mutex, take small batches of due recipients in id
  * order, personalise, sign and hand each message to the relay, and record
  * each outcome as soon as the server has answered.
  *
@@ -41,7 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BATCH_MAX 64		/* recipients per session and per store read */
+#define BATCH_MAX 256		/* recipients per session and per store read */
 #define PASSES 3		/* the first, then retries of 4xx answers */
 #define RECONNECTS 5		/* sessions in a row that get nothing done */
 #define PASSWORD_MAX 1024
@@ -61,6 +61,8 @@ struct item {
 
 struct run {
 	const struct send_opts *o;
+	struct store *st;	/* under st_mu */
+	pthread_mutex_t st_mu;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int64_t cursor;		/* recipients up to this id are handed out */
@@ -80,7 +82,6 @@ struct run {
 
 struct worker {
 	struct run *run;
-	struct store *st;
 	struct composer *comp;
 	struct buf msg, tmp;
 	const struct item *composed;	/* whose message is in msg */
@@ -201,7 +202,9 @@ record(struct worker *w, struct item *it, enum delivery_state state, const char 
 
 	if (w->run->o->mailing_id == 0)
 		return;		/* a test copy is not recorded */
-	s = store_mailing_mark(w->st, w->run->o->mailing_id, it->r.id, state, reply, err);
+	pthread_mutex_lock(&w->run->st_mu);
+	s = store_mailing_mark(w->run->st, w->run->o->mailing_id, it->r.id, state, reply, err);
+	pthread_mutex_unlock(&w->run->st_mu);
 	if (s != STORE_OK)
 		run_fatal(w->run, "recording the delivery to subscriber %lld: %s",
 			  (long long)it->r.id, err);
@@ -340,7 +343,12 @@ settle(struct worker *w, struct item *it)
 		char detail[STATUS_LEN + 40];
 
 		snprintf(detail, sizeof(detail), "rejected at send time: %s", code);
-		if (store_mailing_bounced(w->st, it->r.id, detail, "send", &deleted, err) != STORE_OK)
+		enum store_status ss;
+
+		pthread_mutex_lock(&run->st_mu);
+		ss = store_mailing_bounced(run->st, it->r.id, detail, "send", &deleted, err);
+		pthread_mutex_unlock(&run->st_mu);
+		if (ss != STORE_OK)
 			run_fatal(run, "subscriber %lld: %s", (long long)it->r.id, err);
 		if (deleted)
 			count(run, &run->res.bounced);
@@ -526,7 +534,9 @@ next_batch(struct worker *w)
 			pthread_cond_timedwait(&run->cv, &run->mu, &ts);
 			continue;
 		}
-		n = store_mailing_next(w->st, o->mailing_id, run->cursor, r, run->batch, err);
+		pthread_mutex_lock(&run->st_mu);
+		n = store_mailing_next(run->st, o->mailing_id, run->cursor, r, run->batch, err);
+		pthread_mutex_unlock(&run->st_mu);
 		if (n < 0) {
 			snprintf(run->err, sizeof(run->err), "%s", err);
 			run->stop = run->res.fatal = true;
@@ -672,6 +682,7 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 	memset(res, 0, sizeof(*res));
 	run.o = o;
 	pthread_mutex_init(&run.mu, NULL);
+	pthread_mutex_init(&run.st_mu, NULL);
 	pthread_cond_init(&run.cv, NULL);
 	snprintf(run.hostport, sizeof(run.hostport), "%s:%d", o->cfg->smtp.host, o->cfg->smtp.port);
 	run.batch = BATCH_MAX;
@@ -692,21 +703,25 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 	ws = xcalloc((size_t)nw, sizeof(*ws));
 	for (int i = 0; i < nw; i++) {
 		struct worker *w = &ws[i];
-		enum store_status s;
 
 		w->run = &run;
 		w->comp = mailer_composer_new(o->mailing);
 		buf_init(&w->msg);
 		buf_init(&w->tmp);
-		if (o->test_to)
-			continue;
-		/* One store per thread: a store belongs to one thread at a time. */
-		s = store_open(&w->st, o->cfg->store.database, o->keys, err);
-		if (s != STORE_OK) {
+	}
+	if (!o->test_to) {
+		/*
+		 * One store for the run, used under st_mu by one thread at a time:
+		 * the workers' commits queue on a mutex instead of SQLite's busy
+		 * handler (which sleeps in steps of milliseconds), and the page
+		 * cache is not thrown away by each other's commits.
+		 */
+		enum store_status s = store_open(&run.st, o->cfg->store.database, o->keys, err);
+
+		if (s != STORE_OK)
 			rc = -1;
-			break;
-		}
-		store_mailing_sender(w->st);
+		else
+			store_mailing_sender(run.st);
 	}
 	if (rc == 0 && o->test_to) {
 		test_copy(&ws[0]);
@@ -740,8 +755,8 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 		mailer_composer_free(ws[i].comp);
 		buf_free(&ws[i].msg);
 		buf_free(&ws[i].tmp);
-		store_close(ws[i].st);
 	}
+	store_close(run.st);
 	free(ws);
 	if (rc == 0 && run.res.fatal) {
 		snprintf(err, ERR_LEN, "%s", run.err);
@@ -755,5 +770,6 @@ out:
 		SSL_CTX_free(run.tls);
 	pthread_cond_destroy(&run.cv);
 	pthread_mutex_destroy(&run.mu);
+	pthread_mutex_destroy(&run.st_mu);
 	return rc;
 }
