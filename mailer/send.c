@@ -424,6 +424,8 @@ send_batch(struct worker *w)
 		}
 		if (due == 0) {
 			smtp_destroy_session(s);
+			if (auth)
+				auth_destroy_context(auth);
 			return;
 		}
 		w->connected = w->tls_missing = false;
@@ -695,6 +697,8 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 		rc = -1;
 		goto out;
 	}
+	if (run.user[0])
+		auth_client_init();
 	if (run.user[0] && run.password == NULL) {
 		if ((run.password = sodium_malloc(1)) == NULL)
 			fatal("out of memory");
@@ -763,6 +767,8 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 		rc = -1;
 	}
 out:
+	if (run.user[0])
+		auth_client_exit();
 	*res = run.res;
 	if (run.password)
 		sodium_free(run.password);
