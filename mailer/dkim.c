@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <opendkim/dkim.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -64,6 +66,19 @@ mailer_dkim_new(const char *domain, const char *selector, const char *key_file, 
 		return NULL;
 	}
 	d->key[n] = '\0';
+	{
+		/* Checked here: libopendkim leaks on a key it cannot read. */
+		BIO *bio = BIO_new_mem_buf(d->key, (int)n);
+		EVP_PKEY *pk = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+
+		BIO_free(bio);
+		if (pk == NULL) {
+			errf(err, "the DKIM key %s cannot sign: not a PEM private key", key_file);
+			mailer_dkim_free(d);
+			return NULL;
+		}
+		EVP_PKEY_free(pk);
+	}
 	if ((d->lib = dkim_init(NULL, NULL)) == NULL) {
 		errf(err, "libopendkim did not start");
 		mailer_dkim_free(d);
@@ -72,6 +87,24 @@ mailer_dkim_new(const char *domain, const char *selector, const char *key_file, 
 	dkim_options(d->lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, signed_headers, sizeof(char **));
 	d->domain = xstrdup(domain);
 	d->selector = xstrdup(selector);
+	{
+		/* A trial signature: a bad key is found now, not mid-send. */
+		struct buf msg, tmp;
+		char why[ERR_LEN];
+		int r;
+
+		buf_init(&msg);
+		buf_init(&tmp);
+		buf_adds(&msg, "From: <a@example.org>\r\nSubject: trial\r\n\r\ntrial\r\n");
+		r = mailer_dkim_sign(d, &msg, &tmp, why);
+		buf_free(&msg);
+		buf_free(&tmp);
+		if (r < 0) {
+			errf(err, "the DKIM key %s cannot sign: %s", key_file, why);
+			mailer_dkim_free(d);
+			return NULL;
+		}
+	}
 	return d;
 }
 

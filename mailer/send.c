@@ -170,7 +170,10 @@ message_cb(void **ctx, int *len, void *arg)
 		if (w->composed != it) {
 			rate_wait(w->run);
 			if (compose(w, it, err) < 0) {
+				/* libesmtp cannot abort a message: what goes out
+				 * is not recorded as sent, and the run stops. */
 				run_fatal(w->run, "%s", err);
+				it->state = ITEM_DEFERRED;
 				buf_reset(&w->msg);
 			}
 		}

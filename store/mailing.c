@@ -296,4 +296,7 @@ store_mailing_sender(struct store *st)
 	 * again, never skipped.
 	 */
 	sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+	/* It reads in id order and writes one row at a time: a small cache
+	 * keeps its memory flat at any list size. */
+	sqlite3_exec(st->db, "PRAGMA cache_size = -4096", NULL, NULL, NULL);
 }

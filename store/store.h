@@ -250,7 +250,8 @@ enum store_status store_mailing_bounced(struct store *st, int64_t subscriber,
 					const char *detail, const char *source,
 					bool *deleted, char *err);
 enum store_status store_mailing_finish(struct store *st, int64_t mailing, char *err);
-/* Commits of this handle survive a crash of the process, not a power cut. */
+/* For the sender's handle: commits survive a crash of the process, not a
+ * power cut; a 4 MiB page cache. */
 void store_mailing_sender(struct store *st);
 
 #endif

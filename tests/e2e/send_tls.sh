@@ -80,6 +80,11 @@ import dkim, sys
 pem = open(sys.argv[2]).read()
 rec = ("v=DKIM1; k=rsa; p=" + "".join(l for l in pem.splitlines() if "-----" not in l)).encode()
 sys.exit(1 if dkim.verify(open(sys.argv[1], "rb").read().replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n"), dnsfunc=lambda n, timeout=5: rec) else 0)' "$f" "$SCRATCH/dkim.pub"
+printf -- '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n' >"$SCRATCH/bad.key"
+chmod 600 "$SCRATCH/bad.key"
+conf_smtp "" "[dkim]" "domain = example.org" "selector = news" "key_file = $SCRATCH/bad.key"
+expect_out 2 "cannot sign" "DKIM: a key that cannot sign is refused before anything is sent" nl send "$SCRATCH/issue.md"
+conf_smtp "" "[dkim]" "domain = example.org" "selector = news" "key_file = $SCRATCH/dkim.key"
 chmod 644 "$SCRATCH/dkim.key"
 expect_out 2 "readable by others" "DKIM: a key file others can read is refused" nl send "$SCRATCH/issue.md" --dry-run
 
