@@ -215,20 +215,12 @@ block_text(struct text *t, cmark_node *n, const char *lead, size_t indent)
 		inline_text(n, &line);
 		wrap(t, line.s, lead, indent);
 		break;
-	case CMARK_NODE_HEADING: {
-		size_t len;
-
+	case CMARK_NODE_HEADING:
+		/* No underline: its length would follow the template's
+		 * "{{name}}", not the recipient's name. */
 		inline_text(n, &line);
-		buf_adds(&t->out, lead);
-		buf_adds(&t->out, line.s);
-		buf_addc(&t->out, '\n');
-		len = (size_t)g_utf8_strlen(line.s, -1);
-		buf_adds(&t->out, t->prefix.s);
-		for (size_t i = 0; i < len && i < TEXT_WIDTH; i++)
-			buf_addc(&t->out, cmark_node_get_heading_level(n) == 1 ? '=' : '-');
-		buf_addc(&t->out, '\n');
+		wrap(t, line.s, lead, indent);
 		break;
-	}
 	case CMARK_NODE_CODE_BLOCK: {
 		const char *lit = cmark_node_get_literal(n);
 
