@@ -110,6 +110,7 @@ valgrind: all
 bench: all
 	bench/import
 	bench/enroll
+	bench/send
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
