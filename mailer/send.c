@@ -749,7 +749,7 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 			pthread_mutex_unlock(&run.mu);
 			if (over)
 				break;
-			snprintf(what, sizeof(what), "%s of %lld, %lld failed",
+			snprintf(what, sizeof(what), "%s (of %lld; %lld failed)",
 				 o->dry_run || o->preview_dir ? "rendered" : "sent", o->total, failed);
 			progress_update(&prog, what, done, o->total > 0 ? (double)done / (double)o->total : -1);
 			sleep_seconds(0.1);
