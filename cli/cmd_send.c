@@ -240,6 +240,9 @@ cmd_send(struct cli *c, int argc, char **argv)
 		mailer_issue_free(&is);
 		return r;
 	}
+	/* The fill and the counts read the whole list: a small page cache
+	 * keeps the memory flat (the sender's own handle has the same). */
+	store_mailing_sender(c->st);
 	/* A server that closes the connection must not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
 	g_mime_init();

@@ -433,10 +433,14 @@ send_batch(struct worker *w)
 		}
 		w->connected = w->tls_missing = false;
 		w->composed = NULL;
-		if (!smtp_start_session(s))
+		if (!smtp_start_session(s)) {
 			smtp_strerror(smtp_errno(), why, sizeof(why));
-		else
-			snprintf(why, sizeof(why), "the connection ended early");
+		} else {
+			const smtp_status_t *st = smtp_message_transfer_status(w->items[0].msg);
+
+			snprintf(why, sizeof(why), "the connection ended early (libesmtp error %d, reply %d)",
+				 smtp_errno(), st ? st->code : -1);
+		}
 		for (int i = 0; i < w->n; i++) {
 			struct item *it = &w->items[i];
 

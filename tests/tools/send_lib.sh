@@ -18,7 +18,7 @@ start_smtpd() {
 	for _ in $(seq 50); do grep -q ready "$SCRATCH/smtpd.out" 2>/dev/null && break; sleep 0.1; done
 	conf_smtp
 }
-stop_smtpd() { kill "$SMTPD_PID" 2>/dev/null; wait "$SMTPD_PID" 2>/dev/null; SMTPD_PID=; }
+stop_smtpd() { [ -n "${KEEP_SMTPD_LOG:-}" ] && cp "$SCRATCH/smtpd.out" "$KEEP_SMTPD_LOG"; kill "$SMTPD_PID" 2>/dev/null; wait "$SMTPD_PID" 2>/dev/null; SMTPD_PID=; }
 conf_smtp() {
 	write_conf "from = Nyheitsbrevet <news@example.org>" "language = nb" "" \
 		"[smtp]" "host = 127.0.0.1" "port = $PORT" "connections = 3" "$@" "" \
