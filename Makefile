@@ -13,7 +13,7 @@ PROG     = newsletter
 PREFIX  ?= /usr/local
 CC      ?= cc
 PKGS     = sqlite3 libsodium jansson inih libmicrohttpd libesmtp-1.0 gmime-3.0 \
-           libcmark opendkim
+           libcmark opendkim openssl
 BUILD   ?= build/release
 
 WARN     = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Werror
@@ -118,6 +118,7 @@ bench: all
 	bench/import
 	bench/enroll
 	bench/web
+	bench/send
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

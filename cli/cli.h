@@ -57,5 +57,6 @@ int cmd_erase(struct cli *c, int argc, char **argv);
 int cmd_retention(struct cli *c, int argc, char **argv);
 int cmd_link(struct cli *c, int argc, char **argv);
 int cmd_serve(struct cli *c, int argc, char **argv);
+int cmd_send(struct cli *c, int argc, char **argv);
 
 #endif

@@ -102,6 +102,21 @@ static const struct command commands[] = {
 	 "requests finish.\n"
 	 "\n"
 	 "  --listen ADDRESS:PORT  where to listen (default: [web] listen, 127.0.0.1:8080)\n"},
+	{"send", cmd_send, "ISSUE.md [--dry-run] [--to ADDRESS] [--preview DIR] [--connections N] [--rate N]",
+	 "send an issue to every active subscriber",
+	 "Renders the issue file (a header block of \"key: value\" lines - subject,\n"
+	 "and optionally id, preheader, allow_html - then a blank line and Markdown)\n"
+	 "and sends one personalised message to every active subscriber through\n"
+	 "[smtp]. Each mailing has an id (the id: line, else a hash of the file); a\n"
+	 "second run of the same issue sends only what is not sent yet, so a killed\n"
+	 "or failed run is completed by running it again. Exit 75 when some\n"
+	 "recipients are left pending after \"try again later\" answers.\n"
+	 "\n"
+	 "  --dry-run            render every message and count, send nothing\n"
+	 "  --to ADDRESS         send one test copy to ADDRESS, record nothing\n"
+	 "  --preview DIR        write each message to DIR/ID.eml, send nothing\n"
+	 "  --connections N      SMTP connections at once (default: [smtp] connections)\n"
+	 "  --rate N             at most N messages a second (default: [smtp] rate)\n"},
 	{"key", cmd_key, "rotate",
 	 "add a new signing key",
 	 "'key rotate' adds a key to the key file: new links are signed with it and\n"

@@ -51,6 +51,7 @@ static const struct ckey config_keys[] = {
 	{"smtp", "tls", C_TLS, O(smtp.tls), 0, 0},
 	{"smtp", "username", C_STR, O(smtp.username), 0, 0},
 	{"smtp", "password_file", C_PATH, O(smtp.password_file), 0, 0},
+	{"smtp", "ca_file", C_PATH, O(smtp.ca_file), 0, 0},
 	{"smtp", "connections", C_INT, O(smtp.connections), 1, 64},
 	{"smtp", "rate", C_INT, O(smtp.rate), 0, 1000000},
 	{"bounce", "domain", C_STR, O(bounce.domain), 0, 0},

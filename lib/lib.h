@@ -190,6 +190,7 @@ struct config {
 		enum tls_mode tls;
 		char *username;
 		char *password_file;
+		char *ca_file;		/* CAs that verify the relay (tls = required), NULL: system's */
 		int connections;
 		int rate;
 	} smtp;

@@ -207,5 +207,56 @@ enum store_status store_export(struct store *st, const char *email,
 /* defer.c: with @defer, deletions on this store do not scrub the files;
  * the caller then runs store_scrub() (on any store) soon after each. */
 void store_defer_scrub(struct store *st, bool defer);
+/* --- mailing.c: mailings and deliveries (used by the mailer) --- */
+
+enum delivery_state { DELIVERY_PENDING, DELIVERY_SENT, DELIVERY_FAILED };
+
+struct mailing_counts {
+	long long sent, pending, failed;
+};
+
+/* One recipient of a mailing, as the mailer needs it. */
+struct recipient {
+	int64_t id;
+	char email[ADDR_MAX + 1];
+	char name[NAME_MAX_LEN + 1];
+};
+
+/* Finds or records the mailing @ident; *existed says which. */
+enum store_status store_mailing_open(struct store *st, const char *ident,
+				     const char *subject, int64_t *mailing,
+				     bool *existed, char *err);
+/* The id of mailing @ident, or 0 when there is none; writes nothing. */
+enum store_status store_mailing_find(struct store *st, const char *ident,
+				     int64_t *mailing, char *err);
+/* Gives every active subscriber without one a pending delivery, in short
+ * transactions; *added counts the new rows. */
+enum store_status store_mailing_fill(struct store *st, int64_t mailing,
+				     long long *added, char *err);
+/* Deliveries by state; pending ones of restricted subscribers not counted. */
+enum store_status store_mailing_counts(struct store *st, int64_t mailing,
+				       struct mailing_counts *out, char *err);
+/* How many active subscribers are due: no delivery yet, or a pending one. */
+enum store_status store_mailing_due(struct store *st, int64_t mailing,
+				    long long *due, char *err);
+/* Up to @max due subscribers (see store_mailing_due) with ids above
+ * @after, in id order, into @out; returns how many, or -1 with @err.
+ * Mailing 0 (none yet) makes every active subscriber due. */
+int store_mailing_next(struct store *st, int64_t mailing, int64_t after,
+		       struct recipient *out, int max, char *err);
+/* Records the outcome of one attempt (its own transaction); nothing
+ * when the subscriber is gone. */
+enum store_status store_mailing_mark(struct store *st, int64_t mailing,
+				     int64_t subscriber, enum delivery_state state,
+				     const char *reply, char *err);
+/* A hard bounce at send time: deletes the subscriber, keeps a suppression
+ * entry, records an audit event "bounced" with @detail. */
+enum store_status store_mailing_bounced(struct store *st, int64_t subscriber,
+					const char *detail, const char *source,
+					bool *deleted, char *err);
+enum store_status store_mailing_finish(struct store *st, int64_t mailing, char *err);
+/* For the sender's handle: commits survive a crash of the process, not a
+ * power cut; a 4 MiB page cache. */
+void store_mailing_sender(struct store *st);
 
 #endif

@@ -1,0 +1,788 @@
+/*
+ * mailer/send.c - the send run: worker threads, each with its own libesmtp
+ * session and sharing one store handle under a mutex, take small batches of due recipients in id
+ * order, personalise, sign and hand each message to the relay, and record
+ * each outcome as soon as the server has answered.
+ *
+ * What a user may count on:
+ * - a message the server accepted is recorded as sent in its own commit
+ *   before the next one goes out, so a crash or kill sends again at most
+ *   the one message per connection that was in flight;
+ * - recipients are read from the store per batch, just before sending, so
+ *   someone who unsubscribes or is restricted meanwhile gets nothing more;
+ * - 4xx: left pending and retried in a later pass of the same run (with
+ *   back-off), then by the next run; 5xx for a recipient: failed with the
+ *   server's reply, and a hard bounce (subscriber deleted, suppressed)
+ *   only when lib/status.c says the address is gone;
+ * - a lost connection: reconnect and go on; a server that cannot be
+ *   reached: stop with host:port named, nothing recorded wrongly.
+ *
+ * Never logs an address, a name or a token: a subscriber id at most.
+ */
+#include <stddef.h>		/* before libesmtp.h, which uses size_t (pitfall 3) */
+#include <openssl/ssl.h>	/* before libesmtp.h: smtp_starttls_set_ctx */
+#include <auth-client.h>
+/* libesmtp's reply struct shares its tag with lib.h's enhanced status code:
+ * renamed here, which changes nothing in the library's ABI. */
+#define smtp_status esmtp_status
+#include <libesmtp.h>
+#undef smtp_status
+
+#include "mailer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BATCH_MAX 256		/* recipients per session and per store read */
+#define PASSES 3		/* the first, then retries of 4xx answers */
+#define RECONNECTS 5		/* sessions in a row that get nothing done */
+#define PASSWORD_MAX 1024
+
+static const double pass_delay[PASSES] = {0, 2, 8};	/* seconds before each pass */
+
+enum item_state { ITEM_DUE, ITEM_SENT, ITEM_FAILED, ITEM_DEFERRED };
+
+struct item {
+	struct recipient r;
+	struct worker *w;
+	enum item_state state;
+	smtp_message_t msg;
+	smtp_recipient_t rcpt;
+	char verp[TOKEN_LEN + 300];
+};
+
+struct run {
+	const struct send_opts *o;
+	struct store *st;	/* under st_mu */
+	pthread_mutex_t st_mu;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int64_t cursor;		/* recipients up to this id are handed out */
+	int pass;
+	int busy;		/* workers holding a batch */
+	long long deferred;	/* 4xx answers in this pass */
+	bool done, stop, ever_connected;
+	double retry_at, next_slot;
+	struct send_result res;
+	char err[ERR_LEN];
+	char hostport[300];
+	char user[256];
+	char *password;
+	SSL_CTX *tls;
+	int batch;
+};
+
+struct worker {
+	struct run *run;
+	struct composer *comp;
+	struct buf msg, tmp;
+	const struct item *composed;	/* whose message is in msg */
+	size_t off;
+	bool connected, tls_missing;
+	struct item items[BATCH_MAX];
+	int n;
+	pthread_t thread;
+};
+
+/* The first fatal error stops every worker; later ones are dropped. */
+static void
+run_fatal(struct run *run, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&run->mu);
+	if (!run->stop) {
+		va_start(ap, fmt);
+		vsnprintf(run->err, sizeof(run->err), fmt, ap);
+		va_end(ap);
+		run->stop = true;
+		run->res.fatal = true;
+	}
+	pthread_cond_broadcast(&run->cv);
+	pthread_mutex_unlock(&run->mu);
+}
+
+static void
+sleep_seconds(double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+/* Waits for this message's turn under the rate limit. */
+static void
+rate_wait(struct run *run)
+{
+	double now, slot;
+
+	if (run->o->rate <= 0)
+		return;
+	pthread_mutex_lock(&run->mu);
+	now = monotonic_seconds();
+	slot = run->next_slot > now ? run->next_slot : now;
+	run->next_slot = slot + 1.0 / run->o->rate;
+	pthread_mutex_unlock(&run->mu);
+	sleep_seconds(slot - now);
+}
+
+/* Composes (and signs) the message of @it into w->msg. */
+static int
+compose(struct worker *w, const struct item *it, char *err)
+{
+	const struct send_opts *o = w->run->o;
+	char token[TOKEN_LEN + 1], msgid[COMPOSE_MSGID_LEN + 1];
+	struct personal who;
+
+	store_token_make(o->keys, TOKEN_UNSUBSCRIBE, it->r.id, o->mailing_id, token);
+	mailer_compose_msgid(o->mailing_id, it->r.id, msgid);
+	who = (struct personal){it->r.email, it->r.name, token, msgid};
+	mailer_compose_message(w->comp, &who, &w->msg);
+	sodium_memzero(token, sizeof(token));
+	if (o->dkim && mailer_dkim_sign(o->dkim, &w->msg, &w->tmp, err) < 0)
+		return -1;
+	w->composed = it;
+	return 0;
+}
+
+/* libesmtp reads each message through this; a NULL @len rewinds. */
+static const char *
+message_cb(void **ctx, int *len, void *arg)
+{
+	struct item *it = arg;
+	struct worker *w = it->w;
+	char err[ERR_LEN];
+
+	(void)ctx;
+	if (len == NULL) {
+		if (w->composed != it) {
+			rate_wait(w->run);
+			if (compose(w, it, err) < 0) {
+				/* libesmtp cannot abort a message: what goes out
+				 * is not recorded as sent, and the run stops. */
+				run_fatal(w->run, "%s", err);
+				it->state = ITEM_DEFERRED;
+				buf_reset(&w->msg);
+			}
+		}
+		w->off = 0;
+		return NULL;
+	}
+	if (w->off >= w->msg.len) {
+		*len = 0;
+		return NULL;
+	}
+	*len = (int)(w->msg.len - w->off);
+	w->off = w->msg.len;
+	return w->msg.s;
+}
+
+static void
+count(struct run *run, long long *field)
+{
+	pthread_mutex_lock(&run->mu);
+	(*field)++;
+	pthread_mutex_unlock(&run->mu);
+}
+
+static void
+record(struct worker *w, struct item *it, enum delivery_state state, const char *reply)
+{
+	char err[ERR_LEN];
+	enum store_status s;
+
+	if (w->run->o->mailing_id == 0)
+		return;		/* a test copy is not recorded */
+	pthread_mutex_lock(&w->run->st_mu);
+	s = store_mailing_mark(w->run->st, w->run->o->mailing_id, it->r.id, state, reply, err);
+	pthread_mutex_unlock(&w->run->st_mu);
+	if (s != STORE_OK)
+		run_fatal(w->run, "recording the delivery to subscriber %lld: %s",
+			  (long long)it->r.id, err);
+}
+
+static void
+event_cb(smtp_session_t session, int event, void *arg, ...)
+{
+	struct worker *w = arg;
+	struct run *run = w->run;
+	int *ok;
+	va_list ap;
+
+	(void)session;
+	va_start(ap, arg);
+	switch (event) {
+	case SMTP_EV_CONNECT:
+		w->connected = true;
+		pthread_mutex_lock(&run->mu);
+		run->ever_connected = true;
+		pthread_mutex_unlock(&run->mu);
+		break;
+	case SMTP_EV_MESSAGESENT: {
+		smtp_message_t m = va_arg(ap, smtp_message_t);
+		struct item *it = smtp_message_get_application_data(m);
+		const smtp_status_t *st = smtp_message_transfer_status(m);
+
+		/* Accepted: recorded now, before the next message goes out. */
+		if (it && st && st->code / 100 == 2 && it->state == ITEM_DUE) {
+			it->state = ITEM_SENT;
+			record(w, it, DELIVERY_SENT, NULL);
+			count(run, &run->res.sent);
+			log_debug("subscriber %lld: sent", (long long)it->r.id);
+		}
+		break;
+	}
+	case SMTP_EV_INVALID_PEER_CERTIFICATE:
+		(void)va_arg(ap, long);
+		ok = va_arg(ap, int *);
+		/* Opportunistic TLS protects against eavesdropping only. */
+		*ok = run->o->cfg->smtp.tls == TLS_OPPORTUNISTIC;
+		if (!*ok)
+			run_fatal(run, "%s: the server's TLS certificate did not verify "
+				  "(tls = required; [smtp] ca_file names the CA to trust)", run->hostport);
+		break;
+	case SMTP_EV_NO_PEER_CERTIFICATE:
+	case SMTP_EV_WRONG_PEER_CERTIFICATE:
+		ok = va_arg(ap, int *);
+		*ok = run->o->cfg->smtp.tls == TLS_OPPORTUNISTIC;
+		if (!*ok)
+			run_fatal(run, "%s: the server's TLS certificate is missing or names another host "
+				  "(tls = required)", run->hostport);
+		break;
+	case SMTP_EV_NO_CLIENT_CERTIFICATE:
+		ok = va_arg(ap, int *);
+		*ok = 1;
+		break;
+	case SMTP_EV_EXTNA_STARTTLS:
+		w->tls_missing = true;
+		break;
+	default:
+		break;
+	}
+	va_end(ap);
+}
+
+static int
+auth_cb(auth_client_request_t req, char **result, int fields, void *arg)
+{
+	struct run *run = arg;
+
+	for (int i = 0; i < fields; i++) {
+		if (req[i].flags & AUTH_USER)
+			result[i] = run->user;
+		else if (req[i].flags & AUTH_PASS)
+			result[i] = run->password;
+		else
+			return 0;
+	}
+	return 1;
+}
+
+/* The status a reply carries, from its enhanced code or its text. */
+static enum status_verdict
+classify(const smtp_status_t *st, char code[STATUS_LEN])
+{
+	struct smtp_status s = {st->enh_class, st->enh_subject, st->enh_detail};
+	const char *why;
+
+	if (s.klass == 0 && (st->text == NULL ||
+			     status_find(st->text, strlen(st->text), &s) == NULL)) {
+		snprintf(code, STATUS_LEN, "%d", st->code);
+		return STATUS_UNKNOWN;
+	}
+	status_format(&s, code);
+	return status_classify(&s, &why);
+}
+
+/* What became of an item the session did not see accepted. */
+static void
+settle(struct worker *w, struct item *it)
+{
+	const smtp_status_t *mail = smtp_reverse_path_status(it->msg);
+	const smtp_status_t *rcpt = smtp_recipient_status(it->rcpt);
+	const smtp_status_t *data = smtp_message_transfer_status(it->msg);
+	const smtp_status_t *st = NULL;
+	struct run *run = w->run;
+	char code[STATUS_LEN], reply[600], err[ERR_LEN];
+	bool deleted = false;
+
+	/* The first refusal decides: the later ones (503) only follow from it. */
+	if (mail && mail->code >= 400)
+		st = mail;
+	else if (rcpt && rcpt->code >= 400)
+		st = rcpt;
+	else if (data && data->code >= 400)
+		st = data;
+	if (st == NULL)
+		return;		/* never answered: the next session tries again */
+	snprintf(reply, sizeof(reply), "%d %s", st->code, st->text ? st->text : "");
+	reply[strcspn(reply, "\r\n")] = '\0';
+	if (st->code < 500 || st == mail) {
+		/* 4xx, or a refusal of our sender: nothing about the recipient. */
+		it->state = ITEM_DEFERRED;
+		record(w, it, DELIVERY_PENDING, reply);
+		pthread_mutex_lock(&run->mu);
+		run->res.deferred++;
+		run->deferred++;
+		pthread_mutex_unlock(&run->mu);
+		log_debug("subscriber %lld: deferred (%d)", (long long)it->r.id, st->code);
+		return;
+	}
+	it->state = ITEM_FAILED;
+	count(run, &run->res.failed);
+	if (classify(st, code) == STATUS_HARD && run->o->mailing_id != 0) {
+		char detail[STATUS_LEN + 40];
+
+		snprintf(detail, sizeof(detail), "rejected at send time: %s", code);
+		enum store_status ss;
+
+		pthread_mutex_lock(&run->st_mu);
+		ss = store_mailing_bounced(run->st, it->r.id, detail, "send", &deleted, err);
+		pthread_mutex_unlock(&run->st_mu);
+		if (ss != STORE_OK)
+			run_fatal(run, "subscriber %lld: %s", (long long)it->r.id, err);
+		if (deleted)
+			count(run, &run->res.bounced);
+		log_info("subscriber %lld: %s, the address does not exist: deleted and suppressed",
+			 (long long)it->r.id, code);
+	} else {
+		record(w, it, DELIVERY_FAILED, reply);
+		log_info("subscriber %lld: refused (%d %s), kept", (long long)it->r.id, st->code, code);
+	}
+}
+
+static smtp_session_t
+new_session(struct worker *w, auth_context_t *auth)
+{
+	struct run *run = w->run;
+	const struct config *cfg = run->o->cfg;
+	smtp_session_t s = smtp_create_session();
+	static const enum starttls_option modes[] = {
+		[TLS_OFF] = Starttls_DISABLED,
+		[TLS_OPPORTUNISTIC] = Starttls_ENABLED,
+		[TLS_REQUIRED] = Starttls_REQUIRED,
+	};
+
+	if (s == NULL)
+		fatal("libesmtp: out of memory");
+	smtp_set_server(s, run->hostport);
+	smtp_set_eventcb(s, event_cb, w);
+	smtp_starttls_enable(s, modes[cfg->smtp.tls]);
+	if (run->tls)
+		smtp_starttls_set_ctx(s, run->tls);
+	smtp_set_timeout(s, Timeout_GREETING | Timeout_OVERRIDE_RFC2822_MINIMUM, 60);
+	smtp_set_timeout(s, Timeout_ENVELOPE | Timeout_OVERRIDE_RFC2822_MINIMUM, 60);
+	smtp_set_timeout(s, Timeout_DATA | Timeout_OVERRIDE_RFC2822_MINIMUM, 60);
+	smtp_set_timeout(s, Timeout_TRANSFER | Timeout_OVERRIDE_RFC2822_MINIMUM, 60);
+	smtp_set_timeout(s, Timeout_DATA2 | Timeout_OVERRIDE_RFC2822_MINIMUM, 120);
+	*auth = NULL;
+	if (run->user[0]) {
+		*auth = auth_create_context();
+		auth_set_mechanism_flags(*auth, AUTH_PLUGIN_PLAIN, 0);
+		auth_set_interact_cb(*auth, auth_cb, run);
+		smtp_auth_set_context(s, *auth);
+	}
+	return s;
+}
+
+/* Sends the batch, reconnecting while sessions get something done. */
+static void
+send_batch(struct worker *w)
+{
+	struct run *run = w->run;
+	int idle = 0;
+
+	for (;;) {
+		smtp_session_t s;
+		auth_context_t auth;
+		int due = 0, settled = 0;
+		char why[128];
+
+		if (run->stop)
+			return;
+		s = new_session(w, &auth);
+		for (int i = 0; i < w->n; i++) {
+			struct item *it = &w->items[i];
+
+			if (it->state != ITEM_DUE)
+				continue;
+			due++;
+			it->msg = smtp_add_message(s);
+			smtp_message_set_application_data_release(it->msg, it, NULL);
+			smtp_set_reverse_path(it->msg, it->verp);
+			it->rcpt = smtp_add_recipient(it->msg, it->r.email);
+			smtp_set_messagecb(it->msg, message_cb, it);
+		}
+		if (due == 0) {
+			smtp_destroy_session(s);
+			if (auth)
+				auth_destroy_context(auth);
+			return;
+		}
+		w->connected = w->tls_missing = false;
+		w->composed = NULL;
+		if (!smtp_start_session(s)) {
+			smtp_strerror(smtp_errno(), why, sizeof(why));
+		} else {
+			const smtp_status_t *st = smtp_message_transfer_status(w->items[0].msg);
+
+			snprintf(why, sizeof(why), "the connection ended early (libesmtp error %d, reply %d)",
+				 smtp_errno(), st ? st->code : -1);
+		}
+		for (int i = 0; i < w->n; i++) {
+			struct item *it = &w->items[i];
+
+			if (it->state == ITEM_DUE && it->msg) {
+				settle(w, it);
+				if (it->state != ITEM_DUE)
+					settled++;
+			} else if (it->state == ITEM_SENT && it->msg) {
+				settled++;
+			}
+			it->msg = NULL;
+		}
+		smtp_destroy_session(s);
+		if (auth)
+			auth_destroy_context(auth);
+		for (int i = 0; i < w->n; i++)
+			if (w->items[i].state == ITEM_SENT)
+				w->items[i].msg = NULL;
+		if (w->tls_missing) {
+			run_fatal(run, "%s does not offer STARTTLS (tls = required): nothing sent",
+				  run->hostport);
+			return;
+		}
+		if (!w->connected && !run->ever_connected) {
+			run_fatal(run, "cannot connect to the SMTP server %s: %s", run->hostport, why);
+			return;
+		}
+		idle = settled > 0 ? 0 : idle + 1;
+		if (idle > 0) {
+			if (idle >= RECONNECTS) {
+				run_fatal(run, "the SMTP server %s: %s (%d sessions in a row got nothing done)",
+					  run->hostport, why, RECONNECTS);
+				return;
+			}
+			log_warn("the SMTP server %s: %s; reconnecting", run->hostport, why);
+			sleep_seconds(0.2 * (1 << idle));
+		}
+	}
+}
+
+/* Writes, or counts, the batch without SMTP (--dry-run, --preview). */
+static void
+render_batch(struct worker *w)
+{
+	const struct send_opts *o = w->run->o;
+	char err[ERR_LEN], path[4096];
+
+	for (int i = 0; i < w->n && !w->run->stop; i++) {
+		if (compose(w, &w->items[i], err) < 0) {
+			run_fatal(w->run, "%s", err);
+			return;
+		}
+		if (o->preview_dir) {
+			int fd;
+
+			snprintf(path, sizeof(path), "%s/%lld.eml", o->preview_dir,
+				 (long long)w->items[i].r.id);
+			fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			if (fd < 0 || write(fd, w->msg.s, w->msg.len) != (ssize_t)w->msg.len) {
+				run_fatal(w->run, "writing %s: %s", path, strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				return;
+			}
+			close(fd);
+		}
+		count(w->run, &w->run->res.rendered);
+	}
+}
+
+/* Hands the worker its next batch; 0 when the run is over. */
+static int
+next_batch(struct worker *w)
+{
+	struct run *run = w->run;
+	const struct send_opts *o = run->o;
+	struct recipient r[BATCH_MAX];
+	char err[ERR_LEN];
+	int n = 0;
+
+	pthread_mutex_lock(&run->mu);
+	for (;;) {
+		double now = monotonic_seconds();
+
+		if (run->stop || run->done) {
+			n = 0;
+			break;
+		}
+		if (now < run->retry_at) {
+			struct timespec ts;
+			double until = run->retry_at - now;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += (time_t)until;
+			ts.tv_nsec += (long)((until - floor(until)) * 1e9);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&run->cv, &run->mu, &ts);
+			continue;
+		}
+		pthread_mutex_lock(&run->st_mu);
+		n = store_mailing_next(run->st, o->mailing_id, run->cursor, r, run->batch, err);
+		pthread_mutex_unlock(&run->st_mu);
+		if (n < 0) {
+			snprintf(run->err, sizeof(run->err), "%s", err);
+			run->stop = run->res.fatal = true;
+			pthread_cond_broadcast(&run->cv);
+			n = 0;
+			break;
+		}
+		if (n > 0) {
+			run->cursor = r[n - 1].id;
+			run->busy++;
+			break;
+		}
+		if (run->busy > 0) {	/* they may yet defer someone */
+			pthread_cond_wait(&run->cv, &run->mu);
+			continue;
+		}
+		if (run->deferred > 0 && run->pass + 1 < PASSES && !o->dry_run && !o->preview_dir) {
+			run->pass++;
+			run->deferred = 0;
+			run->cursor = 0;
+			run->retry_at = monotonic_seconds() + pass_delay[run->pass];
+			log_info("retrying the deferred recipients in %.0f s", pass_delay[run->pass]);
+			continue;
+		}
+		run->done = true;
+		pthread_cond_broadcast(&run->cv);
+		break;
+	}
+	pthread_mutex_unlock(&run->mu);
+	for (int i = 0; i < n; i++) {
+		struct item *it = &w->items[i];
+		char token[TOKEN_LEN + 1];
+
+		it->r = r[i];
+		it->w = w;
+		it->state = ITEM_DUE;
+		it->msg = NULL;
+		store_token_make(o->keys, TOKEN_BOUNCE, it->r.id, o->mailing_id, token);
+		snprintf(it->verp, sizeof(it->verp), "bounces+%s@%s", token, o->cfg->bounce.domain);
+	}
+	sodium_memzero(r, sizeof(r));
+	w->n = n;
+	return n;
+}
+
+static void
+batch_done(struct worker *w)
+{
+	pthread_mutex_lock(&w->run->mu);
+	w->run->busy--;
+	pthread_cond_broadcast(&w->run->cv);
+	pthread_mutex_unlock(&w->run->mu);
+	for (int i = 0; i < w->n; i++)
+		sodium_memzero(&w->items[i].r, sizeof(w->items[i].r));
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	while (next_batch(w) > 0) {
+		if (w->run->o->dry_run || w->run->o->preview_dir)
+			render_batch(w);
+		else
+			send_batch(w);
+		batch_done(w);
+	}
+	return NULL;
+}
+
+static int
+read_password(const char *path, char **out, char *err)
+{
+	struct stat sb;
+	FILE *fp;
+	size_t n;
+
+	*out = NULL;
+	if (path == NULL)
+		return 0;
+	if ((fp = fopen(path, "rb")) == NULL)
+		return errf(err, "the SMTP password file %s: %s", path, strerror(errno));
+	if (fstat(fileno(fp), &sb) == 0 && (sb.st_mode & 077) != 0) {
+		fclose(fp);
+		return errf(err, "the SMTP password file %s is readable by others: chmod 600 it", path);
+	}
+	if ((*out = sodium_malloc(PASSWORD_MAX + 1)) == NULL)
+		fatal("out of memory");
+	n = fread(*out, 1, PASSWORD_MAX, fp);
+	fclose(fp);
+	(*out)[n] = '\0';
+	(*out)[strcspn(*out, "\r\n")] = '\0';
+	return 0;
+}
+
+static int
+tls_setup(struct run *run, char *err)
+{
+	const struct config *cfg = run->o->cfg;
+
+	if (cfg->smtp.tls == TLS_OFF)
+		return 0;
+	if ((run->tls = SSL_CTX_new(TLS_client_method())) == NULL)
+		return errf(err, "TLS: cannot create a context");
+	SSL_CTX_set_min_proto_version(run->tls, TLS1_2_VERSION);
+	if (cfg->smtp.ca_file) {
+		if (SSL_CTX_load_verify_locations(run->tls, cfg->smtp.ca_file, NULL) != 1)
+			return errf(err, "TLS: cannot read the CA file %s", cfg->smtp.ca_file);
+	} else {
+		SSL_CTX_set_default_verify_paths(run->tls);
+	}
+	return 0;
+}
+
+/* One test copy to o->test_to: a recipient with subscriber id 0. */
+static void
+test_copy(struct worker *w)
+{
+	struct item *it = &w->items[0];
+	char token[TOKEN_LEN + 1];
+
+	memset(it, 0, sizeof(*it));
+	snprintf(it->r.email, sizeof(it->r.email), "%s", w->run->o->test_to);
+	it->w = w;
+	store_token_make(w->run->o->keys, TOKEN_BOUNCE, 0, 0, token);
+	snprintf(it->verp, sizeof(it->verp), "bounces+%s@%s", token, w->run->o->cfg->bounce.domain);
+	w->n = 1;
+	send_batch(w);
+	if (it->state == ITEM_FAILED || it->state == ITEM_DEFERRED)
+		run_fatal(w->run, "the test copy was refused");
+}
+
+int
+mailer_send(const struct send_opts *o, struct send_result *res, char *err)
+{
+	struct run run = {0};
+	struct worker *ws;
+	struct progress prog;
+	int nw = o->test_to || o->connections < 1 ? 1 : o->connections;
+	int started = 0, rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	run.o = o;
+	pthread_mutex_init(&run.mu, NULL);
+	pthread_mutex_init(&run.st_mu, NULL);
+	pthread_cond_init(&run.cv, NULL);
+	snprintf(run.hostport, sizeof(run.hostport), "%s:%d", o->cfg->smtp.host, o->cfg->smtp.port);
+	run.batch = BATCH_MAX;
+	if (o->rate > 0 && o->rate / nw < BATCH_MAX)
+		run.batch = o->rate / nw > 0 ? o->rate / nw : 1;	/* about a second's worth */
+	if (o->cfg->smtp.username && *o->cfg->smtp.username)
+		snprintf(run.user, sizeof(run.user), "%s", o->cfg->smtp.username);
+	if (read_password(o->cfg->smtp.password_file, &run.password, err) < 0 ||
+	    tls_setup(&run, err) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (run.user[0])
+		auth_client_init();
+	if (run.user[0] && run.password == NULL) {
+		if ((run.password = sodium_malloc(1)) == NULL)
+			fatal("out of memory");
+		run.password[0] = '\0';
+	}
+	ws = xcalloc((size_t)nw, sizeof(*ws));
+	for (int i = 0; i < nw; i++) {
+		struct worker *w = &ws[i];
+
+		w->run = &run;
+		w->comp = mailer_composer_new(o->mailing);
+		buf_init(&w->msg);
+		buf_init(&w->tmp);
+	}
+	if (!o->test_to) {
+		/*
+		 * One store for the run, used under st_mu by one thread at a time:
+		 * the workers' commits queue on a mutex instead of SQLite's busy
+		 * handler (which sleeps in steps of milliseconds), and the page
+		 * cache is not thrown away by each other's commits.
+		 */
+		enum store_status s = store_open(&run.st, o->cfg->store.database, o->keys, err);
+
+		if (s != STORE_OK)
+			rc = -1;
+		else
+			store_mailing_sender(run.st);
+	}
+	if (rc == 0 && o->test_to) {
+		test_copy(&ws[0]);
+	} else if (rc == 0) {
+		progress_init(&prog);
+		for (int i = 0; i < nw; i++)
+			if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) == 0)
+				started++;
+		for (;;) {
+			bool over;
+			long long done, failed;
+			char what[96];
+
+			pthread_mutex_lock(&run.mu);
+			over = run.done || run.stop;
+			done = run.res.sent + run.res.rendered;
+			failed = run.res.failed;
+			pthread_mutex_unlock(&run.mu);
+			if (over)
+				break;
+			snprintf(what, sizeof(what), "%s (of %lld; %lld failed)",
+				 o->dry_run || o->preview_dir ? "rendered" : "sent", o->total, failed);
+			progress_update(&prog, what, done, o->total > 0 ? (double)done / (double)o->total : -1);
+			sleep_seconds(0.1);
+		}
+		for (int i = 0; i < started; i++)
+			pthread_join(ws[i].thread, NULL);
+		progress_done(&prog);
+	}
+	for (int i = 0; i < nw; i++) {
+		mailer_composer_free(ws[i].comp);
+		buf_free(&ws[i].msg);
+		buf_free(&ws[i].tmp);
+	}
+	store_close(run.st);
+	free(ws);
+	if (rc == 0 && run.res.fatal) {
+		snprintf(err, ERR_LEN, "%s", run.err);
+		rc = -1;
+	}
+out:
+	if (run.user[0])
+		auth_client_exit();
+	*res = run.res;
+	if (run.password)
+		sodium_free(run.password);
+	if (run.tls)
+		SSL_CTX_free(run.tls);
+	pthread_cond_destroy(&run.cv);
+	pthread_mutex_destroy(&run.mu);
+	pthread_mutex_destroy(&run.st_mu);
+	return rc;
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# tests/e2e/send_tls.sh - 'newsletter send' with STARTTLS (a self-signed
+# certificate made here), SMTP AUTH, and DKIM signatures verified by
+# python3-dkim with the public key passed in (no DNS).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../tools/send_lib.sh"
+
+nl init >/dev/null 2>&1 || { fail "init"; finish; }
+for i in $(seq 1 20); do nl enroll "t$i@example.no" --name "Tæst Øyvind $i" >/dev/null; done
+cat >"$SCRATCH/issue.md" <<'MD'
+subject: Kryptert æøå
+
+Hei {{name}}, [meld av]({{unsubscribe_url}}).
+MD
+tls_sent() { grep -c '"tls": true' "$MAILDIR/log.jsonl" 2>/dev/null || echo 0; }
+again() { sqlite3 "$DB" "DELETE FROM delivery; DELETE FROM mailing"; }
+
+# --- STARTTLS with a certificate made by the test ---
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+	-addext "subjectAltName=IP:127.0.0.1,DNS:127.0.0.1" \
+	-keyout "$SCRATCH/tls.key" -out "$SCRATCH/tls.crt" >/dev/null 2>&1 || fail "openssl req"
+start_smtpd --tls "$SCRATCH/tls.crt" "$SCRATCH/tls.key"
+conf_smtp "tls = required" "ca_file = $SCRATCH/tls.crt"
+expect_rc 0 "tls = required, the CA file trusts the certificate: exit 0" nl send "$SCRATCH/issue.md"
+check "tls = required: all 20 messages came over TLS" test "$(tls_sent)" = 20
+if checked "$MAILDIR"; then pass "tls: every message well-formed"; else fail "tls: check_mail" "$CHK"; fi
+again
+start_smtpd --tls "$SCRATCH/tls.crt" "$SCRATCH/tls.key"
+conf_smtp "tls = required"
+expect_out 1 "certificate" "tls = required, a certificate nobody vouches for: exit 1" nl send "$SCRATCH/issue.md"
+check "tls = required, unverified: nothing sent, nothing lost" \
+	test "$(nmail) $(sqlite3 "$DB" "SELECT count(*) FROM delivery WHERE state = 'pending'")" = "0 20"
+conf_smtp "tls = opportunistic"
+expect_rc 0 "tls = opportunistic with a self-signed certificate: exit 0" nl send "$SCRATCH/issue.md"
+check "tls = opportunistic: encrypted all the same" test "$(tls_sent)" = 20
+again
+start_smtpd
+conf_smtp "tls = required"
+expect_out 1 "STARTTLS" "tls = required, a server without STARTTLS: exit 1 naming it" nl send "$SCRATCH/issue.md"
+check "no STARTTLS: nothing sent" test "$(nmail)" = 0
+conf_smtp "tls = opportunistic"
+expect_rc 0 "tls = opportunistic, a server without STARTTLS: sent in plain" nl send "$SCRATCH/issue.md"
+check "opportunistic, plain: 20 messages" test "$(nmail)" = 20
+
+# --- SMTP AUTH ---
+again
+start_smtpd --auth "newsletter:s3cret pass"
+printf 's3cret pass\n' >"$SCRATCH/smtp.pw"
+chmod 600 "$SCRATCH/smtp.pw"
+conf_smtp "username = newsletter" "password_file = $SCRATCH/smtp.pw"
+expect_rc 0 "AUTH with the password file: exit 0" nl send "$SCRATCH/issue.md"
+check "AUTH: 20 messages accepted" test "$(nmail)" = 20
+again
+start_smtpd --auth "newsletter:s3cret pass"
+conf_smtp "username = newsletter" "password_file = $SCRATCH/smtp.pw"
+printf 'wrong\n' >"$SCRATCH/smtp.pw"
+expect_rc 1 "AUTH with a wrong password: exit 1" nl send "$SCRATCH/issue.md"
+check "wrong password: nothing sent" test "$(nmail)" = 0
+
+# --- DKIM ---
+again
+openssl genrsa -out "$SCRATCH/dkim.key" 2048 >/dev/null 2>&1
+chmod 600 "$SCRATCH/dkim.key"
+openssl rsa -in "$SCRATCH/dkim.key" -pubout -out "$SCRATCH/dkim.pub" >/dev/null 2>&1
+start_smtpd
+conf_smtp "" "[dkim]" "domain = example.org" "selector = news" "key_file = $SCRATCH/dkim.key"
+expect_rc 0 "DKIM signing: exit 0" nl send "$SCRATCH/issue.md"
+if checked "$MAILDIR" --dkim "$SCRATCH/dkim.pub" news example.org; then
+	pass "DKIM: python3-dkim verifies every signature (From, Subject, Date, List-Unsubscribe, List-Unsubscribe-Post signed)"
+else
+	fail "DKIM: check_mail" "$CHK"
+fi
+check "DKIM: 20 verified" test "$(cval 'd["dkim_verified"]')" = 20
+again
+nl send "$SCRATCH/issue.md" --preview "$SCRATCH/pv" >/dev/null
+f=$(ls "$SCRATCH/pv"/*.eml | head -n 1)
+sed -i 's/^Subject: .*/Subject: changed/' "$f"
+check "DKIM: a changed subject no longer verifies" $PY -c '
+import dkim, sys
+pem = open(sys.argv[2]).read()
+rec = ("v=DKIM1; k=rsa; p=" + "".join(l for l in pem.splitlines() if "-----" not in l)).encode()
+sys.exit(1 if dkim.verify(open(sys.argv[1], "rb").read().replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n"), dnsfunc=lambda n, timeout=5: rec) else 0)' "$f" "$SCRATCH/dkim.pub"
+printf -- '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n' >"$SCRATCH/bad.key"
+chmod 600 "$SCRATCH/bad.key"
+conf_smtp "" "[dkim]" "domain = example.org" "selector = news" "key_file = $SCRATCH/bad.key"
+expect_out 2 "cannot sign" "DKIM: a key that cannot sign is refused before anything is sent" nl send "$SCRATCH/issue.md"
+conf_smtp "" "[dkim]" "domain = example.org" "selector = news" "key_file = $SCRATCH/dkim.key"
+chmod 644 "$SCRATCH/dkim.key"
+expect_out 2 "readable by others" "DKIM: a key file others can read is refused" nl send "$SCRATCH/issue.md" --dry-run
+
+finish

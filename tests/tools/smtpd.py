@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""tests/tools/smtpd.py - a real SMTP server (aiosmtpd) on 127.0.0.1 for the
+send tests: it writes every message it accepts to DIR/N.eml and a line of
+JSON per message to DIR/log.jsonl, and can misbehave on purpose.
+
+  smtpd.py --port P --dir DIR [--tls CERT KEY] [--auth USER:PASS]
+           [--rcpt REGEX=REPLY[@once]]...   answer RCPT TO of matching addresses
+           [--data N=ACTION]...             at the N-th DATA (1-based, counted
+                                            over all connections): a reply such
+                                            as "451 4.3.0 later" or "421 4.3.2 bye"
+                                            (the connection is then closed), or
+                                            "close" (close before answering: the
+                                            message is in flight)
+           [--delay SECONDS]                wait before answering each DATA
+
+Prints "ready" on stdout when it listens. Test data only: addresses are
+written to the log in clear.
+"""
+import argparse
+import asyncio
+import json
+import os
+import re
+import ssl
+import sys
+import threading
+import time
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+class Handler:
+    def __init__(self, args):
+        self.dir = args.dir
+        self.rcpt_rules = []
+        for r in args.rcpt:
+            pat, reply = r.split("=", 1)
+            once = reply.endswith("@once")
+            if once:
+                reply = reply[: -len("@once")]
+            self.rcpt_rules.append([re.compile(pat), reply, once, set()])
+        self.data_rules = {}
+        for d in args.data:
+            n, action = d.split("=", 1)
+            self.data_rules[int(n)] = action
+        self.delay = args.delay
+        self.lock = threading.Lock()
+        self.ndata = 0
+        self.nsaved = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        for pat, reply, once, seen in self.rcpt_rules:
+            if pat.search(address):
+                if once and address in seen:
+                    continue
+                seen.add(address)
+                return reply
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.ndata += 1
+            n = self.ndata
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        action = self.data_rules.get(n)
+        if action == "close":
+            server.transport.close()
+            return "421 4.3.2 closing"  # never reaches the client
+        if action:
+            if action.startswith("421"):
+                server.transport.close()
+            return action
+        with self.lock:
+            self.nsaved += 1
+            k = self.nsaved
+        data = envelope.original_content or envelope.content
+        path = os.path.join(self.dir, "%d.eml" % k)
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.rename(path + ".tmp", path)
+        with open(os.path.join(self.dir, "log.jsonl"), "a") as f:
+            f.write(json.dumps({"n": k, "from": envelope.mail_from, "to": envelope.rcpt_tos,
+                                "tls": session.ssl is not None,
+                                "auth": bool(getattr(session, "authenticated", False))}) + "\n")
+        return "250 2.0.0 Ok: queued as %d" % k
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--tls", nargs=2)
+    ap.add_argument("--auth")
+    ap.add_argument("--rcpt", action="append", default=[])
+    ap.add_argument("--data", action="append", default=[])
+    ap.add_argument("--delay", type=float, default=0)
+    args = ap.parse_args()
+    os.makedirs(args.dir, exist_ok=True)
+    kw = {}
+    if args.tls:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(args.tls[0], args.tls[1])
+        kw["tls_context"] = ctx
+    if args.auth:
+        user, pw = args.auth.split(":", 1)
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = isinstance(auth_data, LoginPassword) and \
+                auth_data.login.decode() == user and auth_data.password.decode() == pw
+            return AuthResult(success=ok)
+        kw["authenticator"] = authenticator
+        kw["auth_required"] = True
+        kw["auth_require_tls"] = False
+    ctl = Controller(Handler(args), hostname="127.0.0.1", port=args.port,
+                     server_hostname="127.0.0.1", data_size_limit=0, **kw)
+    ctl.start()
+    print("ready", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ctl.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+/*
+ * tests/unit/test_mailing.c - mailings and deliveries in the store: who is
+ * due, in what order, what a recorded outcome changes, and a hard bounce
+ * at send time.
+ */
+#include "helpers.h"
+
+static int64_t
+add(struct scratch *s, const char *email, const char *name)
+{
+	struct purchase p = {.email = email, .name = name, .source = "test"};
+	enum enroll_result res;
+	char err[ERR_LEN] = "";
+	int64_t id = 0;
+
+	cr_assert_eq(store_enroll(s->st, &p, &res, &id, err), STORE_OK, "%s", err);
+	return id;
+}
+
+static long long
+due(struct scratch *s, int64_t mailing)
+{
+	char err[ERR_LEN] = "";
+	long long n = -1;
+
+	cr_assert_eq(store_mailing_due(s->st, mailing, &n, err), STORE_OK, "%s", err);
+	return n;
+}
+
+Test(mailing, due_next_mark_and_resume)
+{
+	struct scratch s;
+	struct recipient r[8];
+	struct mailing_counts c;
+	char err[ERR_LEN] = "";
+	int64_t ids[5], m = 0, m2 = 0;
+	bool existed = true, was;
+	long long added = 0;
+
+	scratch_open(&s);
+	ids[0] = add(&s, "a@example.no", "Å");
+	ids[1] = add(&s, "b@example.no", NULL);
+	ids[2] = add(&s, "c@example.no", "C");
+	ids[3] = add(&s, "d@example.no", "D");
+	ids[4] = add(&s, "e@example.no", "E");
+	cr_assert_eq(store_restrict(s.st, "d@example.no", true, "test", err), STORE_OK, "%s", err);
+
+	/* No mailing yet (0): every active subscriber is due; nothing written. */
+	cr_assert_eq(due(&s, 0), 4);
+	cr_assert_eq(store_mailing_find(s.st, "m1", &m, err), STORE_OK);
+	cr_assert_eq(m, 0);
+
+	cr_assert_eq(store_mailing_open(s.st, "m1", "Subject", &m, &existed, err), STORE_OK, "%s", err);
+	cr_assert(!existed);
+	cr_assert_gt(m, 0);
+	cr_assert_eq(store_mailing_open(s.st, "m1", "Subject", &m2, &existed, err), STORE_OK);
+	cr_assert(existed);
+	cr_assert_eq(m2, m);
+	cr_assert_eq(store_mailing_fill(s.st, m, &added, err), STORE_OK, "%s", err);
+	cr_assert_eq(added, 4, "a pending row per active subscriber, none for the restricted");
+	cr_assert_eq(store_mailing_fill(s.st, m, &added, err), STORE_OK);
+	cr_assert_eq(added, 0, "filling twice adds nothing");
+
+	/* In id order, after a cursor, at most max. */
+	cr_assert_eq(store_mailing_next(s.st, m, 0, r, 2, err), 2);
+	cr_assert_eq(r[0].id, ids[0]);
+	cr_assert_str_eq(r[0].email, "a@example.no");
+	cr_assert_str_eq(r[0].name, "Å");
+	cr_assert_eq(r[1].id, ids[1]);
+	cr_assert_str_eq(r[1].name, "");
+	cr_assert_eq(store_mailing_next(s.st, m, ids[1], r, 8, err), 2);
+	cr_assert_eq(r[0].id, ids[2]);
+	cr_assert_eq(r[1].id, ids[4], "the restricted subscriber is skipped");
+
+	cr_assert_eq(store_mailing_mark(s.st, m, ids[0], DELIVERY_SENT, NULL, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_mark(s.st, m, ids[1], DELIVERY_FAILED, "554 5.7.1 spam", err), STORE_OK);
+	cr_assert_eq(store_mailing_mark(s.st, m, ids[2], DELIVERY_PENDING, "451 4.7.1 later", err), STORE_OK);
+	cr_assert_eq(store_mailing_counts(s.st, m, &c, err), STORE_OK);
+	cr_assert_eq(c.sent, 1);
+	cr_assert_eq(c.failed, 1);
+	cr_assert_eq(c.pending, 2, "the deferred one and e@ (d@ is restricted: not counted)");
+	cr_assert_eq(due(&s, m), 2, "a second run sends only what is not sent or failed");
+
+	/* Unsubscribed meanwhile: no longer due, and a mark for them is a no-op. */
+	cr_assert_eq(store_unsubscribe(s.st, "e@example.no", "test", &was, err), STORE_OK);
+	cr_assert_eq(due(&s, m), 1);
+	cr_assert_eq(store_mailing_mark(s.st, m, ids[4], DELIVERY_SENT, NULL, err), STORE_OK);
+	cr_assert_eq(store_mailing_counts(s.st, m, &c, err), STORE_OK);
+	cr_assert_eq(c.sent, 1);
+
+	/* Enrolled after the fill: due all the same, recorded by the mark. */
+	ids[4] = add(&s, "f@example.no", "F");
+	cr_assert_eq(due(&s, m), 2);
+	cr_assert_eq(store_mailing_mark(s.st, m, ids[4], DELIVERY_SENT, NULL, err), STORE_OK);
+	cr_assert_eq(store_mailing_counts(s.st, m, &c, err), STORE_OK);
+	cr_assert_eq(c.sent, 2);
+	cr_assert_eq(store_mailing_finish(s.st, m, err), STORE_OK);
+	scratch_close(&s);
+}
+
+Test(mailing, hard_bounce_deletes_and_suppresses)
+{
+	struct scratch s;
+	struct subscriber sub;
+	char err[ERR_LEN] = "";
+	bool deleted = false, has = false;
+	int64_t id;
+
+	scratch_open(&s);
+	id = add(&s, "gone@example.no", "Gone");
+	cr_assert_eq(store_mailing_bounced(s.st, id, "rejected at send time: 5.1.1", "send",
+					   &deleted, err), STORE_OK, "%s", err);
+	cr_assert(deleted);
+	cr_assert_eq(store_subscriber_get(s.st, id, &sub, err), STORE_NOTFOUND);
+	cr_assert_eq(store_suppress_has(s.st, "gone@example.no", &has, err), STORE_OK);
+	cr_assert(has, "a later purchase does not enrol the dead address");
+	cr_assert_eq(store_mailing_bounced(s.st, id, "again", "send", &deleted, err), STORE_OK);
+	cr_assert(!deleted, "a second bounce for the same subscriber changes nothing");
+	scratch_close(&s);
+}
