@@ -567,22 +567,25 @@ pool_size(void)
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
-/* How many connections the file descriptor limit allows. */
+/*
+ * How many connections each listener may keep open: [web] max_connections,
+ * as far as the file descriptor limit allows (raised for it if it can be),
+ * with both listeners full and some to spare.
+ */
 static unsigned
-conn_limit(void)
+conn_limit(unsigned want)
 {
+	rlim_t need = (rlim_t)want * 2 + 64;
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < CONN_LIMIT + 64) {
-		if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= CONN_LIMIT + 64) {
-			rl.rlim_cur = CONN_LIMIT + 64;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		} else {
-			return rl.rlim_max > 128 ? (unsigned)rl.rlim_max - 64 : 64;
-		}
-	}
-	return CONN_LIMIT;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return want;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 32;
+	if (rl.rlim_cur >= need)
+		return want;
+	return rl.rlim_cur > 128 ? (unsigned)((rl.rlim_cur - 64) / 2) : 32;
 }
 
 static struct MHD_Daemon *
@@ -593,19 +596,23 @@ start_daemon(struct server *srv, struct server **cls, const char *listen, unsign
 			 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 	struct MHD_Daemon *d;
 	bool v6 = false;
+	unsigned limit = conn_limit((unsigned)srv->cfg->web.max_connections);
 	int fd = listen_on(listen, &v6, err);
 
 	if (fd < 0)
 		return NULL;
 	if (v6)
 		flags |= MHD_USE_IPv6;
+	/* A pool shares the limit out: every thread gets one connection at least. */
+	if (threads > limit)
+		threads = limit;
 	/* One thread: libmicrohttpd's internal thread, no pool. */
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, cls,
 			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_LISTEN_SOCKET, fd,
 			     MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
-			     MHD_OPTION_CONNECTION_LIMIT, conn_limit(),
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT,
+			     MHD_OPTION_CONNECTION_LIMIT, limit,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->cfg->web.timeout,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 			     MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
 			     MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
