@@ -291,7 +291,6 @@ page_render(enum page_kind kind, enum lang l, const struct page_args *a, size_t 
 
 	/* buf_adds only: this is the hot path of the server (no printf). */
 	buf_init(&b);
-	buf_reserve(&b, 4000);	/* a page in one allocation: they are 1.2 to 2.5 kB */
 	buf_adds(&b, "<!DOCTYPE html>\n<html lang=\"");
 	buf_adds(&b, lang_tags[l]);
 	buf_adds(&b, "\">\n<head>\n<meta charset=\"utf-8\">\n"

@@ -125,26 +125,3 @@ Test(buf, grows_and_formats)
 	buf_free(&b);
 	cr_expect_null(b.s);
 }
-
-Test(buf, reserve_makes_room_at_once)
-{
-	struct buf b;
-	char *before;
-
-	buf_init(&b);
-	buf_reserve(&b, 1000);
-	cr_assert_not_null(b.s);
-	cr_expect_str_eq(b.s, "");
-	cr_expect_eq(b.len, 0);
-	cr_expect_geq(b.cap, 1001);
-	before = b.s;
-	for (int i = 0; i < 1000; i++)
-		buf_addc(&b, 'x');
-	cr_expect_eq(b.s, before, "no new allocation within the room reserved");
-	cr_expect_eq(b.len, 1000);
-	buf_reserve(&b, 10);	/* more room keeps the content */
-	cr_expect_eq(b.len, 1000);
-	cr_expect_eq(b.s[999], 'x');
-	cr_expect_eq(b.s[1000], '\0');
-	buf_free(&b);
-}
