@@ -65,6 +65,8 @@ static const struct ckey config_keys[] = {
 	{"web", "listen", C_HOSTPORT, O(web.listen), 0, 0},
 	{"web", "admin_listen", C_HOSTPORT, O(web.admin_listen), 0, 0},
 	{"web", "admin_token_file", C_PATH, O(web.admin_token_file), 0, 0},
+	{"web", "timeout", C_INT, O(web.timeout), 1, 3600},
+	{"web", "max_connections", C_INT, O(web.max_connections), 1, 100000},
 	{"retention", "months_without_purchase", C_INT,
 	 O(retention.months_without_purchase), 0, 1200},
 	{"retention", "audit_months", C_INT, O(retention.audit_months), 0, 1200},
@@ -102,6 +104,8 @@ config_defaults(struct config *cfg)
 	cfg->bounce.require_verp = true;
 	set_str(&cfg->web.listen, "127.0.0.1:8080");
 	set_str(&cfg->web.admin_listen, "127.0.0.1:8081");
+	cfg->web.timeout = 15;
+	cfg->web.max_connections = 1000;
 	cfg->retention.months_without_purchase = 24;
 	cfg->retention.audit_months = 36;
 }

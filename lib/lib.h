@@ -210,6 +210,8 @@ struct config {
 		char *listen;
 		char *admin_listen;
 		char *admin_token_file;
+		int timeout;		/* seconds a connection may stay idle or slow */
+		int max_connections;	/* open connections per listener */
 	} web;
 	struct {
 		int months_without_purchase;

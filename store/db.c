@@ -322,6 +322,14 @@ store_open_flags(struct store **out, const char *path,
 
 	st->path = xstrdup(path);
 	st->keys = keys;
+	/*
+	 * SQLite's memory statistics (which nothing here reads) take one
+	 * process-wide mutex on every allocation: threads with stores of their
+	 * own would queue on it. It can be turned off only before SQLite
+	 * initialises, i.e. in the first open, made before any thread starts;
+	 * later calls are refused and change nothing.
+	 */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/* A store belongs to one thread (NOMUTEX): no lock per SQLite call. */
 	rc = sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {

@@ -155,6 +155,7 @@ store_keys_load(const char *path, char *err)
 		fatal("out of memory (locked key memory)");
 	memset(k, 0, sizeof(*k));
 	randombytes_buf(k->dummy, sizeof(k->dummy));
+	crypto_auth_hmacsha512256_init(&k->dummy_state, k->dummy, sizeof(k->dummy));
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		int id, r;
 
@@ -176,6 +177,7 @@ store_keys_load(const char *path, char *err)
 			goto fail;
 		}
 		crypto_kdf_derive_from_key(k->mac[id], sizeof(k->mac[id]), 1, kdf_token, master);
+		crypto_auth_hmacsha512256_init(&k->mac_state[id], k->mac[id], sizeof(k->mac[id]));
 		if (first == 0) {
 			first = id;
 			crypto_kdf_derive_from_key(k->suppress, sizeof(k->suppress), 1, kdf_suppress, master);

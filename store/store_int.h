@@ -20,6 +20,12 @@ struct store_keys {
 	unsigned char mac[STORE_KEY_MAX + 1][crypto_auth_KEYBYTES]; /* by id */
 	bool have[STORE_KEY_MAX + 1];
 	unsigned char dummy[crypto_auth_KEYBYTES]; /* for unknown key ids */
+	/*
+	 * HMAC states with the key (of that id, or the dummy one) already
+	 * absorbed: a token's MAC then costs two SHA-512 blocks, not four.
+	 */
+	crypto_auth_hmacsha512256_state mac_state[STORE_KEY_MAX + 1];
+	crypto_auth_hmacsha512256_state dummy_state;
 	unsigned char suppress[crypto_generichash_KEYBYTES];
 	unsigned char audit[crypto_generichash_KEYBYTES];
 };

@@ -40,14 +40,21 @@ get_be64(const unsigned char *p)
 	return v;
 }
 
+/*
+ * crypto_auth (HMAC-SHA-512-256) of the payload, truncated, from a state
+ * that has absorbed the key already (key.c): the same MAC for half the work.
+ */
 static void
-token_mac(const unsigned char *key, const unsigned char *payload,
+token_mac(const crypto_auth_hmacsha512256_state *keyed, const unsigned char *payload,
 	  unsigned char out[MAC_LEN])
 {
+	crypto_auth_hmacsha512256_state st = *keyed;
 	unsigned char full[crypto_auth_BYTES];
 
-	crypto_auth(full, payload, PAYLOAD_LEN, key);
+	crypto_auth_hmacsha512256_update(&st, payload, PAYLOAD_LEN);
+	crypto_auth_hmacsha512256_final(&st, full);
 	memcpy(out, full, MAC_LEN);
+	sodium_memzero(&st, sizeof(st));
 }
 
 void
@@ -61,7 +68,7 @@ store_token_make(const struct store_keys *k, enum token_purpose purpose,
 	payload[2] = (unsigned char)purpose;
 	put_be64(payload + 3, (uint64_t)subscriber);
 	put_be64(payload + 11, (uint64_t)mailing);
-	token_mac(k->mac[k->current], payload, mac);
+	token_mac(&k->mac_state[k->current], payload, mac);
 	sodium_bin2base64(out, PAYLOAD_B64 + 1, payload, sizeof(payload),
 			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	out[PAYLOAD_B64] = '.';
@@ -91,7 +98,7 @@ store_token_verify(const struct store_keys *k, const char *token,
 		   int64_t *mailing)
 {
 	unsigned char payload[PAYLOAD_LEN] = {0}, mac[MAC_LEN] = {0}, want[MAC_LEN];
-	const unsigned char *key;
+	const crypto_auth_hmacsha512256_state *key;
 	bool ok = true;
 	uint64_t sub;
 	size_t len = strnlen(token, TOKEN_MAX + 1);
@@ -100,7 +107,7 @@ store_token_verify(const struct store_keys *k, const char *token,
 		return -1;	/* the length is public: no secret to time */
 	ok &= decode_part(token, PAYLOAD_B64, payload, PAYLOAD_LEN);
 	ok &= decode_part(token + PAYLOAD_B64 + 1, MAC_B64, mac, MAC_LEN);
-	key = k->have[payload[1]] ? k->mac[payload[1]] : k->dummy;
+	key = k->have[payload[1]] ? &k->mac_state[payload[1]] : &k->dummy_state;
 	ok &= k->have[payload[1]];
 	token_mac(key, payload, want);
 	ok &= crypto_verify_16(want, mac) == 0;

@@ -366,6 +366,60 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	}
 }
 
+/* Appends @s at @p; returns the end. */
+static char *
+put_str(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* Appends @v in decimal, at least @digits digits; returns the end. */
+static char *
+put_num(char *p, unsigned long v, int digits)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 || n < digits);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/*
+ * The request's log line, in log.c's form: route and status only, for the
+ * path holds a token or an address. One write(2) of a line formatted here
+ * by hand (this runs for every request): the threads of the pool never
+ * wait for each other on stderr's stdio lock, and no printf runs.
+ */
+static void
+log_request(const struct request *r, bool complete)
+{
+	char line[160], *p = line;
+	double us = (monotonic_seconds() - r->start) * 1e6;
+	unsigned long t = us > 0 ? (unsigned long)us : 0;
+
+	p = put_str(p, r->admin ? "newsletter: admin " : "newsletter: web ");
+	p = put_str(p, EXT(r)->method);
+	*p++ = ' ';
+	p = put_str(p, metrics_route_name(r->route));
+	*p++ = ' ';
+	p = put_num(p, r->status, 1);
+	*p++ = ' ';
+	p = put_num(p, t / 1000, 1);
+	*p++ = '.';
+	p = put_num(p, t % 1000 / 10, 2);
+	p = put_str(p, complete ? " ms\n" : " ms (connection closed early)\n");
+	if (write(STDERR_FILENO, line, (size_t)(p - line)) < 0)
+		(void)0;	/* nowhere to report it */
+}
+
 static void
 completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	  enum MHD_RequestTerminationCode toe)
@@ -379,23 +433,8 @@ completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	*req_cls = NULL;
 	if (r->status != 0)
 		metrics_count(&srv->metrics, r->route, r->status);
-	if (log_get_level() >= LOG_INFO) {
-		/*
-		 * Route and status only: the path holds a token or an address.
-		 * One write(2) of a line formatted here, in log.c's form: the
-		 * threads of the pool then never wait for each other on
-		 * stderr's stdio lock, which cost a futex per request.
-		 */
-		char line[192];
-		long us = (long)((monotonic_seconds() - r->start) * 1e6);
-		int n = snprintf(line, sizeof(line), "newsletter: %s %s %s %u %ld.%02ld ms%s\n",
-				 r->admin ? "admin" : "web", EXT(r)->method,
-				 metrics_route_name(r->route), r->status, us / 1000, us % 1000 / 10,
-				 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
-
-		if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0)
-			(void)0;	/* nowhere to report it */
-	}
+	if (log_get_level() >= LOG_INFO)
+		log_request(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	buf_free(&r->body);
 	free(EXT(r));
 	atomic_fetch_sub(&srv->inflight, 1);
@@ -528,22 +567,25 @@ pool_size(void)
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
-/* How many connections the file descriptor limit allows. */
+/*
+ * How many connections each listener may keep open: [web] max_connections,
+ * as far as the file descriptor limit allows (raised for it if it can be),
+ * with both listeners full and some to spare.
+ */
 static unsigned
-conn_limit(void)
+conn_limit(unsigned want)
 {
+	rlim_t need = (rlim_t)want * 2 + 64;
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < CONN_LIMIT + 64) {
-		if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= CONN_LIMIT + 64) {
-			rl.rlim_cur = CONN_LIMIT + 64;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		} else {
-			return rl.rlim_max > 128 ? (unsigned)rl.rlim_max - 64 : 64;
-		}
-	}
-	return CONN_LIMIT;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return want;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 32;
+	if (rl.rlim_cur >= need)
+		return want;
+	return rl.rlim_cur > 128 ? (unsigned)((rl.rlim_cur - 64) / 2) : 32;
 }
 
 static struct MHD_Daemon *
@@ -554,19 +596,23 @@ start_daemon(struct server *srv, struct server **cls, const char *listen, unsign
 			 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 	struct MHD_Daemon *d;
 	bool v6 = false;
+	unsigned limit = conn_limit((unsigned)srv->cfg->web.max_connections);
 	int fd = listen_on(listen, &v6, err);
 
 	if (fd < 0)
 		return NULL;
 	if (v6)
 		flags |= MHD_USE_IPv6;
+	/* A pool shares the limit out: every thread gets one connection at least. */
+	if (threads > limit)
+		threads = limit;
 	/* One thread: libmicrohttpd's internal thread, no pool. */
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, cls,
 			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_LISTEN_SOCKET, fd,
 			     MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
-			     MHD_OPTION_CONNECTION_LIMIT, conn_limit(),
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT,
+			     MHD_OPTION_CONNECTION_LIMIT, limit,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->cfg->web.timeout,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 			     MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
 			     MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,

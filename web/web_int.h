@@ -15,8 +15,6 @@
 #define MAX_BODY_PUBLIC (8 * 1024)	/* a form or one-click POST: 413 */
 #define MAX_BODY_ADMIN (64 * 1024)	/* an API request: 413 */
 #define CONN_MEMORY (16 * 1024)		/* request line and headers per connection */
-#define CONN_TIMEOUT 15			/* seconds a connection may stay idle or slow */
-#define CONN_LIMIT 1000			/* open connections, both listeners each */
 #define SHUTDOWN_GRACE 10.0		/* seconds in-flight requests get to finish */
 #define SCRUB_DELAY_MS 200		/* deletions are scrubbed from the files within this */
 #define ADMIN_TOKEN_MIN 16
