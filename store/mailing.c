@@ -5,8 +5,10 @@
  *
  * Trusts its callers for mailing and subscriber ids (they come from this
  * store). Every change is its own short transaction, so that a message the
- * server accepted is recorded as sent before the next one goes out and an
- * unsubscribe from 'serve' never waits long behind a send.
+ * server accepted is recorded as sent before the next one goes out on its
+ * connection (the messages several connections had accepted meanwhile share
+ * one commit: store_mailing_sent), and an unsubscribe from 'serve' never
+ * waits long behind a send.
  */
 #include "store_int.h"
 
@@ -227,6 +229,20 @@ store_mailing_mark(struct store *st, int64_t mailing, int64_t subscriber,
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "recording a delivery", err);
+}
+
+enum store_status
+store_mailing_sent(struct store *st, int64_t mailing, const int64_t *subscribers, int n,
+		   char *err)
+{
+	enum store_status r;
+	bool own;
+
+	if ((r = store_tx_start(st, &own, err)) != STORE_OK)
+		return r;
+	for (int i = 0; i < n && r == STORE_OK; i++)
+		r = store_mailing_mark(st, mailing, subscribers[i], DELIVERY_SENT, NULL, err);
+	return store_tx_end(st, own, r, err);
 }
 
 enum store_status
