@@ -306,7 +306,8 @@ store_mailing_sender(struct store *st)
 {
 	/*
 	 * DESIGN.md: a WAL commit costs about 27 us with synchronous=NORMAL and
-	 * 130 us with FULL. A sender commits once per accepted message; NORMAL
+	 * 130 us with FULL. A sender commits once per accepted message or
+	 * group of them (store_mailing_sent); NORMAL
 	 * keeps every commit across a crash or kill of the process, and a power
 	 * cut can only cost the last commits, whose messages are then sent
 	 * again, never skipped.
