@@ -5,9 +5,11 @@
  * each outcome as soon as the server has answered.
  *
  * What a user may count on:
- * - a message the server accepted is recorded as sent in its own commit
- *   before the next one goes out, so a crash or kill sends again at most
- *   the one message per connection that was in flight;
+ * - a message the server accepted is recorded as sent before the data of
+ *   the next one goes out on its connection, so a crash or kill sends
+ *   again at most the one message per connection that was in flight (the
+ *   messages that several connections had accepted meanwhile are recorded
+ *   in one commit, by whichever worker needs its own on record first);
  * - recipients are read from the store per batch, just before sending, so
  *   someone who unsubscribes or is restricted meanwhile gets nothing more;
  * - 4xx: left pending and retried in a later pass of the same run (with
@@ -63,6 +65,13 @@ struct run {
 	const struct send_opts *o;
 	struct store *st;	/* under st_mu */
 	pthread_mutex_t st_mu;
+	/* Accepted messages not yet recorded: at most one per worker. */
+	pthread_mutex_t q_mu;
+	int64_t *q_ids;		/* under q_mu */
+	struct worker **q_ws;
+	int q_n;
+	int64_t *rec_ids;	/* under st_mu: the group being committed */
+	struct worker **rec_ws;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int64_t cursor;		/* recipients up to this id are handed out */
@@ -87,6 +96,7 @@ struct worker {
 	const struct item *composed;	/* whose message is in msg */
 	size_t off;
 	bool connected, tls_missing;
+	bool queued;		/* under run->q_mu: an accepted message is unrecorded */
 	struct item items[BATCH_MAX];
 	int n;
 	pthread_t thread;
@@ -157,6 +167,58 @@ compose(struct worker *w, const struct item *it, char *err)
 	return 0;
 }
 
+/* Queues @it, just accepted, to be recorded (wait_recorded). */
+static void
+queue_sent(struct worker *w, const struct item *it)
+{
+	struct run *run = w->run;
+
+	pthread_mutex_lock(&run->q_mu);
+	run->q_ids[run->q_n] = it->r.id;
+	run->q_ws[run->q_n] = w;
+	run->q_n++;
+	w->queued = true;
+	pthread_mutex_unlock(&run->q_mu);
+}
+
+/*
+ * Returns once the message @w queued is on record. The worker that gets the
+ * store first commits every queued message in one transaction (a group
+ * commit); the others find theirs done when they get the store.
+ */
+static void
+wait_recorded(struct worker *w)
+{
+	struct run *run = w->run;
+	char err[ERR_LEN];
+
+	for (;;) {
+		bool queued;
+		int n;
+
+		pthread_mutex_lock(&run->q_mu);
+		queued = w->queued;
+		pthread_mutex_unlock(&run->q_mu);
+		if (!queued)
+			return;
+		pthread_mutex_lock(&run->st_mu);
+		pthread_mutex_lock(&run->q_mu);
+		n = run->q_n;
+		memcpy(run->rec_ids, run->q_ids, (size_t)n * sizeof(*run->rec_ids));
+		memcpy(run->rec_ws, run->q_ws, (size_t)n * sizeof(*run->rec_ws));
+		run->q_n = 0;
+		pthread_mutex_unlock(&run->q_mu);
+		if (n > 0 && store_mailing_sent(run->st, run->o->mailing_id, run->rec_ids, n,
+						err) != STORE_OK)
+			run_fatal(run, "recording %d deliveries as sent: %s", n, err);
+		pthread_mutex_lock(&run->q_mu);
+		for (int i = 0; i < n; i++)
+			run->rec_ws[i]->queued = false;
+		pthread_mutex_unlock(&run->q_mu);
+		pthread_mutex_unlock(&run->st_mu);
+	}
+}
+
 /* libesmtp reads each message through this; a NULL @len rewinds. */
 static const char *
 message_cb(void **ctx, int *len, void *arg)
@@ -177,6 +239,9 @@ message_cb(void **ctx, int *len, void *arg)
 				buf_reset(&w->msg);
 			}
 		}
+		/* The server said 354: the previous message must be on record
+		 * before this one's data goes out. */
+		wait_recorded(w);
 		w->off = 0;
 		return NULL;
 	}
@@ -235,10 +300,12 @@ event_cb(smtp_session_t session, int event, void *arg, ...)
 		struct item *it = smtp_message_get_application_data(m);
 		const smtp_status_t *st = smtp_message_transfer_status(m);
 
-		/* Accepted: recorded now, before the next message goes out. */
+		/* Accepted: queued, and on record before the data of the next
+		 * message goes out (message_cb) or the session ends. */
 		if (it && st && st->code / 100 == 2 && it->state == ITEM_DUE) {
 			it->state = ITEM_SENT;
-			record(w, it, DELIVERY_SENT, NULL);
+			if (run->o->mailing_id != 0)
+				queue_sent(w, it);
 			count(run, &run->res.sent);
 			log_debug("subscriber %lld: sent", (long long)it->r.id);
 		}
@@ -441,6 +508,7 @@ send_batch(struct worker *w)
 			snprintf(why, sizeof(why), "the connection ended early (libesmtp error %d, reply %d)",
 				 smtp_errno(), st ? st->code : -1);
 		}
+		wait_recorded(w);
 		for (int i = 0; i < w->n; i++) {
 			struct item *it = &w->items[i];
 
@@ -692,6 +760,7 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 	run.o = o;
 	pthread_mutex_init(&run.mu, NULL);
 	pthread_mutex_init(&run.st_mu, NULL);
+	pthread_mutex_init(&run.q_mu, NULL);
 	pthread_cond_init(&run.cv, NULL);
 	snprintf(run.hostport, sizeof(run.hostport), "%s:%d", o->cfg->smtp.host, o->cfg->smtp.port);
 	run.batch = BATCH_MAX;
@@ -712,6 +781,10 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 		run.password[0] = '\0';
 	}
 	ws = xcalloc((size_t)nw, sizeof(*ws));
+	run.q_ids = xcalloc((size_t)nw, sizeof(*run.q_ids));
+	run.rec_ids = xcalloc((size_t)nw, sizeof(*run.rec_ids));
+	run.q_ws = xcalloc((size_t)nw, sizeof(*run.q_ws));
+	run.rec_ws = xcalloc((size_t)nw, sizeof(*run.rec_ws));
 	for (int i = 0; i < nw; i++) {
 		struct worker *w = &ws[i];
 
@@ -769,6 +842,10 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 	}
 	store_close(run.st);
 	free(ws);
+	free(run.q_ids);
+	free(run.rec_ids);
+	free(run.q_ws);
+	free(run.rec_ws);
 	if (rc == 0 && run.res.fatal) {
 		snprintf(err, ERR_LEN, "%s", run.err);
 		rc = -1;
@@ -784,5 +861,6 @@ out:
 	pthread_cond_destroy(&run.cv);
 	pthread_mutex_destroy(&run.mu);
 	pthread_mutex_destroy(&run.st_mu);
+	pthread_mutex_destroy(&run.q_mu);
 	return rc;
 }

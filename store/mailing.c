@@ -5,8 +5,10 @@
  *
  * Trusts its callers for mailing and subscriber ids (they come from this
  * store). Every change is its own short transaction, so that a message the
- * server accepted is recorded as sent before the next one goes out and an
- * unsubscribe from 'serve' never waits long behind a send.
+ * server accepted is recorded as sent before the next one goes out on its
+ * connection (the messages several connections had accepted meanwhile share
+ * one commit: store_mailing_sent), and an unsubscribe from 'serve' never
+ * waits long behind a send.
  */
 #include "store_int.h"
 
@@ -230,6 +232,20 @@ store_mailing_mark(struct store *st, int64_t mailing, int64_t subscriber,
 }
 
 enum store_status
+store_mailing_sent(struct store *st, int64_t mailing, const int64_t *subscribers, int n,
+		   char *err)
+{
+	enum store_status r;
+	bool own;
+
+	if ((r = store_tx_start(st, &own, err)) != STORE_OK)
+		return r;
+	for (int i = 0; i < n && r == STORE_OK; i++)
+		r = store_mailing_mark(st, mailing, subscribers[i], DELIVERY_SENT, NULL, err);
+	return store_tx_end(st, own, r, err);
+}
+
+enum store_status
 store_mailing_bounced(struct store *st, int64_t subscriber, const char *detail,
 		      const char *source, bool *deleted, char *err)
 {
@@ -290,7 +306,8 @@ store_mailing_sender(struct store *st)
 {
 	/*
 	 * DESIGN.md: a WAL commit costs about 27 us with synchronous=NORMAL and
-	 * 130 us with FULL. A sender commits once per accepted message; NORMAL
+	 * 130 us with FULL. A sender commits once per accepted message or
+	 * group of them (store_mailing_sent); NORMAL
 	 * keeps every commit across a crash or kill of the process, and a power
 	 * cut can only cost the last commits, whose messages are then sent
 	 * again, never skipped.

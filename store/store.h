@@ -249,6 +249,10 @@ int store_mailing_next(struct store *st, int64_t mailing, int64_t after,
 enum store_status store_mailing_mark(struct store *st, int64_t mailing,
 				     int64_t subscriber, enum delivery_state state,
 				     const char *reply, char *err);
+/* Records @n accepted messages as sent in one transaction (a group
+ * commit); nothing for subscribers that are gone. */
+enum store_status store_mailing_sent(struct store *st, int64_t mailing,
+				     const int64_t *subscribers, int n, char *err);
 /* A hard bounce at send time: deletes the subscriber, keeps a suppression
  * entry, records an audit event "bounced" with @detail. */
 enum store_status store_mailing_bounced(struct store *st, int64_t subscriber,

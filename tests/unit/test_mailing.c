@@ -98,6 +98,38 @@ Test(mailing, due_next_mark_and_resume)
 	scratch_close(&s);
 }
 
+/* A group commit records every message in it, skips the gone, and counts
+ * a message sent again once. */
+Test(mailing, sent_in_one_commit)
+{
+	struct scratch s;
+	struct mailing_counts c;
+	char err[ERR_LEN] = "";
+	int64_t ids[4], m = 0;
+	bool existed, was;
+	long long added = 0;
+
+	scratch_open(&s);
+	ids[0] = add(&s, "a@example.no", "A");
+	ids[1] = add(&s, "b@example.no", "B");
+	ids[2] = add(&s, "c@example.no", "C");
+	ids[3] = add(&s, "d@example.no", "D");
+	cr_assert_eq(store_mailing_open(s.st, "g1", "Subject", &m, &existed, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_fill(s.st, m, &added, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_unsubscribe(s.st, "c@example.no", "test", &was, err), STORE_OK);
+	cr_assert_eq(store_mailing_sent(s.st, m, ids, 3, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_counts(s.st, m, &c, err), STORE_OK);
+	cr_assert_eq(c.sent, 2, "a@ and b@; c@ is gone");
+	cr_assert_eq(c.pending, 1, "d@ was not in the group");
+	cr_assert_eq(due(&s, m), 1);
+	cr_assert_eq(store_mailing_sent(s.st, m, ids + 1, 3, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_counts(s.st, m, &c, err), STORE_OK);
+	cr_assert_eq(c.sent, 3);
+	cr_assert_eq(c.pending, 0);
+	cr_assert_eq(store_mailing_sent(s.st, m, ids, 0, err), STORE_OK, "an empty group is nothing");
+	scratch_close(&s);
+}
+
 Test(mailing, hard_bounce_deletes_and_suppresses)
 {
 	struct scratch s;
