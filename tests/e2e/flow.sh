@@ -89,4 +89,57 @@ expect_rc 0 "flow: the next issue is sent" nl send "$SCRATCH/issue.md"
 check "flow: the next issue reached the $((N - 2)) left" test "$(nmail)" -eq $((N - 2))
 check "flow: nothing went to buyer07 or buyer11" \
 	bash -c "! grep -l -E '^To: .*buyer(07|11)@' \"$MAILDIR\"/*.eml"
+
+# The mailer's return path, used by a bounce: the DSN an MTA would send back
+# to the envelope sender of buyer20's message deletes buyer20 alone.
+from=$(python3 - "$MAILDIR/log.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if any(t.lower() == "buyer20@example.no" for t in r["to"]):
+        print(r["from"])
+PY
+)
+from=$(printf '%s\n' "$from" | tail -1)
+check "flow: the envelope sender is a VERP address" \
+	bash -c "[[ '$from' == bounces+*@bounce.example.org ]]"
+dsn() {	# dsn RECIPIENT STATUS
+	cat <<MSG
+From: MAILER-DAEMON@mx.example.no (Mail Delivery System)
+To: $from
+Subject: Undelivered Mail Returned to Sender
+Date: Tue, 24 Nov 2026 06:00:00 +0000
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+The mail system could not deliver your message.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.no
+
+Final-Recipient: rfc822; $1
+Action: failed
+Status: $2
+Diagnostic-Code: smtp; 550 $2 <$1>: Recipient address rejected: User unknown
+
+--b1--
+MSG
+}
+dsn buyer20@example.no 5.1.1 >"$SCRATCH/dsn.eml"
+expect_rc 0 "flow: the DSN to the return path is handled" \
+	env ORIGINAL_RECIPIENT="$from" "$NEWSLETTER" --config "$CONF" bounce "$SCRATCH/dsn.eml"
+check "flow: the bounced subscriber is gone" test "$(sub_field buyer20@example.no id)" = none
+check "flow: nobody else is gone" test "$(count)" -eq $((N - 3))
+check "flow: the audit log keeps the evidence" \
+	test "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE detail LIKE '%5.1.1%'")" -ge 1
+# The same return path naming another address changes nothing else.
+dsn buyer21@example.no 5.1.1 >"$SCRATCH/dsn2.eml"
+env ORIGINAL_RECIPIENT="$from" "$NEWSLETTER" --config "$CONF" bounce "$SCRATCH/dsn2.eml" >/dev/null 2>&1
+check "flow: a DSN naming someone else on buyer20's return path deletes no one" \
+	test "$(sub_field buyer21@example.no id)" != none
 finish
