@@ -45,11 +45,14 @@ CORE_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(STORE_SRC:%.c=$(BUILD)/%.o) \
 CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Small programs the end-to-end tests run (not installed).
+TOOL_SRC  = $(wildcard tests/tools/*.c)
+TOOL_BIN  = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps demo check test unit bench install clean valgrind fuzz fuzz-build browser-deps
+.PHONY: all deps demo check test unit tools bench bounce-eval install clean valgrind fuzz fuzz-build browser-deps
 
 all: $(PROG)
 
@@ -74,6 +77,10 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS) -lcriterion
 
+$(BUILD)/tests/tools/%: tests/tools/%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
+
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_OBJ)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(CORE_OBJ) $(LDLIBS)
 
@@ -91,7 +98,9 @@ demo: deps
 	$(MAKE) all
 	contrib/demo
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(TOOL_BIN)
+
+tools: $(TOOL_BIN)
 
 # The README's test command.
 check:
@@ -110,8 +119,8 @@ browser-deps:
 	@[ -d tests/browser/node_modules/playwright-core ] || \
 	  (cd tests/browser && npm ci --no-audit --no-fund)
 
-valgrind: all
-	NEWSLETTER_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+valgrind: all tools
+	NEWSLETTER_WRAP="valgrind -q --suppressions=$(CURDIR)/tests/valgrind.supp --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	  NEWSLETTER=./$(PROG) UNIT_DIR= tests/run
 
 bench: all
@@ -119,6 +128,11 @@ bench: all
 	bench/enroll
 	bench/web
 	bench/send
+	bench/bounce
+
+# The bounce corpus: recipient recall, verdict agreement, false hard verdicts.
+bounce-eval: all
+	tests/bounce-eval
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

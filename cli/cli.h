@@ -58,5 +58,6 @@ int cmd_retention(struct cli *c, int argc, char **argv);
 int cmd_link(struct cli *c, int argc, char **argv);
 int cmd_serve(struct cli *c, int argc, char **argv);
 int cmd_send(struct cli *c, int argc, char **argv);
+int cmd_bounce(struct cli *c, int argc, char **argv);
 
 #endif

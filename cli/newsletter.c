@@ -117,6 +117,30 @@ static const struct command commands[] = {
 	 "  --preview DIR        write each message to DIR/ID.eml, send nothing\n"
 	 "  --connections N      SMTP connections at once (default: [smtp] connections)\n"
 	 "  --rate N             at most N messages a second (default: [smtp] rate)\n"},
+	{"bounce", cmd_bounce, "[--dry-run] [--json] [--explain] [FILE... | --maildir DIR | --mbox FILE]",
+	 "read bounces and complaints; delete dead addresses",
+	 "Reads bounce messages: one on standard input (as an MTA pipe delivers it),\n"
+	 "each FILE, every message in a Maildir's new/, or every message of an mbox.\n"
+	 "Decides per recipient: hard (the address is gone: the subscriber is deleted,\n"
+	 "a suppression entry kept), soft (a point of bounce score, at most one a day;\n"
+	 "[bounce] soft_threshold points within soft_window_days count as hard),\n"
+	 "complaint (ARF) or unsubscribe request (mail to unsubscribe+TOKEN@):\n"
+	 "unsubscribed, or ignore (auto-replies, delivery reports, anything unclear).\n"
+	 "A message is attributed by the signed token of the VERP address it was\n"
+	 "delivered to (Delivered-To, X-Original-To, To, or $ORIGINAL_RECIPIENT /\n"
+	 "$RECIPIENT from the MTA); with [bounce] require_verp (the default) nothing\n"
+	 "changes without a valid token. On standard input: exit 0 when handled, 75\n"
+	 "when the MTA should try again; a message that cannot be parsed is kept in\n"
+	 "the [bounce] keep Maildir. Maildir messages are moved to cur/ and flagged\n"
+	 "S (handled) or F (cannot be parsed); on a temporary failure they stay in new/.\n"
+	 "\n"
+	 "  --dry-run            change nothing (needs no database: verdicts only)\n"
+	 "  --json               one JSON object per message and line: {\"file\",\n"
+	 "                       \"results\": [{\"recipient\", \"action\", \"status\",\n"
+	 "                       \"reason\", \"evidence\"}]}\n"
+	 "  --explain            say why, in words, and what was done\n"
+	 "  --maildir DIR        every message in DIR/new\n"
+	 "  --mbox FILE          every message of an mbox file\n"},
 	{"key", cmd_key, "rotate",
 	 "add a new signing key",
 	 "'key rotate' adds a key to the key file: new links are signed with it and\n"

@@ -26,6 +26,8 @@ static const struct status_rule {
 	{5, 1, 6, STATUS_HARD, "moved"},		/* mailbox moved, no forwarding */
 	{5, 1, 10, STATUS_HARD, "no-mail-domain"},	/* null MX (RFC 7505) */
 	{5, 2, 1, STATUS_HARD, "disabled"},		/* mailbox disabled */
+	{5, 1, 7, STATUS_SOFT, "sender"},		/* bad sender's mailbox address syntax */
+	{5, 1, 8, STATUS_SOFT, "sender"},		/* bad sender's system address */
 	{5, 1, -1, STATUS_UNKNOWN, "address"},		/* 5.1.0 and the rest: read the text */
 	{5, 2, 2, STATUS_SOFT, "mailbox-full"},
 	{5, 2, 3, STATUS_SOFT, "too-large"},

@@ -65,6 +65,14 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (mailing_id, subscriber_id)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX delivery_subscriber ON delivery(subscriber_id);",
+	/* 2: soft bounces, one row per subscriber and day (the bounce score) */
+	"CREATE TABLE bounce ("
+	"  subscriber_id INTEGER NOT NULL REFERENCES subscriber(id) ON DELETE CASCADE,"
+	"  day TEXT NOT NULL,"		/* YYYY-MM-DD: at most one point a day */
+	"  status TEXT,"		/* the enhanced status code, e.g. 4.2.2 */
+	"  reason TEXT,"		/* a short word: mailbox-full, blocked, ... */
+	"  PRIMARY KEY (subscriber_id, day)"
+	") WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 #define APPLICATION_ID 0x4e4c5452	/* "NLTR": marks a newsletter database */

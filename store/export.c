@@ -11,6 +11,7 @@
 #define BASIS_SOFT "GDPR art. 6(1)(f), legitimate interest: marketing of our own similar products to customers (soft opt-in, Norwegian Marketing Control Act § 15)"
 #define BASIS_CONSENT "GDPR art. 6(1)(a), consent"
 #define BASIS_AUDIT "GDPR art. 6(1)(c) and art. 5(2): a record of how your data was handled, which we must be able to show"
+#define BASIS_BOUNCE "GDPR art. 6(1)(f) and art. 5(1)(d): keeping the list accurate, so that mail stops going to an address that no longer works"
 #define BASIS_SUPPRESS "GDPR art. 6(1)(f) and art. 21(3): to respect your objection to direct marketing, held as a keyed hash, not as your address"
 
 static json_t *
@@ -65,6 +66,25 @@ deliveries_json(struct store *st, int64_t id, json_t *items, char *err)
 }
 
 static enum store_status
+bounces_json(struct store *st, int64_t id, json_t *items, char *err)
+{
+	static const char sql[] =
+		"SELECT day, status, reason FROM bounce WHERE subscriber_id = ?1 ORDER BY day";
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+	int rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(items, json_pack("{s:s, s:s?, s:s?}",
+			"day", sqlite3_column_text(s, 0), "status", sqlite3_column_text(s, 1),
+			"reason", sqlite3_column_text(s, 2)));
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "reading bounces", err);
+}
+
+static enum store_status
 audit_json(struct store *st, int64_t id, const char *addr, json_t *items, char *err)
 {
 	static const char sql[] =
@@ -94,7 +114,7 @@ store_export(struct store *st, const char *email, const char *controller,
 {
 	char addr[ADDR_MAX + 1], now[TIMESTAMP_LEN];
 	struct subscriber sub;
-	json_t *o, *deliveries, *audit;
+	json_t *o, *deliveries, *audit, *bounces;
 	enum store_status s;
 	bool suppressed;
 
@@ -120,10 +140,13 @@ store_export(struct store *st, const char *email, const char *controller,
 	json_object_set_new(o, "subscriber", sub.id ? subscriber_json(&sub) : json_null());
 	deliveries = json_array();
 	audit = json_array();
+	bounces = json_array();
 	if ((sub.id && (s = deliveries_json(st, sub.id, deliveries, err)) != STORE_OK) ||
+	    (sub.id && (s = bounces_json(st, sub.id, bounces, err)) != STORE_OK) ||
 	    (s = audit_json(st, sub.id, addr, audit, err)) != STORE_OK) {
 		json_decref(deliveries);
 		json_decref(audit);
+		json_decref(bounces);
 		json_decref(o);
 		goto fail;
 	}
@@ -131,6 +154,10 @@ store_export(struct store *st, const char *email, const char *controller,
 		"purpose", "which newsletters were sent to you, to send each one once and to handle bounces",
 		"legal_basis", sub.id == 0 ? "none: nothing is held" : sub.consent ? BASIS_CONSENT : BASIS_SOFT,
 		"items", deliveries));
+	json_object_set_new(o, "bounces", json_pack("{s:s, s:s, s:o}",
+		"purpose", "days on which mail to you bounced for a temporary reason: enough of them within a window mean the address no longer works, and it is deleted",
+		"legal_basis", sub.id == 0 ? "none: nothing is held" : BASIS_BOUNCE,
+		"items", bounces));
 	json_object_set_new(o, "suppression", json_pack("{s:b, s:s, s:s}",
 		"listed", suppressed,
 		"purpose", "so that a later purchase does not enrol you again after you unsubscribed",

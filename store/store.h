@@ -263,4 +263,21 @@ enum store_status store_mailing_finish(struct store *st, int64_t mailing, char *
  * power cut; a 4 MiB page cache. */
 void store_mailing_sender(struct store *st);
 
+/* --- bounce.c: what bounces do to a subscriber (used by bounce/) --- */
+
+/* A hard bounce: deletes the subscriber, keeps a suppression entry
+ * ("bounced"), records an audit event with @detail (no address). Not an
+ * error when the subscriber is gone already; *deleted says which. */
+enum store_status store_bounce_hard(struct store *st, int64_t id, const char *detail,
+				    bool *deleted, char *err);
+/* A soft bounce: one point a day at most; points older than @window_days
+ * are dropped (decay); @threshold points within the window delete as a hard
+ * bounce. *score is the score after this bounce. */
+enum store_status store_bounce_soft(struct store *st, int64_t id, const char *status,
+				    const char *reason, int threshold, int window_days,
+				    int *score, bool *deleted, char *err);
+/* The current bounce score: soft-bounce days within the window. */
+enum store_status store_bounce_score(struct store *st, int64_t id, int window_days,
+				     int *score, char *err);
+
 #endif

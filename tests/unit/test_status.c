@@ -25,6 +25,8 @@ static const struct verdict_case cases[] = {
 	{"451 4.7.1 Greylisted, try again", "4.7.1", STATUS_SOFT},
 	{"421 4.3.2 Service shutting down", "4.3.2", STATUS_SOFT},
 	{"550 5.1.0 Address rejected", "5.1.0", STATUS_UNKNOWN},
+	{"553 5.1.8 Domain of sender address does not exist", "5.1.8", STATUS_SOFT},
+	{"501 5.1.7 Bad sender address syntax", "5.1.7", STATUS_SOFT},
 	{"554 5.0.0 Service unavailable", "5.0.0", STATUS_UNKNOWN},
 	{"250 2.0.0 Ok: queued", "2.0.0", STATUS_SUCCESS},
 	{"550 User unknown", NULL, STATUS_UNKNOWN},

@@ -293,12 +293,38 @@ Test(store, newer_schema_is_refused)
 	sqlite3 *db;
 
 	scratch_open(&s);
-	cr_expect_eq(store_schema_version(s.st), 1);
+	cr_expect_geq(store_schema_version(s.st), 2);
 	cr_assert_eq(sqlite3_open(s.db, &db), SQLITE_OK);
 	sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
 	sqlite3_close(db);
 	cr_expect_eq(store_open(&st2, s.db, s.keys, err), STORE_ERROR);
 	cr_expect(strstr(err, "newer than this program") != NULL, "%s", err);
 	cr_expect_eq(store_create(s.db, err), STORE_EXISTS);
+	scratch_close(&s);
+}
+
+Test(store, version_1_migrates_to_the_bounce_score)
+{
+	struct scratch s;
+	struct store *st2;
+	char err[ERR_LEN] = "";
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	scratch_open(&s);
+	store_close(s.st);
+	/* Make the file a version 1 database, as the first release wrote it. */
+	cr_assert_eq(sqlite3_open(s.db, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "DROP TABLE bounce; PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	cr_assert_eq(store_open(&st2, s.db, s.keys, err), STORE_OK, "%s", err);
+	cr_expect_geq(store_schema_version(st2), 2);
+	store_close(st2);
+	cr_assert_eq(sqlite3_open(s.db, &db), SQLITE_OK);
+	cr_expect_eq(sqlite3_prepare_v2(db, "SELECT subscriber_id, day, status, reason FROM bounce", -1, &q, NULL),
+		     SQLITE_OK, "the bounce table exists after the migration");
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	cr_assert_eq(store_open(&s.st, s.db, s.keys, err), STORE_OK, "%s", err);
 	scratch_close(&s);
 }

@@ -1,0 +1,152 @@
+/*
+ * bounce/bounce.h - the bounce processor: read a message (stdin, Maildir,
+ * mbox), parse it with GMime (RFC 3464 DSN, RFC 5965 ARF, the plain-text
+ * bounces of common MTAs, RFC 3834 auto-replies), decide per recipient,
+ * attribute it by its signed VERP token and act on the store.
+ *
+ * Parsing never touches the store: the verdict of a message depends on the
+ * message alone. Acting is one transaction per message.
+ */
+#ifndef NEWSLETTER_BOUNCE_H
+#define NEWSLETTER_BOUNCE_H
+
+#include "../lib/lib.h"
+#include "../store/store.h"
+
+#define BOUNCE_MAX_MESSAGE (32 * 1024 * 1024)	/* bytes in one message */
+#define BOUNCE_MAX_RESULTS 64			/* recipients reported per message */
+#define BOUNCE_MAX_TARGETS 8			/* addresses it was delivered to */
+#define BOUNCE_EVIDENCE_MAX 240			/* bytes of the line decided on */
+
+enum bounce_action {
+	BOUNCE_IGNORE,		/* not a bounce, delivered, auto-reply */
+	BOUNCE_SOFT,		/* temporary, or says nothing about the address */
+	BOUNCE_HARD,		/* the address is gone */
+	BOUNCE_COMPLAINT,	/* ARF abuse report */
+	BOUNCE_UNSUBSCRIBE	/* mail to unsubscribe+TOKEN@ */
+};
+
+struct bounce_result {
+	char recipient[ADDR_MAX + 1];
+	enum bounce_action action;
+	char status[STATUS_LEN];	/* "5.1.1", or "" */
+	const char *reason;		/* a short word (static) */
+	const char *why;		/* what it decided on, in words (static) */
+	char evidence[BOUNCE_EVIDENCE_MAX + 1];	/* the line, printable ASCII */
+	bool confirmed;			/* a hard verdict that stands on its own */
+	bool explicit;			/* from a phrase that names the account gone, even after DATA */
+};
+
+/* What one message says. */
+struct bounce_report {
+	const char *kind;	/* "dsn", "arf", "ses", "text", "auto-reply", "unsubscribe", "none" */
+	int n;
+	struct bounce_result r[BOUNCE_MAX_RESULTS];
+	/* Where the message was delivered (Delivered-To, X-Original-To, To,
+	 * and the envelope recipient the MTA gave): the VERP address. */
+	int ntargets;
+	char targets[BOUNCE_MAX_TARGETS][ADDR_MAX + 1];
+	char from[ADDR_MAX + 1];	/* the sender, for an unsubscribe request */
+};
+
+/* Calls g_mime_init() once per process; every entry below calls it. */
+void bounce_init(void);
+
+/*
+ * Parses one message of @len bytes (an mbox "From " line first is skipped).
+ * @envelope_rcpt: the recipient the MTA delivered to, or NULL. Fills @rep.
+ * Returns 0, or -1 with the reason in @err when the message cannot be
+ * parsed at all (it must then be kept for a person, never dropped).
+ */
+int bounce_parse(const char *data, size_t len, const char *envelope_rcpt,
+		 struct bounce_report *rep, char *err);
+
+/*
+ * The same, reusing what one thread needs for every message (GMime's
+ * parser, buffers): one bounce_parser per thread, never shared.
+ */
+struct bounce_parser;
+struct bounce_parser *bounce_parser_new(void);
+void bounce_parser_free(struct bounce_parser *bp);
+int bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len,
+		      const char *envelope_rcpt, struct bounce_report *rep, char *err);
+
+const char *bounce_action_name(enum bounce_action a);
+
+/* rules.c: the text of a bounce, matched against a table of phrases. */
+struct bounce_rule_match {
+	enum bounce_action action;	/* BOUNCE_HARD or BOUNCE_SOFT */
+	const char *reason;
+	const char *why;
+	size_t at, len;			/* where it matched in the text */
+	bool weak;			/* a generic word: a status code outranks it */
+	bool temporary;			/* the text says the failure is temporary */
+	bool strong;			/* a phrase that stands without a status code */
+};
+/* Finds the rule of highest rank that matches @lower (lower-cased text);
+ * false when none does. */
+bool bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match *m);
+/*
+ * Whether the bounce was written by an MTA whose own wording of an
+ * unknown user is unambiguous (Sisimai's lhost modules map it straight to
+ * "userunknown"): @get returns a header's raw value or NULL. Returns the
+ * MTA's name, or NULL.
+ */
+const char *bounce_rules_mta(const char *(*get)(void *arg, const char *name), void *arg);
+/* Whether lower-cased text holds a provider's own code of a recipient that
+ * does not exist (Orange's LPN007_416). */
+bool bounce_rules_provider_gone(const char *lower, size_t len);
+/* Whether lower-cased text says the failure is temporary. */
+bool bounce_rules_temporary(const char *lower, size_t len);
+
+/* act.c: attribution and the store. */
+struct bounce_policy {
+	bool dry_run;
+	bool require_verp;
+	int soft_threshold;
+	int soft_window_days;
+};
+
+/* What was done, for --explain and the log. */
+struct bounce_outcome {
+	int64_t subscriber;	/* 0: nobody */
+	const char *done;	/* "deleted", "scored", "unsubscribed", "nothing", ... */
+	char detail[ERR_LEN];
+};
+
+/*
+ * Attributes @rep (VERP token first, then the recipients when
+ * require_verp is off) and acts on the store, one transaction. @st and @keys
+ * may be NULL for a dry run without a store.
+ */
+enum store_status bounce_act(struct store *st, const struct store_keys *keys,
+			     const struct bounce_policy *pol,
+			     const struct bounce_report *rep,
+			     struct bounce_outcome *out, char *err);
+
+/* mailbox.c: reading messages. */
+/* Reads a whole file (or stdin when @path is NULL) up to BOUNCE_MAX_MESSAGE. */
+int bounce_read_file(const char *path, struct buf *out, char *err);
+/* Stores a message in the Maildir @dir (tmp/ then new/, created if need
+ * be); 0, or -1 with the reason in @err. */
+int bounce_keep(const char *dir, const char *data, size_t len, char *err);
+
+/* What a handler did with one message of a mailbox. */
+enum bounce_done {
+	BOUNCE_DONE,		/* handled: Maildir marks it seen (":2,S") */
+	BOUNCE_FLAG,		/* could not be parsed: kept, flagged for a person (":2,F") */
+	BOUNCE_RETRY,		/* temporary failure: left in new/, and stop */
+};
+typedef enum bounce_done (*bounce_handler)(const char *path, const char *data, size_t len,
+					   void *arg);
+/*
+ * Handles every message in the Maildir @dir's new/: each is claimed by
+ * renaming it into cur/ (so two runs never take the same one), handled, and
+ * flagged. Returns the number handled, or -1 with @err.
+ */
+int bounce_maildir_each(const char *dir, bounce_handler h, void *arg, bool *retry, char *err);
+/* Handles every message of the mbox file @path, with a progress line on a
+ * terminal. Returns the number handled, or -1 with @err. */
+int bounce_mbox_each(const char *path, bounce_handler h, void *arg, bool *retry, char *err);
+
+#endif

@@ -1,0 +1,404 @@
+/*
+ * bounce/rules.c - the phrases of bounce texts and what each says of the
+ * recipient's address: one table, read in rank order.
+ *
+ * The table is data: a row per phrase, {rank, phrase, verdict, reason}.
+ * Ranks decide when several match (lowest rank wins):
+ *   RANK_BLOCK  policy, spam, reputation, full or disabled mailboxes: they
+ *               say nothing about whether the address exists, so they
+ *               outrank the phrases of a dead address ("550 5.1.1 blocked
+ *               as spam" is soft);
+ *   RANK_GONE   the address or its domain is gone: the only hard rows;
+ *   RANK_WEAK   generic words of a refusal ("rejected", "denied"), soft,
+ *               which yield to a status code that says the address is gone.
+ * Trusts nothing: the text is lower-cased by the caller, and matching is a
+ * plain substring search, so no input can make it slow or wrong in a way
+ * that deletes anyone: only RANK_GONE rows can give a hard verdict.
+ *
+ * Origin: the rows marked as Sisimai's, the MTA table (bounce_rules_mta)
+ * and Orange's codes (bounce_rules_provider_gone) are taken verbatim, as
+ * data, from Sisimai 4.25.15 (Debian libsisimai-perl: Sisimai/Reason/, Sisimai/Lhost/,
+ * Sisimai/Rhost/FrancePTT.pm), Copyright (C) 2014
+ * azumakuniyuki and contributors, BSD 2-Clause License: "Redistribution and
+ * use in source and binary forms, with or without modification, are
+ * permitted provided that [...] redistributions of source code must retain
+ * the above copyright notice, this list of conditions and the following
+ * disclaimer"; the full text is in tests/bounce-corpus/LICENSE. Sisimai
+ * checks the blocking reasons (blocked, filtered, spam, policy) before the
+ * address ones; RANK_BLOCK above RANK_GONE does the same.
+ */
+#include "bounce.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <string.h>
+
+enum rank { RANK_TEMP, RANK_BLOCK, RANK_GONE, RANK_WEAK };
+
+static const struct bounce_rule {
+	enum rank rank;
+	const char *phrase;		/* lower case */
+	enum bounce_action action;
+	const char *reason;
+	const char *why;
+	bool strong;			/* needs no status code or RCPT context */
+} rules[] = {
+	/* The report itself says it is temporary or late. */
+	{RANK_TEMP, "delivery temporarily suspended", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
+	{RANK_TEMP, "retry time not reached", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
+	{RANK_TEMP, "retry timeout exceeded", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
+	{RANK_TEMP, "was not delivered within", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
+	{RANK_TEMP, "could not be delivered for", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
+	{RANK_TEMP, "could not deliver for", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
+	{RANK_TEMP, "could not send message for past", BOUNCE_SOFT, "expired", "a delay warning", false},
+	{RANK_TEMP, "message expired", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
+	{RANK_TEMP, "delivery expired", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
+	{RANK_TEMP, "delivery time expired", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
+	{RANK_TEMP, "has been delayed", BOUNCE_SOFT, "expired", "a delay warning", false},
+	{RANK_TEMP, "delivery is delayed", BOUNCE_SOFT, "expired", "a delay warning", false},
+	{RANK_TEMP, "delivery has been delayed", BOUNCE_SOFT, "expired", "a delay warning", false},
+	{RANK_TEMP, "will continue trying", BOUNCE_SOFT, "expired", "a delay warning", false},
+	{RANK_TEMP, "will keep trying", BOUNCE_SOFT, "expired", "a delay warning", false},
+	{RANK_TEMP, "will be retried", BOUNCE_SOFT, "expired", "a delay warning", false},
+	{RANK_TEMP, "queue lifetime", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
+	{RANK_TEMP, "too long in the queue", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
+	{RANK_TEMP, "retry limit", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
+
+	/* Policy, spam, reputation: nothing about the address. */
+	{RANK_BLOCK, "spam", BOUNCE_SOFT, "spam", "the receiver took the message for spam", false},
+	{RANK_BLOCK, "junk mail", BOUNCE_SOFT, "spam", "the receiver took the message for spam", false},
+	{RANK_BLOCK, "unsolicited", BOUNCE_SOFT, "spam", "the receiver took the message for spam", false},
+	{RANK_BLOCK, "blacklist", BOUNCE_SOFT, "blocked", "the sender is on a block list", false},
+	{RANK_BLOCK, "blocklist", BOUNCE_SOFT, "blocked", "the sender is on a block list", false},
+	{RANK_BLOCK, "black list", BOUNCE_SOFT, "blocked", "the sender is on a block list", false},
+	{RANK_BLOCK, "block list", BOUNCE_SOFT, "blocked", "the sender is on a block list", false},
+	{RANK_BLOCK, "blocked", BOUNCE_SOFT, "blocked", "the receiver blocks the sender", false},
+	{RANK_BLOCK, "spamhaus", BOUNCE_SOFT, "blocked", "the sender is on a block list", false},
+	{RANK_BLOCK, "rbl", BOUNCE_SOFT, "blocked", "the sender is on a block list", false},
+	{RANK_BLOCK, "dnsbl", BOUNCE_SOFT, "blocked", "the sender is on a block list", false},
+	{RANK_BLOCK, "reputation", BOUNCE_SOFT, "reputation", "the sender's reputation", false},
+	{RANK_BLOCK, "banned", BOUNCE_SOFT, "blocked", "the receiver blocks the sender", false},
+	{RANK_BLOCK, "virus", BOUNCE_SOFT, "virus", "the receiver found a virus", false},
+	{RANK_BLOCK, "malware", BOUNCE_SOFT, "virus", "the receiver found a virus", false},
+	{RANK_BLOCK, "dmarc", BOUNCE_SOFT, "auth", "sender authentication (DMARC) failed", false},
+	{RANK_BLOCK, "spf", BOUNCE_SOFT, "auth", "sender authentication (SPF) failed", false},
+	{RANK_BLOCK, "dkim", BOUNCE_SOFT, "auth", "sender authentication (DKIM) failed", false},
+	{RANK_BLOCK, "sender authentication", BOUNCE_SOFT, "auth", "sender authentication failed", false},
+	{RANK_BLOCK, "not authenticated", BOUNCE_SOFT, "auth", "sender authentication failed", false},
+	{RANK_BLOCK, "authentication required", BOUNCE_SOFT, "auth", "sender authentication failed", false},
+	{RANK_BLOCK, "reverse dns", BOUNCE_SOFT, "ptr", "the sending host has no reverse DNS", false},
+	{RANK_BLOCK, "reverse lookup", BOUNCE_SOFT, "ptr", "the sending host has no reverse DNS", false},
+	{RANK_BLOCK, "ptr record", BOUNCE_SOFT, "ptr", "the sending host has no reverse DNS", false},
+	{RANK_BLOCK, "rdns", BOUNCE_SOFT, "ptr", "the sending host has no reverse DNS", false},
+	{RANK_BLOCK, "cannot find your hostname", BOUNCE_SOFT, "ptr", "the sending host has no reverse DNS", false},
+	{RANK_BLOCK, "cannot resolve your", BOUNCE_SOFT, "ptr", "the sending host has no reverse DNS", false},
+	{RANK_BLOCK, "greylist", BOUNCE_SOFT, "greylisted", "greylisting", false},
+	{RANK_BLOCK, "graylist", BOUNCE_SOFT, "greylisted", "greylisting", false},
+	{RANK_BLOCK, "rate limit", BOUNCE_SOFT, "rate", "a rate limit", false},
+	{RANK_BLOCK, "too many", BOUNCE_SOFT, "rate", "a rate or size limit", false},
+	{RANK_BLOCK, "try again later", BOUNCE_SOFT, "temporary", "the receiver asks to try again later", false},
+	{RANK_BLOCK, "relay access denied", BOUNCE_SOFT, "relaying", "relaying refused", false},
+	{RANK_BLOCK, "relaying denied", BOUNCE_SOFT, "relaying", "relaying refused", false},
+	{RANK_BLOCK, "relay not permitted", BOUNCE_SOFT, "relaying", "relaying refused", false},
+	{RANK_BLOCK, "not permitted to relay", BOUNCE_SOFT, "relaying", "relaying refused", false},
+	{RANK_BLOCK, "we do not relay", BOUNCE_SOFT, "relaying", "relaying refused", false},
+	{RANK_BLOCK, "unable to relay", BOUNCE_SOFT, "relaying", "relaying refused", false},
+	{RANK_BLOCK, "relaying to", BOUNCE_SOFT, "relaying", "relaying refused", false},
+	{RANK_BLOCK, "message size exceeds", BOUNCE_SOFT, "too-large", "the message is too large", false},
+	{RANK_BLOCK, "message too large", BOUNCE_SOFT, "too-large", "the message is too large", false},
+	{RANK_BLOCK, "message is too large", BOUNCE_SOFT, "too-large", "the message is too large", false},
+	{RANK_BLOCK, "message too big", BOUNCE_SOFT, "too-large", "the message is too large", false},
+	{RANK_BLOCK, "size limit", BOUNCE_SOFT, "too-large", "the message is too large", false},
+	{RANK_BLOCK, "exceeds the maximum size", BOUNCE_SOFT, "too-large", "the message is too large", false},
+	{RANK_BLOCK, "mailbox full", BOUNCE_SOFT, "mailbox-full", "the mailbox is full", false},
+	{RANK_BLOCK, "mailbox is full", BOUNCE_SOFT, "mailbox-full", "the mailbox is full", false},
+	{RANK_BLOCK, "mailbox has exceeded", BOUNCE_SOFT, "mailbox-full", "the mailbox is full", false},
+	{RANK_BLOCK, "mail box full", BOUNCE_SOFT, "mailbox-full", "the mailbox is full", false},
+	{RANK_BLOCK, "mailfolder is full", BOUNCE_SOFT, "mailbox-full", "the mailbox is full", false},
+	{RANK_BLOCK, "box is full", BOUNCE_SOFT, "mailbox-full", "the mailbox is full", false},
+	{RANK_BLOCK, "quota", BOUNCE_SOFT, "mailbox-full", "the mailbox is over its quota", false},
+	{RANK_BLOCK, "insufficient storage", BOUNCE_SOFT, "mailbox-full", "the mailbox is full", false},
+	{RANK_BLOCK, "not enough storage", BOUNCE_SOFT, "mailbox-full", "the mailbox is full", false},
+	{RANK_BLOCK, "exceeded storage", BOUNCE_SOFT, "mailbox-full", "the mailbox is full", false},
+	{RANK_BLOCK, "out of storage", BOUNCE_SOFT, "mailbox-full", "the mailbox is full", false},
+	{RANK_BLOCK, "disk space", BOUNCE_SOFT, "system-full", "the receiving system is full", false},
+	{RANK_BLOCK, "disk full", BOUNCE_SOFT, "system-full", "the receiving system is full", false},
+	{RANK_BLOCK, "no space left", BOUNCE_SOFT, "system-full", "the receiving system is full", false},
+	{RANK_BLOCK, "disabled", BOUNCE_SOFT, "suspended", "the mailbox is disabled (it may come back)", false},
+	{RANK_BLOCK, "suspended", BOUNCE_SOFT, "suspended", "the mailbox is suspended (it may come back)", false},
+	{RANK_BLOCK, "deactivated", BOUNCE_SOFT, "suspended", "the mailbox is deactivated (it may come back)", false},
+	{RANK_BLOCK, "inactive", BOUNCE_SOFT, "suspended", "the mailbox is inactive (it may come back)", false},
+	{RANK_BLOCK, "not active", BOUNCE_SOFT, "suspended", "the mailbox is inactive (it may come back)", false},
+	{RANK_BLOCK, "recipient preferences", BOUNCE_SOFT, "filtered", "the recipient's own filter", false},
+	{RANK_BLOCK, "temporarily", BOUNCE_SOFT, "temporary", "the receiver says it is temporary", false},
+	{RANK_BLOCK, "sender address", BOUNCE_SOFT, "sender", "the receiver refused our sender address", false},
+	{RANK_BLOCK, "domain of sender", BOUNCE_SOFT, "sender", "the receiver refused our sender address", false},
+	{RANK_BLOCK, "sender domain", BOUNCE_SOFT, "sender", "the receiver refused our sender address", false},
+	{RANK_BLOCK, "procmail", BOUNCE_SOFT, "mailer", "the receiver's local delivery program failed", false},
+	{RANK_BLOCK, "mailer error", BOUNCE_SOFT, "mailer", "the receiver's local delivery program failed", false},
+	{RANK_BLOCK, "command died", BOUNCE_SOFT, "mailer", "the receiver's local delivery program failed", false},
+
+	/* The address or its domain is gone: the only hard rows. */
+	{RANK_GONE, "user unknown", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
+	{RANK_GONE, "unknown user", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
+	{RANK_GONE, "no such user", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
+	{RANK_GONE, "no such mailbox", BOUNCE_HARD, "unknown-user", "the receiver has no such mailbox", false},
+	{RANK_GONE, "no such recipient", BOUNCE_HARD, "unknown-user", "the receiver does not know the recipient", false},
+	{RANK_GONE, "no such address", BOUNCE_HARD, "unknown-user", "the receiver does not know the address", false},
+	{RANK_GONE, "no such person", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
+	{RANK_GONE, "no such local user", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
+	{RANK_GONE, "no mailbox here by that name", BOUNCE_HARD, "unknown-user", "the receiver has no such mailbox", true},
+	{RANK_GONE, "unknown recipient", BOUNCE_HARD, "unknown-user", "the receiver does not know the recipient", false},
+	{RANK_GONE, "recipient unknown", BOUNCE_HARD, "unknown-user", "the receiver does not know the recipient", false},
+	{RANK_GONE, "recipient not found", BOUNCE_HARD, "unknown-user", "the receiver does not know the recipient", false},
+	{RANK_GONE, "recipientnotfound", BOUNCE_HARD, "unknown-user", "the receiver does not know the recipient", true},
+	{RANK_GONE, "address unknown", BOUNCE_HARD, "unknown-user", "the receiver does not know the address", false},
+	{RANK_GONE, "unknown address", BOUNCE_HARD, "unknown-user", "the receiver does not know the address", false},
+	{RANK_GONE, "addressee unknown", BOUNCE_HARD, "unknown-user", "the receiver does not know the address", false},
+	{RANK_GONE, "unknown local part", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
+	{RANK_GONE, "unknown local-part", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
+	{RANK_GONE, "user not found", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
+	{RANK_GONE, "user does not exist", BOUNCE_HARD, "unknown-user", "the user does not exist", true},
+	{RANK_GONE, "mailbox does not exist", BOUNCE_HARD, "unknown-user", "the mailbox does not exist", true},
+	{RANK_GONE, "mailbox not found", BOUNCE_HARD, "unknown-user", "the mailbox does not exist", false},
+	{RANK_GONE, "address does not exist", BOUNCE_HARD, "unknown-user", "the address does not exist", true},
+	{RANK_GONE, "account does not exist", BOUNCE_HARD, "unknown-user", "the account does not exist", true},
+	{RANK_GONE, "recipient does not exist", BOUNCE_HARD, "unknown-user", "the recipient does not exist", true},
+	{RANK_GONE, "domain does not exist", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "does not exist", BOUNCE_HARD, "unknown-user", "the address does not exist", false},
+	{RANK_GONE, "doesn't exist", BOUNCE_HARD, "unknown-user", "the address does not exist", false},
+	{RANK_GONE, "invalid recipient", BOUNCE_HARD, "unknown-user", "the receiver calls the recipient invalid", false},
+	{RANK_GONE, "invalid mailbox", BOUNCE_HARD, "unknown-user", "the receiver calls the mailbox invalid", false},
+	{RANK_GONE, "not a valid mailbox", BOUNCE_HARD, "unknown-user", "the receiver calls the mailbox invalid", false},
+	{RANK_GONE, "no mailbox", BOUNCE_HARD, "unknown-user", "the receiver has no such mailbox", false},
+	{RANK_GONE, "is not a known user", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
+	{RANK_GONE, "bad destination mailbox", BOUNCE_HARD, "unknown-user", "the receiver has no such mailbox", true},
+	{RANK_GONE, "recipient name is not recognized", BOUNCE_HARD, "unknown-user", "the receiver does not know the recipient", true},
+	{RANK_GONE, "mailbox unavailable", BOUNCE_HARD, "unknown-user", "the mailbox does not exist", false},
+	{RANK_GONE, "invalid address", BOUNCE_HARD, "unknown-user", "the receiver calls the address invalid", false},
+	{RANK_GONE, "couldn't find a mail exchanger", BOUNCE_HARD, "unknown-domain", "the domain has no mail server", false},
+	{RANK_GONE, "invalid domain", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "not listed in public name & address book", BOUNCE_HARD, "unknown-user", "the receiver (Lotus Notes) does not know the user", true},
+	{RANK_GONE, "not listed in domino directory", BOUNCE_HARD, "unknown-user", "the receiver (Domino) does not know the user", true},
+	{RANK_GONE, "\xe3\x83\x87\xe3\x82\xa3\xe3\x83\xac\xe3\x82\xaf\xe3\x83\x88\xe3\x83\xaa\xe3\x81\xae\xe3\x83\xaa\xe3\x82\xb9\xe3\x83\x88\xe3\x81\xab\xe3\x81\x82\xe3\x82\x8a\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93",
+	 BOUNCE_HARD, "unknown-user", "the receiver (Lotus Notes, in Japanese: not in the directory) does not know the user", true},
+	{RANK_GONE, "invalid final delivery userid", BOUNCE_HARD, "unknown-user", "the receiver (IMail) does not know the user", true},
+	{RANK_GONE, "user not exist", BOUNCE_HARD, "unknown-user", "the user does not exist", false},
+	{RANK_GONE, "illegal host/domain name", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "no mx record found", BOUNCE_HARD, "unknown-domain", "the domain has no mail server", false},
+	/* Sisimai's own phrases (Sisimai/Reason/UserUnknown.pm, HostUnknown.pm,
+	 * NotAccept.pm, Lhost/GSuite.pm, Lhost/Outlook.pm; BSD-2-Clause, see
+	 * the header): each names the address or its domain as gone. */
+	{RANK_GONE, "5.1.0 address rejected.", BOUNCE_HARD, "unknown-user", "the receiver rejects the address (5.1.0)", true},
+	{RANK_GONE, "delivery error: dd this user doesn't have a", BOUNCE_HARD, "unknown-user", "the receiver (Yahoo) has no account for the user", true},
+	{RANK_GONE, "address couldn't be found", BOUNCE_HARD, "unknown-user", "the receiver (Google) has no such address", true},
+	{RANK_GONE, "no valid recipients for this mm", BOUNCE_HARD, "unknown-user", "the receiver (Verizon) has no such subscriber", true},
+	{RANK_GONE, "domino \xe3\x83\x87\xe3\x82\xa3\xe3\x83\xac\xe3\x82\xaf\xe3\x83\x88\xe3\x83\xaa\xe3\x81\xab\xe3\x81\xaf\xe8\xa6\x8b\xe3\x81\xa4\xe3\x81\x8b\xe3\x82\x8a\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93",
+	 BOUNCE_HARD, "unknown-user", "the receiver (Domino, in Japanese: not found in the directory) does not know the user", true},
+	{RANK_GONE, "non r\xc3\xa9pertori\xc3\xa9 dans l'annuaire domino", BOUNCE_HARD, "unknown-user", "the receiver (Domino, in French) does not know the user", true},
+	{RANK_GONE, "domain is not reachable", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "domain must exist", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "host or domain name not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "mail domain mentioned in email address is unknown", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "recipient address rejected: unknown domain name", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "unroutable address", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "host does not accept mail", BOUNCE_HARD, "no-mail-domain", "the domain accepts no mail", false},
+	{RANK_GONE, "not accepting network messages", BOUNCE_HARD, "no-mail-domain", "the domain accepts no mail", false},
+	{RANK_GONE, "host unknown", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "unknown host", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "host not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "domain not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "no such domain", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "domain name not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "unrouteable address", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "bad destination system", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	{RANK_GONE, "null mx", BOUNCE_HARD, "no-mail-domain", "the domain accepts no mail", false},
+	{RANK_GONE, "does not accept mail", BOUNCE_HARD, "no-mail-domain", "the domain accepts no mail", false},
+
+	/* Generic words of a refusal: soft, but a status code of a dead
+	 * address outranks them. */
+	{RANK_WEAK, "rejected", BOUNCE_SOFT, "rejected", "the receiver rejected the message", false},
+	{RANK_WEAK, "denied", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
+	{RANK_WEAK, "refused", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
+	{RANK_WEAK, "not allowed", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
+	{RANK_WEAK, "policy", BOUNCE_SOFT, "policy", "the receiver's policy", false},
+	{RANK_WEAK, "timed out", BOUNCE_SOFT, "network", "a network failure", false},
+	{RANK_WEAK, "timeout", BOUNCE_SOFT, "network", "a network failure", false},
+	{RANK_WEAK, "connection", BOUNCE_SOFT, "network", "a network failure", false},
+};
+#define NRULES (sizeof(rules) / sizeof(rules[0]))
+
+/*
+ * The table indexed by the first two bytes of each phrase (every phrase
+ * has at least two), so that one pass over the text tries only the
+ * phrases that can start at each position: mostly none.
+ * Built once (bounce_init), read-only after.
+ */
+static struct {
+	unsigned short start[65537];	/* rows of first bytes k: order[start[k] .. start[k + 1]) */
+	unsigned short order[NRULES];	/* row numbers, in table order within a key */
+	unsigned char len[NRULES];
+} idx;
+static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
+
+static unsigned
+idx_key(const char *p)
+{
+	return (unsigned)(unsigned char)p[0] << 8 | (unsigned char)p[1];
+}
+
+static void
+idx_build(void)
+{
+	unsigned short count[65536] = {0}, n = 0;
+
+	for (size_t i = 0; i < NRULES; i++)
+		count[idx_key(rules[i].phrase)]++;
+	for (unsigned k = 0; k < 65536; k++) {
+		idx.start[k] = n;
+		n = (unsigned short)(n + count[k]);
+	}
+	idx.start[65536] = n;
+	memset(count, 0, sizeof(count));
+	for (size_t i = 0; i < NRULES; i++) {
+		unsigned k = idx_key(rules[i].phrase);
+
+		idx.order[idx.start[k] + count[k]++] = (unsigned short)i;
+		idx.len[i] = (unsigned char)strlen(rules[i].phrase);
+	}
+}
+
+bool
+bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match *m)
+{
+	const struct bounce_rule *best = NULL;
+	size_t at = 0, best_len = 0;
+
+	pthread_once(&idx_once, idx_build);
+	for (size_t i = 0; i + 1 < len; i++) {
+		unsigned key = idx_key(lower + i);
+
+		for (unsigned k = idx.start[key]; k < idx.start[key + 1]; k++) {
+			const struct bounce_rule *r = &rules[idx.order[k]];
+			size_t n = idx.len[idx.order[k]];
+
+			/* Lowest rank wins; within a rank, the earliest in the text. */
+			if ((best && r->rank >= best->rank) || n > len - i ||
+			    memcmp(lower + i + 2, r->phrase + 2, n - 2) != 0)
+				continue;
+			best = r;
+			at = i;
+			best_len = n;
+		}
+		if (best && best->rank == RANK_TEMP)
+			break;
+	}
+	if (best == NULL)
+		return false;
+	m->action = best->action;
+	m->reason = best->reason;
+	m->why = best->why;
+	m->at = at;
+	m->len = best_len;
+	m->weak = best->rank == RANK_WEAK;
+	m->temporary = best->rank == RANK_TEMP;
+	m->strong = best->strong;
+	return true;
+}
+
+/*
+ * MTAs whose bounces word an unknown user only for a refusal of the
+ * address itself: Sisimai's lhost modules for them (McAfee.pm,
+ * IMailServer.pm, MessageLabs.pm, GSuite.pm, PowerMTA.pm, Outlook.pm) map these words straight to "userunknown". Each row: the
+ * headers that identify the MTA (all must hold; "" = present), as those
+ * modules detect it.
+ */
+static const struct bounce_mta {
+	const char *name;
+	struct {
+		const char *header, *contains;
+	} need[2];
+} mtas[] = {
+	{"McAfee", {{"X-NAI-Header", "Modified by McAfee"}}},
+	{"IMail", {{"X-Mailer", "<SMTP32 v"}}},
+	{"MessageLabs", {{"X-Msg-Ref", ""}, {"From", "MAILER-DAEMON@messagelabs.com"}}},
+	{"Google", {{"X-Gm-Message-State", ""}, {"From", "mailer-daemon@googlemail.com"}}},
+	{"PowerMTA", {{"Subject", "Delivery report"}}},
+	{"Outlook", {{"From", "postmaster@hotmail.com"}}},
+};
+
+const char *
+bounce_rules_mta(const char *(*get)(void *arg, const char *name), void *arg)
+{
+	for (size_t i = 0; i < sizeof(mtas) / sizeof(mtas[0]); i++) {
+		bool all = true;
+
+		for (size_t k = 0; k < 2 && mtas[i].need[k].header && all; k++) {
+			const char *v = get(arg, mtas[i].need[k].header);
+
+			all = v && strcasestr(v, mtas[i].need[k].contains) != NULL;
+		}
+		if (all)
+			return mtas[i].name;
+	}
+	return NULL;
+}
+
+/*
+ * Orange (France Telecom) puts its own error codes in its replies:
+ * "LPN007_416", "OFR_416", "LPNAAA_416", "OUK004-418". Sisimai's
+ * Rhost/FrancePTT.pm reads the last three digits; 416 and 418 say the
+ * recipient does not exist. Other codes are left to the phrase table.
+ */
+static const char *const orange_prefixes[] = {"lpnaaa", "lpn", "ofr", "ouk"};
+static const char *const orange_gone[] = {"416", "418"};
+
+bool
+bounce_rules_provider_gone(const char *lower, size_t len)
+{
+	for (size_t i = 0; i + 6 < len; i++) {
+		if (lower[i] != 'l' && lower[i] != 'o')
+			continue;
+		if (i > 0 && isalnum((unsigned char)lower[i - 1]))
+			continue;
+		for (size_t p = 0; p < sizeof(orange_prefixes) / sizeof(orange_prefixes[0]); p++) {
+			size_t n = strlen(orange_prefixes[p]), e = i + n, d = 0;
+			char last[3];
+
+			if (e > len || memcmp(lower + i, orange_prefixes[p], n) != 0)
+				continue;
+			/* _NNN, or NNN-NNN / NNN_NNN */
+			while (e < len && (isdigit((unsigned char)lower[e]) || lower[e] == '_' || lower[e] == '-')) {
+				if (isdigit((unsigned char)lower[e])) {
+					last[d % 3] = lower[e];
+					d++;
+				}
+				e++;
+			}
+			if (d < 3 || (e < len && isalnum((unsigned char)lower[e])))
+				break;
+			char code[4] = {last[d % 3], last[(d + 1) % 3], last[(d + 2) % 3], '\0'};
+
+			for (size_t k = 0; k < sizeof(orange_gone) / sizeof(orange_gone[0]); k++)
+				if (strcmp(code, orange_gone[k]) == 0)
+					return true;
+			break;
+		}
+	}
+	return false;
+}
+
+/* Words that make an otherwise permanent-sounding failure temporary. */
+static const char *const temporary_phrases[] = {
+	"try again later", "temporar", "will be retried", "delayed", "deferred",
+	"will continue", "retrying", "still trying",
+};
+
+bool
+bounce_rules_temporary(const char *lower, size_t len)
+{
+	for (size_t i = 0; i < sizeof(temporary_phrases) / sizeof(temporary_phrases[0]); i++)
+		if (memmem(lower, len, temporary_phrases[i], strlen(temporary_phrases[i])))
+			return true;
+	return false;
+}

@@ -1,0 +1,170 @@
+/*
+ * store/bounce.c - what a bounce does to a subscriber: a hard bounce
+ * deletes them (suppression entry, audit event), a soft bounce adds a point
+ * to their bounce score (at most one a day), and enough points within the
+ * window count as a hard bounce. Points older than the window no longer
+ * count and are deleted: the score decays when no bounce comes.
+ *
+ * Called by bounce/ with a subscriber id from a verified token (or, when
+ * the operator allows it, from an address). Each function is one
+ * transaction, or joins the caller's. Audit details hold a status code and
+ * a short word, never an address.
+ */
+#include "store_int.h"
+
+#include <string.h>
+
+static enum store_status
+delete_bounced(struct store *st, const struct subscriber *sub, const char *detail, char *err)
+{
+	static const char sql[] = "DELETE FROM subscriber WHERE id = ?1";
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+	enum store_status ss;
+	int rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, sub->id);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, rc, "deleting a bounced subscriber", err);
+	if ((ss = store_suppress_add_norm(st, sub->email, "bounced", err)) != STORE_OK)
+		return ss;
+	return store_audit_add(st, "bounced", sub->email, sub->id, "bounce", detail, err);
+}
+
+static enum store_status
+tx_end(struct store *st, bool own, enum store_status s, bool deleted, char *err)
+{
+	s = store_tx_end(st, own, s, err);
+	if (s == STORE_OK && own && deleted)
+		store_scrub(st, err);
+	return s;
+}
+
+enum store_status
+store_bounce_hard(struct store *st, int64_t id, const char *detail, bool *deleted,
+		  char *err)
+{
+	struct subscriber sub;
+	enum store_status s;
+	bool own;
+
+	*deleted = false;
+	if ((s = store_tx_start(st, &own, err)) != STORE_OK)
+		return s;
+	s = store_subscriber_get(st, id, &sub, err);
+	if (s == STORE_OK) {
+		s = delete_bounced(st, &sub, detail, err);
+		*deleted = s == STORE_OK;
+	} else if (s == STORE_NOTFOUND) {
+		s = STORE_OK;	/* gone already: not an error */
+	}
+	sodium_memzero(&sub, sizeof(sub));
+	return tx_end(st, own, s, *deleted, err);
+}
+
+enum store_status
+store_bounce_soft(struct store *st, int64_t id, const char *status, const char *reason,
+		  int threshold, int window_days, int *score, bool *deleted, char *err)
+{
+	static const char prune[] =
+		"DELETE FROM bounce WHERE subscriber_id = ?1 AND day <= date(?2, ?3)";
+	static const char add[] =
+		"INSERT OR IGNORE INTO bounce(subscriber_id, day, status, reason) VALUES (?1, ?2, ?3, ?4)";
+	static const char sum[] = "SELECT count(*) FROM bounce WHERE subscriber_id = ?1";
+	struct subscriber sub;
+	char window[32], detail[128];
+	sqlite3_stmt *q;
+	enum store_status s;
+	bool own;
+	int rc;
+
+	*deleted = false;
+	*score = 0;
+	if ((s = store_tx_start(st, &own, err)) != STORE_OK)
+		return s;
+	s = store_subscriber_get(st, id, &sub, err);
+	if (s == STORE_NOTFOUND) {
+		s = STORE_OK;
+		goto out;
+	}
+	if (s != STORE_OK)
+		goto out;
+	snprintf(window, sizeof(window), "-%d days", window_days);
+	if ((q = store_stmt(st, prune, err)) == NULL) {
+		s = STORE_ERROR;
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_text(q, 2, store_today(st), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, window, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		s = store_fail(st, rc, "decaying a bounce score", err);
+		goto out;
+	}
+	if ((q = store_stmt(st, add, err)) == NULL) {
+		s = STORE_ERROR;
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_text(q, 2, store_today(st), -1, SQLITE_STATIC);
+	if (status && *status)
+		sqlite3_bind_text(q, 3, status, -1, SQLITE_STATIC);
+	if (reason && *reason)
+		sqlite3_bind_text(q, 4, reason, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		s = store_fail(st, rc, "counting a soft bounce", err);
+		goto out;
+	}
+	if ((q = store_stmt(st, sum, err)) == NULL) {
+		s = STORE_ERROR;
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*score = sqlite3_column_int(q, 0);
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW) {
+		s = store_fail(st, rc, "reading a bounce score", err);
+		goto out;
+	}
+	if (*score >= threshold) {
+		snprintf(detail, sizeof(detail), "%d soft bounces within %d days (last %s %s)",
+			 *score, window_days, status && *status ? status : "-", reason ? reason : "");
+		s = delete_bounced(st, &sub, detail, err);
+		*deleted = s == STORE_OK;
+	}
+out:
+	sodium_memzero(&sub, sizeof(sub));
+	return tx_end(st, own, s, *deleted, err);
+}
+
+enum store_status
+store_bounce_score(struct store *st, int64_t id, int window_days, int *score, char *err)
+{
+	static const char sql[] =
+		"SELECT count(*) FROM bounce WHERE subscriber_id = ?1 AND day > date(?2, ?3)";
+	char window[32];
+	sqlite3_stmt *q = store_stmt(st, sql, err);
+	int rc;
+
+	*score = 0;
+	if (q == NULL)
+		return STORE_ERROR;
+	snprintf(window, sizeof(window), "-%d days", window_days);
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_text(q, 2, store_today(st), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, window, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*score = sqlite3_column_int(q, 0);
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW ? STORE_OK : store_fail(st, rc, "reading a bounce score", err);
+}

@@ -1,0 +1,445 @@
+/*
+ * tests/unit/test_bounce.c - the bounce parser, one small inline message
+ * per format (RFC 3464 DSN plain, base64 and quoted-printable; ARF; the
+ * plain-text bounces of qmail, Exim, Sendmail, Postfix, Exchange/Office
+ * 365, Gmail, Yahoo; auto-replies; what is not a bounce; an "unknown user"
+ * that stands only from an MTA that means it; Orange's own codes; a report
+ * forwarded as an attachment), the phrase table, one parser reused from
+ * message to message, and what a verdict does to a real store (VERP
+ * attribution, forged tokens, the soft score).
+ */
+#include "helpers.h"
+
+#include "../../bounce/bounce.h"
+
+struct want {
+	const char *name;
+	const char *msg;
+	const char *kind;
+	const char *rcpt;	/* NULL: no result at all */
+	enum bounce_action action;
+	const char *status;
+};
+
+#define DSN_HEAD \
+	"From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\n" \
+	"To: bounces+tok@news.example.org\n" \
+	"Subject: Undelivered Mail Returned to Sender\n" \
+	"MIME-Version: 1.0\n" \
+	"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n" \
+	"--B\nContent-Type: text/plain\n\nThe mail system\n\n"
+
+static const struct want cases[] = {
+	{"dsn hard", DSN_HEAD
+	 "--B\nContent-Type: message/delivery-status\n\n"
+	 "Reporting-MTA: dns; mx.example.org\n\n"
+	 "Final-Recipient: rfc822; gone@example.net\nAction: failed\nStatus: 5.1.1\n"
+	 "Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown\n\n--B--\n",
+	 "dsn", "gone@example.net", BOUNCE_HARD, "5.1.1"},
+	{"dsn mailbox full", DSN_HEAD
+	 "--B\nContent-Type: message/delivery-status\n\n"
+	 "Reporting-MTA: dns; mx.example.org\n\n"
+	 "Final-Recipient: rfc822; full@example.net\nAction: failed\nStatus: 5.2.2\n"
+	 "Diagnostic-Code: smtp; 552 5.2.2 Mailbox full\n\n--B--\n",
+	 "dsn", "full@example.net", BOUNCE_SOFT, "5.2.2"},
+	{"dsn base64 status part", DSN_HEAD
+	 "--B\nContent-Type: message/delivery-status\nContent-Transfer-Encoding: base64\n\n"
+	 /* "Final-Recipient: rfc822; b64@example.net\nAction: failed\nStatus: 5.1.1\n" */
+	 "RmluYWwtUmVjaXBpZW50OiByZmM4MjI7IGI2NEBleGFtcGxlLm5ldApBY3Rpb246IGZhaWxlZApT\n"
+	 "dGF0dXM6IDUuMS4xCg==\n\n--B--\n",
+	 "dsn", "b64@example.net", BOUNCE_HARD, "5.1.1"},
+	{"dsn quoted-printable status part", DSN_HEAD
+	 "--B\nContent-Type: message/delivery-status\nContent-Transfer-Encoding: quoted-printable\n\n"
+	 "Final-Recipient: rfc822; qp@example.net\nAction: failed\nStatus: 5.7.1\n"
+	 "Diagnostic-Code: smtp; 554 5.7.1 Message rejected as sp=\nam\n\n--B--\n",
+	 "dsn", "qp@example.net", BOUNCE_SOFT, "5.7.1"},
+	{"dsn policy block with a dead-address code is soft", DSN_HEAD
+	 "--B\nContent-Type: message/delivery-status\n\n"
+	 "Final-Recipient: rfc822; blk@example.net\nAction: failed\nStatus: 5.1.1\n"
+	 "Diagnostic-Code: smtp; 550 5.1.1 Blocked: your IP is listed on a blacklist\n\n--B--\n",
+	 "dsn", "blk@example.net", BOUNCE_SOFT, "5.1.1"},
+	{"dsn delayed is soft whatever the code", DSN_HEAD
+	 "--B\nContent-Type: message/delivery-status\n\n"
+	 "Final-Recipient: rfc822; late@example.net\nAction: delayed\nStatus: 4.4.1\n"
+	 "Diagnostic-Code: smtp; 450 4.1.1 User unknown, try again\n\n--B--\n",
+	 "dsn", "late@example.net", BOUNCE_SOFT, "4.4.1"},
+	{"dsn delivered is ignored", DSN_HEAD
+	 "--B\nContent-Type: message/delivery-status\n\n"
+	 "Final-Recipient: rfc822; ok@example.net\nAction: delivered\nStatus: 2.0.0\n\n--B--\n",
+	 "dsn", "ok@example.net", BOUNCE_IGNORE, "2.0.0"},
+	{"dsn user unknown after DATA is a filter", DSN_HEAD
+	 "<flt@example.net>: host mx said: 550 Unknown user flt@example.net (in reply to end of DATA command)\n\n"
+	 "--B\nContent-Type: message/delivery-status\n\n"
+	 "Final-Recipient: rfc822; flt@example.net\nAction: failed\nStatus: 5.0.0\n"
+	 "Diagnostic-Code: smtp; 550 Unknown user flt@example.net\n\n--B--\n",
+	 "dsn", "flt@example.net", BOUNCE_SOFT, "5.0.0"},
+	{"arf abuse", "From: feedback@isp.example\nTo: abuse@news.example.org\nSubject: FW: report\n"
+	 "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"A\"\n\n"
+	 "--A\nContent-Type: text/plain\n\nA complaint.\n\n"
+	 "--A\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nUser-Agent: x/1\nVersion: 1\n"
+	 "Original-Rcpt-To: <angry@example.net>\n\n"
+	 "--A\nContent-Type: message/rfc822\n\nFrom: news@example.org\nTo: angry@example.net\nSubject: hi\n\nbody\n--A--\n",
+	 "arf", "angry@example.net", BOUNCE_COMPLAINT, ""},
+	{"arf auth-failure is ignored", "From: dmarc@isp.example\nTo: postmaster@news.example.org\nSubject: report\n"
+	 "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"A\"\n\n"
+	 "--A\nContent-Type: message/feedback-report\n\nFeedback-Type: auth-failure\nVersion: 1\n\n"
+	 "--A\nContent-Type: text/rfc822-headers\n\nFrom: news@example.org\nTo: someone@example.net\n\n--A--\n",
+	 "arf", "someone@example.net", BOUNCE_IGNORE, ""},
+	{"qmail", "From: MAILER-DAEMON@mail.example.net\nTo: bounces+tok@news.example.org\nSubject: failure notice\n\n"
+	 "Hi. This is the qmail-send program at mail.example.net.\n"
+	 "I'm afraid I wasn't able to deliver your message to the following addresses.\n\n"
+	 "<nobody-here@example.net>:\n192.0.2.1 does not like recipient.\n"
+	 "Remote host said: 550 5.1.1 <nobody-here@example.net>... User unknown\nGiving up on 192.0.2.1.\n\n"
+	 "--- Below this line is a copy of the message.\n\nTo: nobody-here@example.net\n",
+	 "text", "nobody-here@example.net", BOUNCE_HARD, "5.1.1"},
+	{"exim", "From: Mail Delivery System <Mailer-Daemon@mx.example.com>\nTo: bounces+tok@news.example.org\n"
+	 "Subject: Mail delivery failed: returning message to sender\nX-Failed-Recipients: lost@example.com\n\n"
+	 "This message was created automatically by mail delivery software.\n\n"
+	 "A message that you sent could not be delivered to one or more of its\nrecipients. This is a permanent error. The following address(es) failed:\n\n"
+	 "  lost@example.com\n    SMTP error from remote mail server after RCPT TO:<lost@example.com>:\n"
+	 "    550 5.1.1 No such user here\n\n------ This is a copy of the message, including all the headers. ------\n",
+	 "text", "lost@example.com", BOUNCE_HARD, "5.1.1"},
+	{"sendmail mailbox full", "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.jp>\nTo: bounces+tok@news.example.org\n"
+	 "Subject: Returned mail: see transcript for details\n\n"
+	 "   ----- The following addresses had permanent fatal errors -----\n<fat@example.jp>\n"
+	 "    (reason: 552 5.2.2 Mailbox full)\n\n   ----- Transcript of session follows -----\n"
+	 "... while talking to mx.example.jp.:\n>>> RCPT To:<fat@example.jp>\n<<< 552 5.2.2 <fat@example.jp>... Mailbox full\n",
+	 "text", "fat@example.jp", BOUNCE_SOFT, "5.2.2"},
+	{"office 365", "From: postmaster@outlook.example.com\nTo: bounces+tok@news.example.org\n"
+	 "Subject: Undeliverable: news\n\nDelivery has failed to these recipients or groups:\n\n"
+	 "absent@example.com\nThe email address you entered couldn't be found.\n\n"
+	 "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'\n",
+	 "text", "absent@example.com", BOUNCE_HARD, "5.1.10"},
+	{"gmail", "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\nTo: bounces+tok@news.example.org\n"
+	 "Subject: Delivery Status Notification (Failure)\n\n"
+	 "Delivery to the following recipient failed permanently:\n\n     missing@gmail.example\n\n"
+	 "Technical details of permanent failure:\nThe email account that you tried to reach does not exist. "
+	 "550 5.1.1 https://support.google.com/mail/?p=NoSuchUser\n",
+	 "text", "missing@gmail.example", BOUNCE_HARD, "5.1.1"},
+	{"yahoo spam block", "From: MAILER-DAEMON@yahoo.example.com\nTo: bounces+tok@news.example.org\n"
+	 "Subject: Failure Notice\n\nSorry, we were unable to deliver your message to the following address.\n\n"
+	 "<reader@yahoo.example.com>:\n554: delivery error: dd Sorry your message to reader@yahoo.example.com cannot be delivered. "
+	 "This message was blocked as spam\n",
+	 "text", "reader@yahoo.example.com", BOUNCE_SOFT, ""},
+	{"unknown user alone is not enough", "From: MAILER-DAEMON@mx.example.co.jp\nTo: bounces+tok@news.example.org\n"
+	 "Subject: Delivery Status\n\n--- The following addresses had delivery problems ---\n\n"
+	 "<guess@example.co.jp>   (Permanent Error)\n550 Unknown user guess@example.co.jp\n",
+	 "text", "guess@example.co.jp", BOUNCE_SOFT, ""},
+	{"unknown user from an MTA that means it (McAfee)", "From: MAILER-DAEMON@mx.example.co.jp\n"
+	 "To: bounces+tok@news.example.org\nX-NAI-Header: Modified by McAfee Email and Web Security Virtual Appliance\n"
+	 "Subject: Delivery Status\n\n--- The following addresses had delivery problems ---\n\n"
+	 "<gone@example.co.jp>   (Permanent Error)\n550 Unknown user gone@example.co.jp\n",
+	 "text", "gone@example.co.jp", BOUNCE_HARD, ""},
+	{"orange's own code of an unknown recipient", DSN_HEAD
+	 "--B\nContent-Type: message/delivery-status\n\n"
+	 "Final-Recipient: rfc822; nul@laposte.example\nAction: failed\nStatus: 5.5.0\n"
+	 "Diagnostic-Code: smtp; 550 5.5.0 Adresse destinataire invalide. Invalid recipient. LPN007_416\n\n--B--\n",
+	 "dsn", "nul@laposte.example", BOUNCE_HARD, "5.5.0"},
+	{"orange's own code of a block", DSN_HEAD
+	 "--B\nContent-Type: message/delivery-status\n\n"
+	 "Final-Recipient: rfc822; blk@laposte.example\nAction: failed\nStatus: 5.0.0\n"
+	 "Diagnostic-Code: smtp; 550 5.0.0 Service refuse. Veuillez essayer plus tard. LPN105_104\n\n--B--\n",
+	 "dsn", "blk@laposte.example", BOUNCE_SOFT, "5.0.0"},
+	{"a Diagnostic-Code in raw ISO-2022-JP (Domino, in Japanese)", DSN_HEAD
+	 "--B\nContent-Type: message/delivery-status\n\n"
+	 "Final-Recipient: rfc822; kana@example.co.jp\nAction: failed\nStatus: 5.0.0\n"
+	 "Diagnostic-Code: X-Notes; \x1b$B%f!<%6!<\x1b(B kana@example.co.jp \x1b$B$O\x1b(B Domino "
+	 "\x1b$B%G%#%l%/%H%j$K$O8+$D$+$j$^$;$s!#\x1b(B\n\n--B--\n",
+	 "dsn", "kana@example.co.jp", BOUNCE_HARD, "5.0.0"},
+	{"a 5.1.1 inside a 5.1.0 reply", DSN_HEAD
+	 "--B\nContent-Type: message/delivery-status\n\n"
+	 "Final-Recipient: rfc822; deep@example.com\nAction: failed\nStatus: 5.0.0\n"
+	 "Diagnostic-Code: smtp; 5.1.0 - Unknown address error 550-'5.1.1 <deep@example.com>: User unknown'\n\n--B--\n",
+	 "dsn", "deep@example.com", BOUNCE_HARD, "5.0.0"},
+	{"a delivery report forwarded as an attachment",
+	 "From: postmaster@relay.example.org\nTo: bounces+tok@news.example.org\nSubject: Fwd: Returned mail\n"
+	 "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"O\"\n\n"
+	 "--O\nContent-Type: text/plain\n\nThe original message was received.\n\n"
+	 "--O\nContent-Type: message/rfc822\n\n"
+	 "From: MAILER-DAEMON@mx.example.org\nTo: someone@relay.example.org\nSubject: Returned mail: User unknown\n"
+	 "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"I\"\n\n"
+	 "--I\nContent-Type: text/plain\n\nThe following addresses had permanent delivery errors\n\n"
+	 "--I\nContent-Type: message/delivery-status\n\n"
+	 "Final-Recipient: rfc822; inner@example.net\nAction: failed\nStatus: 5.1.1\n"
+	 "Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\n--I--\n\n--O--\n",
+	 "dsn", "inner@example.net", BOUNCE_HARD, "5.1.1"},
+	{"out of office", "From: Reader <reader@example.net>\nTo: news@example.org\nSubject: Out of Office: news\n"
+	 "Auto-Submitted: auto-replied\n\nI am away until Monday.\n",
+	 "auto-reply", "reader@example.net", BOUNCE_IGNORE, ""},
+	{"mail to the unsubscribe address", "From: Reader <reader@example.net>\nTo: unsubscribe+tok@news.example.org\n"
+	 "Subject: unsubscribe\n\n",
+	 "unsubscribe", "reader@example.net", BOUNCE_UNSUBSCRIBE, ""},
+	{"not a bounce", "From: friend@example.net\nTo: news@example.org\nSubject: hello\n\n"
+	 "Your list is nice. user unknown, mailbox full, 550 5.1.1.\n",
+	 "none", NULL, BOUNCE_IGNORE, ""},
+};
+
+static void
+init(void)
+{
+	bounce_init();
+}
+
+TestSuite(bounce, .init = init);
+
+Test(bounce, formats)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct want *w = &cases[i];
+		struct bounce_report *rep = malloc(sizeof(*rep));
+		char err[ERR_LEN] = "";
+
+		cr_assert_not_null(rep);
+		cr_assert_eq(bounce_parse(w->msg, strlen(w->msg), NULL, rep, err), 0, "%s: %s", w->name, err);
+		cr_expect_str_eq(rep->kind, w->kind, "%s: kind", w->name);
+		if (w->rcpt == NULL) {
+			cr_expect_eq(rep->n, 0, "%s: no results", w->name);
+		} else {
+			cr_assert_eq(rep->n, 1, "%s: one result, got %d", w->name, rep->n);
+			cr_expect_str_eq(rep->r[0].recipient, w->rcpt, "%s: recipient", w->name);
+			cr_expect_eq(rep->r[0].action, w->action, "%s: action %s", w->name,
+				     bounce_action_name(rep->r[0].action));
+			if (w->status[0])
+				cr_expect_str_eq(rep->r[0].status, w->status, "%s: status", w->name);
+			cr_expect_neq(rep->r[0].reason, NULL, "%s: a reason", w->name);
+		}
+		free(rep);
+	}
+}
+
+Test(bounce, two_recipients_two_verdicts)
+{
+	static const char msg[] = DSN_HEAD
+		"--B\nContent-Type: message/delivery-status\n\n"
+		"Final-Recipient: rfc822; a@example.net\nAction: failed\nStatus: 5.1.1\n\n"
+		"Final-Recipient: rfc822; b@example.net\nAction: failed\nStatus: 4.2.2\n\n--B--\n";
+	struct bounce_report *rep = malloc(sizeof(*rep));
+	char err[ERR_LEN];
+
+	cr_assert_eq(bounce_parse(msg, sizeof(msg) - 1, NULL, rep, err), 0);
+	cr_assert_eq(rep->n, 2);
+	cr_expect_eq(rep->r[0].action, BOUNCE_HARD);
+	cr_expect_eq(rep->r[1].action, BOUNCE_SOFT);
+	free(rep);
+}
+
+Test(bounce, degenerate_input)
+{
+	static const char *const inputs[] = {"", "x", "\n\n\n", "From \n", "Subject: \xff\xfe\n\n\x01"};
+	struct bounce_report *rep = malloc(sizeof(*rep));
+	char err[ERR_LEN];
+
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		int r = bounce_parse(inputs[i], strlen(inputs[i]), NULL, rep, err);
+
+		cr_expect(r == 0 || r == -1);
+		cr_expect(r < 0 || rep->n == 0, "no result from '%s'", inputs[i]);
+	}
+	free(rep);
+}
+
+Test(bounce, rules_rank)
+{
+	static const struct {
+		const char *text;
+		enum bounce_action action;
+	} rows[] = {
+		{"550 user unknown", BOUNCE_HARD},
+		{"550 5.1.1 user unknown (blocked by spam filter)", BOUNCE_SOFT},
+		{"mailbox full", BOUNCE_SOFT},
+		{"recipient address rejected", BOUNCE_SOFT},
+		{"account disabled", BOUNCE_SOFT},
+		{"host unknown", BOUNCE_HARD},
+	};
+	struct bounce_rule_match m;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		cr_assert(bounce_rules_match(rows[i].text, strlen(rows[i].text), &m), "%s", rows[i].text);
+		cr_expect_eq(m.action, rows[i].action, "%s", rows[i].text);
+	}
+	cr_expect_not(bounce_rules_match("hello there", 11, &m));
+	cr_expect(bounce_rules_temporary("please try again later", 22));
+	/* "check the address and try again" is not a temporary failure */
+	cr_expect_not(bounce_rules_temporary("check for typos and try again.", 30));
+	cr_expect(bounce_rules_provider_gone("invalid recipient. lpn007_416", 29));
+	cr_expect(bounce_rules_provider_gone("invalid recipient. ofr_418 [418]", 32));
+	cr_expect_not(bounce_rules_provider_gone("refused. lpn105_104", 19));
+	cr_expect_not(bounce_rules_provider_gone("xlpn007_416", 11));
+}
+
+/* One parser reused from message to message gives what a new one gives. */
+Test(bounce, parser_reuse)
+{
+	struct bounce_parser *bp = bounce_parser_new();
+	struct bounce_report *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	char err[ERR_LEN];
+
+	cr_assert(a && b);
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			const char *msg = cases[i].msg;
+
+			cr_assert_eq(bounce_parse(msg, strlen(msg), NULL, a, err), 0, "%s", err);
+			cr_assert_eq(bounce_parse_with(bp, msg, strlen(msg), NULL, b, err), 0, "%s", err);
+			cr_assert_eq(a->n, b->n, "%s", cases[i].name);
+			cr_expect_str_eq(a->kind, b->kind, "%s", cases[i].name);
+			for (int k = 0; k < a->n; k++) {
+				cr_expect_str_eq(a->r[k].recipient, b->r[k].recipient, "%s", cases[i].name);
+				cr_expect_eq(a->r[k].action, b->r[k].action, "%s", cases[i].name);
+				cr_expect_str_eq(a->r[k].evidence, b->r[k].evidence, "%s", cases[i].name);
+			}
+		}
+	/* A message that cannot be parsed leaves the parser usable. */
+	cr_expect_eq(bounce_parse_with(bp, "", 0, NULL, b, err), bounce_parse("", 0, NULL, a, err));
+	cr_assert_eq(bounce_parse_with(bp, cases[0].msg, strlen(cases[0].msg), NULL, b, err), 0, "%s", err);
+	cr_expect_eq(b->n, 1);
+	bounce_parser_free(bp);
+	free(a);
+	free(b);
+}
+
+/* --- acting on a real store --- */
+
+static const char *
+verp_dsn(char *buf, size_t n, const char *to, const char *rcpt, const char *status, const char *diag)
+{
+	snprintf(buf, n,
+		 "From: MAILER-DAEMON@mx.example.net\nTo: %s\nSubject: Undelivered Mail Returned to Sender\n"
+		 "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n"
+		 "--B\nContent-Type: message/delivery-status\n\n"
+		 "Final-Recipient: rfc822; %s\nAction: failed\nStatus: %s\nDiagnostic-Code: smtp; %s\n\n--B--\n",
+		 to, rcpt, status, diag);
+	return buf;
+}
+
+static int64_t
+enrol(struct scratch *s, const char *email)
+{
+	struct purchase p = {.email = email, .source = "cli"};
+	enum enroll_result res;
+	int64_t id = 0;
+	char err[ERR_LEN];
+
+	cr_assert_eq(store_enroll(s->st, &p, &res, &id, err), STORE_OK, "%s", err);
+	return id;
+}
+
+static enum store_status
+run(struct scratch *s, const struct bounce_policy *pol, const char *msg, struct bounce_outcome *out)
+{
+	struct bounce_report *rep = malloc(sizeof(*rep));
+	char err[ERR_LEN];
+	enum store_status st;
+
+	cr_assert_eq(bounce_parse(msg, strlen(msg), NULL, rep, err), 0, "%s", err);
+	st = bounce_act(s->st, s->keys, pol, rep, out, err);
+	free(rep);
+	return st;
+}
+
+Test(bounce, verp_hard_deletes_and_forged_deletes_nobody)
+{
+	struct bounce_policy pol = {.require_verp = true, .soft_threshold = 3, .soft_window_days = 30};
+	struct scratch s;
+	struct subscriber sub;
+	struct bounce_outcome out;
+	char tok[TOKEN_LEN + 1], to[128], msg[2048], err[ERR_LEN];
+	bool has;
+	int64_t a, b;
+
+	scratch_open(&s);
+	a = enrol(&s, "dead@example.net");
+	b = enrol(&s, "alive@example.net");
+
+	/* A forged bounce: no token, or a token of the wrong purpose. */
+	verp_dsn(msg, sizeof(msg), "bounces@news.example.org", "alive@example.net", "5.1.1", "550 5.1.1 User unknown");
+	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
+	store_token_make(s.keys, TOKEN_UNSUBSCRIBE, b, 1, tok);
+	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
+	verp_dsn(msg, sizeof(msg), to, "alive@example.net", "5.1.1", "550 5.1.1 User unknown");
+	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
+	cr_expect_eq(store_subscriber_get(s.st, b, &sub, err), STORE_OK, "a forged bounce deleted nobody");
+
+	/* A real one. */
+	store_token_make(s.keys, TOKEN_BOUNCE, a, 1, tok);
+	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
+	verp_dsn(msg, sizeof(msg), to, "dead@example.net", "5.1.1", "550 5.1.1 User unknown");
+	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
+	cr_expect_eq(out.subscriber, a);
+	cr_expect_eq(store_subscriber_get(s.st, a, &sub, err), STORE_NOTFOUND, "the dead address is deleted");
+	cr_expect_eq(store_suppress_has(s.st, "dead@example.net", &has, err), STORE_OK);
+	cr_expect(has, "and suppressed");
+	cr_expect_eq(store_subscriber_get(s.st, b, &sub, err), STORE_OK, "the other stays");
+	scratch_close(&s);
+}
+
+Test(bounce, soft_score_one_point_a_day_then_hard)
+{
+	struct bounce_policy pol = {.require_verp = true, .soft_threshold = 2, .soft_window_days = 30};
+	struct scratch s;
+	struct subscriber sub;
+	struct bounce_outcome out;
+	char tok[TOKEN_LEN + 1], to[128], msg[2048], err[ERR_LEN];
+	int64_t a;
+	int score;
+	bool deleted;
+
+	scratch_open(&s);
+	a = enrol(&s, "full@example.net");
+	store_token_make(s.keys, TOKEN_BOUNCE, a, 1, tok);
+	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
+	verp_dsn(msg, sizeof(msg), to, "full@example.net", "4.2.2", "452 4.2.2 Mailbox full");
+	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
+	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
+	cr_expect_eq(store_bounce_score(s.st, a, 30, &score, err), STORE_OK);
+	cr_expect_eq(score, 1, "two bounces on one day count once");
+	cr_expect_eq(store_subscriber_get(s.st, a, &sub, err), STORE_OK);
+
+	/* With a threshold of one point, a soft bounce deletes. */
+	pol.soft_threshold = 1;
+	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
+	cr_expect_eq(store_subscriber_get(s.st, a, &sub, err), STORE_NOTFOUND, "over the threshold: deleted");
+	cr_expect_eq(store_bounce_soft(s.st, a, "4.2.2", "mailbox-full", 1, 30, &score, &deleted, err), STORE_OK,
+		     "a bounce for someone gone is not an error");
+	cr_expect_not(deleted);
+	scratch_close(&s);
+}
+
+Test(bounce, unsubscribe_by_mail)
+{
+	struct bounce_policy pol = {.require_verp = true, .soft_threshold = 3, .soft_window_days = 30};
+	struct scratch s;
+	struct subscriber sub;
+	struct bounce_outcome out;
+	char tok[TOKEN_LEN + 1], msg[1024], err[ERR_LEN];
+	int64_t a;
+
+	scratch_open(&s);
+	a = enrol(&s, "leaving@example.net");
+	store_token_make(s.keys, TOKEN_UNSUBSCRIBE, a, 1, tok);
+	snprintf(msg, sizeof(msg), "From: leaving@example.net\nTo: unsubscribe+%s@news.example.org\n"
+		 "Subject: unsubscribe\n\n", tok);
+	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
+	cr_expect_eq(store_subscriber_get(s.st, a, &sub, err), STORE_NOTFOUND);
+	scratch_close(&s);
+}
+
+Test(bounce, dry_run_changes_nothing)
+{
+	struct bounce_policy pol = {.dry_run = true, .require_verp = true, .soft_threshold = 3, .soft_window_days = 30};
+	struct scratch s;
+	struct subscriber sub;
+	struct bounce_outcome out;
+	char tok[TOKEN_LEN + 1], to[128], msg[2048], err[ERR_LEN];
+	int64_t a;
+
+	scratch_open(&s);
+	a = enrol(&s, "dead@example.net");
+	store_token_make(s.keys, TOKEN_BOUNCE, a, 1, tok);
+	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
+	verp_dsn(msg, sizeof(msg), to, "dead@example.net", "5.1.1", "550 5.1.1 User unknown");
+	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
+	cr_expect_str_eq(out.done, "would delete");
+	cr_expect_eq(store_subscriber_get(s.st, a, &sub, err), STORE_OK);
+	scratch_close(&s);
+}
