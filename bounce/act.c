@@ -107,7 +107,7 @@ apply(struct store *st, const struct bounce_policy *pol, int64_t id,
 			out->done = "would delete";
 			break;
 		}
-		s = store_bounce_hard(st, id, detail, &deleted, err);
+		s = store_bounce_hard(st, id, "bounce", detail, &deleted, err);
 		out->done = deleted ? "deleted" : "gone already";
 		break;
 	case BOUNCE_SOFT:

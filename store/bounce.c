@@ -14,38 +14,9 @@
 
 #include <string.h>
 
-static enum store_status
-delete_bounced(struct store *st, const struct subscriber *sub, const char *detail, char *err)
-{
-	static const char sql[] = "DELETE FROM subscriber WHERE id = ?1";
-	sqlite3_stmt *s = store_stmt(st, sql, err);
-	enum store_status ss;
-	int rc;
-
-	if (s == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, sub->id);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_fail(st, rc, "deleting a bounced subscriber", err);
-	if ((ss = store_suppress_add_norm(st, sub->email, "bounced", err)) != STORE_OK)
-		return ss;
-	return store_audit_add(st, "bounced", sub->email, sub->id, "bounce", detail, err);
-}
-
-static enum store_status
-tx_end(struct store *st, bool own, enum store_status s, bool deleted, char *err)
-{
-	s = store_tx_end(st, own, s, err);
-	if (s == STORE_OK && own && deleted)
-		store_scrub(st, err);
-	return s;
-}
-
 enum store_status
-store_bounce_hard(struct store *st, int64_t id, const char *detail, bool *deleted,
-		  char *err)
+store_bounce_hard(struct store *st, int64_t id, const char *source, const char *detail,
+		  bool *deleted, char *err)
 {
 	struct subscriber sub;
 	enum store_status s;
@@ -56,13 +27,13 @@ store_bounce_hard(struct store *st, int64_t id, const char *detail, bool *delete
 		return s;
 	s = store_subscriber_get(st, id, &sub, err);
 	if (s == STORE_OK) {
-		s = delete_bounced(st, &sub, detail, err);
+		s = store_remove(st, &sub, "bounced", source, detail, err);
 		*deleted = s == STORE_OK;
 	} else if (s == STORE_NOTFOUND) {
 		s = STORE_OK;	/* gone already: not an error */
 	}
 	sodium_memzero(&sub, sizeof(sub));
-	return tx_end(st, own, s, *deleted, err);
+	return store_end_deletion(st, own, s, *deleted, err);
 }
 
 enum store_status
@@ -138,12 +109,12 @@ store_bounce_soft(struct store *st, int64_t id, const char *status, const char *
 	if (*score >= threshold) {
 		snprintf(detail, sizeof(detail), "%d soft bounces within %d days (last %s %s)",
 			 *score, window_days, status && *status ? status : "-", reason ? reason : "");
-		s = delete_bounced(st, &sub, detail, err);
+		s = store_remove(st, &sub, "bounced", "bounce", detail, err);
 		*deleted = s == STORE_OK;
 	}
 out:
 	sodium_memzero(&sub, sizeof(sub));
-	return tx_end(st, own, s, *deleted, err);
+	return store_end_deletion(st, own, s, *deleted, err);
 }
 
 enum store_status

@@ -246,45 +246,6 @@ store_mailing_sent(struct store *st, int64_t mailing, const int64_t *subscribers
 }
 
 enum store_status
-store_mailing_bounced(struct store *st, int64_t subscriber, const char *detail,
-		      const char *source, bool *deleted, char *err)
-{
-	static const char del[] = "DELETE FROM subscriber WHERE id = ?1";
-	struct subscriber sub;
-	enum store_status r;
-	sqlite3_stmt *s;
-	int rc;
-
-	*deleted = false;
-	if ((r = store_begin(st, err)) != STORE_OK)
-		return r;
-	r = store_subscriber_get(st, subscriber, &sub, err);
-	if (r == STORE_NOTFOUND) {
-		store_rollback(st);
-		return STORE_OK;	/* gone already */
-	}
-	if (r == STORE_OK && (s = store_stmt(st, del, err)) != NULL) {
-		sqlite3_bind_int64(s, 1, subscriber);
-		rc = sqlite3_step(s);
-		sqlite3_reset(s);
-		r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "deleting a subscriber", err);
-	} else if (r == STORE_OK) {
-		r = STORE_ERROR;
-	}
-	if (r == STORE_OK)
-		r = store_suppress_add_norm(st, sub.email, "bounced", err);
-	if (r == STORE_OK)
-		r = store_audit_add(st, "bounced", sub.email, subscriber, source, detail, err);
-	sodium_memzero(&sub, sizeof(sub));
-	r = store_tx_end(st, true, r, err);
-	if (r == STORE_OK) {
-		*deleted = true;
-		store_scrub(st, err);
-	}
-	return r;
-}
-
-enum store_status
 store_mailing_finish(struct store *st, int64_t mailing, char *err)
 {
 	static const char sql[] =

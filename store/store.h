@@ -253,11 +253,6 @@ enum store_status store_mailing_mark(struct store *st, int64_t mailing,
  * commit); nothing for subscribers that are gone. */
 enum store_status store_mailing_sent(struct store *st, int64_t mailing,
 				     const int64_t *subscribers, int n, char *err);
-/* A hard bounce at send time: deletes the subscriber, keeps a suppression
- * entry, records an audit event "bounced" with @detail. */
-enum store_status store_mailing_bounced(struct store *st, int64_t subscriber,
-					const char *detail, const char *source,
-					bool *deleted, char *err);
 enum store_status store_mailing_finish(struct store *st, int64_t mailing, char *err);
 /* For the sender's handle: commits survive a crash of the process, not a
  * power cut; a 4 MiB page cache. */
@@ -265,11 +260,12 @@ void store_mailing_sender(struct store *st);
 
 /* --- bounce.c: what bounces do to a subscriber (used by bounce/) --- */
 
-/* A hard bounce: deletes the subscriber, keeps a suppression entry
- * ("bounced"), records an audit event with @detail (no address). Not an
- * error when the subscriber is gone already; *deleted says which. */
-enum store_status store_bounce_hard(struct store *st, int64_t id, const char *detail,
-				    bool *deleted, char *err);
+/* A hard bounce, reported by a bounce or at send time (@source: "bounce",
+ * "send"): deletes the subscriber, keeps a suppression entry ("bounced"),
+ * records an audit event with @detail (no address). Not an error when the
+ * subscriber is gone already; *deleted says which. */
+enum store_status store_bounce_hard(struct store *st, int64_t id, const char *source,
+				    const char *detail, bool *deleted, char *err);
 /* A soft bounce: one point a day at most; points older than @window_days
  * are dropped (decay); @threshold points within the window delete as a hard
  * bounce. *score is the score after this bounce. */

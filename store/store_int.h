@@ -65,6 +65,16 @@ void store_audit_hash(const struct store *st, const char *normalized,
 /* Joins the current transaction: the caller owns it. */
 enum store_status store_suppress_remove(struct store *st, const char *normalized,
 					bool *removed, char *err);
+/* Deletes a subscriber (deliveries and bounce days cascade), keeps a
+ * suppression entry with @event as its reason and records the audit event
+ * @event; in the caller's transaction. (subscriber.c) */
+enum store_status store_remove(struct store *st, const struct subscriber *sub,
+			       const char *event, const char *source,
+			       const char *detail, char *err);
+/* The shared end of every deletion: commit when @own, then scrub the files
+ * (unless the owner of the store has taken that on: store_defer_scrub()). */
+enum store_status store_end_deletion(struct store *st, bool own, enum store_status s,
+				     bool deleted, char *err);
 enum store_status store_suppress_add_norm(struct store *st, const char *normalized,
 					  const char *reason, char *err);
 enum store_status store_suppress_has_norm(struct store *st, const char *normalized,

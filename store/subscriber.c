@@ -300,10 +300,8 @@ delete_row(struct store *st, int64_t id, char *err)
 	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "deleting a subscriber", err);
 }
 
-/* Shared end of every deletion: commit, then scrub the files (unless the
- * owner of the store has taken that on: store_defer_scrub()). */
-static enum store_status
-end_deletion(struct store *st, bool own, enum store_status s, bool deleted, char *err)
+enum store_status
+store_end_deletion(struct store *st, bool own, enum store_status s, bool deleted, char *err)
 {
 	s = store_tx_end(st, own, s, err);
 	if (s == STORE_OK && own && deleted && !st->defer_scrub)
@@ -311,16 +309,16 @@ end_deletion(struct store *st, bool own, enum store_status s, bool deleted, char
 	return s;
 }
 
-static enum store_status
-unsubscribe_sub(struct store *st, const struct subscriber *sub, const char *source,
-		char *err)
+enum store_status
+store_remove(struct store *st, const struct subscriber *sub, const char *event,
+	     const char *source, const char *detail, char *err)
 {
 	enum store_status s;
 
 	if ((s = delete_row(st, sub->id, err)) != STORE_OK ||
-	    (s = store_suppress_add_norm(st, sub->email, "unsubscribed", err)) != STORE_OK)
+	    (s = store_suppress_add_norm(st, sub->email, event, err)) != STORE_OK)
 		return s;
-	return store_audit_add(st, "unsubscribed", sub->email, sub->id, source, NULL, err);
+	return store_audit_add(st, event, sub->email, sub->id, source, detail, err);
 }
 
 enum store_status
@@ -340,7 +338,7 @@ store_unsubscribe(struct store *st, const char *email, const char *source,
 	s = find_norm(st, addr, &sub, err);
 	if (s == STORE_OK) {
 		*was_subscribed = true;
-		s = unsubscribe_sub(st, &sub, source, err);
+		s = store_remove(st, &sub, "unsubscribed", source, NULL, err);
 	} else if (s == STORE_NOTFOUND) {
 		/* Nobody to delete; still make sure no purchase enrols them. */
 		s = store_suppress_add_norm(st, addr, "unsubscribed", err);
@@ -349,7 +347,7 @@ store_unsubscribe(struct store *st, const char *email, const char *source,
 					    "not a subscriber: suppression entry only", err);
 	}
 	sodium_memzero(&sub, sizeof(sub));
-	return end_deletion(st, own, s, *was_subscribed, err);
+	return store_end_deletion(st, own, s, *was_subscribed, err);
 }
 
 enum store_status
@@ -366,12 +364,12 @@ store_unsubscribe_id(struct store *st, int64_t id, const char *source,
 	s = store_subscriber_get(st, id, &sub, err);
 	if (s == STORE_OK) {
 		*was_subscribed = true;
-		s = unsubscribe_sub(st, &sub, source, err);
+		s = store_remove(st, &sub, "unsubscribed", source, NULL, err);
 	} else if (s == STORE_NOTFOUND) {
 		s = STORE_OK;	/* unsubscribed already: not an error */
 	}
 	sodium_memzero(&sub, sizeof(sub));
-	return end_deletion(st, own, s, *was_subscribed, err);
+	return store_end_deletion(st, own, s, *was_subscribed, err);
 }
 
 enum store_status
@@ -404,7 +402,7 @@ store_erase(struct store *st, const char *email, bool suppress, const char *sour
 				    suppress ? "everything deleted; suppression entry kept on request"
 					     : "everything deleted, suppression entry included", err);
 	sodium_memzero(&sub, sizeof(sub));
-	return end_deletion(st, own, s, *existed || removed, err);
+	return store_end_deletion(st, own, s, *existed || removed, err);
 }
 
 enum store_status
@@ -465,7 +463,7 @@ store_rectify(struct store *st, const char *old_email, const char *new_email,
 out:
 	sodium_memzero(&sub, sizeof(sub));
 	sodium_memzero(&other, sizeof(other));
-	return end_deletion(st, own, s, true, err);
+	return store_end_deletion(st, own, s, true, err);
 }
 
 enum store_status
