@@ -11,6 +11,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -217,6 +218,67 @@ store_scrub(struct store *st, char *err)
 		return store_fail(st, rc, "checkpointing", err);
 	}
 	return STORE_OK;
+}
+
+enum store_status
+store_scrub_try(struct store *st, char *err)
+{
+	int rc;
+
+	sqlite3_busy_timeout(st->db, 0);
+	rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+	return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc, "checkpointing", err);
+}
+
+long long
+store_wal_size(const struct store *st)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (snprintf(path, sizeof(path), "%s-wal", st->path) >= (int)sizeof(path))
+		return -1;
+	if (stat(path, &sb) != 0)
+		return errno == ENOENT ? 0 : -1;
+	return (long long)sb.st_size;
+}
+
+/*
+ * A read transaction is open once a statement has read the database: the
+ * SELECT is stepped once and reset, which keeps the transaction (and its
+ * snapshot) until the COMMIT of store_unpin().
+ */
+enum store_status
+store_pin(struct store *st, char *err)
+{
+	sqlite3_stmt *s;
+	enum store_status r;
+	int rc;
+
+	if (!sqlite3_get_autocommit(st->db))
+		return STORE_OK;	/* pinned already */
+	if ((r = exec(st, "BEGIN", "holding a read transaction", err)) != STORE_OK)
+		return r;
+	if ((s = store_stmt(st, "SELECT 1 FROM sqlite_schema LIMIT 1", err)) == NULL) {
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW) {
+		r = store_fail(st, rc, "holding a read transaction", err);
+		store_rollback(st);
+		return r;
+	}
+	return STORE_OK;
+}
+
+void
+store_unpin(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		store_rollback(st);
 }
 
 /* The value of an integer pragma, or -1. */

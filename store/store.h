@@ -207,6 +207,23 @@ enum store_status store_export(struct store *st, const char *email,
 /* defer.c: with @defer, deletions on this store do not scrub the files;
  * the caller then runs store_scrub() (on any store) soon after each. */
 void store_defer_scrub(struct store *st, bool defer);
+/*
+ * db.c: store_pin() holds a read transaction open on @st until
+ * store_unpin(). SQLite shares its locks on the -shm file between the
+ * connections of a process: while one holds a read lock, the others begin
+ * and end their read transactions without a system call (serve's GETs
+ * spend a quarter of their time there otherwise). A pin keeps checkpoints
+ * from truncating the log: unpin before store_scrub(). Pin only while the
+ * log is empty (store_wal_size() is 0): the pin then reads the database
+ * file alone and holds back no writer.
+ */
+enum store_status store_pin(struct store *st, char *err);
+void store_unpin(struct store *st);
+/* Bytes in the write-ahead log file: 0 when empty or absent, -1 on error. */
+long long store_wal_size(const struct store *st);
+/* store_scrub(), but STORE_BUSY at once when another connection is busy. */
+enum store_status store_scrub_try(struct store *st, char *err);
+
 /* --- mailing.c: mailings and deliveries (used by the mailer) --- */
 
 enum delivery_state { DELIVERY_PENDING, DELIVERY_SENT, DELIVERY_FAILED };

@@ -282,6 +282,9 @@ add_text(struct buf *b, const char *fmt, const char *list, const char *masked)
 	buf_adds(b, p);
 }
 
+/* Room for a page at once: no reallocation while it is written. */
+#define PAGE_SIZE_HINT 4096
+
 char *
 page_render(enum page_kind kind, enum lang l, const struct page_args *a, size_t *len)
 {
@@ -291,6 +294,7 @@ page_render(enum page_kind kind, enum lang l, const struct page_args *a, size_t 
 
 	/* buf_adds only: this is the hot path of the server (no printf). */
 	buf_init(&b);
+	buf_reserve(&b, PAGE_SIZE_HINT);
 	buf_adds(&b, "<!DOCTYPE html>\n<html lang=\"");
 	buf_adds(&b, lang_tags[l]);
 	buf_adds(&b, "\">\n<head>\n<meta charset=\"utf-8\">\n"

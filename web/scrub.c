@@ -1,5 +1,6 @@
 /*
- * web/scrub.c - the thread that removes deleted addresses from the files.
+ * web/scrub.c - the thread that removes deleted addresses from the files,
+ * and holds the read transaction that makes the server's reads cheap.
  *
  * Each unsubscription is committed durably (synchronous = FULL) with
  * secure_delete, before its reply; the server's stores defer the truncating
@@ -10,6 +11,14 @@
  * waiting in SQLite's busy loop. One checkpoint serves every deletion of
  * the batch: that keeps the promise (the bytes leave -wal within a fraction
  * of a second) at thousands of unsubscriptions a second.
+ *
+ * Between checkpoints, while the log is empty, its store holds a read
+ * transaction open (store_pin): SQLite then keeps its lock on the -shm
+ * file at the system level for the whole process, and a GET's read
+ * transaction costs no system call. Every PIN_POLL_MS it looks at the
+ * log: when another process wrote, it lets go, truncates the log (that
+ * process's deleted rows leave the files too), and holds again. Nobody's
+ * checkpoint waits for the pin longer than that.
  */
 #include "web_int.h"
 
@@ -32,6 +41,37 @@ scrub_once(struct scrub *s, struct store *st)
 	return r == STORE_OK;
 }
 
+/* @until: @ms milliseconds from now, for pthread_cond_timedwait(). */
+static void
+deadline(struct timespec *until, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, until);
+	until->tv_nsec += ms * 1000000L;
+	until->tv_sec += until->tv_nsec / 1000000000L;
+	until->tv_nsec %= 1000000000L;
+}
+
+/* Another process wrote: empty the log, if nobody is in the way now. */
+static void
+truncate_log(struct scrub *s, struct store *st)
+{
+	char err[ERR_LEN];
+
+	pthread_mutex_lock(s->write_lock);
+	if (store_scrub_try(st, err) == STORE_OK)
+		atomic_fetch_add(&s->runs, 1);
+	pthread_mutex_unlock(s->write_lock);
+}
+
+static void
+pin(struct store *st)
+{
+	char err[ERR_LEN];
+
+	if (store_wal_size(st) == 0 && store_pin(st, err) != STORE_OK)
+		log_debug("scrub: no read transaction held: %s", err);
+}
+
 static void *
 scrub_main(void *arg)
 {
@@ -44,32 +84,44 @@ scrub_main(void *arg)
 		log_error("scrub: %s", err);
 		st = NULL;
 	}
+	if (st != NULL)
+		pin(st);
 	pthread_mutex_lock(&s->mu);
 	while (!stop) {
 		struct timespec until;
+		bool pending;
 
-		while (!s->pending && !s->stop)
-			pthread_cond_wait(&s->cv, &s->mu);
-		/* Let the batch gather, unless we are stopping. */
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += SCRUB_DELAY_MS * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
-		while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT)
+		deadline(&until, PIN_POLL_MS);
+		while (!s->pending && !s->stop &&
+		       pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT)
 			;
-		stop = s->stop;
+		/* A deletion: let the batch gather, unless we are stopping. */
 		if (s->pending) {
-			bool done;
-
-			s->pending = false;
-			pthread_mutex_unlock(&s->mu);
-			done = st == NULL || scrub_once(s, st);
-			pthread_mutex_lock(&s->mu);
-			if (!done && !stop)
-				s->pending = true;
+			deadline(&until, SCRUB_DELAY_MS);
+			while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT)
+				;
 		}
+		stop = s->stop;
+		pending = s->pending;
+		s->pending = false;
+		pthread_mutex_unlock(&s->mu);
+		if (st != NULL && (pending || store_wal_size(st) != 0)) {
+			store_unpin(st);
+			if (!pending)
+				truncate_log(s, st);
+			else if (scrub_once(s, st))
+				pending = false;
+		}
+		if (st != NULL && !stop)
+			pin(st);
+		pthread_mutex_lock(&s->mu);
+		/* A checkpoint that could not finish is tried again. */
+		if (pending && st != NULL && !stop)
+			s->pending = true;
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (st != NULL)
+		store_unpin(st);
 	store_close(st);
 	return NULL;
 }

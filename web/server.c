@@ -105,20 +105,24 @@ route_find(const struct server *srv, bool admin, const char *url, const char **r
 	return &not_found;
 }
 
-static unsigned
-method_bit(const char *m)
-{
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} methods[] = {
-		{MHD_HTTP_METHOD_GET, M_GET}, {MHD_HTTP_METHOD_HEAD, M_HEAD},
-		{MHD_HTTP_METHOD_POST, M_POST}, {MHD_HTTP_METHOD_DELETE, M_DELETE},
-	};
+static const struct {
+	const char *name;
+	unsigned bit;
+} methods[] = {
+	{MHD_HTTP_METHOD_GET, M_GET}, {MHD_HTTP_METHOD_HEAD, M_HEAD},
+	{MHD_HTTP_METHOD_POST, M_POST}, {MHD_HTTP_METHOD_DELETE, M_DELETE},
+};
 
+/* The method's bit, and its name for the log ("OTHER" for the rest). */
+static unsigned
+method_bit(const char *m, const char **name)
+{
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (strcmp(m, methods[i].name) == 0)
+		if (strcmp(m, methods[i].name) == 0) {
+			*name = methods[i].name;
 			return methods[i].bit;
+		}
+	*name = "OTHER";
 	return M_OTHER;
 }
 
@@ -148,7 +152,9 @@ server_store(struct server *srv, char *err)
 
 struct request_ext {
 	struct request r;
-	char method[12];
+	const struct route_def *def;	/* where the path leads */
+	unsigned method;		/* M_GET... */
+	const char *method_name;
 	const char *allow;
 	enum lang lang;
 	bool html;
@@ -291,9 +297,9 @@ request_begin(struct server *srv, bool admin, struct MHD_Connection *c, const ch
 	r->start = monotonic_seconds();
 	r->limit = admin ? MAX_BODY_ADMIN : MAX_BODY_PUBLIC;
 	buf_init(&r->body);
-	snprintf(x->method, sizeof(x->method), "%s",
-		 method_bit(method) == M_OTHER ? "OTHER" : method);
+	x->method = method_bit(method, &x->method_name);
 	d = route_find(srv, admin, url, &r->rest);
+	x->def = d;
 	r->route = d->route;
 	x->allow = d->allow;
 	x->lang = srv->lang;
@@ -317,7 +323,6 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	bool admin = ((struct server **)cls)[1] != NULL;
 	struct request *r = *req_cls;
 	const struct route_def *d;
-	const char *rest;
 	unsigned m;
 
 	(void)version;
@@ -337,8 +342,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	}
 	if (r->too_big)
 		return refuse(r, c, MHD_HTTP_CONTENT_TOO_LARGE);
-	d = route_find(srv, admin, url, &rest);
-	m = method_bit(method);
+	d = EXT(r)->def;
+	m = EXT(r)->method;
 	if (d->route == ROUTE_NOT_FOUND)
 		return refuse(r, c, MHD_HTTP_NOT_FOUND);
 	if (!(d->methods & m))
@@ -406,7 +411,7 @@ log_request(const struct request *r, bool complete)
 	unsigned long t = us > 0 ? (unsigned long)us : 0;
 
 	p = put_str(p, r->admin ? "newsletter: admin " : "newsletter: web ");
-	p = put_str(p, EXT(r)->method);
+	p = put_str(p, EXT(r)->method_name);
 	*p++ = ' ';
 	p = put_str(p, metrics_route_name(r->route));
 	*p++ = ' ';

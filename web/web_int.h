@@ -17,6 +17,7 @@
 #define CONN_MEMORY (16 * 1024)		/* request line and headers per connection */
 #define SHUTDOWN_GRACE 10.0		/* seconds in-flight requests get to finish */
 #define SCRUB_DELAY_MS 200		/* deletions are scrubbed from the files within this */
+#define PIN_POLL_MS 100		/* how often the scrub thread looks at the log */
 #define ADMIN_TOKEN_MIN 16
 
 /* --- page.c: languages, texts and HTML pages --- */

@@ -28,6 +28,8 @@ check "a 100 kB chunked body (no length): 413" test "$CODE" = 413
 check "... and the subscriber is kept" is_sub load1@example.no
 http POST "$ADMIN/api/v1/purchases" -H "Authorization: Bearer $ADMIN_TOKEN" --data-binary @"$SCRATCH/big"
 check "a 100 kB body on the API: 413 JSON" test "$CODE" = 413 -a "$(header content-type)" = application/json
+http GET "$BASE$P1" -H "Cookie: $(head -c 4000 /dev/zero | tr '\0' c)"
+check "a 4 kB header (a large cookie) is served: 200 (got $CODE)" test "$CODE" = 200
 http GET "$BASE$P1" -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' b)"
 check "a 20 kB header: refused with 4xx (got $CODE)" test "$CODE" -ge 400 -a "$CODE" -lt 500
 many=()
