@@ -7,6 +7,7 @@
 #define NEWSLETTER_MAILER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../lib/lib.h"
@@ -133,5 +134,13 @@ struct send_result {
 
 /* Runs the send; fills @res; 0, or -1 with @err (nothing is lost). */
 int mailer_send(const struct send_opts *o, struct send_result *res, char *err);
+
+/* --- nodelay.c: connect() and write() of the SMTP client's sockets --- */
+
+#define MAILER_SIO_BUFSIZE 2048	/* libesmtp 1.1's write buffer (siobuf.h) */
+
+/* Whether a write of @buf is a full buffer of a message's data with more
+ * of it to come (sent with MSG_MORE), rather than its end or anything else. */
+bool mailer_more_follows(const void *buf, size_t len);
 
 #endif
