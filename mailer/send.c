@@ -7,11 +7,9 @@
  * What a user may count on:
  * - a message the server accepted is recorded as sent before the data of
  *   the next one goes out on its connection, so a crash or kill sends
- *   again at most the one message per connection that was in flight. A
- *   recorder thread commits what the connections had accepted meanwhile
- *   in one transaction, while they go on with the next message's MAIL and
- *   RCPT: a worker waits for its record only when the server has said 354
- *   and it is not done yet;
+ *   again at most the one message per connection that was in flight (the
+ *   messages that several connections had accepted meanwhile are recorded
+ *   in one commit, by whichever worker needs its own on record first);
  * - recipients are read from the store per batch, just before sending, so
  *   someone who unsubscribes or is restricted meanwhile gets nothing more;
  * - 4xx: left pending and retried in a later pass of the same run (with
@@ -69,13 +67,10 @@ struct run {
 	pthread_mutex_t st_mu;
 	/* Accepted messages not yet recorded: at most one per worker. */
 	pthread_mutex_t q_mu;
-	pthread_cond_t q_work;	/* the recorder: something is queued, or stop */
-	pthread_cond_t q_done;	/* the workers: a group is on record */
 	int64_t *q_ids;		/* under q_mu */
 	struct worker **q_ws;
 	int q_n;
-	bool q_stop;
-	int64_t *rec_ids;	/* the recorder's: the group being committed */
+	int64_t *rec_ids;	/* under st_mu: the group being committed */
 	struct worker **rec_ws;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -172,7 +167,7 @@ compose(struct worker *w, const struct item *it, char *err)
 	return 0;
 }
 
-/* Queues @it, just accepted, for the recorder (see wait_recorded). */
+/* Queues @it, just accepted, to be recorded (wait_recorded). */
 static void
 queue_sent(struct worker *w, const struct item *it)
 {
@@ -183,57 +178,45 @@ queue_sent(struct worker *w, const struct item *it)
 	run->q_ws[run->q_n] = w;
 	run->q_n++;
 	w->queued = true;
-	pthread_cond_signal(&run->q_work);
-	pthread_mutex_unlock(&run->q_mu);
-}
-
-/* Returns once the message @w queued, if any, is on record. */
-static void
-wait_recorded(struct worker *w)
-{
-	struct run *run = w->run;
-
-	pthread_mutex_lock(&run->q_mu);
-	while (w->queued)
-		pthread_cond_wait(&run->q_done, &run->q_mu);
 	pthread_mutex_unlock(&run->q_mu);
 }
 
 /*
- * The recorder: commits every queued message in one transaction (a group
- * commit), again and again, until told to stop with nothing queued. A
- * failed commit stops the run; the workers are released all the same.
+ * Returns once the message @w queued is on record. The worker that gets the
+ * store first commits every queued message in one transaction (a group
+ * commit); the others find theirs done when they get the store.
  */
-static void *
-recorder_main(void *arg)
+static void
+wait_recorded(struct worker *w)
 {
-	struct run *run = arg;
+	struct run *run = w->run;
 	char err[ERR_LEN];
 
-	pthread_mutex_lock(&run->q_mu);
 	for (;;) {
+		bool queued;
 		int n;
 
-		while (run->q_n == 0 && !run->q_stop)
-			pthread_cond_wait(&run->q_work, &run->q_mu);
-		if (run->q_n == 0)
-			break;
+		pthread_mutex_lock(&run->q_mu);
+		queued = w->queued;
+		pthread_mutex_unlock(&run->q_mu);
+		if (!queued)
+			return;
+		pthread_mutex_lock(&run->st_mu);
+		pthread_mutex_lock(&run->q_mu);
 		n = run->q_n;
 		memcpy(run->rec_ids, run->q_ids, (size_t)n * sizeof(*run->rec_ids));
 		memcpy(run->rec_ws, run->q_ws, (size_t)n * sizeof(*run->rec_ws));
 		run->q_n = 0;
 		pthread_mutex_unlock(&run->q_mu);
-		pthread_mutex_lock(&run->st_mu);
-		if (store_mailing_sent(run->st, run->o->mailing_id, run->rec_ids, n, err) != STORE_OK)
+		if (n > 0 && store_mailing_sent(run->st, run->o->mailing_id, run->rec_ids, n,
+						err) != STORE_OK)
 			run_fatal(run, "recording %d deliveries as sent: %s", n, err);
-		pthread_mutex_unlock(&run->st_mu);
 		pthread_mutex_lock(&run->q_mu);
 		for (int i = 0; i < n; i++)
 			run->rec_ws[i]->queued = false;
-		pthread_cond_broadcast(&run->q_done);
+		pthread_mutex_unlock(&run->q_mu);
+		pthread_mutex_unlock(&run->st_mu);
 	}
-	pthread_mutex_unlock(&run->q_mu);
-	return NULL;
 }
 
 /* libesmtp reads each message through this; a NULL @len rewinds. */
@@ -778,8 +761,6 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 	pthread_mutex_init(&run.mu, NULL);
 	pthread_mutex_init(&run.st_mu, NULL);
 	pthread_mutex_init(&run.q_mu, NULL);
-	pthread_cond_init(&run.q_work, NULL);
-	pthread_cond_init(&run.q_done, NULL);
 	pthread_cond_init(&run.cv, NULL);
 	snprintf(run.hostport, sizeof(run.hostport), "%s:%d", o->cfg->smtp.host, o->cfg->smtp.port);
 	run.batch = BATCH_MAX;
@@ -829,15 +810,8 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 	if (rc == 0 && o->test_to) {
 		test_copy(&ws[0]);
 	} else if (rc == 0) {
-		pthread_t recorder;
-		bool recording = pthread_create(&recorder, NULL, recorder_main, &run) == 0;
-
-		if (!recording) {
-			run_fatal(&run, "cannot start the recorder thread");
-			run.done = true;
-		}
 		progress_init(&prog);
-		for (int i = 0; i < nw && recording; i++)
+		for (int i = 0; i < nw; i++)
 			if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) == 0)
 				started++;
 		for (;;) {
@@ -860,13 +834,6 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 		for (int i = 0; i < started; i++)
 			pthread_join(ws[i].thread, NULL);
 		progress_done(&prog);
-		if (recording) {
-			pthread_mutex_lock(&run.q_mu);
-			run.q_stop = true;
-			pthread_cond_signal(&run.q_work);
-			pthread_mutex_unlock(&run.q_mu);
-			pthread_join(recorder, NULL);
-		}
 	}
 	for (int i = 0; i < nw; i++) {
 		mailer_composer_free(ws[i].comp);
@@ -895,7 +862,5 @@ out:
 	pthread_mutex_destroy(&run.mu);
 	pthread_mutex_destroy(&run.st_mu);
 	pthread_mutex_destroy(&run.q_mu);
-	pthread_cond_destroy(&run.q_work);
-	pthread_cond_destroy(&run.q_done);
 	return rc;
 }
