@@ -159,16 +159,34 @@ exec(struct store *st, const char *sql, const char *what, char *err)
 	return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc, what, err);
 }
 
+/* One statement from the cache: for those run at every transaction, which
+ * sqlite3_exec() would parse again each time. */
+static enum store_status
+step_cached(struct store *st, const char *sql, const char *what, char *err)
+{
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+	int rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, what, err);
+}
+
 enum store_status
 store_begin(struct store *st, char *err)
 {
-	return exec(st, "BEGIN IMMEDIATE", "starting a transaction", err);
+	static const char sql[] = "BEGIN IMMEDIATE";
+
+	return step_cached(st, sql, "starting a transaction", err);
 }
 
 enum store_status
 store_commit(struct store *st, char *err)
 {
-	enum store_status s = exec(st, "COMMIT", "committing", err);
+	static const char sql[] = "COMMIT";
+	enum store_status s = step_cached(st, sql, "committing", err);
 
 	if (s != STORE_OK)
 		store_rollback(st);

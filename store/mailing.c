@@ -235,13 +235,34 @@ enum store_status
 store_mailing_sent(struct store *st, int64_t mailing, const int64_t *subscribers, int n,
 		   char *err)
 {
+	/* The row is there (store_mailing_open made it pending): an update by
+	 * primary key, the cheapest write; the upsert only when it is not. */
+	static const char sql[] =
+		"UPDATE delivery SET state = 'sent', attempts = attempts + 1, updated = ?3, reply = NULL"
+		" WHERE mailing_id = ?1 AND subscriber_id = ?2";
 	enum store_status r;
 	bool own;
 
 	if ((r = store_tx_start(st, &own, err)) != STORE_OK)
 		return r;
-	for (int i = 0; i < n && r == STORE_OK; i++)
-		r = store_mailing_mark(st, mailing, subscribers[i], DELIVERY_SENT, NULL, err);
+	for (int i = 0; i < n && r == STORE_OK; i++) {
+		sqlite3_stmt *s = store_stmt(st, sql, err);
+		int rc;
+
+		if (s == NULL) {
+			r = STORE_ERROR;
+			break;
+		}
+		sqlite3_bind_int64(s, 1, mailing);
+		sqlite3_bind_int64(s, 2, subscribers[i]);
+		sqlite3_bind_text(s, 3, store_now(st), -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			r = store_fail(st, rc, "recording a delivery", err);
+		else if (sqlite3_changes(st->db) == 0)
+			r = store_mailing_mark(st, mailing, subscribers[i], DELIVERY_SENT, NULL, err);
+	}
 	return store_tx_end(st, own, r, err);
 }
 

@@ -129,6 +129,10 @@ enum store_status store_subscriber_find(struct store *st, const char *email,
 					struct subscriber *out, char *err);
 enum store_status store_subscriber_get(struct store *st, int64_t id,
 				       struct subscriber *out, char *err);
+/* Only the address of subscriber @id (what the unsubscribe page shows,
+ * masked): the lighter read of a page view. */
+enum store_status store_subscriber_email(struct store *st, int64_t id, char email[ADDR_MAX + 1],
+					 char *err);
 /* Streams every subscriber in id order; stops when @cb returns non-zero. */
 enum store_status store_subscriber_each(struct store *st,
 					int (*cb)(const struct subscriber *, void *),

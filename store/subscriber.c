@@ -115,6 +115,36 @@ store_subscriber_get(struct store *st, int64_t id, struct subscriber *out, char 
 }
 
 enum store_status
+store_subscriber_email(struct store *st, int64_t id, char email[ADDR_MAX + 1], char *err)
+{
+	static const char sql[] = "SELECT email FROM subscriber WHERE id = ?1";
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+	enum store_status r;
+	int rc;
+
+	email[0] = '\0';
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *e = (const char *)sqlite3_column_text(s, 0);
+		size_t n = e ? (size_t)sqlite3_column_bytes(s, 0) : 0;
+
+		n = n > ADDR_MAX ? ADDR_MAX : n;
+		memcpy(email, e ? e : "", n);
+		email[n] = '\0';
+		r = STORE_OK;
+	} else if (rc == SQLITE_DONE) {
+		r = STORE_NOTFOUND;
+	} else {
+		r = store_fail(st, rc, "reading a subscriber", err);
+	}
+	sqlite3_reset(s);
+	return r;
+}
+
+enum store_status
 store_subscriber_each(struct store *st, int (*cb)(const struct subscriber *, void *),
 		      void *arg, char *err)
 {

@@ -29,10 +29,9 @@ verify(struct request *r, struct store *st, enum token_purpose purpose, int64_t 
 
 	if (ok < 0 && st != NULL) {
 		/* The same lookup a valid token costs, for the same timing. */
-		struct subscriber sub;
-		char err[ERR_LEN];
+		char email[ADDR_MAX + 1], err[ERR_LEN];
 
-		store_subscriber_get(st, 0, &sub, err);
+		store_subscriber_email(st, 0, email, err);
 	}
 	return ok;
 }
@@ -43,7 +42,7 @@ unsub_get(struct request *r, struct MHD_Connection *c)
 	const struct config *cfg = r->srv->cfg;
 	char masked[ADDR_MAX + 8], access[TOKEN_LEN + 1], err[ERR_LEN];
 	struct page_args a = {.list = cfg->list.name, .masked = masked, .access = access};
-	struct subscriber sub;
+	char email[ADDR_MAX + 1];
 	struct store *st = server_store(r->srv, err);
 	enum store_status s;
 	enum MHD_Result ret;
@@ -55,16 +54,16 @@ unsub_get(struct request *r, struct MHD_Connection *c)
 		log_warn("%s", err);
 		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
 	}
-	s = store_subscriber_get(st, id, &sub, err);
+	s = store_subscriber_email(st, id, email, err);
 	if (s == STORE_NOTFOUND)
 		return server_page(r, c, MHD_HTTP_OK, PAGE_ALREADY, NULL);
 	if (s != STORE_OK) {
 		log_warn("subscriber %lld: %s", (long long)id, err);
 		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
 	}
-	addr_mask(sub.email, masked, sizeof(masked));
+	addr_mask(email, masked, sizeof(masked));
 	store_token_make(r->srv->keys, TOKEN_ACCESS, id, 0, access);
-	sodium_memzero(&sub, sizeof(sub));
+	sodium_memzero(email, sizeof(email));
 	ret = server_page(r, c, MHD_HTTP_OK, PAGE_CONFIRM, &a);
 	sodium_memzero(masked, sizeof(masked));
 	return ret;

@@ -65,6 +65,15 @@ Test(store, enrol_refresh_and_identity)
 	cr_expect_str_eq(sub.last_purchase, "2026-03-01");
 	cr_expect_eq(sub.state, SUB_ACTIVE);
 	cr_expect(!sub.consent);
+	/* the page view's lighter read: the address alone */
+	{
+		char email[ADDR_MAX + 1];
+
+		cr_assert_eq(store_subscriber_email(s.st, id1, email, err), STORE_OK, "%s", err);
+		cr_expect_str_eq(email, "Kari@example.no");
+		cr_expect_eq(store_subscriber_email(s.st, id1 + 1000, email, err), STORE_NOTFOUND);
+		cr_expect_str_eq(email, "");
+	}
 	/* a new address gets the next id */
 	cr_expect_eq(enroll(&s, "ola@example.no", NULL, false, &res, &id3), STORE_OK);
 	cr_expect_eq(id3, id1 + 1);
