@@ -3,7 +3,8 @@
 # bodies, headers and header counts over the limits, garbage on the socket,
 # a client that vanishes mid-request; then 200 concurrent clients mixing
 # GET and POST with no error, every POST's subscriber deleted and every
-# GET-only subscriber kept; and SIGTERM while requests are in flight.
+# GET-only subscriber kept; page views under load while other processes
+# enrol and unsubscribe; and SIGTERM while requests are in flight.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/web_lib.bash"
 
@@ -112,6 +113,41 @@ check "the 100 who POSTed are deleted" \
 check "the 300 who were only fetched are kept" test "$(count)" = 300
 check "100 suppression entries" test "$(suppressed)" = 100
 check "the server is alive" alive
+
+# --- page views under load while other processes write ---
+# The server holds a read transaction while the log is empty (its GETs
+# then cost no lock call); commands of other processes must still commit
+# and truncate the log beside it, and no page view may fail meanwhile.
+python3 - "$BASE$P1" >"$SCRATCH/views.out" 2>&1 <<'PY' &
+import http.client, sys, threading, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+codes, stop = {}, time.time() + 4
+def viewer():
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    while time.time() < stop:
+        c.request("GET", u.path)
+        r = c.getresponse(); r.read()
+        codes[r.status] = codes.get(r.status, 0) + 1
+ts = [threading.Thread(target=viewer) for _ in range(8)]
+for t in ts: t.start()
+for t in ts: t.join()
+print("codes", sorted(codes.items()))
+PY
+viewers=$!
+cli_fail=0
+for i in $(seq 15); do
+	nl -q enroll "busy$i@example.no" --name "Busy $i" >/dev/null 2>&1 || cli_fail=$((cli_fail + 1))
+	nl -q unsubscribe "busy$i@example.no" >/dev/null 2>&1 || cli_fail=$((cli_fail + 1))
+done
+wait $viewers
+check "30 enrol and unsubscribe commands beside page views under load: all exit 0 (failures $cli_fail)" \
+	test "$cli_fail" = 0
+check "... and every page view answered 200 ($(cat "$SCRATCH/views.out"))" \
+	bash -c 'grep -q "^codes \[(200, [0-9]*)\]$" "$1"' _ "$SCRATCH/views.out"
+in_files() { LC_ALL=C grep -a -q -F "$1" "$DB" "$DB-wal" "$DB-shm" 2>/dev/null; }
+check "the files hold a subscriber's address (the search below works)" in_files load300@example.no
+check "... and the addresses of the unsubscribed are out of the files" \
+	bash -c '! LC_ALL=C grep -a -q -e "busy1@example.no" -e "busy15@example.no" "$1" "$1-wal" "$1-shm" 2>/dev/null' _ "$DB"
 
 # --- SIGTERM with requests in flight: they finish ---
 python3 - "$BASE" "$SCRATCH/paths" >"$SCRATCH/term.out" <<'PY' &
