@@ -196,16 +196,23 @@ void
 addr_mask(const char *normalized, char *out, size_t outlen)
 {
 	const char *at = strrchr(normalized, '@');
-	const char *first = normalized;
+	const char *first = normalized, *end = at ? at : normalized;
+	size_t n = 0, dom;
 
-	if (at == NULL) {
-		snprintf(out, outlen, "***");
+	/* By hand, not snprintf: every page view of the server masks one. */
+	if (outlen == 0)
 		return;
-	}
-	while (first < at && !is_atext((unsigned char)*first))
+	while (first < end && !is_atext((unsigned char)*first))
 		first++;
-	if (first < at)
-		snprintf(out, outlen, "%c***%s", *first, at);
-	else
-		snprintf(out, outlen, "***%s", at);
+	if (first < end && n + 1 < outlen)
+		out[n++] = *first;
+	for (int i = 0; i < 3 && n + 1 < outlen; i++)
+		out[n++] = '*';
+	if (at == NULL)
+		at = "";
+	dom = strlen(at);
+	if (dom > outlen - 1 - n)
+		dom = outlen - 1 - n;
+	memcpy(out + n, at, dom);
+	out[n + dom] = '\0';
 }

@@ -37,6 +37,7 @@ struct ckey {
 };
 
 #define O(f) offsetof(struct config, f)
+#define CONFIG_STR_MAX 1024	/* bytes of a name or host */
 static const struct ckey config_keys[] = {
 	{"store", "database", C_PATH, O(store.database), 0, 0},
 	{"store", "key_file", C_PATH, O(store.key_file), 0, 0},
@@ -141,12 +142,15 @@ static int
 config_set(struct config_ctx *ctx, const struct ckey *k, const char *value)
 {
 	struct config *cfg = ctx->cfg;
-	char *err = ctx->err;
+	char *err = ctx->err, why[ERR_LEN];
 
 	switch (k->type) {
 	case C_STR:
 		if (*value == '\0' && strcmp(k->name, "username") != 0)
 			return errf(err, "%s: the value is empty", k->name);
+		/* Names reach pages and mail headers: text only. */
+		if (text_check(value, CONFIG_STR_MAX, "value", why) < 0)
+			return errf(err, "%s: %s", k->name, why);
 		set_str(FIELD(cfg, k, char *), *value ? value : NULL);	/* empty: none */
 		return 0;
 	case C_PATH:
@@ -167,8 +171,6 @@ config_set(struct config_ctx *ctx, const struct ckey *k, const char *value)
 		return 0;
 	case C_INT:
 		if (parse_int(value, k->min, k->max, FIELD(cfg, k, int), err) < 0) {
-			char why[ERR_LEN];
-
 			snprintf(why, sizeof(why), "%s", err);
 			return errf(err, "%s: %s", k->name, why);
 		}
@@ -210,8 +212,6 @@ config_set(struct config_ctx *ctx, const struct ckey *k, const char *value)
 	}
 	case C_HOSTPORT:
 		if (parse_hostport(value, err) < 0) {
-			char why[ERR_LEN];
-
 			snprintf(why, sizeof(why), "%s", err);
 			return errf(err, "%s: %s", k->name, why);
 		}

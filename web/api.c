@@ -331,10 +331,12 @@ api_metrics(struct request *r, struct MHD_Connection *c)
 	char err[ERR_LEN];
 	struct store *st = server_store(r->srv, err);
 	bool have = st != NULL && store_stats(st, &stats, err) == STORE_OK;
+	unsigned long requests[ROUTE_COUNT][METRICS_STATUSES] = {{0}};
 	struct buf b;
 
 	buf_init(&b);
-	metrics_render(&r->srv->metrics, have ? &stats : NULL, &b);
+	server_request_counts(r->srv, requests);
+	metrics_render(&r->srv->metrics, requests, have ? &stats : NULL, &b);
 	if (b.s == NULL)
 		buf_adds(&b, "");
 	return server_reply(r, c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.s, b.len);

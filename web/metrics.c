@@ -1,8 +1,8 @@
 /*
  * web/metrics.c - request and event counters, and their Prometheus text.
  *
- * The counters live in the server (atomics, so that every thread of the
- * pool adds to them without a lock); nothing here is global. Labels are
+ * Request counters live in each thread's worker (server.c sums them for a
+ * scrape), event counters in the server; all are atomics, none global. Labels are
  * route names and status codes, never a path, a token or an address.
  */
 #include "web_int.h"
@@ -39,19 +39,29 @@ status_slot(unsigned status)
 }
 
 void
-metrics_count(struct metrics *m, enum route r, unsigned status)
+metrics_count(struct request_counts *rc, enum route r, unsigned status)
 {
-	atomic_fetch_add_explicit(&m->requests[r][status_slot(status)], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rc->n[r][status_slot(status)], 1, memory_order_relaxed);
 }
 
 void
-metrics_render(const struct metrics *m, const struct store_stats *st, struct buf *out)
+metrics_add(unsigned long sum[ROUTE_COUNT][METRICS_STATUSES], const struct request_counts *rc)
+{
+	for (int r = 0; r < ROUTE_COUNT; r++)
+		for (int i = 0; i < METRICS_STATUSES; i++)
+			sum[r][i] += atomic_load_explicit(&rc->n[r][i], memory_order_relaxed);
+}
+
+void
+metrics_render(const struct metrics *m,
+	       const unsigned long requests[ROUTE_COUNT][METRICS_STATUSES],
+	       const struct store_stats *st, struct buf *out)
 {
 	buf_adds(out, "# HELP newsletter_http_requests_total HTTP requests answered, by route and status.\n"
 		 "# TYPE newsletter_http_requests_total counter\n");
 	for (int r = 0; r < ROUTE_COUNT; r++)
 		for (int i = 0; i < METRICS_STATUSES; i++) {
-			unsigned long n = atomic_load_explicit(&m->requests[r][i], memory_order_relaxed);
+			unsigned long n = requests[r][i];
 
 			if (n == 0)
 				continue;

@@ -335,6 +335,82 @@ page_render(enum page_kind kind, enum lang l, const struct page_args *a, size_t 
 	return b.s;
 }
 
+/*
+ * Pages made once when the server starts. Every page but the confirmation
+ * depends on the kind, the language and the list's name alone, and is
+ * served from here as it is; the confirmation page is kept with a mark
+ * where the masked address goes and one where the access token goes, so a
+ * page view copies three pieces around them. page_render stays the one
+ * place that writes HTML: the pieces are its output.
+ */
+#define MARK_MASKED "\x01"
+#define MARK_ACCESS "\x02"
+
+void
+page_cache_init(struct page_cache *pc, const char *list)
+{
+	struct page_args none = {.list = list};
+	struct page_args marks = {.list = list, .masked = MARK_MASKED, .access = MARK_ACCESS};
+
+	for (int k = 0; k < PAGE_COUNT; k++)
+		for (int l = 0; l < LANG_COUNT; l++) {
+			struct page_piece *p = &pc->fixed[k][l];
+
+			p->s = k == PAGE_CONFIRM ? NULL : page_render(k, l, &none, &p->len);
+		}
+	for (int l = 0; l < LANG_COUNT; l++) {
+		size_t len;
+		char *t = page_render(PAGE_CONFIRM, l, &marks, &len);
+		char *m = strstr(t, MARK_MASKED), *a = strstr(t, MARK_ACCESS);
+
+		/* The list's name never holds a mark: config.c refuses control characters. */
+		if (m == NULL || a == NULL || a < m || strchr(m + 1, MARK_MASKED[0]) != NULL ||
+		    strchr(a + 1, MARK_ACCESS[0]) != NULL)
+			fatal("page cache: the confirmation page has no single place for its values");
+		pc->confirm[l].s = t;
+		pc->confirm[l].len = len;
+		pc->confirm[l].masked_at = (size_t)(m - t);
+		pc->confirm[l].access_at = (size_t)(a - t);
+	}
+}
+
+void
+page_cache_free(struct page_cache *pc)
+{
+	for (int k = 0; k < PAGE_COUNT; k++)
+		for (int l = 0; l < LANG_COUNT; l++)
+			free(pc->fixed[k][l].s);
+	for (int l = 0; l < LANG_COUNT; l++)
+		free(pc->confirm[l].s);
+	memset(pc, 0, sizeof(*pc));
+}
+
+const char *
+page_cached(const struct page_cache *pc, enum page_kind kind, enum lang l, size_t *len)
+{
+	*len = pc->fixed[kind][l].len;
+	return pc->fixed[kind][l].s;
+}
+
+char *
+page_confirm(const struct page_cache *pc, enum lang l, const char *masked, const char *access,
+	     size_t *len)
+{
+	const struct page_template *t = &pc->confirm[l];
+	struct buf b;
+
+	buf_init(&b);
+	/* Room for the worst case at once: every character escaped (6 bytes). */
+	buf_reserve(&b, t->len + 6 * (strlen(masked) + strlen(access)));
+	buf_add(&b, t->s, t->masked_at);
+	add_escaped(&b, masked);
+	buf_add(&b, t->s + t->masked_at + 1, t->access_at - t->masked_at - 1);
+	add_escaped(&b, access);
+	buf_add(&b, t->s + t->access_at + 1, t->len - t->access_at - 1);
+	*len = b.len;
+	return b.s;
+}
+
 void
 page_csp(char *out, size_t outlen)
 {

@@ -126,26 +126,71 @@ method_bit(const char *m, const char **name)
 	return M_OTHER;
 }
 
-/* --- per-thread stores --- */
+/* --- per-thread workers --- */
 
+/* At a thread's exit: its store closes; its counters stay for /metrics. */
 static void
-store_destroy(void *p)
+worker_exit(void *p)
 {
-	store_close(p);
+	struct worker *w = p;
+
+	store_close(w->st);
+	w->st = NULL;
+}
+
+struct worker *
+server_worker(struct server *srv)
+{
+	struct worker *w = pthread_getspecific(srv->worker_key);
+
+	if (w != NULL)
+		return w;
+	w = aligned_alloc(_Alignof(struct worker), sizeof(*w));
+	if (w == NULL)
+		fatal("out of memory");
+	memset(w, 0, sizeof(*w));
+	pthread_mutex_lock(&srv->workers_lock);
+	w->next = srv->workers;
+	srv->workers = w;
+	pthread_mutex_unlock(&srv->workers_lock);
+	pthread_setspecific(srv->worker_key, w);
+	return w;
 }
 
 struct store *
 server_store(struct server *srv, char *err)
 {
-	struct store *st = pthread_getspecific(srv->store_key);
+	struct worker *w = server_worker(srv);
 
-	if (st != NULL)
-		return st;
-	if (store_open(&st, srv->cfg->store.database, srv->keys, err) != STORE_OK)
+	if (w->st != NULL)
+		return w->st;
+	if (store_open(&w->st, srv->cfg->store.database, srv->keys, err) != STORE_OK) {
+		w->st = NULL;
 		return NULL;
-	store_defer_scrub(st, true);	/* scrub.c does it, in batches */
-	pthread_setspecific(srv->store_key, st);
-	return st;
+	}
+	store_defer_scrub(w->st, true);	/* scrub.c does it, in batches */
+	return w->st;
+}
+
+void
+server_request_counts(struct server *srv, unsigned long sum[ROUTE_COUNT][METRICS_STATUSES])
+{
+	pthread_mutex_lock(&srv->workers_lock);
+	for (const struct worker *w = srv->workers; w != NULL; w = w->next)
+		metrics_add(sum, &w->counts);
+	pthread_mutex_unlock(&srv->workers_lock);
+}
+
+static long
+inflight(struct server *srv)
+{
+	long n = 0;
+
+	pthread_mutex_lock(&srv->workers_lock);
+	for (const struct worker *w = srv->workers; w != NULL; w = w->next)
+		n += atomic_load_explicit(&w->inflight, memory_order_relaxed);
+	pthread_mutex_unlock(&srv->workers_lock);
+	return n;
 }
 
 /* --- replies --- */
@@ -156,25 +201,30 @@ struct request_ext {
 	unsigned method;		/* M_GET... */
 	const char *method_name;
 	const char *allow;
-	enum lang lang;
-	bool html;
 };
 
 #define EXT(r) ((struct request_ext *)(void *)(r))
 
-enum MHD_Result
-server_reply(struct request *r, struct MHD_Connection *c, unsigned status,
-	     const char *ctype, char *body, size_t len)
+/* Queues a reply of @body, which MHD frees (MUST_FREE) or which outlives it (PERSISTENT). */
+static enum MHD_Result
+reply(struct request *r, struct MHD_Connection *c, unsigned status, const char *ctype,
+      void *body, size_t len, enum MHD_ResponseMemoryMode mode)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	bool html = strncmp(ctype, "text/html", 9) == 0;
 
-	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	resp = MHD_create_response_from_buffer(len, body, mode);
 	if (resp == NULL) {
-		free(body);
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
 		return MHD_NO;
 	}
+	/*
+	 * Every header costs an allocation or three in libmicrohttpd, on every
+	 * request: these are the ones the pages need. The language is in
+	 * <html lang>, so no Content-Language.
+	 */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -182,11 +232,8 @@ server_reply(struct request *r, struct MHD_Connection *c, unsigned status,
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Content-Security-Policy",
 				html ? r->srv->csp : "default-src 'none'; frame-ancestors 'none'; sandbox");
-	if (html) {
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LANGUAGE,
-					page_lang_tag(EXT(r)->lang));
+	if (html)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Language");
-	}
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && EXT(r)->allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, EXT(r)->allow);
 	if (status == MHD_HTTP_UNAUTHORIZED)
@@ -201,6 +248,13 @@ server_reply(struct request *r, struct MHD_Connection *c, unsigned status,
 	return ret;
 }
 
+enum MHD_Result
+server_reply(struct request *r, struct MHD_Connection *c, unsigned status,
+	     const char *ctype, char *body, size_t len)
+{
+	return reply(r, c, status, ctype, body, len, MHD_RESPMEM_MUST_FREE);
+}
+
 enum lang
 server_lang(struct request *r, struct MHD_Connection *c)
 {
@@ -213,13 +267,20 @@ enum MHD_Result
 server_page(struct request *r, struct MHD_Connection *c, unsigned status,
 	    enum page_kind kind, const struct page_args *a)
 {
-	struct page_args none = {.list = r->srv->cfg->list.name};
+	static const char html[] = "text/html; charset=utf-8";
+	const struct page_cache *pc = &r->srv->pages;
+	enum lang l = server_lang(r, c);
 	size_t len;
-	char *body;
 
-	EXT(r)->lang = server_lang(r, c);
-	body = page_render(kind, EXT(r)->lang, a ? a : &none, &len);
-	return server_reply(r, c, status, "text/html; charset=utf-8", body, len);
+	if (kind == PAGE_CONFIRM) {
+		char *body = page_confirm(pc, l, a->masked, a->access, &len);
+
+		return reply(r, c, status, html, body, len, MHD_RESPMEM_MUST_FREE);
+	}
+	/* Made when the server started; it outlives every response. */
+	const char *page = page_cached(pc, kind, l, &len);
+
+	return reply(r, c, status, html, (void *)page, len, MHD_RESPMEM_PERSISTENT);
 }
 
 enum MHD_Result
@@ -293,6 +354,7 @@ request_begin(struct server *srv, bool admin, struct MHD_Connection *c, const ch
 	int headers = 0;
 
 	r->srv = srv;
+	r->worker = server_worker(srv);
 	r->admin = admin;
 	r->start = monotonic_seconds();
 	r->limit = admin ? MAX_BODY_ADMIN : MAX_BODY_PUBLIC;
@@ -302,9 +364,8 @@ request_begin(struct server *srv, bool admin, struct MHD_Connection *c, const ch
 	x->def = d;
 	r->route = d->route;
 	x->allow = d->allow;
-	x->lang = srv->lang;
 	*req_cls = r;
-	atomic_fetch_add(&srv->inflight, 1);
+	atomic_fetch_add_explicit(&r->worker->inflight, 1, memory_order_relaxed);
 
 	MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &headers);
 	if (headers > MAX_HEADERS)
@@ -429,20 +490,19 @@ static void
 completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	  enum MHD_RequestTerminationCode toe)
 {
-	struct server *srv = cls;
 	struct request *r = *req_cls;
 
-	(void)c;
+	(void)cls, (void)c;
 	if (r == NULL)
 		return;
 	*req_cls = NULL;
 	if (r->status != 0)
-		metrics_count(&srv->metrics, r->route, r->status);
+		metrics_count(&r->worker->counts, r->route, r->status);
 	if (log_get_level() >= LOG_INFO)
 		log_request(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	buf_free(&r->body);
+	atomic_fetch_sub_explicit(&r->worker->inflight, 1, memory_order_relaxed);
 	free(EXT(r));
-	atomic_fetch_sub(&srv->inflight, 1);
 }
 
 static int
@@ -459,10 +519,12 @@ hexval(char c)
 static size_t
 unescape(void *cls, struct MHD_Connection *c, char *s)
 {
-	char *w = s;
+	char *w = strchr(s, '%');
 
 	(void)cls, (void)c;
-	for (const char *p = s; *p;) {
+	if (w == NULL)
+		return strlen(s);	/* nothing escaped: the usual path */
+	for (const char *p = w; *p;) {
 		int hi, lo;
 
 		if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 &&
@@ -666,11 +728,11 @@ drain(struct server *srv)
 		close(fd);
 	if (srv->admin && (fd = MHD_quiesce_daemon(srv->admin)) != MHD_INVALID_SOCKET)
 		close(fd);
-	while (atomic_load(&srv->inflight) > 0 && monotonic_seconds() < until)
+	while (inflight(srv) > 0 && monotonic_seconds() < until)
 		nanosleep(&ms, NULL);
-	if (atomic_load(&srv->inflight) > 0)
+	if (inflight(srv) > 0)
 		log_warn("stopping with %ld requests unfinished after %.0f s",
-			 atomic_load(&srv->inflight), SHUTDOWN_GRACE);
+			 inflight(srv), SHUTDOWN_GRACE);
 }
 
 int
@@ -686,9 +748,11 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 	srv->keys = keys;
 	srv->lang = page_lang_code(cfg->list.language);
 	page_csp(srv->csp, sizeof(srv->csp));
+	page_cache_init(&srv->pages, cfg->list.name);
 	base_path(srv, cfg->list.base_url);
 	pthread_mutex_init(&srv->write_lock, NULL);
-	pthread_key_create(&srv->store_key, store_destroy);
+	pthread_mutex_init(&srv->workers_lock, NULL);
+	pthread_key_create(&srv->worker_key, worker_exit);
 	if (listen == NULL)
 		listen = cfg->web.listen;
 	if (cfg->web.admin_token_file != NULL &&
@@ -730,7 +794,15 @@ out:
 	if (rc == 0)
 		log_info("stopped");
 	api_token_free(srv->admin_hash);
-	pthread_key_delete(srv->store_key);
+	page_cache_free(&srv->pages);
+	pthread_key_delete(srv->worker_key);
+	/* The pools' threads have ended, and their stores with them. */
+	for (struct worker *w = srv->workers, *next; w != NULL; w = next) {
+		next = w->next;
+		store_close(w->st);
+		free(w);
+	}
+	pthread_mutex_destroy(&srv->workers_lock);
 	pthread_mutex_destroy(&srv->write_lock);
 	free(srv);
 	return rc;

@@ -52,6 +52,29 @@ struct page_args {
 /* A page as a malloc'd, NUL-terminated string; the caller frees it. */
 char *page_render(enum page_kind kind, enum lang l, const struct page_args *a,
 		  size_t *len);
+/* Pages made when the server starts (page_render's output, kept). */
+struct page_piece {
+	char *s;
+	size_t len;
+};
+struct page_template {
+	char *s;
+	size_t len;
+	size_t masked_at, access_at;	/* the one-byte marks to fill */
+};
+struct page_cache {
+	struct page_piece fixed[PAGE_COUNT][LANG_COUNT];	/* all but PAGE_CONFIRM */
+	struct page_template confirm[LANG_COUNT];
+};
+
+void page_cache_init(struct page_cache *pc, const char *list);
+void page_cache_free(struct page_cache *pc);
+/* A page that depends on nothing but the list: kept, not to be freed. */
+const char *page_cached(const struct page_cache *pc, enum page_kind kind, enum lang l,
+			size_t *len);
+/* The confirmation page, as page_render makes it; malloc'd. */
+char *page_confirm(const struct page_cache *pc, enum lang l, const char *masked,
+		   const char *access, size_t *len);
 /* The Content-Security-Policy of every HTML page (the style's hash). */
 void page_csp(char *out, size_t outlen);
 
@@ -64,17 +87,26 @@ enum route {
 };
 #define METRICS_STATUSES 16
 
+/* Events of the server: rare, so shared by its threads. */
 struct metrics {
-	atomic_ulong requests[ROUTE_COUNT][METRICS_STATUSES];
 	atomic_ulong unsubscribes;
 	atomic_ulong enrol_new, enrol_refreshed, enrol_suppressed;
 };
 
+/* Requests answered, by route and status: one table per server thread. */
+struct request_counts {
+	atomic_ulong n[ROUTE_COUNT][METRICS_STATUSES];
+};
+
 const char *metrics_route_name(enum route r);
-void metrics_count(struct metrics *m, enum route r, unsigned status);
+void metrics_count(struct request_counts *rc, enum route r, unsigned status);
+/* Adds @rc into @sum. */
+void metrics_add(unsigned long sum[ROUTE_COUNT][METRICS_STATUSES],
+		 const struct request_counts *rc);
 /* Appends the Prometheus text exposition; @stats may be NULL. */
-void metrics_render(const struct metrics *m, const struct store_stats *stats,
-		    struct buf *out);
+void metrics_render(const struct metrics *m,
+		    const unsigned long requests[ROUTE_COUNT][METRICS_STATUSES],
+		    const struct store_stats *stats, struct buf *out);
 
 /* --- scrub.c: deletions leave the files within SCRUB_DELAY_MS --- */
 
@@ -128,18 +160,33 @@ void writer_stop(struct writer *w);
 
 /* --- server.c: the daemons, requests, replies --- */
 
+/*
+ * What one thread of a pool keeps for itself: its store and its counters.
+ * A request touches no memory that another thread writes, so the cores do
+ * not pass cache lines to and fro on every request. Counters are atomic all
+ * the same: a request may end on another thread when the server stops.
+ */
+struct worker {
+	_Alignas(64) struct worker *next;	/* server.workers */
+	struct store *st;		/* opened on first use; closed at thread exit */
+	atomic_long inflight;		/* requests begun and not yet ended */
+	struct request_counts counts;
+};
+
 struct server {
 	const struct config *cfg;
 	const struct store_keys *keys;
-	pthread_key_t store_key;	/* one store per server thread */
+	pthread_key_t worker_key;	/* this thread's struct worker */
+	pthread_mutex_t workers_lock;	/* guards the list, not the workers */
+	struct worker *workers;
 	pthread_mutex_t write_lock;	/* writers queue here, not in SQLite's busy loop */
 	struct MHD_Daemon *pub, *admin;
-	atomic_long inflight;
 	struct metrics metrics;
 	struct scrub scrub;
 	struct writer writer;
 	enum lang lang;			/* [list] language */
 	char csp[256];
+	struct page_cache pages;	/* made at start, read-only after */
 	const char *base_path;		/* of [list] base_url, "" for none */
 	size_t base_path_len;
 	unsigned char *admin_hash;	/* BLAKE2b of the bearer token (sodium_malloc) */
@@ -147,6 +194,7 @@ struct server {
 
 struct request {
 	struct server *srv;
+	struct worker *worker;		/* of the thread it began on */
 	bool admin;			/* on the admin listener */
 	enum route route;
 	const char *rest;		/* the path after the route's prefix */
@@ -159,8 +207,13 @@ struct request {
 	struct writer_job job;
 };
 
+/* This thread's worker, made on first use. */
+struct worker *server_worker(struct server *srv);
 /* This thread's store, opened on first use; NULL with @err on failure. */
 struct store *server_store(struct server *srv, char *err);
+/* Requests answered by every thread, summed. */
+void server_request_counts(struct server *srv,
+			   unsigned long sum[ROUTE_COUNT][METRICS_STATUSES]);
 /* Queues a reply; takes @body (malloc'd) whatever happens. */
 enum MHD_Result server_reply(struct request *r, struct MHD_Connection *c, unsigned status,
 			     const char *ctype, char *body, size_t len);

@@ -56,6 +56,9 @@ check "./newsletter.conf: its list name is used" \
 	test "$(printf '%s' "$OUT" | jval 'd["controller"]')" = "Folder List"
 printf '[store]\nbogus = 1\n' >"$SCRATCH/plain/newsletter.conf"
 expect_out 2 "newsletter\.conf:2:.*bogus" "a bad ./newsletter.conf is an error, not ignored" in_dir "$P" stats
+printf '[list]\nname = Bad\001Name\n' >"$SCRATCH/plain/newsletter.conf"
+expect_out 2 "newsletter\.conf:2: name: the value has a control character" \
+	"a control character in a name is refused, by line and key" in_dir "$P" stats
 rm "$SCRATCH/plain/newsletter.conf"
 
 # --- NEWSLETTER_CONFIG ---

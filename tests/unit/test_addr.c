@@ -120,4 +120,12 @@ Test(addr, fold_and_mask)
 	cr_expect_str_eq(out, "k***@example.no");
 	addr_mask("\"x y\"@example.no", out, sizeof(out));
 	cr_expect_str_eq(out, "x***@example.no");
+	addr_mask("\"\"@example.no", out, sizeof(out));
+	cr_expect_str_eq(out, "***@example.no");
+	addr_mask("no-at-sign", out, sizeof(out));
+	cr_expect_str_eq(out, "***");
+	addr_mask("kari@example.no", out, 8);	/* cut to fit, always terminated */
+	cr_expect_str_eq(out, "k***@ex");
+	addr_mask("kari@example.no", out, 1);
+	cr_expect_str_eq(out, "");
 }

@@ -86,6 +86,51 @@ Test(page, every_page_in_every_language)
 		}
 }
 
+/* What the server sends from its page cache is what page_render writes. */
+Test(page, cache_matches_page_render)
+{
+	static const char *const lists[] = {"Kurs & Varer AS", "<b>\"Q\" 'x'</b>", "L"};
+	static const char *const masked[] = {"k***@example.no", "&***@ex<a>mple.no", "***", ""};
+	const char *access = "AQEDAAAAAAAAAAEAAAAAAAAAAA.xlockpUF9EkRPqVoKuti0w";
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		struct page_cache pc;
+
+		page_cache_init(&pc, lists[i]);
+		for (int k = 0; k < PAGE_COUNT; k++)
+			for (int l = 0; l < LANG_COUNT; l++) {
+				struct page_args a = {.list = lists[i]};
+				size_t want_len, len;
+				char *want;
+
+				if (k == PAGE_CONFIRM) {
+					cr_expect_null(page_cached(&pc, k, l, &len));
+					continue;
+				}
+				want = page_render(k, l, &a, &want_len);
+				const char *got = page_cached(&pc, k, l, &len);
+
+				cr_assert_not_null(got);
+				cr_expect_eq(len, want_len, "page %d, language %d", k, l);
+				cr_expect(memcmp(got, want, want_len) == 0, "page %d, language %d", k, l);
+				free(want);
+			}
+		for (size_t m = 0; m < sizeof(masked) / sizeof(masked[0]); m++)
+			for (int l = 0; l < LANG_COUNT; l++) {
+				struct page_args a = {.list = lists[i], .masked = masked[m], .access = access};
+				size_t want_len, len;
+				char *want = page_render(PAGE_CONFIRM, l, &a, &want_len);
+				char *got = page_confirm(&pc, l, masked[m], access, &len);
+
+				cr_expect_eq(len, want_len, "list %zu, address %zu, language %d", i, m, l);
+				cr_expect_str_eq(got, want, "list %zu, address %zu, language %d", i, m, l);
+				free(want);
+				free(got);
+			}
+		page_cache_free(&pc);
+	}
+}
+
 Test(page, csp_hashes_the_style)
 {
 	char csp[256], b64[64];
