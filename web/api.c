@@ -203,9 +203,9 @@ api_purchases(struct request *r, struct MHD_Connection *c, const char *method)
 		return server_json_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
 					 "the database is unreachable: try again");
 	}
-	pthread_mutex_lock(&r->srv->write_lock);
+	server_write_begin(r->srv);
 	s = store_enroll(st, &p, &res, &id, err);
-	pthread_mutex_unlock(&r->srv->write_lock);
+	server_write_end(r->srv);
 	json_decref(o);
 	if (s == STORE_SUPPRESSED)
 		res = ENROLL_SUPPRESSED;	/* not an error for the shop */
@@ -246,9 +246,9 @@ api_subscriber(struct request *r, struct MHD_Connection *c, const char *method)
 		bool suppress = q != NULL && (strcmp(q, "1") == 0 || strcmp(q, "true") == 0);
 		bool existed;
 
-		pthread_mutex_lock(&r->srv->write_lock);
+		server_write_begin(r->srv);
 		s = store_erase(st, email, suppress, "api", &existed, err);
-		pthread_mutex_unlock(&r->srv->write_lock);
+		server_write_end(r->srv);
 		if (s != STORE_OK)
 			return store_error(r, c, s, err);
 		scrub_note(&r->srv->scrub);
@@ -285,12 +285,12 @@ api_subscriber_action(struct request *r, struct MHD_Connection *c, const char *m
 	memcpy(email, r->rest, n);
 	email[n] = '\0';
 	NEED_STORE(st, r, c, err);
-	pthread_mutex_lock(&r->srv->write_lock);
+	server_write_begin(r->srv);
 	if (strcmp(action, "unsubscribe") == 0)
 		s = store_unsubscribe(st, email, "api", &was, err);
 	else
 		s = store_restrict(st, email, strcmp(action, "restrict") == 0, "api", err);
-	pthread_mutex_unlock(&r->srv->write_lock);
+	server_write_end(r->srv);
 	if (s != STORE_OK)
 		return store_error(r, c, s, s == STORE_NOTFOUND ? "no subscriber has that address" : err);
 	if (strcmp(action, "unsubscribe") == 0) {

@@ -19,6 +19,12 @@
  * log: when another process wrote, it lets go, truncates the log (that
  * process's deleted rows leave the files too), and holds again. Nobody's
  * checkpoint waits for the pin longer than that.
+ *
+ * The page views of the pool's threads read in snapshots they keep from
+ * request to request (server_snapshot). Before each checkpoint this thread
+ * lets go of all of them and keeps the threads out until it is done, so a
+ * snapshot never holds back a checkpoint, ours or another process's, for
+ * longer than the pin does; and a page view after it reads afresh.
  */
 #include "web_int.h"
 
@@ -34,9 +40,12 @@ scrub_once(struct scrub *s, struct store *st)
 	enum store_status r;
 	char err[ERR_LEN];
 
+	struct worker *held = server_snapshots_release(s->srv);
+
 	pthread_mutex_lock(s->write_lock);
 	r = store_scrub(st, err);
 	pthread_mutex_unlock(s->write_lock);
+	server_snapshots_resume(held);
 	atomic_fetch_add(&s->runs, 1);
 	return r == STORE_OK;
 }
@@ -56,11 +65,13 @@ static void
 truncate_log(struct scrub *s, struct store *st)
 {
 	char err[ERR_LEN];
+	struct worker *held = server_snapshots_release(s->srv);
 
 	pthread_mutex_lock(s->write_lock);
 	if (store_scrub_try(st, err) == STORE_OK)
 		atomic_fetch_add(&s->runs, 1);
 	pthread_mutex_unlock(s->write_lock);
+	server_snapshots_resume(held);
 }
 
 static void
@@ -127,11 +138,12 @@ scrub_main(void *arg)
 }
 
 int
-scrub_start(struct scrub *s, const char *database, const struct store_keys *keys,
-	    pthread_mutex_t *write_lock, char *err)
+scrub_start(struct scrub *s, struct server *srv, const char *database,
+	    const struct store_keys *keys, pthread_mutex_t *write_lock, char *err)
 {
 	int rc;
 
+	s->srv = srv;
 	s->database = database;
 	s->keys = keys;
 	s->write_lock = write_lock;

@@ -134,8 +134,13 @@ worker_exit(void *p)
 {
 	struct worker *w = p;
 
+	pthread_mutex_lock(&w->mu);	/* the scrub thread may be letting go of it */
+	if (w->held)
+		store_unpin(w->st);
+	w->held = false;
 	store_close(w->st);
 	w->st = NULL;
+	pthread_mutex_unlock(&w->mu);
 }
 
 struct worker *
@@ -149,6 +154,7 @@ server_worker(struct server *srv)
 	if (w == NULL)
 		fatal("out of memory");
 	memset(w, 0, sizeof(*w));
+	pthread_mutex_init(&w->mu, NULL);
 	pthread_mutex_lock(&srv->workers_lock);
 	w->next = srv->workers;
 	srv->workers = w;
@@ -157,11 +163,9 @@ server_worker(struct server *srv)
 	return w;
 }
 
-struct store *
-server_store(struct server *srv, char *err)
+static struct store *
+worker_store(struct server *srv, struct worker *w, char *err)
 {
-	struct worker *w = server_worker(srv);
-
 	if (w->st != NULL)
 		return w->st;
 	if (store_open(&w->st, srv->cfg->store.database, srv->keys, err) != STORE_OK) {
@@ -170,6 +174,107 @@ server_store(struct server *srv, char *err)
 	}
 	store_defer_scrub(w->st, true);	/* scrub.c does it, in batches */
 	return w->st;
+}
+
+static void
+let_go(struct worker *w)
+{
+	if (w->held)
+		store_unpin(w->st);
+	w->held = false;
+}
+
+struct store *
+server_store(struct server *srv, char *err)
+{
+	struct worker *w = server_worker(srv);
+	struct store *st = worker_store(srv, w, err);
+
+	let_go(w);	/* everything but the page view reads and writes afresh */
+	return st;
+}
+
+/* Takes a snapshot, after every write this server has made so far. */
+static void
+take(struct server *srv, struct worker *w)
+{
+	char err[ERR_LEN];
+	unsigned long gen = atomic_load_explicit(&srv->snapshot_gen, memory_order_acquire);
+
+	if (store_pin(w->st, err) == STORE_OK) {
+		w->held = true;
+		w->gen = gen;
+	} else {
+		log_debug("no snapshot kept: %s", err);	/* reads go on without one */
+	}
+}
+
+struct store *
+server_snapshot(struct server *srv, char *err)
+{
+	struct worker *w = server_worker(srv);
+	struct store *st = worker_store(srv, w, err);
+
+	if (st == NULL)
+		return NULL;
+	if (w->held && w->gen != atomic_load_explicit(&srv->snapshot_gen, memory_order_acquire))
+		let_go(w);
+	if (!w->held)
+		take(srv, w);
+	return st;
+}
+
+void
+server_snapshot_renew(struct server *srv)
+{
+	struct worker *w = server_worker(srv);
+
+	if (w->st == NULL)
+		return;
+	let_go(w);
+	take(srv, w);
+}
+
+void
+server_write_begin(struct server *srv)
+{
+	pthread_mutex_lock(&srv->write_lock);
+}
+
+void
+server_write_end(struct server *srv)
+{
+	atomic_fetch_add_explicit(&srv->snapshot_gen, 1, memory_order_release);
+	pthread_mutex_unlock(&srv->write_lock);
+}
+
+/*
+ * Workers are only added at the head of the list and freed after every
+ * thread has ended, so the list from @head on stays valid without the
+ * list's lock; a worker made meanwhile (a thread's first request) is not
+ * waited for, and at worst makes a checkpoint try again.
+ */
+struct worker *
+server_snapshots_release(struct server *srv)
+{
+	struct worker *head;
+
+	atomic_fetch_add_explicit(&srv->snapshot_gen, 1, memory_order_release);
+	pthread_mutex_lock(&srv->workers_lock);
+	head = srv->workers;
+	pthread_mutex_unlock(&srv->workers_lock);
+	for (struct worker *w = head; w != NULL; w = w->next) {
+		pthread_mutex_lock(&w->mu);
+		let_go(w);
+	}
+	return head;
+}
+
+void
+server_snapshots_resume(struct worker *head)
+{
+	for (struct worker *w = head; w != NULL; w = w->next)
+		pthread_mutex_unlock(&w->mu);
 }
 
 void
@@ -377,8 +482,8 @@ request_begin(struct server *srv, bool admin, struct MHD_Connection *c, const ch
 }
 
 static enum MHD_Result
-handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-       const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
+handle_locked(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+	      const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
 {
 	struct server *srv = ((struct server **)cls)[0];
 	bool admin = ((struct server **)cls)[1] != NULL;
@@ -430,6 +535,20 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	default:
 		return refuse(r, c, MHD_HTTP_NOT_FOUND);
 	}
+}
+
+/* Every call holds the thread's worker: the scrub thread waits for it. */
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+       const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
+{
+	struct worker *w = server_worker(((struct server **)cls)[0]);
+	enum MHD_Result ret;
+
+	pthread_mutex_lock(&w->mu);
+	ret = handle_locked(cls, c, url, method, version, upload_data, upload_size, req_cls);
+	pthread_mutex_unlock(&w->mu);
+	return ret;
 }
 
 /* Appends @s at @p; returns the end. */
@@ -765,7 +884,7 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
-	if (scrub_start(&srv->scrub, cfg->store.database, keys, &srv->write_lock, err) < 0)
+	if (scrub_start(&srv->scrub, srv, cfg->store.database, keys, &srv->write_lock, err) < 0)
 		goto out_mask;
 	if (writer_start(&srv->writer, srv, err) < 0)
 		goto out_scrub;
@@ -800,6 +919,7 @@ out:
 	for (struct worker *w = srv->workers, *next; w != NULL; w = next) {
 		next = w->next;
 		store_close(w->st);
+		pthread_mutex_destroy(&w->mu);
 		free(w);
 	}
 	pthread_mutex_destroy(&srv->workers_lock);

@@ -43,7 +43,7 @@ unsub_get(struct request *r, struct MHD_Connection *c)
 	char masked[ADDR_MAX + 8], access[TOKEN_LEN + 1], err[ERR_LEN];
 	struct page_args a = {.list = cfg->list.name, .masked = masked, .access = access};
 	char email[ADDR_MAX + 1];
-	struct store *st = server_store(r->srv, err);
+	struct store *st = server_snapshot(r->srv, err);
 	enum store_status s;
 	enum MHD_Result ret;
 	int64_t id;
@@ -55,6 +55,14 @@ unsub_get(struct request *r, struct MHD_Connection *c)
 		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
 	}
 	s = store_subscriber_email(st, id, email, err);
+	if (s != STORE_OK) {
+		/*
+		 * The snapshot may be older than another process's enrolment:
+		 * "you are unsubscribed", or an error, only from a fresh look.
+		 */
+		server_snapshot_renew(r->srv);
+		s = store_subscriber_email(st, id, email, err);
+	}
 	if (s == STORE_NOTFOUND)
 		return server_page(r, c, MHD_HTTP_OK, PAGE_ALREADY, NULL);
 	if (s != STORE_OK) {

@@ -110,8 +110,11 @@ void metrics_render(const struct metrics *m,
 
 /* --- scrub.c: deletions leave the files within SCRUB_DELAY_MS --- */
 
+struct server;
+
 struct scrub {
 	pthread_t thread;
+	struct server *srv;		/* whose snapshots are let go of first */
 	pthread_mutex_t *write_lock;	/* the server's */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -121,8 +124,8 @@ struct scrub {
 	atomic_ulong runs;
 };
 
-int scrub_start(struct scrub *s, const char *database, const struct store_keys *keys,
-		pthread_mutex_t *write_lock, char *err);
+int scrub_start(struct scrub *s, struct server *srv, const char *database,
+		const struct store_keys *keys, pthread_mutex_t *write_lock, char *err);
 /* A deletion was committed: checkpoint and truncate the log soon. */
 void scrub_note(struct scrub *s);
 /* Scrubs what is pending, then ends the thread. */
@@ -168,7 +171,14 @@ void writer_stop(struct writer *w);
  */
 struct worker {
 	_Alignas(64) struct worker *next;	/* server.workers */
+	/*
+	 * Held by the thread while it answers a request, and by the scrub
+	 * thread while it checkpoints (it lets go of @st's snapshot first).
+	 */
+	pthread_mutex_t mu;
 	struct store *st;		/* opened on first use; closed at thread exit */
+	bool held;			/* @st holds a read snapshot (server_snapshot) */
+	unsigned long gen;		/* server.snapshot_gen when it was taken */
 	atomic_long inflight;		/* requests begun and not yet ended */
 	struct request_counts counts;
 };
@@ -180,6 +190,7 @@ struct server {
 	pthread_mutex_t workers_lock;	/* guards the list, not the workers */
 	struct worker *workers;
 	pthread_mutex_t write_lock;	/* writers queue here, not in SQLite's busy loop */
+	atomic_ulong snapshot_gen;	/* a write of this server: snapshots are old */
 	struct MHD_Daemon *pub, *admin;
 	struct metrics metrics;
 	struct scrub scrub;
@@ -211,6 +222,22 @@ struct request {
 struct worker *server_worker(struct server *srv);
 /* This thread's store, opened on first use; NULL with @err on failure. */
 struct store *server_store(struct server *srv, char *err);
+/*
+ * This thread's store inside a read snapshot kept from request to request
+ * (no read transaction to begin and end for each): for the page view only.
+ * A snapshot is renewed after any write of this server; another process's
+ * write is seen within PIN_POLL_MS (the scrub thread lets go of every
+ * snapshot then), and at once by server_snapshot_renew().
+ */
+struct store *server_snapshot(struct server *srv, char *err);
+void server_snapshot_renew(struct server *srv);
+/* Around a write: the write lock; snapshots taken before it are renewed. */
+void server_write_begin(struct server *srv);
+void server_write_end(struct server *srv);
+/* For the scrub thread: lets go of every snapshot and keeps the workers
+ * waiting until server_snapshots_resume() with what this returned. */
+struct worker *server_snapshots_release(struct server *srv);
+void server_snapshots_resume(struct worker *held);
 /* Requests answered by every thread, summed. */
 void server_request_counts(struct server *srv,
 			   unsigned long sum[ROUTE_COUNT][METRICS_STATUSES]);

@@ -46,7 +46,7 @@ run_group(struct writer *w, struct store *st, struct writer_job *first)
 	unsigned long deleted = 0;
 	char err[ERR_LEN];
 
-	pthread_mutex_lock(&srv->write_lock);
+	server_write_begin(srv);
 	if (st == NULL) {
 		for (j = first; j; j = j->next) {
 			j->status = STORE_ERROR;
@@ -57,7 +57,7 @@ run_group(struct writer *w, struct store *st, struct writer_job *first)
 		for (j = first; j; j = j->next)
 			j->status = store_unsubscribe_id(st, j->id, "web", &j->was, j->err);
 	}
-	pthread_mutex_unlock(&srv->write_lock);
+	server_write_end(srv);	/* before the replies: a page view after one reads afresh */
 	for (j = first; j; j = j->next)
 		deleted += j->status == STORE_OK && j->was;
 	if (deleted > 0) {
