@@ -15,7 +15,14 @@ start_smtpd() {
 	$PY "$TOOLS/smtpd.py" --port "$PORT" --dir "$MAILDIR" "$@" >"$SCRATCH/smtpd.out" 2>&1 &
 	SMTPD_PID=$!
 	track "$SMTPD_PID"
-	for _ in $(seq 50); do grep -q ready "$SCRATCH/smtpd.out" 2>/dev/null && break; sleep 0.1; done
+	for _ in $(seq 100); do
+		grep -q ready "$SCRATCH/smtpd.out" 2>/dev/null && break
+		kill -0 "$SMTPD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	# Said where it helps: a send's failure is the server's, not the program's.
+	grep -q ready "$SCRATCH/smtpd.out" 2>/dev/null ||
+		echo "# the test SMTP server on port $PORT did not start: $(tr '\n' ' ' <"$SCRATCH/smtpd.out" | tail -c 600)"
 	conf_smtp
 }
 stop_smtpd() { [ -n "${KEEP_SMTPD_LOG:-}" ] && cp "$SCRATCH/smtpd.out" "$KEEP_SMTPD_LOG"; kill "$SMTPD_PID" 2>/dev/null; wait "$SMTPD_PID" 2>/dev/null; SMTPD_PID=; }
