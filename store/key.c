@@ -109,6 +109,10 @@ parse_line(char *line, int *id, unsigned char master[crypto_kdf_KEYBYTES])
 		return -1;
 	while (*end == ' ' || *end == '\t')
 		end++;
+	/* libsodium 1.0.18 reads any byte over 0x7f as '/': ASCII only. */
+	for (const char *c = end; *c != '\0'; c++)
+		if ((unsigned char)*c > 0x7f)
+			return -1;
 	if (sodium_base642bin(master, crypto_kdf_KEYBYTES, end, strlen(end), " \t",
 			      &binlen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    binlen != crypto_kdf_KEYBYTES)

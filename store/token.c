@@ -79,8 +79,9 @@ store_token_make(const struct store_keys *k, enum token_purpose purpose,
 /*
  * Decodes exactly @binlen bytes from exactly @b64len characters. One token
  * has one form: libsodium refuses unused low bits that are not zero in the
- * last character (tests/unit/test_token.c holds it to that), so a decoded
- * token needs no encoding again to compare.
+ * last character, and token_ascii() below the bytes it would misread, so a
+ * decoded token needs no encoding again to compare (tests/unit/test_token.c
+ * holds both to that).
  */
 static bool
 decode_part(const char *s, size_t b64len, unsigned char *bin, size_t binlen)
@@ -89,6 +90,21 @@ decode_part(const char *s, size_t b64len, unsigned char *bin, size_t binlen)
 
 	return sodium_base642bin(bin, binlen, s, b64len, NULL, &got, NULL,
 				 sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 && got == binlen;
+}
+
+/*
+ * libsodium 1.0.18 (Debian 12) decodes every byte from 0x80 to 0xff as the
+ * last character of the alphabet ('_' here): a token with its '_' changed
+ * to any of them would pass. Only ASCII may reach the decoder.
+ */
+static bool
+token_ascii(const char *s, size_t n)
+{
+	unsigned char any = 0;
+
+	for (size_t i = 0; i < n; i++)
+		any |= (unsigned char)s[i];
+	return (any & 0x80) == 0;
 }
 
 int
@@ -104,6 +120,7 @@ store_token_verify(const struct store_keys *k, const char *token,
 
 	if (len != TOKEN_LEN || token[PAYLOAD_B64] != '.')
 		return -1;	/* the length is public: no secret to time */
+	ok &= token_ascii(token, TOKEN_LEN);
 	ok &= decode_part(token, PAYLOAD_B64, payload, PAYLOAD_LEN);
 	ok &= decode_part(token + PAYLOAD_B64 + 1, MAC_B64, mac, MAC_LEN);
 	key = k->have[payload[1]] ? &k->mac_state[payload[1]] : &k->dummy_state;
