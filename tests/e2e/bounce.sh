@@ -6,13 +6,8 @@
 # day; unsubscribe by mail; unparseable mail is kept; busy store gives 75;
 # Maildir (two runs at once) and mbox.
 . "$(dirname "$0")/lib.sh"
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 
-MINT=
-for m in "$(dirname "$NEWSLETTER")/tests/tools/mint-token" "$ROOT/build/san/tests/tools/mint-token" \
-	"$ROOT/build/release/tests/tools/mint-token"; do
-	[ -x "$m" ] && { MINT=$m; break; }
-done
+MINT=$(test_tool mint-token)
 if [ -z "$MINT" ]; then
 	fail "the test tool mint-token is built" "run 'make tools' (make check does)"
 	finish

@@ -114,6 +114,16 @@ sub_field() {	# ADDRESS FIELD: the field of that subscriber, "null", or "none"
 	v=$(sqlite3 "$DB" "SELECT coalesce($f, 'null') FROM subscriber WHERE email = '$a' COLLATE NOCASE")
 	echo "${v:-none}"
 }
+# test_tool NAME: the path of a test tool of tests/tools (built by make
+# tools) beside the binary under test, or in a build folder; empty if none.
+test_tool() {
+	local root m
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	for m in "$(dirname "$NEWSLETTER")/tests/tools/$1" "$root/build/san/tests/tools/$1" \
+		"$root/build/release/tests/tools/$1"; do
+		[ -x "$m" ] && { echo "$m"; return 0; }
+	done
+}
 count() { sqlite3 "$DB" 'SELECT count(*) FROM subscriber'; }
 suppressed() { sqlite3 "$DB" 'SELECT count(*) FROM suppression'; }
 # jval EXPR: evaluates EXPR on the JSON document d read from stdin.

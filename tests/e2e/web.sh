@@ -110,12 +110,7 @@ check "after them Kari is still subscribed" is_sub $KARI
 
 # Kari's tokens of other mailings until one has a '_' (about 3 in 10 do),
 # that '_' sent as the byte %ff, which libsodium's decoder alone reads as '_'.
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-MINT=
-for m in "$(dirname "$NEWSLETTER")/tests/tools/mint-token" "$ROOT/build/san/tests/tools/mint-token" \
-	"$ROOT/build/release/tests/tools/mint-token"; do
-	[ -x "$m" ] && { MINT=$m; break; }
-done
+MINT=$(test_tool mint-token)
 UT=
 for mailing in $(seq 1 200); do
 	[ -n "$MINT" ] || break
