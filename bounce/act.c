@@ -5,7 +5,12 @@
  * to comes first (bounces+TOKEN@ for a bounce, unsubscribe+TOKEN@ for an
  * unsubscribe request by mail). Only when [bounce] require_verp is off are
  * the recipients a report names looked up by address. A forged or mangled
- * token is treated like no token: with require_verp nothing changes.
+ * token is treated like no token: with require_verp nothing changes. A
+ * token names the subscriber and the address generation it was mailed to:
+ * after 'rectify', a bounce or an unsubscribe by mail for the old address
+ * changes nothing. And a bounce acts only on what it says about the
+ * subscriber's current address: a report about another address (an old
+ * one, a forward) is no evidence about theirs.
  *
  * One transaction per message. Logs subscriber ids, never an address.
  */
@@ -34,21 +39,20 @@ verp_token(const char *addr, const char *prefix, char out[TOKEN_MAX + 1])
 /* Looks for a valid token among the addresses the message went to. */
 static bool
 find_token(const struct store_keys *keys, const struct bounce_report *rep,
-	   enum token_purpose *purpose, int64_t *id)
+	   enum token_purpose *purpose, struct token_claims *tc)
 {
 	char tok[TOKEN_MAX + 1];
-	int64_t mailing;
 
 	if (keys == NULL)
 		return false;
 	for (int i = 0; i < rep->ntargets; i++) {
 		if (verp_token(rep->targets[i], "unsubscribe", tok) &&
-		    store_token_verify(keys, tok, TOKEN_UNSUBSCRIBE, id, &mailing) == 0) {
+		    store_token_verify(keys, tok, TOKEN_UNSUBSCRIBE, tc) == 0) {
 			*purpose = TOKEN_UNSUBSCRIBE;
 			return true;
 		}
 		if (verp_token(rep->targets[i], "bounces", tok) &&
-		    store_token_verify(keys, tok, TOKEN_BOUNCE, id, &mailing) == 0) {
+		    store_token_verify(keys, tok, TOKEN_BOUNCE, tc) == 0) {
 			*purpose = TOKEN_BOUNCE;
 			return true;
 		}
@@ -56,20 +60,54 @@ find_token(const struct store_keys *keys, const struct bounce_report *rep,
 	return false;
 }
 
+/* How the result that speaks for a subscriber was chosen. */
+enum pick_how {
+	PICK_NONE,		/* the report says nothing about their address */
+	PICK_ADDRESS,		/* a result names their current address */
+	PICK_TOKEN,		/* the report names no address: the token alone */
+};
+
 /*
  * The one result that speaks for the subscriber a token names: the one
- * with their address, else the verdict all results agree on, else the
- * mildest of them (never hard on a guess).
+ * about their current address (as final or original recipient). A report
+ * that names other addresses only (an address the subscriber no longer
+ * has, a forward) says nothing about theirs: no result. A complaint is
+ * taken on the token alone (it is about the message the token went with),
+ * and so is a report that names no address at all, and then only the
+ * verdict all its results agree on, else the mildest (never hard on a guess).
  */
 static const struct bounce_result *
-pick(const struct bounce_report *rep, const char *email)
+pick(const struct bounce_report *rep, const char *email, enum pick_how *how)
 {
 	const struct bounce_result *agree = NULL, *soft = NULL;
 	bool same = true;
 
-	for (int i = 0; i < rep->n; i++)
-		if (email && strcasecmp(rep->r[i].recipient, email) == 0)
-			return &rep->r[i];
+	*how = PICK_NONE;
+	for (int i = 0; i < rep->n; i++) {
+		const struct bounce_result *r = &rep->r[i];
+
+		if (email && (strcasecmp(r->recipient, email) == 0 ||
+			      (r->original[0] && strcasecmp(r->original, email) == 0))) {
+			*how = PICK_ADDRESS;
+			return r;
+		}
+	}
+	for (int i = 0; i < rep->n; i++) {
+		const struct bounce_result *r = &rep->r[i];
+
+		/* A complaint is about the message the token was sent with,
+		 * whatever address (often a redacted one) the report shows. */
+		if (r->action == BOUNCE_COMPLAINT) {
+			*how = PICK_TOKEN;
+			return r;
+		}
+	}
+	for (int i = 0; i < rep->n; i++) {
+		const struct bounce_result *r = &rep->r[i];
+
+		if (r->recipient[0] || r->original[0])
+			return NULL;	/* about another address */
+	}
 	for (int i = 0; i < rep->n; i++) {
 		const struct bounce_result *r = &rep->r[i];
 
@@ -81,16 +119,16 @@ pick(const struct bounce_report *rep, const char *email)
 			agree = r;
 		if (r->action == BOUNCE_SOFT && !soft)
 			soft = r;
-		if (r->action == BOUNCE_COMPLAINT)
-			return r;
 	}
-	if (agree == NULL || same)
-		return agree;
-	return soft ? soft : NULL;
+	if (agree != NULL && !same)
+		agree = soft;
+	if (agree)
+		*how = PICK_TOKEN;
+	return agree;
 }
 
 static enum store_status
-apply(struct store *st, const struct bounce_policy *pol, int64_t id,
+apply(struct store *st, const struct bounce_policy *pol, int64_t id, unsigned gen,
       enum bounce_action action, const char *status, const char *reason,
       struct bounce_outcome *out, char *err)
 {
@@ -130,7 +168,7 @@ apply(struct store *st, const struct bounce_policy *pol, int64_t id,
 			out->done = "would unsubscribe";
 			break;
 		}
-		s = store_unsubscribe_id(st, id, "bounce", &was, err);
+		s = store_unsubscribe_id(st, id, gen, "bounce", &was, err);
 		out->done = was ? "unsubscribed" : "unsubscribed already";
 		break;
 	case BOUNCE_IGNORE:
@@ -148,8 +186,10 @@ bounce_act(struct store *st, const struct store_keys *keys, const struct bounce_
 	   const struct bounce_report *rep, struct bounce_outcome *out, char *err)
 {
 	enum token_purpose purpose = 0;
+	struct token_claims tc = {0};
 	struct subscriber sub;
 	enum store_status s;
+	enum pick_how how;
 	int64_t id = 0;
 	bool own = false;
 
@@ -164,10 +204,19 @@ bounce_act(struct store *st, const struct store_keys *keys, const struct bounce_
 			return s;
 		own = true;
 	}
-	if (find_token(keys, rep, &purpose, &id)) {
+	if (find_token(keys, rep, &purpose, &tc)) {
 		const struct bounce_result *r;
 
+		id = tc.subscriber;
 		s = store_subscriber_get(st, id, &sub, err);
+		if (s == STORE_OK && sub.gen != tc.gen) {
+			out->subscriber = id;
+			snprintf(out->detail, sizeof(out->detail),
+				 "the token names an address subscriber %lld no longer has (corrected since): nothing changed",
+				 (long long)id);
+			sodium_memzero(&sub, sizeof(sub));
+			goto end;
+		}
 		if (s == STORE_NOTFOUND) {
 			out->subscriber = id;
 			snprintf(out->detail, sizeof(out->detail), "the token names subscriber %lld, who is gone already",
@@ -178,11 +227,22 @@ bounce_act(struct store *st, const struct store_keys *keys, const struct bounce_
 		if (s != STORE_OK)
 			goto end;
 		if (purpose == TOKEN_UNSUBSCRIBE) {
-			s = apply(st, pol, id, BOUNCE_UNSUBSCRIBE, "", "mailto", out, err);
+			s = apply(st, pol, id, sub.gen, BOUNCE_UNSUBSCRIBE, "", "mailto", out, err);
 			snprintf(out->detail, sizeof(out->detail), "a mail to the unsubscribe address of subscriber %lld",
 				 (long long)id);
-		} else if ((r = pick(rep, sub.email)) != NULL) {
-			s = apply(st, pol, id, r->action, r->status, r->reason, out, err);
+		} else if ((r = pick(rep, sub.email, &how)) != NULL) {
+			s = apply(st, pol, id, sub.gen, r->action, r->status, r->reason, out, err);
+			if (how == PICK_TOKEN && s == STORE_OK)
+				snprintf(out->detail, sizeof(out->detail), "%s subscriber %lld alone",
+					 r->action == BOUNCE_COMPLAINT
+					 ? "a complaint about the message sent with the VERP token of"
+					 : "the report names no address: decided on the VERP token of",
+					 (long long)id);
+		} else if (rep->n > 0) {
+			out->subscriber = id;
+			snprintf(out->detail, sizeof(out->detail),
+				 "the VERP token names subscriber %lld, but the report is about another address "
+				 "than theirs: nothing changed", (long long)id);
 		} else {
 			out->subscriber = id;
 			snprintf(out->detail, sizeof(out->detail), "the VERP token names subscriber %lld; nothing to act on",
@@ -212,7 +272,7 @@ bounce_act(struct store *st, const struct store_keys *keys, const struct bounce_
 			continue;
 		}
 		if (s == STORE_OK)
-			s = apply(st, pol, sub.id, r->action, r->status, r->reason, out, err);
+			s = apply(st, pol, sub.id, sub.gen, r->action, r->status, r->reason, out, err);
 		sodium_memzero(&sub, sizeof(sub));
 	}
 	if (out->subscriber == 0)

@@ -28,6 +28,7 @@ enum bounce_action {
 
 struct bounce_result {
 	char recipient[ADDR_MAX + 1];
+	char original[ADDR_MAX + 1];	/* the DSN's Original-Recipient when it differs, or "" */
 	enum bounce_action action;
 	char status[STATUS_LEN];	/* "5.1.1", or "" */
 	const char *reason;		/* a short word (static) */

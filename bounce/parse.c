@@ -977,6 +977,8 @@ parse_dsn(struct ctx *c, const char *human, size_t hlen)
 			const char *addr = cur.final[0] ? cur.final : cur.original;
 			struct bounce_result *r = result_for(c->rep, addr);
 
+			if (r && cur.final[0] && cur.original[0] && strcasecmp(cur.final, cur.original) != 0)
+				snprintf(r->original, sizeof(r->original), "%s", cur.original);
 			if (r) {
 				struct smtp_status st, *stp = NULL;
 				bool delayed = strcasecmp(cur.action, "delayed") == 0;

@@ -207,7 +207,11 @@ cmd_link(struct cli *c, int argc, char **argv)
 		s = store_subscriber_find(c->st, argv[i], &sub, err);
 		if (s != STORE_OK)
 			return cli_fail(c, store_exit_code(s), "%s", err);
-		store_token_make(c->keys, TOKEN_UNSUBSCRIBE, sub.id, 0, token);
+		struct token_claims tc = {.subscriber = sub.id, .gen = sub.gen};
+
+		if (store_token_make(c->keys, TOKEN_UNSUBSCRIBE, &tc, token) < 0)
+			return cli_fail(c, EXIT_FAIL, "subscriber %lld: beyond what a link can name",
+					(long long)sub.id);
 		printf("%s/u/%s\n", c->cfg.list.base_url, token);
 	}
 	return EXIT_OK;

@@ -74,6 +74,9 @@ static const char *const migrations[] = {
 	"  reason TEXT,"		/* a short word: mailbox-full, blocked, ... */
 	"  PRIMARY KEY (subscriber_id, day)"
 	") WITHOUT ROWID;",
+	/* 3: the address generation, raised by rectify: a link carries the
+	 * generation of the address it was mailed to (store/token.c) */
+	"ALTER TABLE subscriber ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 #define APPLICATION_ID 0x4e4c5452	/* "NLTR": marks a newsletter database */

@@ -163,7 +163,9 @@ store_export(struct store *st, const char *email, const char *controller,
 		"purpose", "so that a later purchase does not enrol you again after you unsubscribed",
 		"legal_basis", BASIS_SUPPRESS));
 	json_object_set_new(o, "audit", json_pack("{s:s, s:s, s:o}",
-		"purpose", "what was done with your data and when (identified by a keyed hash, not your address)",
+		"purpose", "what was done with your data and when (identified by a keyed hash, not your address); "
+			   "erasing your data deletes these events too, and leaves only a record that an erasure was made, "
+			   "which names no one",
 		"legal_basis", BASIS_AUDIT, "items", audit));
 	json_object_set_new(o, "recipients", json_string("none: your data is kept in a database of our own and shared with no one"));
 	json_object_set_new(o, "source", json_string("your purchases from us, or your own sign-up"));

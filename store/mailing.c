@@ -68,6 +68,11 @@ store_mailing_open(struct store *st, const char *ident, const char *subject,
 	if (rc == SQLITE_ROW) {
 		*mailing = sqlite3_column_int64(s, 0);
 		r = STORE_OK;
+		if (*mailing > TOKEN_MAILING_MAX) {
+			errf(err, "mailing id %lld is beyond what a link can name (%lld)",
+			     (long long)*mailing, (long long)TOKEN_MAILING_MAX);
+			r = STORE_ERROR;
+		}
 	} else {
 		r = store_fail(st, rc, "reading the mailing", err);
 	}
@@ -177,7 +182,7 @@ store_mailing_next(struct store *st, int64_t mailing, int64_t after,
 		   struct recipient *out, int max, char *err)
 {
 	static const char sql[] =
-		"SELECT s.id, s.email, coalesce(s.name, '')" DUE_FROM " ORDER BY s.id LIMIT ?3";
+		"SELECT s.id, s.email, coalesce(s.name, ''), s.gen" DUE_FROM " ORDER BY s.id LIMIT ?3";
 	sqlite3_stmt *s = store_stmt(st, sql, err);
 	int n = 0, rc = SQLITE_DONE;
 
@@ -192,6 +197,7 @@ store_mailing_next(struct store *st, int64_t mailing, int64_t after,
 		r->id = sqlite3_column_int64(s, 0);
 		snprintf(r->email, sizeof(r->email), "%s", sqlite3_column_text(s, 1));
 		snprintf(r->name, sizeof(r->name), "%s", sqlite3_column_text(s, 2));
+		r->gen = (unsigned)sqlite3_column_int64(s, 3);
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		sqlite3_reset(s);

@@ -54,18 +54,30 @@ enum token_purpose {
 
 #define TOKEN_LEN 49		/* base64url(19) "." base64url(16) */
 #define TOKEN_MAX 128		/* longest input accepted for parsing */
+#define TOKEN_GEN_MAX 65535u	/* address generations a token can name */
+#define TOKEN_MAILING_MAX ((int64_t)0xffffffffffff)	/* 6 bytes */
 
-/* Writes a NUL-terminated token of TOKEN_LEN characters into @out. */
-void store_token_make(const struct store_keys *k, enum token_purpose purpose,
-		      int64_t subscriber, int64_t mailing,
-		      char out[TOKEN_LEN + 1]);
+/* What a token says: whom, for which of their addresses, from which mailing. */
+struct token_claims {
+	int64_t subscriber;
+	unsigned gen;		/* the subscriber's address generation (rectify) */
+	int64_t mailing;	/* 0: none */
+};
+
+/*
+ * Writes a NUL-terminated token of TOKEN_LEN characters into @out; -1 (and
+ * "" in @out) when a claim is beyond what a token holds.
+ */
+int store_token_make(const struct store_keys *k, enum token_purpose purpose,
+		     const struct token_claims *c, char out[TOKEN_LEN + 1]);
 /*
  * Verifies @token for @purpose in constant time: every failure (malformed,
  * forged, unknown key, other purpose) takes the same path and returns -1.
+ * A valid token may still be stale: the caller compares out->gen with the
+ * subscriber's current generation (struct subscriber's gen).
  */
 int store_token_verify(const struct store_keys *k, const char *token,
-		       enum token_purpose purpose, int64_t *subscriber,
-		       int64_t *mailing);
+		       enum token_purpose purpose, struct token_claims *out);
 
 /* --- db.c: opening, schema, transactions --- */
 
@@ -99,6 +111,7 @@ enum sub_state { SUB_ACTIVE, SUB_RESTRICTED };
 
 struct subscriber {
 	int64_t id;
+	unsigned gen;		/* address generation: rectify raises it */
 	char email[ADDR_MAX + 1];
 	char name[NAME_MAX_LEN + 1];
 	enum sub_state state;
@@ -130,9 +143,11 @@ enum store_status store_subscriber_find(struct store *st, const char *email,
 enum store_status store_subscriber_get(struct store *st, int64_t id,
 				       struct subscriber *out, char *err);
 /* Only the address of subscriber @id (what the unsubscribe page shows,
- * masked): the lighter read of a page view. */
-enum store_status store_subscriber_email(struct store *st, int64_t id, char email[ADDR_MAX + 1],
-					 char *err);
+ * masked): the lighter read of a page view. STORE_NOTFOUND too when the
+ * address is not the one of generation @gen (a link mailed to an address
+ * the subscriber no longer has). */
+enum store_status store_subscriber_email(struct store *st, int64_t id, unsigned gen,
+					 char email[ADDR_MAX + 1], char *err);
 /* Streams every subscriber in id order; stops when @cb returns non-zero. */
 enum store_status store_subscriber_each(struct store *st,
 					int (*cb)(const struct subscriber *, void *),
@@ -151,8 +166,9 @@ enum store_status store_restrict(struct store *st, const char *email,
 enum store_status store_unsubscribe(struct store *st, const char *email,
 				    const char *source, bool *was_subscribed,
 				    char *err);
-/* The same for a subscriber named by a verified token. */
-enum store_status store_unsubscribe_id(struct store *st, int64_t id,
+/* The same for a subscriber named by a verified token: nothing (and
+ * *was_subscribed false) when generation @gen is not their current one. */
+enum store_status store_unsubscribe_id(struct store *st, int64_t id, unsigned gen,
 				       const char *source, bool *was_subscribed,
 				       char *err);
 /* Deletes everything held; a suppression entry only if @suppress. */
@@ -239,6 +255,7 @@ struct mailing_counts {
 /* One recipient of a mailing, as the mailer needs it. */
 struct recipient {
 	int64_t id;
+	unsigned gen;		/* address generation, for the tokens */
 	char email[ADDR_MAX + 1];
 	char name[NAME_MAX_LEN + 1];
 };

@@ -9,9 +9,10 @@
  */
 #include "store_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-#define SUB_COLUMNS "id, email, name, state, consent_date, enrolled, last_purchase, last_order"
+#define SUB_COLUMNS "id, email, name, state, consent_date, enrolled, last_purchase, last_order, gen"
 
 const char *
 store_state_name(enum sub_state s)
@@ -49,6 +50,7 @@ read_row(sqlite3_stmt *s, struct subscriber *sub)
 	copy_col(s, 5, sub->enrolled, sizeof(sub->enrolled));
 	copy_col(s, 6, sub->last_purchase, sizeof(sub->last_purchase));
 	copy_col(s, 7, sub->last_order, sizeof(sub->last_order));
+	sub->gen = (unsigned)sqlite3_column_int64(s, 8);
 }
 
 /* Looks up a normalised address within the caller's transaction, if any. */
@@ -115,9 +117,10 @@ store_subscriber_get(struct store *st, int64_t id, struct subscriber *out, char 
 }
 
 enum store_status
-store_subscriber_email(struct store *st, int64_t id, char email[ADDR_MAX + 1], char *err)
+store_subscriber_email(struct store *st, int64_t id, unsigned gen, char email[ADDR_MAX + 1],
+		       char *err)
 {
-	static const char sql[] = "SELECT email FROM subscriber WHERE id = ?1";
+	static const char sql[] = "SELECT email FROM subscriber WHERE id = ?1 AND gen = ?2";
 	sqlite3_stmt *s = store_stmt(st, sql, err);
 	enum store_status r;
 	int rc;
@@ -126,6 +129,7 @@ store_subscriber_email(struct store *st, int64_t id, char email[ADDR_MAX + 1], c
 	if (s == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, gen);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		const char *e = (const char *)sqlite3_column_text(s, 0);
@@ -381,7 +385,7 @@ store_unsubscribe(struct store *st, const char *email, const char *source,
 }
 
 enum store_status
-store_unsubscribe_id(struct store *st, int64_t id, const char *source,
+store_unsubscribe_id(struct store *st, int64_t id, unsigned gen, const char *source,
 		     bool *was_subscribed, char *err)
 {
 	struct subscriber sub;
@@ -392,6 +396,8 @@ store_unsubscribe_id(struct store *st, int64_t id, const char *source,
 	if ((s = store_tx_start(st, &own, err)) != STORE_OK)
 		return s;
 	s = store_subscriber_get(st, id, &sub, err);
+	if (s == STORE_OK && sub.gen != gen)
+		s = STORE_NOTFOUND;	/* a link to an address they no longer have */
 	if (s == STORE_OK) {
 		*was_subscribed = true;
 		s = store_remove(st, &sub, "unsubscribed", source, NULL, err);
@@ -400,6 +406,28 @@ store_unsubscribe_id(struct store *st, int64_t id, const char *source,
 	}
 	sodium_memzero(&sub, sizeof(sub));
 	return store_end_deletion(st, own, s, *was_subscribed, err);
+}
+
+/*
+ * Deletes the audit events about @addr (by its keyed hash) and about
+ * subscriber @id: after an erasure nothing links the log to the person.
+ */
+static enum store_status
+forget_audit(struct store *st, const char *addr, int64_t id, char *err)
+{
+	static const char sql[] = "DELETE FROM audit WHERE subject = ?1 OR (?2 > 0 AND subscriber_id = ?2)";
+	unsigned char h[AUDIT_HASH_LEN];
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+	int rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	store_audit_hash(st, addr, h);
+	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, id);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "deleting audit events", err);
 }
 
 enum store_status
@@ -428,23 +456,109 @@ store_erase(struct store *st, const char *email, bool suppress, const char *sour
 		s = suppress ? store_suppress_add_norm(st, addr, "erased", err)
 			     : store_suppress_remove(st, addr, &removed, err);
 	if (s == STORE_OK)
-		s = store_audit_add(st, "erased", addr, sub.id, source,
-				    suppress ? "everything deleted; suppression entry kept on request"
-					     : "everything deleted, suppression entry included", err);
+		s = forget_audit(st, addr, sub.id, err);
+	/* Accountability without a link to the person: that an erasure was
+	 * made, when and through what, with neither hash nor id. */
+	if (s == STORE_OK)
+		s = store_audit_add(st, "erased", NULL, 0, source,
+				    suppress ? "everything deleted, audit events included; a suppression entry kept on request"
+					     : "everything deleted, audit events and suppression entry included", err);
 	sodium_memzero(&sub, sizeof(sub));
-	return store_end_deletion(st, own, s, *existed || removed, err);
+	return store_end_deletion(st, own, s, true, err);
+}
+
+/* The reply text @in with every occurrence of @addr (any case) replaced. */
+static void
+redact(const char *in, const char *addr, struct buf *out)
+{
+	size_t n = strlen(addr);
+	const char *p = in, *q;
+
+	buf_reset(out);
+	while ((q = strcasestr(p, addr)) != NULL) {
+		buf_add(out, p, (size_t)(q - p));
+		buf_adds(out, "[a former address]");
+		p = q + n;
+	}
+	buf_adds(out, p);
+}
+
+/*
+ * Takes @old_addr out of the SMTP replies recorded for subscriber @id (a
+ * server's "550 <old@...>: ..." quoted it), in the caller's transaction.
+ */
+static enum store_status
+redact_replies(struct store *st, int64_t id, const char *old_addr, char *err)
+{
+	static const char sel[] =
+		"SELECT mailing_id, reply FROM delivery WHERE subscriber_id = ?1 AND reply IS NOT NULL";
+	static const char upd[] =
+		"UPDATE delivery SET reply = ?3 WHERE mailing_id = ?1 AND subscriber_id = ?2";
+	struct {
+		int64_t mailing;
+		char *reply;
+	} *rows = NULL;
+	size_t n = 0, cap = 0;
+	enum store_status r = STORE_OK;
+	struct buf b;
+	sqlite3_stmt *s = store_stmt(st, sel, err);
+	int rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *reply = (const char *)sqlite3_column_text(s, 1);
+
+		if (reply == NULL || strcasestr(reply, old_addr) == NULL)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			rows = xrealloc(rows, cap * sizeof(*rows));
+		}
+		rows[n].mailing = sqlite3_column_int64(s, 0);
+		rows[n++].reply = xstrdup(reply);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		r = store_fail(st, rc, "reading deliveries", err);
+	buf_init(&b);
+	for (size_t i = 0; i < n; i++) {
+		if (r == STORE_OK) {
+			redact(rows[i].reply, old_addr, &b);
+			if ((s = store_stmt(st, upd, err)) == NULL) {
+				r = STORE_ERROR;
+			} else {
+				sqlite3_bind_int64(s, 1, rows[i].mailing);
+				sqlite3_bind_int64(s, 2, id);
+				sqlite3_bind_text(s, 3, b.s, (int)b.len, SQLITE_STATIC);
+				rc = sqlite3_step(s);
+				sqlite3_reset(s);
+				if (rc != SQLITE_DONE)
+					r = store_fail(st, rc, "correcting a delivery's reply", err);
+			}
+		}
+		sodium_memzero(rows[i].reply, strlen(rows[i].reply));
+		free(rows[i].reply);
+	}
+	if (b.s)
+		sodium_memzero(b.s, b.cap);
+	buf_free(&b);
+	free(rows);
+	return r;
 }
 
 enum store_status
 store_rectify(struct store *st, const char *old_email, const char *new_email,
 	      const char *source, char *err)
 {
-	static const char sql[] = "UPDATE subscriber SET email = ?2 WHERE id = ?1";
+	static const char sql[] = "UPDATE subscriber SET email = ?2, gen = gen + ?3 WHERE id = ?1";
 	char old_addr[ADDR_MAX + 1], new_addr[ADDR_MAX + 1], why[ERR_LEN];
+	char old_fold[ADDR_MAX + 1], new_fold[ADDR_MAX + 1];
 	struct subscriber sub, other;
 	enum store_status s;
 	sqlite3_stmt *q;
-	bool own, suppressed;
+	bool own, suppressed, moved;
 	int rc;
 
 	if ((s = store_addr(old_email, old_addr, err)) != STORE_OK)
@@ -474,18 +588,33 @@ store_rectify(struct store *st, const char *old_email, const char *new_email,
 		s = STORE_SUPPRESSED;
 		goto out;
 	}
+	/* Another mailbox, not the same one written in another case: links
+	 * mailed to the old one stop working (the generation). */
+	addr_fold(old_addr, old_fold);
+	addr_fold(new_addr, new_fold);
+	moved = strcmp(old_fold, new_fold) != 0;
+	if (moved && sub.gen >= TOKEN_GEN_MAX) {
+		errf(err, "this subscriber's address was corrected %u times, as often as a link can tell apart: "
+		     "erase the subscriber and enrol the new address with --consent", sub.gen);
+		s = STORE_INVALID;
+		goto out;
+	}
 	if ((q = store_stmt(st, sql, err)) == NULL) {
 		s = STORE_ERROR;
 		goto out;
 	}
 	sqlite3_bind_int64(q, 1, sub.id);
 	sqlite3_bind_text(q, 2, new_addr, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, moved);
 	rc = sqlite3_step(q);
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE) {
 		s = store_fail(st, rc, "correcting the address", err);
 		goto out;
 	}
+	/* No reply keeps quoting the old address. */
+	if (moved && (s = redact_replies(st, sub.id, old_addr, err)) != STORE_OK)
+		goto out;
 	if ((s = store_audit_add(st, "rectified", old_addr, sub.id, source,
 				 "address corrected: this was the old address", err)) == STORE_OK)
 		s = store_audit_add(st, "rectified", new_addr, sub.id, source,

@@ -9,7 +9,9 @@
  * unsubscribed". A bad or forged token gets a 400 page after the same work
  * as a good one (the check is constant-time and a lookup is made anyway).
  * The data access button posts a token of its own purpose; a GET never
- * shows personal data.
+ * shows personal data. A token carries the address generation it was made
+ * for: after 'rectify' an older link answers as for a subscriber who is
+ * gone, so that whoever holds the old mailbox learns nothing of the new.
  *
  * Trusts nothing in the request. Never logs or shows a token or an
  * address (the page shows the address masked).
@@ -22,16 +24,15 @@
 
 /* Verifies the token of the path for @purpose; -1 when it is not valid. */
 static int
-verify(struct request *r, struct store *st, enum token_purpose purpose, int64_t *id)
+verify(struct request *r, struct store *st, enum token_purpose purpose, struct token_claims *tc)
 {
-	int64_t mailing;
-	int ok = store_token_verify(r->srv->keys, r->rest, purpose, id, &mailing);
+	int ok = store_token_verify(r->srv->keys, r->rest, purpose, tc);
 
 	if (ok < 0 && st != NULL) {
 		/* The same lookup a valid token costs, for the same timing. */
 		char email[ADDR_MAX + 1], err[ERR_LEN];
 
-		store_subscriber_email(st, 0, email, err);
+		store_subscriber_email(st, 0, 0, email, err);
 	}
 	return ok;
 }
@@ -44,24 +45,26 @@ unsub_get(struct request *r, struct MHD_Connection *c)
 	struct page_args a = {.list = cfg->list.name, .masked = masked, .access = access};
 	char email[ADDR_MAX + 1];
 	struct store *st = server_snapshot(r->srv, err);
+	struct token_claims tc, atc;
 	enum store_status s;
 	enum MHD_Result ret;
 	int64_t id;
 
-	if (verify(r, st, TOKEN_UNSUBSCRIBE, &id) < 0)
+	if (verify(r, st, TOKEN_UNSUBSCRIBE, &tc) < 0)
 		return server_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
 	if (st == NULL) {
 		log_warn("%s", err);
 		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
 	}
-	s = store_subscriber_email(st, id, email, err);
+	id = tc.subscriber;
+	s = store_subscriber_email(st, id, tc.gen, email, err);
 	if (s != STORE_OK) {
 		/*
 		 * The snapshot may be older than another process's enrolment:
 		 * "you are unsubscribed", or an error, only from a fresh look.
 		 */
 		server_snapshot_renew(r->srv);
-		s = store_subscriber_email(st, id, email, err);
+		s = store_subscriber_email(st, id, tc.gen, email, err);
 	}
 	if (s == STORE_NOTFOUND)
 		return server_page(r, c, MHD_HTTP_OK, PAGE_ALREADY, NULL);
@@ -70,7 +73,12 @@ unsub_get(struct request *r, struct MHD_Connection *c)
 		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
 	}
 	addr_mask(email, masked, sizeof(masked));
-	store_token_make(r->srv->keys, TOKEN_ACCESS, id, 0, access);
+	atc = (struct token_claims){.subscriber = id, .gen = tc.gen};
+	if (store_token_make(r->srv->keys, TOKEN_ACCESS, &atc, access) < 0) {
+		sodium_memzero(email, sizeof(email));
+		log_warn("subscriber %lld: no data access link can name them", (long long)id);
+		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+	}
 	sodium_memzero(email, sizeof(email));
 	ret = server_page(r, c, MHD_HTTP_OK, PAGE_CONFIRM, &a);
 	sodium_memzero(masked, sizeof(masked));
@@ -84,7 +92,7 @@ unsub_post(struct request *r, struct MHD_Connection *c)
 	struct writer_job *j = &r->job;
 	char err[ERR_LEN];
 	struct store *st;
-	int64_t id;
+	struct token_claims tc;
 
 	if (r->queued) {
 		/* Called again after writer.c committed the job and resumed us. */
@@ -96,9 +104,10 @@ unsub_post(struct request *r, struct MHD_Connection *c)
 	}
 	/* The body is not read: any POST with a valid token unsubscribes. */
 	st = server_store(srv, err);
-	if (verify(r, st, TOKEN_UNSUBSCRIBE, &id) < 0)
+	if (verify(r, st, TOKEN_UNSUBSCRIBE, &tc) < 0)
 		return server_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
-	j->id = id;
+	j->id = tc.subscriber;
+	j->gen = tc.gen;
 	j->conn = c;
 	r->queued = true;
 	MHD_suspend_connection(c);
@@ -113,17 +122,21 @@ unsub_data(struct request *r, struct MHD_Connection *c)
 	char err[ERR_LEN];
 	struct store *st = server_store(r->srv, err);
 	struct subscriber sub;
+	struct token_claims tc;
 	enum store_status s;
 	json_t *o;
 	int64_t id;
 
-	if (verify(r, st, TOKEN_ACCESS, &id) < 0)
+	if (verify(r, st, TOKEN_ACCESS, &tc) < 0)
 		return server_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
 	if (st == NULL) {
 		log_warn("%s", err);
 		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
 	}
+	id = tc.subscriber;
 	s = store_subscriber_get(st, id, &sub, err);
+	if (s == STORE_OK && sub.gen != tc.gen)
+		s = STORE_NOTFOUND;	/* a link to an address they no longer have */
 	if (s == STORE_OK)
 		s = store_export(st, sub.email, cfg->list.name, &o, err);
 	sodium_memzero(&sub, sizeof(sub));

@@ -139,6 +139,7 @@ struct writer_job {
 	struct writer_job *next;
 	struct MHD_Connection *conn;	/* suspended until the job is done */
 	int64_t id;
+	unsigned gen;			/* the link's address generation */
 	enum store_status status;
 	bool was;			/* was subscribed (now deleted) */
 	char err[ERR_LEN];

@@ -48,4 +48,14 @@ scratch_close(struct scratch *s)
 	cr_expect_eq(system(cmd), 0);
 }
 
+/* A token of generation 0 for @sub and @mailing (what most tests need). */
+static inline void
+token_for(const struct store_keys *k, enum token_purpose p, int64_t sub, int64_t mailing,
+	  char out[TOKEN_LEN + 1])
+{
+	struct token_claims tc = {.subscriber = sub, .mailing = mailing};
+
+	cr_assert_eq(store_token_make(k, p, &tc, out), 0);
+}
+
 #endif

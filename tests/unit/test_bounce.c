@@ -354,14 +354,14 @@ Test(bounce, verp_hard_deletes_and_forged_deletes_nobody)
 	/* A forged bounce: no token, or a token of the wrong purpose. */
 	verp_dsn(msg, sizeof(msg), "bounces@news.example.org", "alive@example.net", "5.1.1", "550 5.1.1 User unknown");
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
-	store_token_make(s.keys, TOKEN_UNSUBSCRIBE, b, 1, tok);
+	token_for(s.keys, TOKEN_UNSUBSCRIBE, b, 1, tok);
 	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
 	verp_dsn(msg, sizeof(msg), to, "alive@example.net", "5.1.1", "550 5.1.1 User unknown");
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
 	cr_expect_eq(store_subscriber_get(s.st, b, &sub, err), STORE_OK, "a forged bounce deleted nobody");
 
 	/* A real one. */
-	store_token_make(s.keys, TOKEN_BOUNCE, a, 1, tok);
+	token_for(s.keys, TOKEN_BOUNCE, a, 1, tok);
 	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
 	verp_dsn(msg, sizeof(msg), to, "dead@example.net", "5.1.1", "550 5.1.1 User unknown");
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
@@ -386,7 +386,7 @@ Test(bounce, soft_score_one_point_a_day_then_hard)
 
 	scratch_open(&s);
 	a = enrol(&s, "full@example.net");
-	store_token_make(s.keys, TOKEN_BOUNCE, a, 1, tok);
+	token_for(s.keys, TOKEN_BOUNCE, a, 1, tok);
 	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
 	verp_dsn(msg, sizeof(msg), to, "full@example.net", "4.2.2", "452 4.2.2 Mailbox full");
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
@@ -416,7 +416,7 @@ Test(bounce, unsubscribe_by_mail)
 
 	scratch_open(&s);
 	a = enrol(&s, "leaving@example.net");
-	store_token_make(s.keys, TOKEN_UNSUBSCRIBE, a, 1, tok);
+	token_for(s.keys, TOKEN_UNSUBSCRIBE, a, 1, tok);
 	snprintf(msg, sizeof(msg), "From: leaving@example.net\nTo: unsubscribe+%s@news.example.org\n"
 		 "Subject: unsubscribe\n\n", tok);
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
@@ -435,7 +435,7 @@ Test(bounce, dry_run_changes_nothing)
 
 	scratch_open(&s);
 	a = enrol(&s, "dead@example.net");
-	store_token_make(s.keys, TOKEN_BOUNCE, a, 1, tok);
+	token_for(s.keys, TOKEN_BOUNCE, a, 1, tok);
 	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
 	verp_dsn(msg, sizeof(msg), to, "dead@example.net", "5.1.1", "550 5.1.1 User unknown");
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);

@@ -69,9 +69,9 @@ Test(store, enrol_refresh_and_identity)
 	{
 		char email[ADDR_MAX + 1];
 
-		cr_assert_eq(store_subscriber_email(s.st, id1, email, err), STORE_OK, "%s", err);
+		cr_assert_eq(store_subscriber_email(s.st, id1, 0, email, err), STORE_OK, "%s", err);
 		cr_expect_str_eq(email, "Kari@example.no");
-		cr_expect_eq(store_subscriber_email(s.st, id1 + 1000, email, err), STORE_NOTFOUND);
+		cr_expect_eq(store_subscriber_email(s.st, id1 + 1000, 0, email, err), STORE_NOTFOUND);
 		cr_expect_str_eq(email, "");
 	}
 	/* a new address gets the next id */
@@ -144,10 +144,10 @@ Test(store, unsubscribe_suppresses_and_scrubs)
 	cr_assert_eq(store_suppress_has(s.st, "zq-gone-4711@example.no", &has, err), STORE_OK);
 	cr_expect(!has);
 	/* by id, as a link does; twice is fine */
-	store_token_make(s.keys, TOKEN_UNSUBSCRIBE, id, 0, tok);
-	cr_expect_eq(store_unsubscribe_id(s.st, id, "web", &was, err), STORE_OK);
+	token_for(s.keys, TOKEN_UNSUBSCRIBE, id, 0, tok);
+	cr_expect_eq(store_unsubscribe_id(s.st, id, 0, "web", &was, err), STORE_OK);
 	cr_expect(was);
-	cr_expect_eq(store_unsubscribe_id(s.st, id, "web", &was, err), STORE_OK);
+	cr_expect_eq(store_unsubscribe_id(s.st, id, 0, "web", &was, err), STORE_OK);
 	cr_expect(!was);
 	/* an unknown address still gets a suppression entry */
 	cr_expect_eq(store_unsubscribe(s.st, "never@example.no", "test", &was, err), STORE_OK);
@@ -220,6 +220,123 @@ Test(store, rectify_and_restrict)
 	store_subscriber_get(s.st, id, &sub, err);
 	cr_expect_eq(sub.state, SUB_ACTIVE);
 	cr_expect_eq(store_restrict(s.st, "nobody@example.no", true, "test", err), STORE_NOTFOUND);
+	scratch_close(&s);
+}
+
+/* How many rows @sql (a count) finds in the scratch database. */
+static long long
+count_rows(struct scratch *s, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	long long n = -1;
+
+	cr_assert_eq(sqlite3_open(s->db, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * After rectify, a link mailed to the old address names a generation the
+ * subscriber no longer has: the page view finds nobody, an unsubscribe by
+ * it changes nothing, and replies that quoted the old address lose it.
+ */
+Test(store, rectify_binds_links_to_the_address)
+{
+	struct scratch s;
+	enum enroll_result res;
+	struct subscriber sub;
+	char err[ERR_LEN] = "", email[ADDR_MAX + 1];
+	int64_t id, mailing;
+	bool was, existed;
+
+	scratch_open(&s);
+	enroll(&s, "zq-recycled@example.no", NULL, false, &res, &id);
+	cr_assert_eq(store_mailing_open(s.st, "2026-49", "Week 49", &mailing, &existed, err), STORE_OK);
+	cr_assert_eq(store_mailing_mark(s.st, mailing, id, DELIVERY_PENDING,
+					"452 4.2.2 <ZQ-Recycled@example.no>: mailbox full, zq-recycled@example.no", err),
+		     STORE_OK, "%s", err);
+	cr_assert_eq(store_subscriber_get(s.st, id, &sub, err), STORE_OK);
+	cr_expect_eq(sub.gen, 0);
+	cr_assert_eq(store_rectify(s.st, "zq-recycled@example.no", "zq-new@example.no", "test", err),
+		     STORE_OK, "%s", err);
+	cr_assert_eq(store_subscriber_get(s.st, id, &sub, err), STORE_OK);
+	cr_expect_eq(sub.gen, 1);
+	/* the old link (generation 0): nobody; the new one: the new address */
+	cr_expect_eq(store_subscriber_email(s.st, id, 0, email, err), STORE_NOTFOUND);
+	cr_expect_str_eq(email, "");
+	cr_expect_eq(store_subscriber_email(s.st, id, 1, email, err), STORE_OK);
+	cr_expect_str_eq(email, "zq-new@example.no");
+	cr_expect_eq(store_unsubscribe_id(s.st, id, 0, "web", &was, err), STORE_OK);
+	cr_expect(!was, "an old link unsubscribed the new address");
+	cr_expect_eq(store_subscriber_get(s.st, id, &sub, err), STORE_OK);
+	/* the reply keeps its words, not the old address, in any case */
+	cr_expect(!files_contain(&s, "ecycled@"), "the old address is still in the files");
+	cr_expect_eq(count_rows(&s, "SELECT count(*) FROM delivery WHERE reply ="
+			     " '452 4.2.2 <[a former address]>: mailbox full, [a former address]'"), 1);
+	cr_expect_eq(store_unsubscribe_id(s.st, id, 1, "web", &was, err), STORE_OK);
+	cr_expect(was);
+	scratch_close(&s);
+}
+
+/* An address corrected as often as a token can tell apart is refused. */
+Test(store, rectify_stops_at_the_last_generation)
+{
+	struct scratch s;
+	enum enroll_result res;
+	char err[ERR_LEN] = "";
+	int64_t id;
+	sqlite3 *db;
+
+	scratch_open(&s);
+	enroll(&s, "zq-a@example.no", NULL, false, &res, &id);
+	cr_assert_eq(sqlite3_open(s.db, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "UPDATE subscriber SET gen = 65534", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	cr_expect_eq(store_rectify(s.st, "zq-a@example.no", "zq-b@example.no", "test", err), STORE_OK, "%s", err);
+	cr_expect_eq(store_rectify(s.st, "zq-b@example.no", "zq-c@example.no", "test", err), STORE_INVALID);
+	cr_expect(strstr(err, "65535 times") != NULL, "%s", err);
+	scratch_close(&s);
+}
+
+/* Erasure deletes the audit events about the person; one "erased" event
+ * with neither hash nor id stays. */
+Test(store, erase_deletes_the_audit_trail)
+{
+	struct scratch s;
+	enum enroll_result res;
+	char err[ERR_LEN] = "";
+	int64_t id, keep;
+	bool existed, was;
+	json_t *o;
+
+	scratch_open(&s);
+	enroll(&s, "zq-erase@example.no", NULL, false, &res, &id);
+	enroll(&s, "zq-keep@example.no", NULL, false, &res, &keep);
+	cr_assert_eq(store_rectify(s.st, "zq-erase@example.no", "zq-erase2@example.no", "test", err), STORE_OK);
+	store_restrict(s.st, "zq-erase2@example.no", true, "test", err);
+	/* an event about the address alone, before the erasure */
+	store_unsubscribe(s.st, "zq-erase3@example.no", "test", &was, err);
+	cr_assert_eq(id, 1);
+	/* enrolled, rectified (old and new address), restricted */
+	cr_expect_eq(count_rows(&s, "SELECT count(*) FROM audit WHERE subscriber_id = 1"), 4);
+	cr_assert_eq(store_erase(s.st, "zq-erase2@example.no", false, "test", &existed, err), STORE_OK, "%s", err);
+	cr_expect(existed);
+	cr_expect_eq(count_rows(&s, "SELECT count(*) FROM audit WHERE subscriber_id = 1"), 0);
+	cr_expect_eq(count_rows(&s, "SELECT count(*) FROM audit WHERE event = 'erased'"
+			     " AND subject IS NULL AND subscriber_id IS NULL"), 1);
+	cr_expect_eq(count_rows(&s, "SELECT count(*) FROM audit WHERE subscriber_id = 2"), 1);
+	cr_assert_eq(store_export(s.st, "zq-erase2@example.no", "Test", &o, err), STORE_OK);
+	cr_expect_eq(json_array_size(json_object_get(json_object_get(o, "audit"), "items")), 0, "export still lists audit events");
+	json_decref(o);
+	/* events about another address stay */
+	cr_assert_eq(store_export(s.st, "zq-erase3@example.no", "Test", &o, err), STORE_OK);
+	cr_expect_eq(json_array_size(json_object_get(json_object_get(o, "audit"), "items")), 1);
+	json_decref(o);
 	scratch_close(&s);
 }
 
@@ -324,10 +441,11 @@ Test(store, version_1_migrates_to_the_bounce_score)
 	store_close(s.st);
 	/* Make the file a version 1 database, as the first release wrote it. */
 	cr_assert_eq(sqlite3_open(s.db, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(db, "DROP TABLE bounce; PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "DROP TABLE bounce; ALTER TABLE subscriber DROP COLUMN gen;"
+				  " PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	cr_assert_eq(store_open(&st2, s.db, s.keys, err), STORE_OK, "%s", err);
-	cr_expect_geq(store_schema_version(st2), 2);
+	cr_expect_geq(store_schema_version(st2), 3);
 	store_close(st2);
 	cr_assert_eq(sqlite3_open(s.db, &db), SQLITE_OK);
 	cr_expect_eq(sqlite3_prepare_v2(db, "SELECT subscriber_id, day, status, reason FROM bounce", -1, &q, NULL),

@@ -9,18 +9,39 @@ Test(token, round_trip)
 {
 	struct scratch s;
 	char tok[TOKEN_LEN + 1];
-	int64_t sub, mailing;
-	const int64_t ids[][2] = {{1, 0}, {42, 7}, {INT64_MAX, INT64_MAX}, {123456789, 1}};
+	struct token_claims got;
+	const struct token_claims rows[] = {
+		{1, 0, 0}, {42, 3, 7}, {INT64_MAX, TOKEN_GEN_MAX, TOKEN_MAILING_MAX}, {123456789, 1, 1},
+	};
 
 	scratch_open(&s);
-	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		store_token_make(s.keys, TOKEN_UNSUBSCRIBE, ids[i][0], ids[i][1], tok);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		cr_assert_eq(store_token_make(s.keys, TOKEN_UNSUBSCRIBE, &rows[i], tok), 0);
 		cr_expect_eq(strlen(tok), TOKEN_LEN);
 		cr_expect_eq(strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."),
 			     TOKEN_LEN, "%s", tok);
-		cr_expect_eq(store_token_verify(s.keys, tok, TOKEN_UNSUBSCRIBE, &sub, &mailing), 0);
-		cr_expect_eq(sub, ids[i][0]);
-		cr_expect_eq(mailing, ids[i][1]);
+		cr_expect_eq(store_token_verify(s.keys, tok, TOKEN_UNSUBSCRIBE, &got), 0);
+		cr_expect_eq(got.subscriber, rows[i].subscriber);
+		cr_expect_eq(got.gen, rows[i].gen);
+		cr_expect_eq(got.mailing, rows[i].mailing);
+	}
+	scratch_close(&s);
+}
+
+/* What a token cannot hold is refused, never cut. */
+Test(token, claims_beyond_the_layout_are_refused)
+{
+	struct scratch s;
+	char tok[TOKEN_LEN + 1];
+	const struct token_claims bad[] = {
+		{1, TOKEN_GEN_MAX + 1, 0}, {1, 0, TOKEN_MAILING_MAX + 1}, {-1, 0, 0}, {1, 0, -1},
+	};
+
+	scratch_open(&s);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(tok, 'x', sizeof(tok));
+		cr_expect_eq(store_token_make(s.keys, TOKEN_UNSUBSCRIBE, &bad[i], tok), -1, "row %zu", i);
+		cr_expect_str_eq(tok, "");
 	}
 	scratch_close(&s);
 }
@@ -34,14 +55,14 @@ Test(token, every_single_byte_change_is_rejected)
 	long tried = 0;
 
 	scratch_open(&s);
-	store_token_make(s.keys, TOKEN_UNSUBSCRIBE, 77, 3, tok);
+	token_for(s.keys, TOKEN_UNSUBSCRIBE, 77, 3, tok);
 	for (int pos = 0; pos < TOKEN_LEN; pos++) {
 		for (size_t a = 0; a < sizeof(alphabet) - 1; a++) {
 			if (alphabet[a] == tok[pos])
 				continue;
 			memcpy(bad, tok, sizeof(bad));
 			bad[pos] = alphabet[a];
-			cr_expect_eq(store_token_verify(s.keys, bad, TOKEN_UNSUBSCRIBE, NULL, NULL), -1,
+			cr_expect_eq(store_token_verify(s.keys, bad, TOKEN_UNSUBSCRIBE, NULL), -1,
 				     "accepted with byte %d changed to '%c'", pos, alphabet[a]);
 			tried++;
 		}
@@ -52,7 +73,7 @@ Test(token, every_single_byte_change_is_rejected)
 					continue;
 				memcpy(bad, tok, sizeof(bad));
 				bad[pos] = (char)v;
-				cr_expect_eq(store_token_verify(s.keys, bad, TOKEN_UNSUBSCRIBE, NULL, NULL), -1);
+				cr_expect_eq(store_token_verify(s.keys, bad, TOKEN_UNSUBSCRIBE, NULL), -1);
 				tried++;
 			}
 	}
@@ -73,7 +94,7 @@ Test(token, unused_low_bits_are_rejected)
 	char tok[TOKEN_LEN + 1], bad[TOKEN_LEN + 1];
 
 	scratch_open(&s);
-	store_token_make(s.keys, TOKEN_UNSUBSCRIBE, 77, 3, tok);
+	token_for(s.keys, TOKEN_UNSUBSCRIBE, 77, 3, tok);
 	for (size_t i = 0; i < 2; i++) {
 		int v = (int)(strchr(b64, tok[last[i]]) - b64);
 
@@ -81,7 +102,7 @@ Test(token, unused_low_bits_are_rejected)
 		for (int low = 1; low < 16; low++) {
 			memcpy(bad, tok, sizeof(bad));
 			bad[last[i]] = b64[v | low];
-			cr_expect_eq(store_token_verify(s.keys, bad, TOKEN_UNSUBSCRIBE, NULL, NULL), -1,
+			cr_expect_eq(store_token_verify(s.keys, bad, TOKEN_UNSUBSCRIBE, NULL), -1,
 				     "accepted with unused bits %d at %d", low, last[i]);
 		}
 	}
@@ -102,13 +123,13 @@ Test(token, malformed_inputs_are_rejected)
 
 	scratch_open(&s);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_expect_eq(store_token_verify(s.keys, bad[i], TOKEN_UNSUBSCRIBE, NULL, NULL), -1, "%s", bad[i]);
-	store_token_make(s.keys, TOKEN_UNSUBSCRIBE, 5, 0, tok);
+		cr_expect_eq(store_token_verify(s.keys, bad[i], TOKEN_UNSUBSCRIBE, NULL), -1, "%s", bad[i]);
+	token_for(s.keys, TOKEN_UNSUBSCRIBE, 5, 0, tok);
 	snprintf(longer, sizeof(longer), "%s%s", tok, "AAAA");
-	cr_expect_eq(store_token_verify(s.keys, longer, TOKEN_UNSUBSCRIBE, NULL, NULL), -1);
+	cr_expect_eq(store_token_verify(s.keys, longer, TOKEN_UNSUBSCRIBE, NULL), -1);
 	memset(longer, 'A', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
-	cr_expect_eq(store_token_verify(s.keys, longer, TOKEN_UNSUBSCRIBE, NULL, NULL), -1);
+	cr_expect_eq(store_token_verify(s.keys, longer, TOKEN_UNSUBSCRIBE, NULL), -1);
 	scratch_close(&s);
 }
 
@@ -120,9 +141,9 @@ Test(token, other_purpose_is_rejected)
 
 	scratch_open(&s);
 	for (size_t i = 0; i < 3; i++) {
-		store_token_make(s.keys, p[i], 9, 1, tok);
+		token_for(s.keys, p[i], 9, 1, tok);
 		for (size_t j = 0; j < 3; j++)
-			cr_expect_eq(store_token_verify(s.keys, tok, p[j], NULL, NULL), i == j ? 0 : -1,
+			cr_expect_eq(store_token_verify(s.keys, tok, p[j], NULL), i == j ? 0 : -1,
 				     "made for %d, verified for %d", p[i], p[j]);
 	}
 	scratch_close(&s);
@@ -137,8 +158,8 @@ Test(token, other_key_is_rejected_rotated_key_still_verifies)
 
 	scratch_open(&a);
 	scratch_open(&b);
-	store_token_make(a.keys, TOKEN_UNSUBSCRIBE, 11, 0, tok_a);
-	cr_expect_eq(store_token_verify(b.keys, tok_a, TOKEN_UNSUBSCRIBE, NULL, NULL), -1);
+	token_for(a.keys, TOKEN_UNSUBSCRIBE, 11, 0, tok_a);
+	cr_expect_eq(store_token_verify(b.keys, tok_a, TOKEN_UNSUBSCRIBE, NULL), -1);
 
 	cr_assert_eq(store_keys_rotate(a.key, &id, err), 0, "%s", err);
 	cr_expect_eq(id, 2);
@@ -147,12 +168,12 @@ Test(token, other_key_is_rejected_rotated_key_still_verifies)
 	cr_expect_eq(store_keys_count(rotated), 2);
 	cr_expect_eq(store_keys_current(rotated), 2);
 	/* the old link keeps working; new links use key 2 and differ */
-	cr_expect_eq(store_token_verify(rotated, tok_a, TOKEN_UNSUBSCRIBE, NULL, NULL), 0);
-	store_token_make(rotated, TOKEN_UNSUBSCRIBE, 11, 0, tok_new);
+	cr_expect_eq(store_token_verify(rotated, tok_a, TOKEN_UNSUBSCRIBE, NULL), 0);
+	token_for(rotated, TOKEN_UNSUBSCRIBE, 11, 0, tok_new);
 	cr_expect_str_neq(tok_new, tok_a);
-	cr_expect_eq(store_token_verify(rotated, tok_new, TOKEN_UNSUBSCRIBE, NULL, NULL), 0);
+	cr_expect_eq(store_token_verify(rotated, tok_new, TOKEN_UNSUBSCRIBE, NULL), 0);
 	/* the old key set does not know key 2 */
-	cr_expect_eq(store_token_verify(a.keys, tok_new, TOKEN_UNSUBSCRIBE, NULL, NULL), -1);
+	cr_expect_eq(store_token_verify(a.keys, tok_new, TOKEN_UNSUBSCRIBE, NULL), -1);
 	store_keys_free(rotated);
 	scratch_close(&a);
 	scratch_close(&b);
@@ -194,9 +215,16 @@ Test(token, key_file_checks)
 Test(token, known_answer)
 {
 	char dir[] = "/tmp/newsletter-unit.XXXXXX", path[64], err[ERR_LEN] = "", tok[TOKEN_LEN + 1];
+	/* version 1 (before address generations): links mailed then still work */
 	const char *want = "AQEBAAAAAAAAACoAAAAAAAAABw.oQCHe-kbv3sc_na-EMaWgw";
+	/*
+	 * version 2: subscriber 42, generation 3, mailing 7; computed apart
+	 * from this code with Python's hashlib (blake2b as crypto_kdf, then
+	 * HMAC-SHA-512 cut to 16 bytes), which gives the version 1 one too.
+	 */
+	const char *want2 = "AgEBAAAAAAAAACoAAwAAAAAABw.2AG74cCwn0t26e-Qmu5bLw";
+	struct token_claims tc = {42, 3, 7}, got;
 	struct store_keys *k;
-	int64_t sub, mailing;
 	FILE *fp;
 
 	cr_assert_not_null(mkdtemp(dir));
@@ -209,12 +237,17 @@ Test(token, known_answer)
 	chmod(path, 0600);
 	k = store_keys_load(path, err);
 	cr_assert_not_null(k, "%s", err);
-	store_token_make(k, TOKEN_UNSUBSCRIBE, 42, 7, tok);
-	cr_expect_str_eq(tok, want);
-	cr_expect_eq(store_token_verify(k, want, TOKEN_UNSUBSCRIBE, &sub, &mailing), 0);
-	cr_expect_eq(sub, 42);
-	cr_expect_eq(mailing, 7);
-	cr_expect_eq(store_token_verify(k, want, TOKEN_ACCESS, NULL, NULL), -1);
+	cr_expect_eq(store_token_verify(k, want, TOKEN_UNSUBSCRIBE, &got), 0);
+	cr_expect_eq(got.subscriber, 42);
+	cr_expect_eq(got.gen, 0);
+	cr_expect_eq(got.mailing, 7);
+	cr_assert_eq(store_token_make(k, TOKEN_UNSUBSCRIBE, &tc, tok), 0);
+	cr_expect_str_eq(tok, want2);
+	cr_expect_eq(store_token_verify(k, want2, TOKEN_UNSUBSCRIBE, &got), 0);
+	cr_expect_eq(got.subscriber, 42);
+	cr_expect_eq(got.gen, 3);
+	cr_expect_eq(got.mailing, 7);
+	cr_expect_eq(store_token_verify(k, want, TOKEN_ACCESS, NULL), -1);
 
 	/*
 	 * libsodium 1.0.18 reads every byte over 0x7f as '_': this token has
@@ -225,7 +258,7 @@ Test(token, known_answer)
 		for (int v = 0x80; v < 0x100; v++) {
 			memcpy(tok, want, sizeof(tok));
 			tok[pos] = (char)v;
-			cr_expect_eq(store_token_verify(k, tok, TOKEN_UNSUBSCRIBE, NULL, NULL), -1,
+			cr_expect_eq(store_token_verify(k, tok, TOKEN_UNSUBSCRIBE, NULL), -1,
 				     "accepted with byte %d changed to 0x%02x", pos, v);
 		}
 	store_keys_free(k);
