@@ -134,6 +134,12 @@ expect_out 0 "^erased: " "erase: exit 0" nl erase erase1@example.no
 check "erase: the row is gone" test "$(sub_field erase1@example.no id)" = none
 check "erase: no suppression entry" test "$(suppressed)" = "$s0"
 check "erase: the audit log keeps the event" test "$(audit_events erased)" = 1
+check "erase: no audit event about the subscriber is left" \
+	test "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE subscriber_id = $e1")" = 0
+check "erase: the erased event names no one (no hash, no id)" \
+	test "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE event = 'erased' AND subject IS NULL AND subscriber_id IS NULL")" = 1
+run_cmd nl export erase1@example.no
+check "erase: an export of the address afterwards lists no audit event" jtrue 'd["audit"]["items"] == []'
 expect_out 0 "enrolled subscriber" "after erase a purchase enrols again" nl enroll erase1@example.no
 check "after erase: a new id, never the old one" test "$(sub_field erase1@example.no id)" -gt "$e1"
 nl enroll erase2@example.no >/dev/null
