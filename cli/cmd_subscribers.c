@@ -124,6 +124,8 @@ read_header(struct cli *c, const char *file, struct csv *csv, struct columns *co
 	int n = csv_next(csv, &f, err);
 
 	*col = (struct columns){-1, -1, -1, -1, n};
+	if (n == 0 && csv_error(csv))
+		return cli_fail(c, EXIT_FAIL, "cannot read %s: %s", file, strerror(errno));
 	if (n == 0)
 		return cli_fail(c, EXIT_USAGE, "%s is empty: it needs a header row (email,name,order,date)", file);
 	if (n < 0)
@@ -246,6 +248,9 @@ cmd_import(struct cli *c, int argc, char **argv)
 	} else if ((fp = fopen(file, "r")) == NULL) {
 		return cli_fail(c, errno == ENOENT ? EXIT_USAGE : EXIT_FAIL, "cannot read %s: %s",
 				file, strerror(errno));
+	} else if (fstat(fileno(fp), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		fclose(fp);
+		return cli_fail(c, EXIT_USAGE, "%s is a folder: give a CSV file", file);
 	}
 	csv = csv_open(fp);
 	r = read_header(c, file, csv, &col);
@@ -258,7 +263,11 @@ cmd_import(struct cli *c, int argc, char **argv)
 	if (r == EXIT_OK) {
 		r = import_rows(c, file, csv, &col,
 				fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_size : 0, &n);
-		if (r == EXIT_OK && n.bad > 0 && !skip_bad) {
+		if (r == EXIT_OK && csv_error(csv)) {
+			store_rollback(c->st);
+			r = cli_fail(c, EXIT_FAIL, "cannot read %s after line %ld: nothing imported", file,
+				     csv_line(csv));
+		} else if (r == EXIT_OK && n.bad > 0 && !skip_bad) {
 			store_rollback(c->st);
 			r = cli_fail(c, EXIT_USAGE, "%lld bad line%s of %lld: nothing imported "
 				     "(correct them, or use --skip-bad to import the good rows)",

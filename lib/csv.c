@@ -41,6 +41,12 @@ csv_close(struct csv *c)
 	free(c);
 }
 
+bool
+csv_error(const struct csv *c)
+{
+	return ferror(c->fp) != 0;
+}
+
 long
 csv_line(const struct csv *c)
 {

@@ -126,6 +126,8 @@ struct csv *csv_open(FILE *fp);
  * the next call.
  */
 int csv_next(struct csv *c, char ***fields, char *err);
+/* Whether reading failed (csv_next then reported the end of input too). */
+bool csv_error(const struct csv *c);
 /* The line on which the last record started (1-based). */
 long csv_line(const struct csv *c);
 /* Bytes consumed so far, for a progress line. */
