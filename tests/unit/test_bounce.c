@@ -443,3 +443,41 @@ Test(bounce, dry_run_changes_nothing)
 	cr_expect_eq(store_subscriber_get(s.st, a, &sub, err), STORE_OK);
 	scratch_close(&s);
 }
+
+/*
+ * A valid token is not enough: the report must be about the subscriber's
+ * current address (as Final- or Original-Recipient). About another
+ * address (a forward, an address they no longer have): nothing changes.
+ */
+Test(bounce, verp_acts_only_on_the_current_address)
+{
+	struct bounce_policy pol = {.require_verp = true, .soft_threshold = 3, .soft_window_days = 30};
+	struct scratch s;
+	struct subscriber sub;
+	struct bounce_outcome out;
+	char tok[TOKEN_LEN + 1], to[128], msg[2048], err[ERR_LEN];
+	int64_t a;
+
+	scratch_open(&s);
+	a = enrol(&s, "kari@example.net");
+	token_for(s.keys, TOKEN_BOUNCE, a, 1, tok);
+	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
+
+	verp_dsn(msg, sizeof(msg), to, "kari.old@example.org", "5.1.1", "550 5.1.1 User unknown");
+	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
+	cr_expect_eq(store_subscriber_get(s.st, a, &sub, err), STORE_OK, "deleted on a report about another address");
+	cr_expect(strstr(out.detail, "another address") != NULL, "%s", out.detail);
+
+	/* Original-Recipient names her address, Final-Recipient the mailbox it
+	 * was forwarded to: the report is about her address. */
+	snprintf(msg, sizeof(msg),
+		 "From: MAILER-DAEMON@mx.example.net\nTo: %s\nSubject: Undelivered Mail Returned to Sender\n"
+		 "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n"
+		 "--B\nContent-Type: message/delivery-status\n\n"
+		 "Original-Recipient: rfc822; kari@example.net\nFinal-Recipient: rfc822; k.n@inner.example.net\n"
+		 "Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\n\n--B--\n", to);
+	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
+	cr_expect_eq(store_subscriber_get(s.st, a, &sub, err), STORE_NOTFOUND,
+		     "a report whose Original-Recipient is her address acts");
+	scratch_close(&s);
+}
