@@ -112,6 +112,12 @@ void addr_mask(const char *normalized, char *out, size_t outlen);
  * characters; -1 with "the WHAT is ..." in @err otherwise.
  */
 int text_check(const char *s, size_t max, const char *what, char *err);
+/*
+ * text_check, and no bidi control, other invisible format character (Cf;
+ * the joiners U+200C and U+200D excepted) or line or paragraph separator:
+ * for a person's name, which is shown to people.
+ */
+int text_check_name(const char *s, size_t max, const char *what, char *err);
 
 /* --- csv.c: RFC 4180 records from a stream --- */
 
