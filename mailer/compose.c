@@ -100,16 +100,58 @@ add_crlf(struct buf *b, const char *s, size_t n)
 	}
 }
 
+/*
+ * @name as RFC 2047 encoded words: "B" encoding of its UTF-8, whole
+ * characters to a word, each word within RFC 2047's 75 characters.
+ */
+static void
+encode_words(struct buf *b, const char *name)
+{
+	enum { CHUNK = 45 };	/* 60 base64 characters: a word of 72 */
+	char b64[sodium_base64_ENCODED_LEN(CHUNK, sodium_base64_VARIANT_ORIGINAL)];
+	size_t n = strlen(name);
+
+	for (size_t pos = 0, end; pos < n; pos = end) {
+		end = pos + CHUNK < n ? pos + CHUNK : n;
+		while (end > pos + 1 && end < n && ((unsigned char)name[end] & 0xc0) == 0x80)
+			end--;
+		sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)name + pos, end - pos,
+				  sodium_base64_VARIANT_ORIGINAL);
+		if (pos > 0)
+			buf_addc(b, ' ');
+		buf_adds(b, "=?utf-8?b?");
+		buf_adds(b, b64);
+		buf_adds(b, "?=");
+	}
+}
+
+/*
+ * The To header: GMime's mailbox, with the name given as text for GMime to
+ * encode. But GMime (3.2) writes an ASCII word of a name as it is, so a
+ * name holding "=?" would reach mail clients as an encoded word of its
+ * author's making: "=?utf-8?b?QWRtaW4gPGFkbWluQGV2aWwub3JnPg==?=" shows as
+ * "Admin <admin@evil.org>". Such a name is encoded here, whole, and GMime
+ * writes those words unchanged (they are atoms) and folds between them:
+ * every reader decodes them to the name as typed.
+ */
 static void
 set_to(GMimeMessage *m, const char *name, const char *email)
 {
 	InternetAddressList *to = g_mime_message_get_addresses(m, GMIME_ADDRESS_TYPE_TO);
-	InternetAddress *ia = internet_address_mailbox_new(name && *name ? name : NULL, email);
+	InternetAddress *ia;
+	struct buf enc;
 
+	buf_init(&enc);
+	if (name && strstr(name, "=?") != NULL) {
+		encode_words(&enc, name);
+		name = enc.s;
+	}
+	ia = internet_address_mailbox_new(name && *name ? name : NULL, email);
 	internet_address_set_charset(ia, "utf-8");
 	internet_address_list_clear(to);
 	internet_address_list_add(to, ia);
 	g_object_unref(ia);
+	buf_free(&enc);
 }
 
 /* A UTF-8 text part, quoted-printable (set_text would pick another charset). */
