@@ -249,6 +249,28 @@ addr_char_domain(unsigned char c)
 }
 
 /*
+ * The opening quote of the quoted local part whose closing quote is at
+ * @s[close] (the first quote before it that no backslash escapes), or
+ * close + 1 (none within the longest a local part may be written).
+ */
+static size_t
+quoted_start(const char *s, size_t close)
+{
+	for (size_t j = close; j > 0 && close - j < 2 * ADDR_LOCAL_MAX + 1;) {
+		size_t bs = 0;
+
+		j--;
+		if (s[j] != '"')
+			continue;
+		while (bs < j && s[j - 1 - bs] == '\\')
+			bs++;
+		if (bs % 2 == 0)
+			return j;
+	}
+	return close + 1;
+}
+
+/*
  * Finds the next address in @s[*pos..len): writes it normalised into @out
  * and the offset of its start into *start; advances *pos. False at the end.
  */
@@ -262,10 +284,15 @@ next_addr(const char *s, size_t len, size_t *pos, char out[ADDR_MAX + 1], size_t
 
 		if (s[i] != '@')
 			continue;
-		while (b > 0 && addr_char_local((unsigned char)s[b - 1]) && i - b < ADDR_LOCAL_MAX)
-			b--;
-		while (b < i && (s[b] == '.' || s[b] == '\''))
-			b++;
+		if (i > 0 && s[i - 1] == '"') {
+			/* A quoted local part: addr_normalize gives its plain form. */
+			b = quoted_start(s, i - 1);
+		} else {
+			while (b > 0 && addr_char_local((unsigned char)s[b - 1]) && i - b < ADDR_LOCAL_MAX)
+				b--;
+			while (b < i && (s[b] == '.' || s[b] == '\''))
+				b++;
+		}
 		while (e < len && addr_char_domain((unsigned char)s[e]) && e - i <= ADDR_DOMAIN_MAX)
 			e++;
 		while (e > i + 1 && (s[e - 1] == '.' || s[e - 1] == '-'))

@@ -3,6 +3,11 @@
  * quoted-string local part) within the length limits of RFC 5321, and an
  * RFC 1035 host name with at least two labels as domain.
  *
+ * One mailbox has one normalised form: a quoted local part is written in
+ * its shortest equivalent (RFC 5321 4.1.2: "per.x" and "per\.x" are the
+ * mailbox per.x), so that suppression, lookups and bounce attribution, all
+ * keyed on this form, cannot be got around by quoting.
+ *
  * Trusts nothing in its input. Error messages say what is wrong without
  * repeating the address, so that they may be logged.
  */
@@ -124,10 +129,61 @@ check_domain(const char *s, size_t n, char *err)
 	return 0;
 }
 
+/* Whether @s[0..n) is a dot-atom: atext runs joined by single dots. */
+static bool
+is_dot_atom(const char *s, size_t n)
+{
+	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '.' ? s[i + 1] == '.' : !is_atext((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Writes the shortest form of the quoted local part @s[0..n) (checked by
+ * check_quoted) into @out (ADDR_LOCAL_MAX + 1 bytes): its content bare if
+ * that is a dot-atom, else quoted with only quote and backslash escaped.
+ */
+static int
+canonical_quoted(const char *s, size_t n, char *out, size_t *outlen, char *err)
+{
+	char content[ADDR_LOCAL_MAX + 1];
+	size_t len = 0, o = 0;
+
+	for (size_t i = 1; i < n - 1; i++) {
+		if (s[i] == '\\')
+			i++;
+		if (len == ADDR_LOCAL_MAX)
+			return errf(err, "the local part is longer than %d characters", ADDR_LOCAL_MAX);
+		content[len++] = s[i];
+	}
+	if (is_dot_atom(content, len)) {
+		memcpy(out, content, len);
+		*outlen = len;
+		return 0;
+	}
+	out[o++] = '"';
+	for (size_t i = 0; i < len; i++) {
+		size_t need = (content[i] == '"' || content[i] == '\\') ? 2 : 1;
+
+		if (o + need + 1 > ADDR_LOCAL_MAX)
+			return errf(err, "the local part is longer than %d characters", ADDR_LOCAL_MAX);
+		if (need == 2)
+			out[o++] = '\\';
+		out[o++] = content[i];
+	}
+	out[o++] = '"';
+	*outlen = o;
+	return 0;
+}
+
 int
 addr_normalize(const char *in, char *out, char *err)
 {
 	const char *start = in, *end = in + strlen(in), *at;
+	char local[ADDR_LOCAL_MAX + 1];
 	size_t n, local_len, domain_len;
 
 	while (start < end && is_space((unsigned char)*start))
@@ -137,7 +193,11 @@ addr_normalize(const char *in, char *out, char *err)
 	n = (size_t)(end - start);
 	if (n == 0)
 		return errf(err, "the address is empty");
-	if (n > ADDR_MAX)
+	/*
+	 * The limits hold for the normalised form; as written, a quoted local
+	 * part may be up to twice as long plus its quotes ("\a\b" is ab).
+	 */
+	if (n > 2 * ADDR_MAX + 2)
 		return errf(err, "the address is longer than %d characters", ADDR_MAX);
 	if (*start == '<' || memchr(start, '<', n) != NULL)
 		return errf(err, "give the bare address, without a name or angle brackets");
@@ -155,27 +215,35 @@ addr_normalize(const char *in, char *out, char *err)
 	domain_len = (size_t)(end - at - 1);
 	if (local_len == 0)
 		return errf(err, "the local part (before '@') is empty");
-	if (local_len > ADDR_LOCAL_MAX)
-		return errf(err, "the local part is longer than %d characters", ADDR_LOCAL_MAX);
 	if (start[0] == '"') {
 		if (local_len < 2 || start[local_len - 1] != '"')
 			return errf(err, "the quoted local part has no closing quote");
 		if (check_quoted(start, local_len, err) < 0)
 			return -1;
+		if (canonical_quoted(start, local_len, local, &local_len, err) < 0)
+			return -1;
 	} else {
+		if (local_len > ADDR_LOCAL_MAX)
+			return errf(err, "the local part is longer than %d characters", ADDR_LOCAL_MAX);
 		if (memchr(start, '@', local_len) != NULL)
 			return errf(err, "the address has more than one '@'");
 		if (check_dot_atom(start, local_len, err) < 0)
 			return -1;
+		memcpy(local, start, local_len);
 	}
+	if (local_len + 1 + domain_len > ADDR_MAX)
+		return errf(err, "the address is longer than %d characters", ADDR_MAX);
 	if (check_domain(at + 1, domain_len, err) < 0)
 		return -1;
 
-	memcpy(out, start, n);
-	out[n] = '\0';
-	for (size_t i = local_len + 1; i < n; i++)
-		if (out[i] >= 'A' && out[i] <= 'Z')
-			out[i] = (char)(out[i] - 'A' + 'a');
+	memcpy(out, local, local_len);
+	out[local_len] = '@';
+	for (size_t i = 0; i < domain_len; i++) {
+		char c = at[1 + i];
+
+		out[local_len + 1 + i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	out[local_len + 1 + domain_len] = '\0';
 	return 0;
 }
 

@@ -94,8 +94,10 @@ double monotonic_seconds(void);
 
 /*
  * Trims surrounding white space, checks the syntax and lower-cases the
- * domain; the local part is kept as written. Writes the normalised address
- * into @out (ADDR_MAX + 1 bytes). Returns 0, or -1 with the reason in @err.
+ * domain; the local part keeps its case, and a quoted one is written in its
+ * shortest equivalent ("per\.x" -> per.x, "a\ b" -> "a b"). The limits
+ * hold for that form. Writes the normalised address into @out (ADDR_MAX + 1
+ * bytes). Returns 0, or -1 with the reason in @err.
  */
 int addr_normalize(const char *in, char *out, char *err);
 /* The lower-cased form that identifies a person (for keyed hashes). */
@@ -110,6 +112,12 @@ void addr_mask(const char *normalized, char *out, size_t outlen);
  * characters; -1 with "the WHAT is ..." in @err otherwise.
  */
 int text_check(const char *s, size_t max, const char *what, char *err);
+/*
+ * text_check, and no bidi control, other invisible format character (Cf;
+ * the joiners U+200C and U+200D excepted) or line or paragraph separator:
+ * for a person's name, which is shown to people.
+ */
+int text_check_name(const char *s, size_t max, const char *what, char *err);
 
 /* --- csv.c: RFC 4180 records from a stream --- */
 

@@ -100,16 +100,156 @@ add_crlf(struct buf *b, const char *s, size_t n)
 	}
 }
 
+/* Whether the byte @c stands for itself (or, a space, as '_') in a "Q" word. */
+static bool
+q_safe(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == ' ' || (c != '\0' && strchr("!*+-/", c) != NULL);
+}
+
+/*
+ * @s[0..n) as RFC 2047 encoded words: "Q" encoding of its UTF-8 (RFC 2047
+ * 5(3): in a phrase only letters, digits and "!*+-/" stand for
+ * themselves), whole characters to a word, each word within 75
+ * characters. Not "B": GMime's parser joins adjacent "B" words before it
+ * decodes them and stops at the padding of the first.
+ */
+static void
+encode_run(struct buf *b, const char *s, size_t n)
+{
+	enum { PAYLOAD = 75 - 12 };	/* less "=?utf-8?q?" and "?=" */
+	static const char hex[] = "0123456789ABCDEF";
+	size_t used = 0;
+	bool open = false;
+
+	for (size_t i = 0, len; i < n; i += len) {
+		size_t cost = 0;
+
+		len = 1;
+		if ((unsigned char)s[i] >= 0xc0)
+			while (i + len < n && ((unsigned char)s[i + len] & 0xc0) == 0x80)
+				len++;
+		for (size_t k = i; k < i + len; k++)
+			cost += q_safe((unsigned char)s[k]) ? 1 : 3;
+		if (open && used + cost > PAYLOAD) {
+			buf_adds(b, "?= ");
+			open = false;
+		}
+		if (!open) {
+			buf_adds(b, "=?utf-8?q?");
+			open = true;
+			used = 0;
+		}
+		for (size_t k = i; k < i + len; k++) {
+			unsigned char c = (unsigned char)s[k];
+
+			if (c == ' ') {
+				buf_addc(b, '_');
+			} else if (q_safe(c)) {
+				buf_addc(b, (char)c);
+			} else {
+				buf_addc(b, '=');
+				buf_addc(b, hex[c >> 4]);
+				buf_addc(b, hex[c & 15]);
+			}
+		}
+		used += cost;
+	}
+	if (open)
+		buf_adds(b, "?=");
+}
+
+/* Whether a word of a name can stand in the header as it is. */
+static bool
+plain_word(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL)))
+			return false;
+		if (c == '=' && i + 1 < n && s[i + 1] == '?')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * @name as a display name of atoms and encoded words. A word that is not
+ * a plain atom, or that holds "=?", is encoded, together with the spaces
+ * between it and the next such word; plain words and the spaces beside
+ * them stay as they are. Two encoded words then never stand side by side
+ * unless one run needs more than one (over 63 characters encoded): readers
+ * that follow RFC 2047 6.2 drop the space between them, but Python's email
+ * package (3.11) shows it, and in that case alone adds a space there.
+ */
+static void
+encode_phrase(struct buf *b, const char *name)
+{
+	size_t n = strlen(name), lead = 0, end = n, run = 0;
+	bool in_run = false;
+
+	while (lead < n && name[lead] == ' ')
+		lead++;
+	while (end > lead && name[end - 1] == ' ')
+		end--;
+	for (size_t i = lead, ws, we; i < end; i = we) {
+		bool enc;
+
+		for (ws = i; name[ws] == ' '; ws++)
+			;
+		for (we = ws; we < end && name[we] != ' '; we++)
+			;
+		/* Spaces around the name are kept inside an encoded word. */
+		enc = !plain_word(name + ws, we - ws) || (ws == lead && lead > 0) ||
+		      (we == end && end < n);
+		if (enc && !in_run) {
+			buf_add(b, name + i, ws - i);
+			run = ws == lead ? 0 : ws;
+			in_run = true;
+		} else if (!enc) {
+			if (in_run)
+				encode_run(b, name + run, i - run);
+			in_run = false;
+			buf_add(b, name + i, we - i);
+		}
+	}
+	if (in_run)
+		encode_run(b, name + run, (end < n ? n : end) - run);
+	else if (lead == end)
+		encode_run(b, name, n);		/* spaces alone */
+}
+
+/*
+ * The To header: GMime's mailbox, with the name given as text for GMime to
+ * encode. But GMime (3.2) writes an ASCII word of a name as it is, so a
+ * name holding "=?" would reach mail clients as an encoded word of its
+ * author's making: "=?utf-8?b?QWRtaW4gPGFkbWluQGV2aWwub3JnPg==?=" shows as
+ * "Admin <admin@evil.org>". Such a name is encoded here (encode_phrase),
+ * and GMime writes the result unchanged (atoms and encoded words, which
+ * are atoms to it) and folds between them: readers decode it to the name
+ * as typed.
+ */
 static void
 set_to(GMimeMessage *m, const char *name, const char *email)
 {
 	InternetAddressList *to = g_mime_message_get_addresses(m, GMIME_ADDRESS_TYPE_TO);
-	InternetAddress *ia = internet_address_mailbox_new(name && *name ? name : NULL, email);
+	InternetAddress *ia;
+	struct buf enc;
 
+	buf_init(&enc);
+	if (name && strstr(name, "=?") != NULL) {
+		encode_phrase(&enc, name);
+		name = enc.s;
+	}
+	ia = internet_address_mailbox_new(name && *name ? name : NULL, email);
 	internet_address_set_charset(ia, "utf-8");
 	internet_address_list_clear(to);
 	internet_address_list_add(to, ia);
 	g_object_unref(ia);
+	buf_free(&enc);
 }
 
 /* A UTF-8 text part, quoted-printable (set_text would pick another charset). */

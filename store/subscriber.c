@@ -179,7 +179,7 @@ check_purchase(struct store *st, const struct purchase *p, char date[DATE_LEN], 
 {
 	const char *today = store_today(st);
 
-	if (p->name && text_check(p->name, NAME_MAX_LEN, "name", err) < 0)
+	if (p->name && text_check_name(p->name, NAME_MAX_LEN, "name", err) < 0)
 		return STORE_INVALID;
 	if (p->order && text_check(p->order, ORDER_MAX_LEN, "order reference", err) < 0)
 		return STORE_INVALID;

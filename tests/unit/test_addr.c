@@ -20,6 +20,19 @@ static const struct good goods[] = {
 	{"\"john doe\"@example.org", "\"john doe\"@example.org"},
 	{"\"a@b\"@example.org", "\"a@b\"@example.org"},
 	{"\"esc\\\"aped\"@example.org", "\"esc\\\"aped\"@example.org"},
+	/* A quoted local part in its shortest form (RFC 5321 4.1.2). */
+	{"\"per.x\"@Example.com", "per.x@example.com"},
+	{"\"per\\.x\"@example.com", "per.x@example.com"},
+	{"\"\\p\\e\\r\"@example.com", "per@example.com"},
+	{"\"Per.X\"@example.com", "Per.X@example.com"},
+	{"\"a+b!#\"@example.com", "a+b!#@example.com"},
+	{"\"john\\ doe\"@example.org", "\"john doe\"@example.org"},
+	{"\"a\\@b\"@example.org", "\"a@b\"@example.org"},
+	{"\"a\\\\b\"@example.org", "\"a\\\\b\"@example.org"},
+	{"\"a..b\"@example.org", "\"a..b\"@example.org"},
+	{"\".a\"@example.org", "\".a\"@example.org"},
+	{"\"a.\"@example.org", "\"a.\"@example.org"},
+	{"\"\"@example.org", "\"\"@example.org"},
 	{"user@xn--stfold-9xa.no", "user@xn--stfold-9xa.no"},
 	{"user@a-b.c-d.example", "user@a-b.c-d.example"},
 	{"1@123.example", "1@123.example"},
@@ -55,6 +68,10 @@ static const struct bad bads[] = {
 	{"<kari@example.no>", "angle brackets"},
 	{"\"unterminated@example.no", "closing quote"},
 	{"\"a\"b\"@example.no", "unescaped quote"},
+	{"\"a\\\"@example.no", "lone backslash"},
+	{"\"per\x01x\"@example.no", "control character"},
+	{"\"per\\\x01x\"@example.no", "not printable ASCII"},
+	{"\"pér\"@example.no", "non-ASCII"},
 	{"ka\x01ri@example.no", "control character"},
 	{"kari@exa\x7fmple.no", "control character"},
 };
@@ -90,6 +107,32 @@ Test(addr, length_limits)
 	cr_expect_eq(addr_normalize(in, out, err), 0, "%s", err);
 	memset(in, 'a', 65);
 	strcpy(in + 65, "@example.no");
+	cr_expect_eq(addr_normalize(in, out, err), -1);
+	cr_expect(strstr(err, "longer than 64") != NULL, "%s", err);
+
+	/* quoted: the limit holds for the shortest form */
+	in[0] = '"';
+	for (int i = 0; i < 64; i++) {
+		in[1 + 2 * i] = '\\';
+		in[2 + 2 * i] = 'a';
+	}
+	strcpy(in + 129, "\"@example.no");
+	cr_expect_eq(addr_normalize(in, out, err), 0, "%s", err);
+	cr_expect_eq(strlen(out), 64 + strlen("@example.no"));
+	in[0] = '"';
+	memset(in + 1, 'a', 64);
+	strcpy(in + 65, "\"@example.no");
+	cr_expect_eq(addr_normalize(in, out, err), 0, "%s", err);
+	memset(in + 1, 'a', 65);
+	strcpy(in + 66, "\"@example.no");
+	cr_expect_eq(addr_normalize(in, out, err), -1);
+	cr_expect(strstr(err, "longer than 64") != NULL, "%s", err);
+	in[0] = '"';
+	memset(in + 1, ' ', 62);		/* needs its quotes: 64 in all */
+	strcpy(in + 63, "\"@example.no");
+	cr_expect_eq(addr_normalize(in, out, err), 0, "%s", err);
+	in[63] = ' ';
+	strcpy(in + 64, "\"@example.no");
 	cr_expect_eq(addr_normalize(in, out, err), -1);
 	cr_expect(strstr(err, "longer than 64") != NULL, "%s", err);
 

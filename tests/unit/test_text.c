@@ -96,6 +96,53 @@ Test(text, check)
 	}
 }
 
+Test(text, names_refuse_bidi_and_format_characters)
+{
+	static const struct {
+		const char *in;
+		int ok;
+		const char *why;
+	} cases[] = {
+		{"Kari Nordmann", 1, NULL},
+		{"Ольга 陈伟 محمد 😀", 1, NULL},
+		{"\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xae\xd9\x88\xd8\xa7\xd9\x87", 1, NULL}, /* ZWNJ, Persian */
+		{"\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", 1, NULL},	/* ZWJ emoji */
+		{"\xc2\xa0no-break space", 1, NULL},
+		{"=?utf-8?b?QWRtaW4gPGFkbWluQGV2aWwub3JnPg==?=", 1, NULL},	/* text, encoded when sent */
+		{"Admin \xe2\x80\xaegro.live", 0, "bidirectional control character (U+202E)"},
+		{"\xe2\x80\xaaLRE", 0, "bidirectional control character (U+202A)"},
+		{"\xe2\x80\xacPDF", 0, "bidirectional control character (U+202C)"},
+		{"\xe2\x81\xa6LRI", 0, "bidirectional control character (U+2066)"},
+		{"\xe2\x81\xa9PDI", 0, "bidirectional control character (U+2069)"},
+		{"\xe2\x80\x8eLRM", 0, "bidirectional control character (U+200E)"},
+		{"\xe2\x80\x8fRLM", 0, "bidirectional control character (U+200F)"},
+		{"\xd8\x9c" "ALM", 0, "bidirectional control character (U+061C)"},
+		{"zero\xe2\x80\x8bwidth", 0, "invisible format character (U+200B)"},
+		{"soft\xc2\xadhyphen", 0, "invisible format character (U+00AD)"},
+		{"word\xe2\x81\xa0joiner", 0, "invisible format character (U+2060)"},
+		{"\xef\xbb\xbf" "BOM", 0, "invisible format character (U+FEFF)"},
+		{"tag\xf3\xa0\x80\x81", 0, "invisible format character (U+E0001)"},
+		{"tag\xf3\xa0\x81\xbf", 0, "invisible format character (U+E007F)"},
+		{"line\xe2\x80\xa8sep", 0, "line or paragraph separator (U+2028)"},
+		{"para\xe2\x80\xa9sep", 0, "line or paragraph separator (U+2029)"},
+		{"c1 \xc2\x85", 0, "control character"},
+		{"tab\there", 0, "control character"},
+		{"\xff", 0, "UTF-8"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[ERR_LEN] = "";
+		int r = text_check_name(cases[i].in, 200, "name", err);
+
+		cr_expect_eq(r == 0, cases[i].ok, "case %zu: %s", i, err);
+		if (!cases[i].ok)
+			cr_expect(strstr(err, cases[i].why) != NULL, "case %zu: wanted '%s' in '%s'",
+				  i, cases[i].why, err);
+	}
+	/* Other text (subjects) may hold what a right-to-left language needs. */
+	cr_expect_eq(text_check("\xe2\x80\x8f\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d", 200, "subject", NULL), 0);
+}
+
 Test(text, length_limit_names_the_limit)
 {
 	char s[300], err[ERR_LEN] = "";
