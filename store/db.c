@@ -77,7 +77,11 @@ static const char *const migrations[] = {
 	/* 3: the address generation, raised by rectify: a link carries the
 	 * generation of the address it was mailed to (store/token.c) */
 	"ALTER TABLE subscriber ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;",
+	/* 4: addresses with a quoted local part, stored as written before,
+	 * in their shortest form (store_renormalize(), after this step) */
+	"",
 };
+#define MIGRATION_RENORMALIZE 3	/* the index of the step above */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 #define APPLICATION_ID 0x4e4c5452	/* "NLTR": marks a newsletter database */
 
@@ -364,7 +368,8 @@ migrate(struct store *st, char *err)
 	/* Read again inside the write lock: another process may have migrated. */
 	v = store_schema_version(st);
 	for (; v < SCHEMA_VERSION; v++) {
-		if ((s = exec(st, migrations[v], "migrating the schema", err)) != STORE_OK) {
+		if ((s = exec(st, migrations[v], "migrating the schema", err)) != STORE_OK ||
+		    (v == MIGRATION_RENORMALIZE && (s = store_renormalize(st, err)) != STORE_OK)) {
 			store_rollback(st);
 			return s;
 		}

@@ -75,6 +75,9 @@ enum store_status store_remove(struct store *st, const struct subscriber *sub,
  * (unless the owner of the store has taken that on: store_defer_scrub()). */
 enum store_status store_end_deletion(struct store *st, bool own, enum store_status s,
 				     bool deleted, char *err);
+/* Writes every stored address that has a quoted local part in the form
+ * addr_normalize() gives now (a migration step; subscriber.c). */
+enum store_status store_renormalize(struct store *st, char *err);
 enum store_status store_suppress_add_norm(struct store *st, const char *normalized,
 					  const char *reason, char *err);
 enum store_status store_suppress_has_norm(struct store *st, const char *normalized,

@@ -656,3 +656,43 @@ store_restrict(struct store *st, const char *email, bool restricted,
 				    sub.id, source, NULL, err);
 	return store_tx_end(st, own, s, err);
 }
+
+enum store_status
+store_renormalize(struct store *st, char *err)
+{
+	static const char sel[] = "SELECT id, email FROM subscriber WHERE instr(email, '\"') > 0";
+	static const char upd[] = "UPDATE OR IGNORE subscriber SET email = ?2 WHERE id = ?1";
+	sqlite3_stmt *s, *u;
+	char addr[ADDR_MAX + 1], why[ERR_LEN];
+	enum store_status r = STORE_OK;
+	int rc;
+
+	/* Its own statement: the update below uses the cache. */
+	if ((rc = sqlite3_prepare_v2(st->db, sel, -1, &s, NULL)) != SQLITE_OK)
+		return store_fail(st, rc, "migrating quoted addresses", err);
+	while (r == STORE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 0);
+		const char *email = (const char *)sqlite3_column_text(s, 1);
+
+		if (addr_normalize(email, addr, why) < 0 || strcmp(addr, email) == 0)
+			continue;	/* kept as it is: still found by id */
+		if ((u = store_stmt(st, upd, err)) == NULL) {
+			r = STORE_ERROR;
+			break;
+		}
+		sqlite3_bind_int64(u, 1, id);
+		sqlite3_bind_text(u, 2, addr, -1, SQLITE_STATIC);
+		rc = sqlite3_step(u);
+		sqlite3_reset(u);
+		if (rc != SQLITE_DONE)
+			r = store_fail(st, rc, "migrating quoted addresses", err);
+		else if (sqlite3_changes(st->db) == 0)
+			log_warn("subscriber %lld: the shortest form of the address belongs to another subscriber; "
+				 "kept as written: erase one of the two", (long long)id);
+	}
+	if (r == STORE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = store_fail(st, rc, "migrating quoted addresses", err);
+	sqlite3_finalize(s);
+	sodium_memzero(addr, sizeof(addr));
+	return r;
+}
