@@ -1,10 +1,13 @@
 /*
  * lib/config.c - the INI configuration file, parsed by inih.
  *
- * Every section and key is known here; an unknown one or a bad value is an
- * error that names the file, the line and the key. Values are never logged
- * (a password_file path is harmless, but the rule is simpler without
- * exceptions).
+ * Every section and key is known here, with the kind and the length of its
+ * value; an unknown one, a key given twice or a bad value is an error that
+ * names the file, the line and the key. Many values end up in mail headers
+ * (From, List-Id, List-Unsubscribe, the VERP return path): what is checked
+ * here is all that keeps a config line from adding an address or a link to
+ * every message. Values are never logged (a password_file path is harmless,
+ * but the rule is simpler without exceptions).
  */
 #include "lib.h"
 
@@ -227,7 +230,7 @@ check_labels(const char *v, bool mail, char *why)
 {
 	size_t label = 0, labels = 1;
 	bool digits = true;
-	char c16[32];
+	char cname[32];
 
 	for (const char *p = v;; p++) {
 		unsigned char c = (unsigned char)*p;
@@ -246,8 +249,8 @@ check_labels(const char *v, bool mail, char *why)
 			continue;
 		}
 		if (!is_alnum(c) && c != '-') {
-			char_name(c, c16);
-			return errf(why, "%s is not allowed (letters, digits, '-' and '.' only)", c16);
+			char_name(c, cname);
+			return errf(why, "%s is not allowed (letters, digits, '-' and '.' only)", cname);
 		}
 		if (c == '-' && label == 0)
 			return errf(why, "a label starts with a hyphen");
@@ -281,7 +284,7 @@ check_host(const char *v, char *why)
 static int
 check_list_id(const char *v, char *why)
 {
-	char c16[32];
+	char cname[32];
 	bool dot = false;
 
 	for (const char *p = v; *p; p++) {
@@ -290,8 +293,8 @@ check_list_id(const char *v, char *why)
 				return errf(why, "an empty part (a dot at the start or end, or two in a row)");
 			dot = true;
 		} else if (!is_atext((unsigned char)*p)) {
-			char_name((unsigned char)*p, c16);
-			return errf(why, "%s is not allowed: a List-Id is a dot-atom such as news.example.org (RFC 2919)", c16);
+			char_name((unsigned char)*p, cname);
+			return errf(why, "%s is not allowed: a List-Id is a dot-atom such as news.example.org (RFC 2919)", cname);
 		}
 	}
 	if (!dot)
@@ -304,12 +307,12 @@ static int
 check_phrase(const char *v, char *why)
 {
 	const char *bad = strpbrk(v, "\"<>\\");
-	char c16[32];
+	char cname[32];
 
 	if (bad == NULL)
 		return 0;
-	char_name((unsigned char)*bad, c16);
-	return errf(why, "%s is not allowed: the name is the phrase of a mail header", c16);
+	char_name((unsigned char)*bad, cname);
+	return errf(why, "%s is not allowed: the name is the phrase of a mail header", cname);
 }
 
 /*
@@ -324,7 +327,7 @@ check_mailbox(const char *v, char *why)
 	const char *lt = strchr(v, '<'), *gt = strchr(v, '>');
 	char addr[ADDR_MAX + 1], norm[ADDR_MAX + 1], reason[ERR_LEN];
 	const char *name_end, *p;
-	char c16[32];
+	char cname[32];
 	size_t n;
 
 	if (lt == NULL) {
@@ -362,8 +365,8 @@ check_mailbox(const char *v, char *why)
 	}
 	for (; p < name_end; p++)
 		if (strchr("\"(),:;<>@[\\]", *p) != NULL) {
-			char_name((unsigned char)*p, c16);
-			return errf(why, "%s is not allowed in a name unless it is quoted (\"...\")", c16);
+			char_name((unsigned char)*p, cname);
+			return errf(why, "%s is not allowed in a name unless it is quoted (\"...\")", cname);
 		}
 	return 0;
 }
@@ -379,7 +382,7 @@ static int
 check_url(const char *v, char *why)
 {
 	const char *host, *end, *colon, *p;
-	char buf[CONFIG_URL_MAX + 1], c16[32], reason[ERR_LEN];
+	char buf[CONFIG_URL_MAX + 1], cname[32], reason[ERR_LEN];
 	struct in6_addr a6;
 	size_t n;
 
@@ -450,8 +453,8 @@ check_url(const char *v, char *why)
 			continue;
 		}
 		if (!is_alnum((unsigned char)*p) && strchr("-._~!$&'()*+,;=:@", *p) == NULL) {
-			char_name((unsigned char)*p, c16);
-			return errf(why, "%s is not allowed in the path", c16);
+			char_name((unsigned char)*p, cname);
+			return errf(why, "%s is not allowed in the path", cname);
 		}
 	}
 	return 0;
