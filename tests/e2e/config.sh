@@ -114,7 +114,7 @@ conf_case "bad base_url" "list" "base_url = ftp://news.example.org" "base_url: "
 conf_case "base_url with a space" "list" "base_url = https://news.example.org/a b" "base_url: "
 conf_case "bad language" "list" "language = de" "language: .*de"
 conf_case "empty list name" "list" "name =" "name: .*empty"
-conf_case "empty database" "store" "database =" "database: .*empty"
+conf_case "empty key_file" "store" "key_file =" "key_file: .*empty"
 conf_case "bad listen" "web" "listen = 8080" "listen: "
 conf_case "listen port out of range" "web" "listen = 127.0.0.1:99999" "listen: "
 printf 'database = x.db\n[store]\n' >"$BAD"
@@ -139,19 +139,34 @@ tls = sometimes
 CONF
 expect_out 2 "bad\.conf:12: tls" "config: the error names the right line (12)" bare --config "$BAD" stats
 
-# A line longer than the parser's buffer: either the whole value is taken, or
-# the error names that line (2), never a line the file does not have.
-long_name=$(printf 'N%.0s' $(seq 250))
-printf '[list]\nname = %s\n[store]\ndatabase = %s\nkey_file = %s\n' \
-	"$long_name" "$SCRATCH/newsletter.db" "$SCRATCH/newsletter.key" >"$SCRATCH/long.conf"
-run_cmd bare --config "$SCRATCH/long.conf" export per@example.no
-if [ "$RC" = 0 ]; then
-	check "config: a 250-byte value is taken whole" grep -q "\"controller\": \"$long_name\"" <<<"$OUT"
-elif [ "$RC" = 2 ] && grep -q 'long\.conf:2:' <<<"$ERR"; then
-	pass "config: a 250-byte line is refused naming its own line (long.conf:2)"
-else
-	fail "config: a 250-byte line is taken whole or refused naming long.conf:2" "exit $RC" "stderr: ${ERR:0:300}"
-fi
+# The README's lengths: a value of 1,024 bytes is taken whole (inih's own
+# line buffer of 200 bytes cut such lines short), 1,025 is refused by line,
+# key and limit.
+long_conf() {	# BYTES: a file whose [list] name is BYTES long, on line 2
+	printf '[list]\nname = %s\n[store]\ndatabase = %s\nkey_file = %s\n' \
+		"$(head -c "$1" /dev/zero | tr '\0' N)" "$SCRATCH/newsletter.db" "$SCRATCH/newsletter.key" \
+		>"$SCRATCH/long.conf"
+}
+for n in 1000 1024; do
+	long_conf $n
+	run_cmd bare --config "$SCRATCH/long.conf" export per@example.no
+	check "config: a $n-byte value is accepted (exit $RC)" test "$RC" = 0
+	check "config: the $n-byte value is taken whole" \
+		test "$(printf '%s' "$OUT" | jval 'str(len(d["controller"]))')" = $n
+done
+long_conf 1025
+expect_out 2 "long\.conf:2: name: the value is longer than 1024 bytes" \
+	"config: a 1025-byte value is refused, naming its line and the limit" \
+	bare --config "$SCRATCH/long.conf" export per@example.no
+long_conf 2100
+expect_out 2 "long\.conf:2: the line is longer than 2048 bytes" \
+	"config: a 2100-byte line is refused, naming its line and the limit" \
+	bare --config "$SCRATCH/long.conf" export per@example.no
+
+# A key given twice: the second would silently win over the first.
+printf '[smtp]\nport = 25\n\n[store]\ndatabase = %s\n[smtp]\nport = 2525\n' "$SCRATCH/newsletter.db" >"$BAD"
+expect_out 2 "bad\.conf:7: port: a second value for \[smtp\] port \(the first is on line 2\)" \
+	"config: a duplicate key is refused with FILE:LINE and the first line" bare --config "$BAD" stats
 
 # --- good variants are accepted ---
 cat >"$SCRATCH/good.conf" <<CONF
@@ -239,5 +254,72 @@ expect_rc 0 "default paths: init with a config file that has no [store]" \
 check "default paths: newsletter.db is made beside the config file" test -s "$R/only-list/newsletter.db"
 check "default paths: newsletter.key is made beside the config file" test -s "$R/only-list/newsletter.key"
 check "default paths: nothing is made in the current folder" test -z "$(ls -A "$R/cwd2")"
+
+# --- values that reach mail headers (issue #13) ---
+# The attacks of the issue, each against a real send to a real SMTP server:
+# refused at start (exit 2, FILE:LINE and the key), nothing sent. Without
+# the checks each of them was a message with a second mailto in
+# List-Unsubscribe, a link https:/u/TOKEN, a List-Id of <<x>>, ...
+. "$(dirname "$0")/../tools/send_lib.sh"
+start_smtpd	# writes $CONF: this database, the server, [bounce] domain
+GOOD=$SCRATCH/good-send.conf
+cp "$CONF" "$GOOD"
+printf 'subject: Nytt\n\nHei.\n' >"$SCRATCH/issue.md"
+# refused_send NAME RE: $BAD is refused with RE at line $LINE, and no mail leaves.
+refused_send() {
+	expect_out 2 "bad\.conf:$LINE: $2" "config: $1: send refuses it by line and key" \
+		bare --config "$BAD" send "$SCRATCH/issue.md"
+	check "config: $1: no message was sent" test "$(nmail)" = 0
+}
+# replaced KEY VALUE: $BAD is the good file with KEY's value replaced.
+replaced() {
+	LINE=$(grep -n "^$1 = " "$GOOD" | cut -d: -f1)
+	sed "${LINE}s|=.*|= $2|" "$GOOD" >"$BAD"
+}
+# appended SECTION LINE: $BAD is the good file and "[SECTION]", LINE.
+appended() {
+	{ cat "$GOOD"; printf '[%s]\n%s\n' "$1" "$2"; } >"$BAD"
+	LINE=$(wc -l <"$BAD")
+}
+replaced domain 'evil.org>, <mailto:x@evil.org'
+refused_send "[bounce] domain with '>, <mailto:'" "domain: '>' is not allowed"
+replaced domain 'a b'
+refused_send "[bounce] domain = a b" "domain: a space is not allowed"
+replaced base_url 'https://'
+refused_send "base_url = https://" "base_url: the URL has no host"
+replaced base_url 'https://news.example.org/?q=1'
+refused_send "base_url with a query" "base_url: a query \('\?'\) is not allowed"
+replaced base_url 'https://news.example.org/n#f'
+refused_send "base_url with a fragment" "base_url: a fragment \('#'\) is not allowed"
+appended list 'id = <x>'
+refused_send "[list] id = <x>" "id: '<' is not allowed"
+appended bounce 'domain = evil.org'
+refused_send "a second [bounce] domain" "domain: a second value for \[bounce\] domain"
+
+# The same send with good values at the lengths the README allows: a
+# 1,000-byte list name, a 75-byte List-Id, a 512-byte base_url. One message
+# each, whose List-Id and List-Unsubscribe carry them literally.
+LONG_ID=$(head -c 63 /dev/zero | tr '\0' l).example.org
+LONG_URL=https://news.example.org/$(head -c 487 /dev/zero | tr '\0' p)
+check "config: the long values are 75 and 512 bytes" test "${#LONG_ID} ${#LONG_URL}" = "75 512"
+{ cat "$GOOD"; printf '[list]\nid = %s\n' "$LONG_ID"; } |
+	sed -e "s|^name = .*|name = $(head -c 1000 /dev/zero | tr '\0' N)|" \
+	    -e "s|^base_url = .*|base_url = $LONG_URL|" >"$SCRATCH/long-send.conf"
+expect_rc 0 "config: a send with values at the documented lengths works" \
+	bare --config "$SCRATCH/long-send.conf" send "$SCRATCH/issue.md"
+check "config: it sent one message" test "$(nmail)" = 1
+msg=$(ls "$MAILDIR"/*.eml 2>/dev/null | head -1)
+msg=${msg:-/dev/null}
+hdr() {	# NAME: the header's value, unfolded, as the message has it
+	$PY -c 'import email,sys; m=email.message_from_binary_file(open(sys.argv[1],"rb")); print(" ".join(m.get(sys.argv[2],"").split()))' "$msg" "$1"
+}
+check "config: the 75-byte List-Id arrives literally" bash -c '[[ "$1" == *" <$2>" ]]' _ "$(hdr List-Id)" "$LONG_ID"
+unsub=$(hdr List-Unsubscribe)
+check "config: List-Unsubscribe holds the 512-byte base_url's link and one mailto" \
+	bash -c '[[ "$1" =~ ^\<"$2"/u/[A-Za-z0-9_.-]+\>,\ \<mailto:unsubscribe\+[^@]+@bounce\.example\.org\?subject=unsubscribe\>$ ]]' \
+	_ "$unsub" "$LONG_URL"
+check "config: no header line is longer than 998 bytes" \
+	test "$(awk '/^\r?$/ { exit } { if (length($0) > 999) n++ } END { print n + 0 }' "$msg")" = 0
+stop_smtpd
 
 finish

@@ -12,16 +12,35 @@
 static char path[64];
 
 static int
-load(const char *text, struct config *cfg, char *err)
+load_bytes(const char *text, size_t n, struct config *cfg, char *err)
 {
 	FILE *fp;
 
 	strcpy(path, "/tmp/newsletter-conf.XXXXXX");
 	close(mkstemp(path));
 	fp = fopen(path, "w");
-	fputs(text, fp);
+	fwrite(text, 1, n, fp);
 	fclose(fp);
 	return config_load(cfg, path, true, err);
+}
+
+static int
+load(const char *text, struct config *cfg, char *err)
+{
+	return load_bytes(text, strlen(text), cfg, err);
+}
+
+/* "[SECTION]\nKEY = " and @n bytes of @c: a file with one long value. */
+static char *
+long_value(const char *head, char c, size_t n)
+{
+	size_t h = strlen(head);
+	char *s = malloc(h + n + 2);
+
+	memcpy(s, head, h);
+	memset(s + h, c, n);
+	memcpy(s + h + n, "\n", 2);
+	return s;
 }
 
 Test(config, defaults_without_a_file)
@@ -81,11 +100,80 @@ Test(config, errors_name_file_line_and_key)
 		{"[smtp]\ntls = maybe\n", ":2: tls: 'maybe' is not one of off, opportunistic, required"},
 		{"[bounce]\nrequire_verp = perhaps\n", ":2: require_verp: 'perhaps' is not true or false"},
 		{"[list]\nlanguage = de\n", ":2: language: 'de' is not a supported language"},
-		{"[list]\nbase_url = ftp://x\n", ":2: base_url: 'ftp://x' does not start with"},
+		{"[list]\nbase_url = ftp://x\n", ":2: base_url: does not start with https:// or http://"},
 		{"[web]\nlisten = 8080\n", ":2: listen: '8080' is not of the form ADDRESS:PORT"},
 		{"[store]\ndatabase =\n", ":2: database: the value is empty"},
 		{"[list]\nthis line has no equals sign\n", ":2: not a 'key = value' line"},
 		{"[list\nname = x\n", ":1: not a 'key = value' line"},
+		/* the attacks of issue #13: a value that would reach a header */
+		{"[bounce]\ndomain = evil.org>, <mailto:x@evil.org\n",
+		 ":2: domain: '>' is not allowed (letters, digits, '-' and '.' only)"},
+		{"[bounce]\ndomain = a b\n", ":2: domain: a space is not allowed"},
+		{"[list]\nbase_url = https://\n", ":2: base_url: the URL has no host"},
+		{"[list]\nbase_url = https:///news\n", ":2: base_url: the URL has no host"},
+		{"[list]\nbase_url = https://news.example.org/?q\n", ":2: base_url: a query ('?') is not allowed"},
+		{"[list]\nbase_url = https://news.example.org/n#f\n", ":2: base_url: a fragment ('#') is not allowed"},
+		{"[list]\nid = <x>\n", ":2: id: '<' is not allowed: a List-Id is a dot-atom"},
+		{"[smtp]\nport = 25\n; again\nport = 26\n",
+		 ":4: port: a second value for [smtp] port (the first is on line 2)"},
+		/* domains */
+		{"[bounce]\ndomain = example\n", ":2: domain: no dot"},
+		{"[bounce]\ndomain = example..org\n", ":2: domain: an empty label"},
+		{"[bounce]\ndomain = .example.org\n", ":2: domain: an empty label"},
+		{"[bounce]\ndomain = example.org.\n", ":2: domain: an empty label"},
+		{"[bounce]\ndomain = -x.example.org\n", ":2: domain: a label starts with a hyphen"},
+		{"[bounce]\ndomain = x-.example.org\n", ":2: domain: a label ends with a hyphen"},
+		{"[bounce]\ndomain = 10.0.0.1\n", ":2: domain: the last label is all digits"},
+		{"[bounce]\ndomain = b\xc3\xa6r.no\n", ":2: domain: a non-ASCII character is not allowed"},
+		{"[bounce]\ndomain = x@example.org\n", ":2: domain: '@' is not allowed"},
+		{"[bounce]\ndomain = "
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.org\n",
+		 ":2: domain: a label is longer than 63 bytes"},
+		{"[dkim]\ndomain = example.org/x\n", ":2: domain: '/' is not allowed"},
+		/* hosts and selectors */
+		{"[smtp]\nhost = mail.example.org:25\n", ":2: host: not a host name or IP address"},
+		{"[smtp]\nhost = mail example.org\n", ":2: host: a space is not allowed"},
+		{"[smtp]\nhost = \n", ":2: host: the value is empty"},
+		{"[dkim]\nselector = s_1\n", ":2: selector: '_' is not allowed"},
+		{"[dkim]\nselector = s1.\n", ":2: selector: an empty label"},
+		/* base URLs */
+		{"[list]\nbase_url = https:news.example.org\n", ":2: base_url: does not start with"},
+		{"[list]\nbase_url = https://user@news.example.org\n", ":2: base_url: a user name ('@') is not allowed"},
+		{"[list]\nbase_url = https://news.example.org:\n", ":2: base_url: the port after ':' is empty"},
+		{"[list]\nbase_url = https://news.example.org:0\n", ":2: base_url: the port is out of range"},
+		{"[list]\nbase_url = https://news.example.org:99999999999\n", ":2: base_url: the port is out of range"},
+		{"[list]\nbase_url = https://news.example.org:8a\n", ":2: base_url: the port is not a number"},
+		{"[list]\nbase_url = https://[::1\n", ":2: base_url: an IPv6 host has no closing ']'"},
+		{"[list]\nbase_url = https://[news]/\n", ":2: base_url: the host in [...] is not an IPv6 address"},
+		{"[list]\nbase_url = https://news..example.org\n", ":2: base_url: the host: an empty label"},
+		{"[list]\nbase_url = https://news.example.org/a//b\n", ":2: base_url: the path has an empty segment"},
+		{"[list]\nbase_url = https://news.example.org/a/../b\n", ":2: base_url: the path has a '.' or '..' segment"},
+		{"[list]\nbase_url = https://news.example.org/a%20b\n", ":2: base_url: '%' is not allowed in the path"},
+		{"[list]\nbase_url = https://news.example.org/a\"b\n", ":2: base_url: '\"' is not allowed in the path"},
+		{"[list]\nbase_url = https://news.example.org/a>\n", ":2: base_url: '>' is not allowed in the path"},
+		/* list ids, names and From */
+		{"[list]\nid = newsletter\n", ":2: id: no dot"},
+		{"[list]\nid = news..example.org\n", ":2: id: an empty part"},
+		{"[list]\nid = news example.org\n", ":2: id: a space is not allowed"},
+		{"[list]\nname = Kurs <x@evil.org>\n", ":2: name: '<' is not allowed: the name is the phrase of a mail header"},
+		{"[list]\nname = Kurs \"og\" Varer\n", ":2: name: '\"' is not allowed"},
+		{"[list]\nfrom = News <news@example.org>, <x@evil.org>\n",
+		 ":2: from: not of the form Name <address>"},
+		{"[list]\nfrom = News, Evil <news@example.org>\n", ":2: from: ',' is not allowed in a name unless it is quoted"},
+		{"[list]\nfrom = x@evil.org <news@example.org>\n", ":2: from: '@' is not allowed in a name unless it is quoted"},
+		{"[list]\nfrom = \"News <news@example.org>\n", ":2: from: the quoted name does not end with"},
+		{"[list]\nfrom = \"A\"B\" <news@example.org>\n", ":2: from: the quoted name has a '\"' inside"},
+		{"[list]\nfrom = News <news@example>\n", ":2: from: the address: the domain has no dot"},
+		{"[list]\nfrom = News <>\n", ":2: from: the address: the address is empty"},
+		{"[list]\nfrom = news@example.org>\n", ":2: from: a '>' without a '<'"},
+		{"[list]\nfrom = news\n", ":2: from: the address: "},
+		/* the file itself */
+		{"[list]\nname = Kurs\n  og Varer\n", ":3: not a 'key = value' line"},
+		{"[list]\nname = \xff\n", ":2: name: the value is not valid UTF-8"},
+		{"[dkim]\ndomain = example.org\nselector = "
+		 "s123456789012345678901234567890123456789012345678901234567890.s123456789012345678901234567890123456789012345678901234567890."
+		 "s123456789012345678901234567890123456789012345678901234567890.s1234567890123456789012345678901234567890123456789\n",
+		 ":3: selector: SELECTOR._domainkey.DOMAIN is longer than 253 bytes"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -98,4 +186,95 @@ Test(config, errors_name_file_line_and_key)
 		config_free(&cfg);
 		unlink(path);
 	}
+}
+
+Test(config, values_by_kind)
+{
+	struct config cfg;
+	char err[ERR_LEN] = "";
+
+	cr_assert_eq(load("[list]\nid = kurs.news.example.no\nfrom = \"Kurs, og Varer\" <News@Example.NO>\n"
+			  "  name = Kurs & Varer (Ålesund)\nbase_url = https://[::1]:8443/news/\n"
+			  "[smtp]\nhost = ::1\n[bounce]\ndomain = Bounce.Example.ORG\n"
+			  "[dkim]\ndomain = example.org\nselector = s1.2026\n[web]\nlisten = [::1]:8080\n",
+			  &cfg, err), 0, "%s", err);
+	cr_expect_str_eq(cfg.list.id, "kurs.news.example.no");
+	cr_expect_str_eq(cfg.list.from, "\"Kurs, og Varer\" <News@Example.NO>");
+	cr_expect_str_eq(cfg.list.name, "Kurs & Varer (Ålesund)", "an indented key is a key of its own");
+	cr_expect_str_eq(cfg.list.base_url, "https://[::1]:8443/news");
+	cr_expect_str_eq(cfg.smtp.host, "::1");
+	cr_expect_str_eq(cfg.bounce.domain, "bounce.example.org");
+	cr_expect_str_eq(cfg.dkim.selector, "s1.2026");
+	config_free(&cfg);
+	unlink(path);
+
+	static const char *good[] = {
+		"[list]\nfrom = news@example.org\n",
+		"[list]\nfrom = <news@example.org>\n",
+		"[list]\nfrom = J. Doe <news@example.org>\n",
+		"[list]\nfrom = \"A \\\"B\\\" C\" <news@example.org>\n",
+		"[list]\nbase_url = http://127.0.0.1\n",
+		"[list]\nbase_url = https://news.example.org:443/a/b-c_d~e/\n",
+		"[smtp]\nhost = localhost\n",
+		"[smtp]\nhost = 192.0.2.1\n",
+		"[list]\nid = a+b.example.org\n",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		cr_expect_eq(load(good[i], &cfg, err), 0, "good case %zu: %s", i, err);
+		config_free(&cfg);
+		unlink(path);
+	}
+}
+
+/* The README's lengths: a value of 1024 bytes, a line of 2048. */
+Test(config, lengths)
+{
+	static const struct {
+		const char *head;
+		char c;
+		size_t n;
+		const char *want;	/* NULL: accepted */
+	} rows[] = {
+		{"[list]\nname = ", 'N', 1024, NULL},
+		{"[list]\nname = ", 'N', 1025, ":2: name: the value is longer than 1024 bytes"},
+		{"[store]\ndatabase = ", 'd', 1024, NULL},
+		{"[store]\ndatabase = ", 'd', 1025, ":2: database: the value is longer than 1024 bytes"},
+		{"[list]\nname = ", ' ', 2040, ":2: name: the value is empty"},	/* a 2047-byte line */
+		{"[list]\nname = ", ' ', 2042, ":2: the line is longer than 2048 bytes (a value may have 1024)"},
+		{"[list]\nid = a.", 'i', 73, NULL},
+		{"[list]\nid = a.", 'i', 74, ":2: id: the value is longer than 75 bytes"},
+		{"[list]\nbase_url = https://x.org/", 'p', 512 - 14, NULL},
+		{"[list]\nbase_url = https://x.org/", 'p', 512 - 13, ":2: base_url: the value is longer than 512 bytes"},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct config cfg;
+		char err[ERR_LEN] = "";
+		char *text = long_value(rows[i].head, rows[i].c, rows[i].n);
+		int r = load(text, &cfg, err);
+
+		if (rows[i].want == NULL) {
+			cr_expect_eq(r, 0, "row %zu: %s", i, err);
+		} else {
+			cr_expect_eq(r, -1, "row %zu accepted", i);
+			cr_expect(strstr(err, rows[i].want) != NULL, "row %zu: wanted '%s' in '%s'", i, rows[i].want, err);
+		}
+		if (r == 0 && rows[i].c == 'N')
+			cr_expect_eq(strlen(cfg.list.name), rows[i].n, "row %zu: the value is taken whole", i);
+		config_free(&cfg);
+		unlink(path);
+		free(text);
+	}
+}
+
+Test(config, a_nul_byte_is_refused)
+{
+	static const char text[] = "[list]\nname = Kurs\0 og Varer\n";
+	struct config cfg;
+	char err[ERR_LEN] = "";
+
+	cr_expect_eq(load_bytes(text, sizeof(text) - 1, &cfg, err), -1);
+	cr_expect(strstr(err, ":2: the line has a NUL byte") != NULL, "%s", err);
+	config_free(&cfg);
+	unlink(path);
 }
