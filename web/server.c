@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { M_GET = 1, M_HEAD = 2, M_POST = 4, M_DELETE = 8, M_OTHER = 16 };
@@ -344,7 +345,7 @@ static void
 conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 	    enum MHD_ConnectionNotificationCode toe)
 {
-	struct server *srv = cls;
+	struct server *srv = ((struct server **)cls)[0];
 	struct conn *k = *socket_context;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
@@ -353,6 +354,10 @@ conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 
 		k = xcalloc(1, sizeof(*k));
 		k->fd = i != NULL ? i->connect_fd : -1;
+		k->mhd = c;
+		k->thread = pthread_self();
+		k->admin = ((struct server **)cls)[1] != NULL;
+		k->in_head = true;
 		atomic_init(&k->deadline, monotonic_ms() + srv->request_ms);
 		pthread_mutex_lock(&srv->conns_lock);
 		k->next = srv->conns;
@@ -386,6 +391,16 @@ conn_of(struct MHD_Connection *c)
 	return i != NULL ? i->socket_context : NULL;
 }
 
+/* The handler's first call for the request on @c: its header is in. */
+static void
+conn_begun(struct MHD_Connection *c)
+{
+	struct conn *k = conn_of(c);
+
+	if (k != NULL)
+		k->in_head = false;
+}
+
 /* The request on @c is in, whole: no deadline until the next one. */
 static void
 conn_received(struct MHD_Connection *c)
@@ -402,9 +417,11 @@ conn_next(struct server *srv, struct MHD_Connection *c)
 {
 	struct conn *k = conn_of(c);
 
-	if (k != NULL)
-		atomic_store_explicit(&k->deadline, monotonic_ms() + srv->idle_ms + srv->request_ms,
-				      memory_order_relaxed);
+	if (k == NULL)
+		return;
+	k->in_head = true;
+	atomic_store_explicit(&k->deadline, monotonic_ms() + srv->idle_ms + srv->request_ms,
+			      memory_order_relaxed);
 }
 
 static void *
@@ -666,8 +683,10 @@ handle_locked(void *cls, struct MHD_Connection *c, const char *url, const char *
 	unsigned m;
 
 	(void)version;
-	if (r == NULL)
+	if (r == NULL) {
+		conn_begun(c);
 		return request_begin(srv, admin, c, url, method, req_cls);
+	}
 	if (*upload_size == 0)
 		conn_received(c);	/* the last call: the whole request is in */
 	if (r->status != 0) {
@@ -834,13 +853,113 @@ unescape(void *cls, struct MHD_Connection *c, char *s)
 	return (size_t)(w - s);
 }
 
+/* --- refusals libmicrohttpd makes itself --- */
+
+/*
+ * libmicrohttpd 0.9.75 answers a request whose Content-Length is not a
+ * number ("-1", "0x10", "+5") or does not fit in 64 bits with its status
+ * line and header twice: parse_connection_headers() queues the refusal and
+ * builds its header, and the state machine, not seeing it, goes on and
+ * builds the header again. No callback of the application runs in between;
+ * the one notice it gets is the log line written just before, from the
+ * connection's own thread. So the logger answers in its stead: it finds
+ * the connection this thread has a whole header of and no handler call
+ * for, writes the refusal itself and shuts down the socket's sending side.
+ * libmicrohttpd's doubled reply then fails to go out (EPIPE), and it closes
+ * the connection. The socket is this thread's, and libmicrohttpd writes to
+ * it only after the header is parsed. Should the connection not be known
+ * for sure (two of them fit), nothing is done: libmicrohttpd's reply goes
+ * out as it is.
+ */
+static const struct {
+	const char *fmt;	/* the start of libmicrohttpd's log line */
+	unsigned status;
+	const char *reason, *why;
+} mhd_refusals[] = {
+	{"Failed to parse `Content-Length' header", 400, "Bad Request",
+	 "the Content-Length header is not a number"},
+	{"Too large value of 'Content-Length' header", 413, "Content Too Large",
+	 "the Content-Length header is too large"},
+};
+
+/* Writes the refusal and ends the connection's sending side. */
+static void
+refuse_early(const struct conn *k, unsigned status, const char *reason, const char *why)
+{
+	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	char body[160], reply[1024];
+	time_t now = time(NULL);
+	struct tm tm;
+	int bn, n;
+
+	gmtime_r(&now, &tm);
+	bn = k->admin ? snprintf(body, sizeof(body), "{\n  \"error\": \"%s\"\n}\n", why)
+		      : snprintf(body, sizeof(body), "%s\n", why);
+	if (bn < 0 || (size_t)bn >= sizeof(body))
+		return;
+	n = snprintf(reply, sizeof(reply),
+		     "HTTP/1.1 %u %s\r\n"
+		     "Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n"
+		     "Connection: close\r\n"
+		     "Content-Length: %d\r\n"
+		     "Content-Type: %s\r\n"
+		     "Cache-Control: no-store\r\n"
+		     "X-Content-Type-Options: nosniff\r\n"
+		     "Referrer-Policy: no-referrer\r\n"
+		     "X-Frame-Options: DENY\r\n"
+		     "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; sandbox\r\n"
+		     "\r\n%s",
+		     status, reason, days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+		     tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, bn,
+		     k->admin ? "application/json" : "text/plain; charset=utf-8", body);
+	if (n < 0 || (size_t)n >= sizeof(reply))
+		return;
+	/* A fresh or idle socket: its send buffer has room for this. */
+	if (send(k->fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n)
+		log_debug("the %u reply did not go out whole", status);
+	shutdown(k->fd, SHUT_WR);
+	log_info("%s %u (%s): answered for libmicrohttpd, connection closed",
+		 k->admin ? "admin" : "web", status, why);
+}
+
+static void
+answer_early(struct server *srv, unsigned status, const char *reason, const char *why)
+{
+	pthread_t self = pthread_self();
+	struct conn *found = NULL;
+	int n = 0;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	for (struct conn *k = srv->conns; k != NULL; k = k->next) {
+		/* Another thread's connection is not looked at: it is not ours to read. */
+		if (!pthread_equal(k->thread, self) || !k->in_head ||
+		    MHD_get_connection_info(k->mhd, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE) == NULL)
+			continue;
+		found = k;
+		n++;
+	}
+	if (n == 1) {
+		found->in_head = false;
+		atomic_store_explicit(&found->deadline, 0, memory_order_relaxed);
+		refuse_early(found, status, reason, why);
+	} else {
+		log_debug("%d connections could have had a %u from libmicrohttpd: left to it", n, status);
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 	size_t n;
 
-	(void)cls;
+	for (size_t i = 0; i < sizeof(mhd_refusals) / sizeof(mhd_refusals[0]); i++)
+		if (strncmp(fmt, mhd_refusals[i].fmt, strlen(mhd_refusals[i].fmt)) == 0)
+			answer_early(((struct server **)cls)[0], mhd_refusals[i].status,
+				     mhd_refusals[i].reason, mhd_refusals[i].why);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -976,7 +1095,7 @@ start_daemon(struct server *srv, struct server **cls, const char *listen, unsign
 		threads = limit;
 	/* One thread: libmicrohttpd's internal thread, no pool. */
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, cls,
-			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, cls,
 			     MHD_OPTION_LISTEN_SOCKET, fd,
 			     MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
 			     MHD_OPTION_CONNECTION_LIMIT, limit,
@@ -984,7 +1103,7 @@ start_daemon(struct server *srv, struct server **cls, const char *listen, unsign
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
 			     MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
-			     MHD_OPTION_NOTIFY_CONNECTION, conn_notify, srv,
+			     MHD_OPTION_NOTIFY_CONNECTION, conn_notify, cls,
 			     MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 			     MHD_OPTION_END);
 	if (d == NULL) {

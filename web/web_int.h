@@ -192,6 +192,11 @@ struct conn {
 	struct conn *prev, *next;	/* server.conns */
 	int fd;
 	atomic_llong deadline;		/* ms (monotonic_ms) by which the request must be in, 0: none */
+	/* For a refusal libmicrohttpd makes before the handler's first call: */
+	struct MHD_Connection *mhd;
+	pthread_t thread;		/* that serves it (and accepted it) */
+	bool admin;			/* on the admin listener */
+	bool in_head;			/* no handler call yet for its request: @thread's only */
 };
 
 struct server {
