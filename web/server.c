@@ -4,13 +4,13 @@
  *
  * Two listeners: the public one (subscriber pages, one-click POST) and,
  * when a bearer token file is configured, the admin API. Each runs
- * libmicrohttpd's own thread pool over epoll, one thread per core. A
- * watchdog thread cuts off requests that trickle in for longer than [web]
- * request_timeout, and one address holds [web] max_connections_per_client
- * of the public listener's connections at most. Every
+ * libmicrohttpd's own thread pool over epoll, one thread per core. Every
  * thread opens its own store on first use (a store belongs to one thread);
  * writers take the server's write lock so that they queue here instead of
- * sleeping in SQLite's busy handler.
+ * sleeping in SQLite's busy handler. A watchdog thread cuts off requests
+ * that trickle in for longer than [web] request_timeout, and one address
+ * holds [web] max_connections_per_client of the public listener's
+ * connections at most.
  *
  * libmicrohttpd 0.9.75 answers "Connection: close" when a response is
  * queued in the first call of the access handler, which costs about 5x in
