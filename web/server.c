@@ -470,6 +470,7 @@ static int
 watch_start(struct server *srv, char *err)
 {
 	int rc = pthread_create(&srv->watchdog, NULL, watch, srv);
+
 	if (rc != 0)
 		return errf(err, "cannot start the request watchdog: %s", strerror(rc));
 	srv->watch_started = true;
