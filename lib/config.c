@@ -105,6 +105,8 @@ static const struct ckey config_keys[] = {
 	{"web", "admin_token_file", C_PATH, O(web.admin_token_file), 0, CONFIG_VALUE_MAX},
 	{"web", "timeout", C_INT, O(web.timeout), 1, 3600},
 	{"web", "max_connections", C_INT, O(web.max_connections), 1, 100000},
+	{"web", "request_timeout", C_INT, O(web.request_timeout), 1, 3600},
+	{"web", "max_connections_per_client", C_INT, O(web.max_connections_per_client), 1, 100000},
 	{"retention", "months_without_purchase", C_INT,
 	 O(retention.months_without_purchase), 0, 1200},
 	{"retention", "audit_months", C_INT, O(retention.audit_months), 0, 1200},
@@ -164,6 +166,8 @@ config_defaults(struct config *cfg)
 	set_str(&cfg->web.admin_listen, "127.0.0.1:8081");
 	cfg->web.timeout = 15;
 	cfg->web.max_connections = 1000;
+	cfg->web.request_timeout = 10;
+	cfg->web.max_connections_per_client = 32;
 	cfg->retention.months_without_purchase = 24;
 	cfg->retention.audit_months = 36;
 }

@@ -224,6 +224,8 @@ struct config {
 		char *admin_token_file;
 		int timeout;		/* seconds a connection may stay idle or slow */
 		int max_connections;	/* open connections per listener */
+		int request_timeout;	/* seconds to receive a whole request, however it trickles */
+		int max_connections_per_client;	/* open connections of one address, public listener */
 	} web;
 	struct {
 		int months_without_purchase;

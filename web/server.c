@@ -7,7 +7,10 @@
  * libmicrohttpd's own thread pool over epoll, one thread per core. Every
  * thread opens its own store on first use (a store belongs to one thread);
  * writers take the server's write lock so that they queue here instead of
- * sleeping in SQLite's busy handler.
+ * sleeping in SQLite's busy handler. A watchdog thread cuts off requests
+ * that trickle in for longer than [web] request_timeout, and one address
+ * holds [web] max_connections_per_client of the public listener's
+ * connections at most.
  *
  * libmicrohttpd 0.9.75 answers "Connection: close" when a response is
  * queued in the first call of the access handler, which costs about 5x in
@@ -30,6 +33,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { M_GET = 1, M_HEAD = 2, M_POST = 4, M_DELETE = 8, M_OTHER = 16 };
@@ -298,6 +302,194 @@ inflight(struct server *srv)
 	return n;
 }
 
+/* --- the whole-request deadline --- */
+
+/*
+ * [web] timeout is libmicrohttpd's: a connection idle that long is closed.
+ * Every byte received starts it afresh, so a client sending one byte of its
+ * header every few seconds kept its connection for ever, and a few hundred
+ * such clients every connection of the listener: the unsubscribe pages and
+ * the one-click POSTs of mail providers went unanswered. So a request must
+ * also come in whole, header and body, within [web] request_timeout of the
+ * connection's accept; on a kept-alive connection, within [web] timeout +
+ * request_timeout of the previous reply (it may stay idle for the one and
+ * then take the other: libmicrohttpd tells nobody when the first byte of
+ * the next request comes). A request that is in has no deadline: its answer
+ * may wait for the writer thread, its connection suspended.
+ *
+ * libmicrohttpd 0.9.75 calls the application only once the header is in,
+ * so no callback of a connection's own thread can cut a slow header short.
+ * A watchdog thread does: it knows every connection's socket from
+ * MHD_CONNECTION_NOTIFY_STARTED to MHD_CONNECTION_NOTIFY_CLOSED and shuts
+ * down (shutdown(2), not close) the socket of a request past its deadline.
+ * libmicrohttpd then reads end-of-file and closes the connection itself, in
+ * its own thread. It calls NOTIFY_CLOSED before it closes the descriptor
+ * (MHD_cleanup_connections, and the failed-accept path), and NOTIFY_CLOSED
+ * unlinks the connection under conns_lock, which the watchdog holds while
+ * it acts: so it never shuts down a descriptor that was closed and reused.
+ */
+#define WATCH_MS 250		/* how often the watchdog looks: deadlines are this late at most */
+#define WATCH_LOG_MS 10000	/* a log line at most this often, whatever an attacker does */
+
+static long long
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: a connection accepted, or about to be closed. */
+static void
+conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+	    enum MHD_ConnectionNotificationCode toe)
+{
+	struct server *srv = ((struct server **)cls)[0];
+	struct conn *k = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *i =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		k = xcalloc(1, sizeof(*k));
+		k->fd = i != NULL ? i->connect_fd : -1;
+		k->mhd = c;
+		k->thread = pthread_self();
+		k->admin = ((struct server **)cls)[1] != NULL;
+		k->in_head = true;
+		atomic_init(&k->deadline, monotonic_ms() + srv->request_ms);
+		pthread_mutex_lock(&srv->conns_lock);
+		k->next = srv->conns;
+		if (k->next != NULL)
+			k->next->prev = k;
+		srv->conns = k;
+		pthread_mutex_unlock(&srv->conns_lock);
+		*socket_context = k;
+		return;
+	}
+	if (k == NULL)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	if (k->prev != NULL)
+		k->prev->next = k->next;
+	else
+		srv->conns = k->next;
+	if (k->next != NULL)
+		k->next->prev = k->prev;
+	pthread_mutex_unlock(&srv->conns_lock);
+	*socket_context = NULL;
+	free(k);
+}
+
+static struct conn *
+conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return i != NULL ? i->socket_context : NULL;
+}
+
+/* The handler's first call for the request on @c: its header is in. */
+static void
+conn_begun(struct MHD_Connection *c)
+{
+	struct conn *k = conn_of(c);
+
+	if (k != NULL)
+		k->in_head = false;
+}
+
+/* The request on @c is in, whole: no deadline until the next one. */
+static void
+conn_received(struct MHD_Connection *c)
+{
+	struct conn *k = conn_of(c);
+
+	if (k != NULL)
+		atomic_store_explicit(&k->deadline, 0, memory_order_relaxed);
+}
+
+/* A request on @c has ended: the next one, if any, is due by this. */
+static void
+conn_next(struct server *srv, struct MHD_Connection *c)
+{
+	struct conn *k = conn_of(c);
+
+	if (k == NULL)
+		return;
+	k->in_head = true;
+	atomic_store_explicit(&k->deadline, monotonic_ms() + srv->idle_ms + srv->request_ms,
+			      memory_order_relaxed);
+}
+
+static void *
+watch(void *p)
+{
+	struct server *srv = p;
+	long long last_log = 0;
+	unsigned long cut = 0;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	while (!srv->watch_stop) {
+		struct timespec ts;
+		long long now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += WATCH_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&srv->watch_cv, &srv->conns_lock, &ts);
+		now = monotonic_ms();
+		for (struct conn *k = srv->conns; k != NULL; k = k->next) {
+			long long d = atomic_load_explicit(&k->deadline, memory_order_relaxed);
+
+			/* Not if its request came in (or the next began) meanwhile. */
+			if (d == 0 || d > now || k->fd < 0 ||
+			    !atomic_compare_exchange_strong(&k->deadline, &d, 0))
+				continue;
+			shutdown(k->fd, SHUT_RDWR);
+			cut++;
+		}
+		if (cut > 0 && (last_log == 0 || now - last_log >= WATCH_LOG_MS)) {
+			log_info("closed %lu connection%s whose request was not in within "
+				 "[web] request_timeout (%lld s)", cut, cut == 1 ? "" : "s",
+				 srv->request_ms / 1000);
+			cut = 0;
+			last_log = now;
+		}
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+	return NULL;
+}
+
+static int
+watch_start(struct server *srv, char *err)
+{
+	int rc = pthread_create(&srv->watchdog, NULL, watch, srv);
+
+	if (rc != 0)
+		return errf(err, "cannot start the request watchdog: %s", strerror(rc));
+	srv->watch_started = true;
+	return 0;
+}
+
+static void
+watch_stop(struct server *srv)
+{
+	if (!srv->watch_started)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	srv->watch_stop = true;
+	pthread_cond_signal(&srv->watch_cv);
+	pthread_mutex_unlock(&srv->conns_lock);
+	pthread_join(srv->watchdog, NULL);
+	srv->watch_started = false;
+}
+
 /* --- replies --- */
 
 struct request_ext {
@@ -492,8 +684,12 @@ handle_locked(void *cls, struct MHD_Connection *c, const char *url, const char *
 	unsigned m;
 
 	(void)version;
-	if (r == NULL)
+	if (r == NULL) {
+		conn_begun(c);
 		return request_begin(srv, admin, c, url, method, req_cls);
+	}
+	if (*upload_size == 0)
+		conn_received(c);	/* the last call: the whole request is in */
 	if (r->status != 0) {
 		*upload_size = 0;	/* refused already; the rest is discarded */
 		return MHD_YES;
@@ -611,7 +807,7 @@ completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
 	struct request *r = *req_cls;
 
-	(void)cls, (void)c;
+	conn_next(cls, c);
 	if (r == NULL)
 		return;
 	*req_cls = NULL;
@@ -658,13 +854,113 @@ unescape(void *cls, struct MHD_Connection *c, char *s)
 	return (size_t)(w - s);
 }
 
+/* --- refusals libmicrohttpd makes itself --- */
+
+/*
+ * libmicrohttpd 0.9.75 answers a request whose Content-Length is not a
+ * number ("-1", "0x10", "+5") or does not fit in 64 bits with its status
+ * line and header twice: parse_connection_headers() queues the refusal and
+ * builds its header, and the state machine, not seeing it, goes on and
+ * builds the header again. No callback of the application runs in between;
+ * the one notice it gets is the log line written just before, from the
+ * connection's own thread. So the logger answers in its stead: it finds
+ * the connection this thread has a whole header of and no handler call
+ * for, writes the refusal itself and shuts down the socket's sending side.
+ * libmicrohttpd's doubled reply then fails to go out (EPIPE), and it closes
+ * the connection. The socket is this thread's, and libmicrohttpd writes to
+ * it only after the header is parsed. Should the connection not be known
+ * for sure (two of them fit), nothing is done: libmicrohttpd's reply goes
+ * out as it is.
+ */
+static const struct {
+	const char *fmt;	/* the start of libmicrohttpd's log line */
+	unsigned status;
+	const char *reason, *why;
+} mhd_refusals[] = {
+	{"Failed to parse `Content-Length' header", 400, "Bad Request",
+	 "the Content-Length header is not a number"},
+	{"Too large value of 'Content-Length' header", 413, "Content Too Large",
+	 "the Content-Length header is too large"},
+};
+
+/* Writes the refusal and ends the connection's sending side. */
+static void
+refuse_early(const struct conn *k, unsigned status, const char *reason, const char *why)
+{
+	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	char body[160], reply[1024];
+	time_t now = time(NULL);
+	struct tm tm;
+	int bn, n;
+
+	gmtime_r(&now, &tm);
+	bn = k->admin ? snprintf(body, sizeof(body), "{\n  \"error\": \"%s\"\n}\n", why)
+		      : snprintf(body, sizeof(body), "%s\n", why);
+	if (bn < 0 || (size_t)bn >= sizeof(body))
+		return;
+	n = snprintf(reply, sizeof(reply),
+		     "HTTP/1.1 %u %s\r\n"
+		     "Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n"
+		     "Connection: close\r\n"
+		     "Content-Length: %d\r\n"
+		     "Content-Type: %s\r\n"
+		     "Cache-Control: no-store\r\n"
+		     "X-Content-Type-Options: nosniff\r\n"
+		     "Referrer-Policy: no-referrer\r\n"
+		     "X-Frame-Options: DENY\r\n"
+		     "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; sandbox\r\n"
+		     "\r\n%s",
+		     status, reason, days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+		     tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, bn,
+		     k->admin ? "application/json" : "text/plain; charset=utf-8", body);
+	if (n < 0 || (size_t)n >= sizeof(reply))
+		return;
+	/* A fresh or idle socket: its send buffer has room for this. */
+	if (send(k->fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n)
+		log_debug("the %u reply did not go out whole", status);
+	shutdown(k->fd, SHUT_WR);
+	log_info("%s %u (%s): answered for libmicrohttpd, connection closed",
+		 k->admin ? "admin" : "web", status, why);
+}
+
+static void
+answer_early(struct server *srv, unsigned status, const char *reason, const char *why)
+{
+	pthread_t self = pthread_self();
+	struct conn *found = NULL;
+	int n = 0;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	for (struct conn *k = srv->conns; k != NULL; k = k->next) {
+		/* Another thread's connection is not looked at: it is not ours to read. */
+		if (!pthread_equal(k->thread, self) || !k->in_head ||
+		    MHD_get_connection_info(k->mhd, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE) == NULL)
+			continue;
+		found = k;
+		n++;
+	}
+	if (n == 1) {
+		found->in_head = false;
+		atomic_store_explicit(&found->deadline, 0, memory_order_relaxed);
+		refuse_early(found, status, reason, why);
+	} else {
+		log_debug("%d connections could have had a %u from libmicrohttpd: left to it", n, status);
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 	size_t n;
 
-	(void)cls;
+	for (size_t i = 0; i < sizeof(mhd_refusals) / sizeof(mhd_refusals[0]); i++)
+		if (strncmp(fmt, mhd_refusals[i].fmt, strlen(mhd_refusals[i].fmt)) == 0)
+			answer_early(((struct server **)cls)[0], mhd_refusals[i].status,
+				     mhd_refusals[i].reason, mhd_refusals[i].why);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -783,6 +1079,12 @@ start_daemon(struct server *srv, struct server **cls, const char *listen, unsign
 	struct MHD_Daemon *d;
 	bool v6 = false;
 	unsigned limit = conn_limit((unsigned)srv->cfg->web.max_connections);
+	/*
+	 * One address may hold only so many of the public listener's
+	 * connections (0: no cap). The admin listener serves one trusted
+	 * client, the shop, which may well need them all.
+	 */
+	unsigned per_client = cls[1] != NULL ? 0 : (unsigned)srv->cfg->web.max_connections_per_client;
 	int fd = listen_on(listen, &v6, err);
 
 	if (fd < 0)
@@ -794,13 +1096,15 @@ start_daemon(struct server *srv, struct server **cls, const char *listen, unsign
 		threads = limit;
 	/* One thread: libmicrohttpd's internal thread, no pool. */
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, cls,
-			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, cls,
 			     MHD_OPTION_LISTEN_SOCKET, fd,
 			     MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
 			     MHD_OPTION_CONNECTION_LIMIT, limit,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->cfg->web.timeout,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
 			     MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+			     MHD_OPTION_NOTIFY_CONNECTION, conn_notify, cls,
 			     MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 			     MHD_OPTION_END);
 	if (d == NULL) {
@@ -861,6 +1165,7 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 	struct server *srv = xcalloc(1, sizeof(*srv));
 	struct server *pub_cls[2] = {srv, NULL}, *admin_cls[2] = {srv, srv};
 	sigset_t set, old;
+	pthread_condattr_t cattr;
 	int rc = -1;
 
 	srv->cfg = cfg;
@@ -871,6 +1176,13 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 	base_path(srv, cfg->list.base_url);
 	pthread_mutex_init(&srv->write_lock, NULL);
 	pthread_mutex_init(&srv->workers_lock, NULL);
+	pthread_mutex_init(&srv->conns_lock, NULL);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);	/* the watchdog's waits */
+	pthread_cond_init(&srv->watch_cv, &cattr);
+	pthread_condattr_destroy(&cattr);
+	srv->request_ms = (long long)cfg->web.request_timeout * 1000;
+	srv->idle_ms = (long long)cfg->web.timeout * 1000;
 	pthread_key_create(&srv->worker_key, worker_exit);
 	if (listen == NULL)
 		listen = cfg->web.listen;
@@ -888,8 +1200,10 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 		goto out_mask;
 	if (writer_start(&srv->writer, srv, err) < 0)
 		goto out_scrub;
-	if ((srv->pub = start_daemon(srv, pub_cls, listen, pool_size(), err)) == NULL)
+	if (watch_start(srv, err) < 0)
 		goto out_writer;
+	if ((srv->pub = start_daemon(srv, pub_cls, listen, pool_size(), err)) == NULL)
+		goto out_watch;
 	if (srv->admin_hash != NULL &&
 	    (srv->admin = start_daemon(srv, admin_cls, cfg->web.admin_listen, 1, err)) == NULL)
 		goto out_pub;
@@ -903,6 +1217,8 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 		MHD_stop_daemon(srv->admin);
 out_pub:
 	MHD_stop_daemon(srv->pub);
+out_watch:
+	watch_stop(srv);	/* after the daemons: every connection is closed */
 out_writer:
 	writer_stop(&srv->writer);
 out_scrub:
@@ -923,6 +1239,8 @@ out:
 		free(w);
 	}
 	pthread_mutex_destroy(&srv->workers_lock);
+	pthread_mutex_destroy(&srv->conns_lock);
+	pthread_cond_destroy(&srv->watch_cv);
 	pthread_mutex_destroy(&srv->write_lock);
 	free(srv);
 	return rc;

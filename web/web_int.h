@@ -184,6 +184,22 @@ struct worker {
 	struct request_counts counts;
 };
 
+/*
+ * One connection of a listener, from accept to close (server.c, the
+ * whole-request deadline). The watchdog reads @deadline and @fd under
+ * server.conns_lock; the connection's thread writes @deadline.
+ */
+struct conn {
+	struct conn *prev, *next;	/* server.conns */
+	int fd;
+	atomic_llong deadline;		/* ms (monotonic_ms) by which the request must be in, 0: none */
+	/* For a refusal libmicrohttpd makes before the handler's first call: */
+	struct MHD_Connection *mhd;
+	pthread_t thread;		/* that serves it (and accepted it) */
+	bool admin;			/* on the admin listener */
+	bool in_head;			/* no handler call yet for its request: @thread's only */
+};
+
 struct server {
 	const struct config *cfg;
 	const struct store_keys *keys;
@@ -202,6 +218,13 @@ struct server {
 	const char *base_path;		/* of [list] base_url, "" for none */
 	size_t base_path_len;
 	unsigned char *admin_hash;	/* BLAKE2b of the bearer token (sodium_malloc) */
+	long long request_ms;		/* [web] request_timeout */
+	long long idle_ms;		/* [web] timeout */
+	pthread_mutex_t conns_lock;	/* guards the list and the watchdog's state */
+	struct conn *conns;		/* open connections of both listeners */
+	pthread_cond_t watch_cv;
+	pthread_t watchdog;
+	bool watch_stop, watch_started;
 };
 
 struct request {

@@ -5,7 +5,11 @@
 # connection that keeps sending requests is not; a burst of connections
 # beyond the cap (4 here) never has more than the cap open in the server,
 # every request of the burst is answered in the end, and the server stays
-# up and answers afterwards.
+# up and answers afterwards; a Content-Length that is no number ("-1",
+# "0x10", "+5", "1 2") gets one 400, and one too large for 64 bits one 413
+# (libmicrohttpd 0.9.75 sent the status line and header twice), also on a
+# kept-alive connection and while another connection is part-way through
+# its header.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/web_lib.bash"
 
@@ -124,6 +128,57 @@ check "every request of the burst is answered in the end ($(val answered) of 16)
 check "the server is still running" kill -0 "$SRV"
 http GET "$BASE/healthz"
 expect_http 200 '^ok$' "and answers after the burst"
+
+# --- a Content-Length that is no number: one reply ---
+# libmicrohttpd 0.9.75 sent its status line and header twice for these.
+out=$(python3 - "$PORT" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+
+def replies(data):
+    """Status lines in a raw reply, and whether its body is as long as said."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    n = data.count(b"HTTP/1.1 ")
+    cl = [l for l in lines if l.lower().startswith(b"content-length:")]
+    ok = len(cl) == 1 and int(cl[0].split(b":")[1]) == len(body)
+    return "%d %s %d" % (n, lines[0].split(b" ")[1].decode(), ok)
+
+def ask(req, first=None):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    if first:
+        s.sendall(first)
+        data = b""
+        while not data.endswith(b"ok\n"):
+            data += s.recv(4096)
+    s.sendall(req)
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+# Another connection part-way through its header meanwhile.
+slow = socket.create_connection(("127.0.0.1", port), timeout=5)
+slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: ")
+for v in ["-1", "0x10", "+5", "1 2", "99999999999999999999999"]:
+    req = b"POST /u/abc HTTP/1.1\r\nHost: a\r\nContent-Length: %s\r\n\r\nabcde" % v.encode()
+    print("cl[%s] %s" % (v, replies(ask(req))))
+ok = b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
+print("keepalive %s" % replies(ask(b"POST /u/abc HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", ok)))
+PY
+)
+for v in -1 0x10 +5 '1 2'; do
+	check "Content-Length: $v gets one status line, 400, and a body as long as it says ($(val "cl\\[$v\\]"))" \
+		test "$(val "cl\\[$v\\]")" = "1 400 1"
+done
+check "Content-Length: 99999999999999999999999 gets one status line, 413 ($(val 'cl\[99999999999999999999999\]'))" \
+	test "$(val 'cl\[99999999999999999999999\]')" = "1 413 1"
+check "Content-Length: -1 after a request on a kept-alive connection: one 400 ($(val keepalive))" \
+	test "$(val keepalive)" = "1 400 1"
+check "the server is still running" kill -0 "$SRV"
 
 # A configuration out of range is refused before anything starts.
 web_conf en "timeout = 0"

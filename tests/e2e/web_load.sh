@@ -8,7 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/web_lib.bash"
 
-web_conf en "admin_token_file = $TOKEN_FILE"
+# The 200 clients below all come from 127.0.0.1, as from a reverse proxy.
+web_conf en "admin_token_file = $TOKEN_FILE" "max_connections_per_client = 1000"
 nl init >/dev/null 2>&1 || fail "init"
 {
 	echo "email,name"
