@@ -87,14 +87,16 @@ expect_http 200 '"suppressed"' "a purchase by the unsubscribed address: 200, sup
 check "not enrolled" test "$(count)" = 0
 http POST "$ADMIN/api/v1/purchases" "${AUTH[@]}" "${J[@]}" -d '{"email":"buyer@example.no","consent":true}'
 expect_http 201 '"enrolled"' "with consent: true she is enrolled again (201)"
+check "the audit log holds the API's events" \
+	test "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE source = 'api'")" -ge 5
 http DELETE "$ADMIN/api/v1/subscribers/buyer@example.no" "${AUTH[@]}"
 expect_http 200 '"existed": true' "DELETE: erased"
 all_gone() { [ "$(count)" = 0 ] && [ "$(suppressed)" = 0 ]; }
 check "erased: no subscriber and no suppression entry" all_gone
 http DELETE "$ADMIN/api/v1/subscribers/buyer@example.no" "${AUTH[@]}"
 expect_http 200 '"existed": false' "DELETE again: 200, existed false"
-check "the audit log holds the API's events" \
-	test "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE source = 'api'")" -ge 5
+check "after the erasures, the API's events left are two 'erased' naming no one" \
+	test "$(sqlite3 "$DB" "SELECT group_concat(event || ':' || coalesce(subject, '-') || ':' || coalesce(subscriber_id, '-')) FROM audit WHERE source = 'api'")" = "erased:-:-,erased:-:-"
 
 # --- health and metrics ---
 http GET "$ADMIN/healthz"
