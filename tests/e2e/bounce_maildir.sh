@@ -145,7 +145,6 @@ ln -s "$SCRATCH/outside" "$KEEP/new/oldlink"
 touch -d '31 days ago' "$KEEP/new/old1" "$KEEP/cur/old2:2,S" "$KEEP/tmp/old3"
 touch -h -d '31 days ago' "$KEEP/new/oldlink"
 touch -d '20 days ago' "$KEEP/cur/twenty:2,"
-touch -d '40 days ago' "$SCRATCH/outside"
 expect_out 0 "would delete 4 kept bounce messages older than 30 days" "retention --dry-run counts old kept messages" \
 	nl retention --dry-run
 check "retention --dry-run deletes none of them" test "$(files_in "$KEEP")" = 6
@@ -155,7 +154,8 @@ check "the old ones in new/, cur/ and tmp/ are gone" \
 	test ! -e "$KEEP/new/old1" -a ! -e "$KEEP/cur/old2:2,S" -a ! -e "$KEEP/tmp/old3"
 check "their address is gone from the keep Maildir's bytes" \
 	bash -c '! LC_ALL=C grep -r -a -q -F gone@example.net "$1"' _ "$KEEP"
-check "a link is removed as a link: its old target stays" test ! -L "$KEEP/new/oldlink" -a -f "$SCRATCH/outside"
+check "a link is judged by its own age and removed as a link: its fresh target stays" \
+	test ! -L "$KEEP/new/oldlink" -a -f "$SCRATCH/outside"
 check "younger messages stay" test -f "$KEEP/new/fresh" -a -f "$KEEP/cur/twenty:2,"
 conf_plain "keep = $KEEP" "[retention]" "keep_days = 10"
 expect_out 0 "deleted 1 kept bounce message older than 10 days" "keep_days = 10: the 20-day-old one goes" nl retention
@@ -222,4 +222,6 @@ check "bounce - keeps an unparsed message as stdin does" test "$(files_in "$KEEP
 expect_out 0 '"file":"-"' "a FILE '-' among files is standard input" \
 	bash -c '"${@:2}" <"$1"' _ "$SCRATCH/plain" $NEWSLETTER_WRAP "$NEWSLETTER" --config "$CONF" bounce --dry-run --json "$SCRATCH/garbage" -
 expect_out 2 "may be given once" "'-' twice is a usage error" nl bounce - -
+expect_out 1 '"file":"[^"]*/missing","results":\[\],"error":"cannot open' \
+	"a FILE that cannot be read: exit 1, and a JSON line that says why" nl bounce --dry-run --json "$SCRATCH/missing"
 finish
