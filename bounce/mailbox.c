@@ -165,27 +165,28 @@ dispose(struct bounce_box *box, const char *claimed, enum bounce_done r, const c
 	bool keep = box->keep != NULL && box->keep[0] != '\0' && data != NULL &&
 		    (r == BOUNCE_FLAG || box->keep_handled);
 
-	if (keep) {
-		if (bounce_keep(box->keep, data, len, why) < 0) {
-			log_error("bounce: %s could not be kept: %s; it stays in cur/", claimed, why);
-			box->failed++;
-			flag(claimed, r == BOUNCE_DONE ? 'S' : 'F');
-			return;
-		}
-		box->kept++;
-	} else if (r == BOUNCE_FLAG) {
+	if (keep && bounce_keep(box->keep, data, len, why) < 0) {
+		log_error("bounce: %s could not be kept: %s; it stays in cur/", claimed, why);
+		box->failed++;
+		flag(claimed, r == BOUNCE_DONE ? 'S' : 'F');
+		return;
+	}
+	if (!keep && r == BOUNCE_FLAG) {
 		/* Nowhere to keep it, or never read: for a person, here. */
 		box->flagged++;
 		flag(claimed, 'F');
 		return;
 	}
+	/* Kept (synced) or handled (committed): this copy may go. */
 	if (unlink(claimed) < 0) {
 		log_error("bounce: cannot delete %s: %s", claimed, strerror(errno));
 		box->failed++;
 		flag(claimed, r == BOUNCE_DONE ? 'S' : 'F');
 		return;
 	}
-	if (!keep)
+	if (keep)
+		box->kept++;
+	else
 		box->deleted++;
 }
 
@@ -241,17 +242,15 @@ bounce_maildir_each(const char *dir, struct bounce_box *box, bounce_handler h, v
 		}
 		read_ok = read_maildir_file(src, &msg, why) == 0;
 		r = h(from, read_ok ? msg.s : NULL, read_ok ? msg.len : 0, read_ok ? NULL : why, arg);
-		handled++;
-		if (box->dry_run)
-			continue;
 		if (r == BOUNCE_RETRY) {
-			if (rename(claimed, from) < 0)
+			if (!box->dry_run && rename(claimed, from) < 0)
 				log_warn("bounce: cannot put %s back into new/: %s", claimed, strerror(errno));
 			*retry = true;
-			handled--;
 			continue;
 		}
-		dispose(box, claimed, r, read_ok ? msg.s : NULL, msg.len);
+		if (!box->dry_run)
+			dispose(box, claimed, r, read_ok ? msg.s : NULL, msg.len);
+		handled++;
 	}
 	buf_free(&msg);
 	for (size_t i = 0; i < nn; i++)
