@@ -124,6 +124,15 @@ dsn kh3@example.net "$KH3" >"$SCRATCH/kh3"
 expect_rc 0 "without keep_handled: a bounce on stdin exits 0" nl bounce <"$SCRATCH/kh3"
 check "without keep_handled: a handled stdin message is stored nowhere" test "$(files_in "$KEEP")" = 0
 
+# The keep Maildir cannot be written (a file in its place): nothing is lost.
+: >"$SCRATCH/notadir"
+conf_plain "keep = $SCRATCH/notadir"
+fresh_md
+cp "$SCRATCH/garbage" "$MD/new/1.garbage"
+expect_out 1 "1 failed \(left in cur/\)" "a message that cannot be kept: exit 1, counted as failed" \
+	nl bounce --maildir "$MD"
+check "and it stays in cur/ flagged F with its bytes" cmp -s "$MD/cur/1.garbage:2,F" "$SCRATCH/garbage"
+
 conf_plain "keep_handled = true"
 expect_out 2 "keep_handled = true needs \[bounce\] keep" "keep_handled without keep: exit 2, says why" \
 	nl bounce --maildir "$MD"
