@@ -128,26 +128,52 @@ enum store_status bounce_act(struct store *st, const struct store_keys *keys,
 /* mailbox.c: reading messages. */
 /* Reads a whole file (or stdin when @path is NULL) up to BOUNCE_MAX_MESSAGE. */
 int bounce_read_file(const char *path, struct buf *out, char *err);
+
+/* keep.c: the keep Maildir. */
 /* Stores a message in the Maildir @dir (tmp/ then new/, created if need
  * be); 0, or -1 with the reason in @err. */
 int bounce_keep(const char *dir, const char *data, size_t len, char *err);
+/*
+ * Deletes (unlinks) the files in @dir's new/, cur/ and tmp/ last changed
+ * more than @days days ago, or only counts them with @dry_run; a missing
+ * folder, or @dir NULL, has none. Sets @expired; 0, or -1 with @err.
+ */
+int bounce_keep_expire(const char *dir, int days, bool dry_run, long *expired, char *err);
 
 /* What a handler did with one message of a mailbox. */
 enum bounce_done {
-	BOUNCE_DONE,		/* handled: Maildir marks it seen (":2,S") */
-	BOUNCE_FLAG,		/* could not be parsed: kept, flagged for a person (":2,F") */
+	BOUNCE_DONE,		/* handled, its transaction committed: a Maildir message is deleted */
+	BOUNCE_FLAG,		/* could not be read or parsed: kept for a person */
 	BOUNCE_RETRY,		/* temporary failure: left in new/, and stop */
 };
+/*
+ * Called once for every message: @data NULL when it could not be read
+ * (not a regular file, unreadable, too large), @unread then says why.
+ */
 typedef enum bounce_done (*bounce_handler)(const char *path, const char *data, size_t len,
-					   void *arg);
+					   const char *unread, void *arg);
+
+/* What bounce_maildir_each does with the messages it handled, and counts. */
+struct bounce_box {
+	const char *keep;	/* the keep Maildir, or NULL */
+	bool keep_handled;	/* keep handled messages there too */
+	bool dry_run;		/* claim, move and delete nothing */
+	long deleted;		/* handled and deleted */
+	long kept;		/* moved into the keep Maildir */
+	long flagged;		/* left in cur/ flagged F: not read, or no keep Maildir */
+	long failed;		/* could not be kept or deleted: left in cur/ flagged */
+};
 /*
  * Handles every message in the Maildir @dir's new/: each is claimed by
- * renaming it into cur/ (so two runs never take the same one), handled, and
- * flagged. Returns the number handled, or -1 with @err.
+ * renaming it into cur/ (so two runs never take the same one), handled,
+ * and disposed of as @box says (see the top of mailbox.c). Returns the
+ * number handled, or -1 with @err.
  */
-int bounce_maildir_each(const char *dir, bounce_handler h, void *arg, bool *retry, char *err);
+int bounce_maildir_each(const char *dir, struct bounce_box *box, bounce_handler h, void *arg,
+			bool *retry, char *err);
 /* Handles every message of the mbox file @path, with a progress line on a
- * terminal. Returns the number handled, or -1 with @err. */
+ * terminal; the file is never changed. Returns the number handled, or -1
+ * with @err. */
 int bounce_mbox_each(const char *path, bounce_handler h, void *arg, bool *retry, char *err);
 
 #endif

@@ -1,12 +1,17 @@
 /*
- * bounce/mailbox.c - where bounce messages come from and where the ones
- * that cannot be parsed are kept: stdin or a file, a Maildir, an mbox.
+ * bounce/mailbox.c - where bounce messages come from: stdin or a file, a
+ * Maildir, an mbox.
  *
  * A message is never lost: a Maildir message is claimed by an atomic
  * rename from new/ into cur/ (two runs at once never take the same one),
- * flagged when handled, and put back into new/ on a temporary failure. A
- * kept message is written into tmp/ and renamed into new/, as Maildir
- * delivery demands. Reads at most BOUNCE_MAX_MESSAGE bytes a message.
+ * and put back into new/ on a temporary failure. Once its transaction has
+ * committed it is deleted (with [bounce] keep_handled, first copied into
+ * the keep Maildir); one that could not be parsed is moved into the keep
+ * Maildir, or, without one, left in cur/ flagged F for a person. Only
+ * regular files are read from a Maildir: a symbolic link, a FIFO or a
+ * device in new/ is refused unread (a link to /etc/passwd must not become
+ * a "message", a FIFO must not stop the run). Reads at most
+ * BOUNCE_MAX_MESSAGE bytes a message. An mbox is read, never changed.
  */
 #include "bounce.h"
 
@@ -19,25 +24,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int
-bounce_read_file(const char *path, struct buf *out, char *err)
+/* Reads all of @fd (named @name in errors) into @out; @sb: its status, or NULL. */
+static int
+read_fd(int fd, const char *name, const struct stat *sb, struct buf *out, char *err)
 {
-	int fd = path ? open(path, O_RDONLY) : STDIN_FILENO;
-	struct stat sb;
 	size_t want = 65536;
 	bool regular = false;
 
 	buf_reset(out);
-	if (fd < 0)
-		return errf(err, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
-		if (sb.st_size > BOUNCE_MAX_MESSAGE) {
-			if (path)
-				close(fd);
-			return errf(err, "%s is larger than %d bytes (BOUNCE_MAX_MESSAGE)",
-				    path ? path : "the message", BOUNCE_MAX_MESSAGE);
-		}
-		want = (size_t)sb.st_size + 1;	/* + 1: see the end in one read */
+	if (sb != NULL && S_ISREG(sb->st_mode) && sb->st_size > 0) {
+		if (sb->st_size > BOUNCE_MAX_MESSAGE)
+			return errf(err, "%s is larger than %d bytes (BOUNCE_MAX_MESSAGE)", name,
+				    BOUNCE_MAX_MESSAGE);
+		want = (size_t)sb->st_size + 1;	/* + 1: see the end in one read */
 		regular = true;
 	}
 	for (;;) {
@@ -50,116 +49,89 @@ bounce_read_file(const char *path, struct buf *out, char *err)
 		n = read(fd, out->s + out->len, want);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			int e = errno;
-
-			if (path)
-				close(fd);
-			return errf(err, "reading %s: %s", path ? path : "standard input", strerror(e));
-		}
+		if (n < 0)
+			return errf(err, "reading %s: %s", name, strerror(errno));
 		if (n == 0)
 			break;
 		out->len += (size_t)n;
-		if (out->len > BOUNCE_MAX_MESSAGE) {
-			if (path)
-				close(fd);
-			return errf(err, "%s is larger than %d bytes (BOUNCE_MAX_MESSAGE)",
-				    path ? path : "the message", BOUNCE_MAX_MESSAGE);
-		}
+		if (out->len > BOUNCE_MAX_MESSAGE)
+			return errf(err, "%s is larger than %d bytes (BOUNCE_MAX_MESSAGE)", name,
+				    BOUNCE_MAX_MESSAGE);
 		/* A regular file that gave less than asked for is at its end. */
 		if (regular && (size_t)n < want)
 			break;
 		want = 65536;
 		regular = false;
 	}
-	if (path)
-		close(fd);
 	if (out->s == NULL)
 		out->s = xmalloc(1);
 	out->s[out->len] = '\0';
 	return 0;
 }
 
-static int
-ensure_dir(const char *path, char *err)
-{
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return errf(err, "cannot create %s: %s", path, strerror(errno));
-	return 0;
-}
-
 int
-bounce_keep(const char *dir, const char *data, size_t len, char *err)
+bounce_read_file(const char *path, struct buf *out, char *err)
 {
-	char tmp[4096], new[4096], sub[4096], host[128] = "localhost";
-	struct timespec ts;
-	int fd;
-	size_t off = 0;
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	struct stat sb;
+	int r;
 
-	if (dir == NULL || *dir == '\0')
-		return errf(err, "no Maildir to keep it in: set [bounce] keep");
-	if (ensure_dir(dir, err) < 0)
-		return -1;
-	for (const char *const *s = (const char *const[]){"tmp", "new", "cur", NULL}; *s; s++) {
-		snprintf(sub, sizeof(sub), "%s/%s", dir, *s);
-		if (ensure_dir(sub, err) < 0)
-			return -1;
-	}
-	gethostname(host, sizeof(host) - 1);
-	for (char *p = host; *p; p++)
-		if (*p == '/' || *p == ':')
-			*p = '_';
-	/* time.pid.host names a delivery; a clash (same microsecond) retries. */
-	for (int attempt = 0;; attempt++) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		if (snprintf(tmp, sizeof(tmp), "%s/tmp/%lld.M%ldP%dR%d.%s", dir, (long long)ts.tv_sec,
-			     ts.tv_nsec / 1000, (int)getpid(), attempt, host) >= (int)sizeof(tmp) ||
-		    snprintf(new, sizeof(new), "%s/new/%lld.M%ldP%dR%d.%s", dir, (long long)ts.tv_sec,
-			     ts.tv_nsec / 1000, (int)getpid(), attempt, host) >= (int)sizeof(new))
-			return errf(err, "the keep Maildir's path is too long");
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
-		if (fd >= 0 || errno != EEXIST || attempt > 100)
-			break;
-	}
+	buf_reset(out);
 	if (fd < 0)
-		return errf(err, "cannot create %s: %s", tmp, strerror(errno));
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			errf(err, "writing %s: %s", tmp, strerror(errno));
-			close(fd);
-			unlink(tmp);
-			return -1;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		errf(err, "writing %s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, new) < 0) {
-		errf(err, "cannot move %s into new/: %s", tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+		return errf(err, "cannot open %s: %s", path, strerror(errno));
+	r = read_fd(fd, path ? path : "standard input", fstat(fd, &sb) == 0 ? &sb : NULL, out, err);
+	if (path)
+		close(fd);
+	return r;
 }
 
-/* The base name without a Maildir info suffix (":2,..."). */
-static void
+/*
+ * Reads a Maildir message: a regular file, never through a symbolic link,
+ * and never waiting on a FIFO (O_NONBLOCK; a regular file ignores it).
+ * The caller names the file in what it reports of @err.
+ */
+static int
+read_maildir_file(const char *path, struct buf *out, char *err)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat sb;
+	int r;
+
+	buf_reset(out);
+	if (fd < 0 && errno == ELOOP)
+		return errf(err, "a symbolic link, not a message: refused, not followed");
+	if (fd < 0)
+		return errf(err, "cannot open it: %s", strerror(errno));
+	if (fstat(fd, &sb) < 0) {
+		errf(err, "cannot read it: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		errf(err, "%s, not a message: refused, not read",
+		     S_ISDIR(sb.st_mode) ? "a directory" : S_ISFIFO(sb.st_mode) ? "a FIFO"
+		     : S_ISSOCK(sb.st_mode) ? "a socket" : "a device or special file");
+		close(fd);
+		return -1;
+	}
+	r = read_fd(fd, "the message", &sb, out, err);
+	close(fd);
+	return r;
+}
+
+/* The base name without a Maildir info suffix (":2,..."); false when it
+ * does not fit (a name in new/ is at most NAME_MAX: it always does). */
+static bool
 base_name(const char *name, char *out, size_t n)
 {
 	const char *colon = strchr(name, ':');
 	size_t k = colon ? (size_t)(colon - name) : strlen(name);
 
 	if (k >= n)
-		k = n - 1;
+		return false;
 	memcpy(out, name, k);
 	out[k] = '\0';
+	return true;
 }
 
 static int
@@ -168,10 +140,61 @@ name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int
-bounce_maildir_each(const char *dir, bounce_handler h, void *arg, bool *retry, char *err)
+/* Marks a message left in cur/ with a Maildir flag ('S' seen, 'F' flagged). */
+static void
+flag(const char *claimed, char f)
 {
-	char newdir[4096], from[4096], claimed[4096], done[4100], base[1024];
+	char done[4100];
+
+	if (snprintf(done, sizeof(done), "%s%c", claimed, f) >= (int)sizeof(done)) {
+		log_warn("bounce: cannot flag %s: the path is too long", claimed);
+		return;
+	}
+	if (rename(claimed, done) < 0)
+		log_warn("bounce: cannot flag %s: %s", claimed, strerror(errno));
+}
+
+/*
+ * What becomes of a claimed message once its handler has returned @r:
+ * @data NULL when it was not read (refused or unreadable).
+ */
+static void
+dispose(struct bounce_box *box, const char *claimed, enum bounce_done r, const char *data, size_t len)
+{
+	char why[ERR_LEN];
+	bool keep = box->keep != NULL && box->keep[0] != '\0' && data != NULL &&
+		    (r == BOUNCE_FLAG || box->keep_handled);
+
+	if (keep && bounce_keep(box->keep, data, len, why) < 0) {
+		log_error("bounce: %s could not be kept: %s; it stays in cur/", claimed, why);
+		box->failed++;
+		flag(claimed, r == BOUNCE_DONE ? 'S' : 'F');
+		return;
+	}
+	if (!keep && r == BOUNCE_FLAG) {
+		/* Nowhere to keep it, or never read: for a person, here. */
+		box->flagged++;
+		flag(claimed, 'F');
+		return;
+	}
+	/* Kept (synced) or handled (committed): this copy may go. */
+	if (unlink(claimed) < 0) {
+		log_error("bounce: cannot delete %s: %s", claimed, strerror(errno));
+		box->failed++;
+		flag(claimed, r == BOUNCE_DONE ? 'S' : 'F');
+		return;
+	}
+	if (keep)
+		box->kept++;
+	else
+		box->deleted++;
+}
+
+int
+bounce_maildir_each(const char *dir, struct bounce_box *box, bounce_handler h, void *arg,
+		    bool *retry, char *err)
+{
+	char newdir[4096], from[4096], claimed[4096], base[1024];
 	struct buf msg;
 	struct dirent *de;
 	char **names = NULL;
@@ -181,7 +204,7 @@ bounce_maildir_each(const char *dir, bounce_handler h, void *arg, bool *retry, c
 
 	*retry = false;
 	if (snprintf(newdir, sizeof(newdir), "%s/new", dir) >= (int)sizeof(newdir))
-		return errf(err, "the Maildir path is too long");
+		return errf(err, "the Maildir path is longer than %zu bytes", sizeof(newdir) - 5);
 	if ((d = opendir(newdir)) == NULL)
 		return errf(err, "cannot read the Maildir %s: %s", newdir, strerror(errno));
 	while ((de = readdir(d)) != NULL) {
@@ -200,32 +223,33 @@ bounce_maildir_each(const char *dir, bounce_handler h, void *arg, bool *retry, c
 	buf_init(&msg);
 	for (size_t i = 0; i < nn && !*retry; i++) {
 		char why[ERR_LEN];
+		const char *src;
 		enum bounce_done r;
+		bool read_ok;
 
-		base_name(names[i], base, sizeof(base));
-		if (snprintf(from, sizeof(from), "%s/%s", newdir, names[i]) >= (int)sizeof(from) ||
-		    snprintf(claimed, sizeof(claimed), "%s/cur/%s:2,", dir, base) >= (int)sizeof(claimed))
+		if (!base_name(names[i], base, sizeof(base)) ||
+		    snprintf(from, sizeof(from), "%s/%s", newdir, names[i]) >= (int)sizeof(from) ||
+		    snprintf(claimed, sizeof(claimed), "%s/cur/%s:2,", dir, base) >= (int)sizeof(claimed)) {
+			log_warn("bounce: the path of %s/%s is too long: left in new/", newdir, names[i]);
 			continue;
-		if (rename(from, claimed) < 0) {
+		}
+		/* A dry run changes nothing: it reads the message where it is. */
+		src = box->dry_run ? from : claimed;
+		if (!box->dry_run && rename(from, claimed) < 0) {
 			if (errno != ENOENT)	/* ENOENT: another run took it */
 				log_warn("bounce: cannot claim %s: %s", from, strerror(errno));
 			continue;
 		}
-		if (bounce_read_file(claimed, &msg, why) < 0) {
-			log_warn("bounce: %s", why);
-			r = BOUNCE_FLAG;
-		} else {
-			r = h(from, msg.s, msg.len, arg);
-		}
+		read_ok = read_maildir_file(src, &msg, why) == 0;
+		r = h(from, read_ok ? msg.s : NULL, read_ok ? msg.len : 0, read_ok ? NULL : why, arg);
 		if (r == BOUNCE_RETRY) {
-			if (rename(claimed, from) < 0)
+			if (!box->dry_run && rename(claimed, from) < 0)
 				log_warn("bounce: cannot put %s back into new/: %s", claimed, strerror(errno));
 			*retry = true;
 			continue;
 		}
-		snprintf(done, sizeof(done), "%s%s", claimed, r == BOUNCE_DONE ? "S" : "F");
-		if (rename(claimed, done) < 0)
-			log_warn("bounce: cannot flag %s: %s", claimed, strerror(errno));
+		if (!box->dry_run)
+			dispose(box, claimed, r, read_ok ? msg.s : NULL, msg.len);
 		handled++;
 	}
 	buf_free(&msg);
@@ -285,9 +309,12 @@ bounce_mbox_each(const char *path, bounce_handler h, void *arg, bool *retry, cha
 			}
 		}
 		if ((size_t)(next - p) > BOUNCE_MAX_MESSAGE) {
-			log_warn("bounce: a message of %s at byte %lld is larger than %d bytes: skipped",
-				 path, (long long)(p - map), BOUNCE_MAX_MESSAGE);
-		} else if (h(path, p, (size_t)(next - p), arg) == BOUNCE_RETRY) {
+			char why[ERR_LEN];
+
+			errf(why, "the message at byte %lld is larger than %d bytes (BOUNCE_MAX_MESSAGE): skipped",
+			     (long long)(p - map), BOUNCE_MAX_MESSAGE);
+			h(path, NULL, 0, why, arg);
+		} else if (h(path, p, (size_t)(next - p), NULL, arg) == BOUNCE_RETRY) {
 			*retry = true;
 			break;
 		}

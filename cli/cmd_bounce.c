@@ -5,9 +5,12 @@
  * Exit codes for the MTA pipe: 0 when the message was handled (a message
  * that is not a bounce is handled too, and one that cannot be parsed is
  * handled by keeping it in [bounce] keep), 75 when the store is busy or the
- * message could not be kept, so that the MTA tries again. Addresses reach
- * stdout only in --json and --explain output, which the user asked for;
- * the log names subscriber ids.
+ * message could not be kept, so that the MTA tries again. A message from
+ * stdin is stored by us only in [bounce] keep: when it cannot be parsed, or
+ * with keep_handled. Every message read is counted once, and the summary
+ * says what became of each: it is what the Maildir's flags show. Addresses
+ * reach stdout only in --json and --explain output, which the user asked
+ * for; the log names subscriber ids.
  */
 #include "cli.h"
 
@@ -17,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct run {
@@ -26,7 +30,8 @@ struct run {
 	const char *envelope;	/* ORIGINAL_RECIPIENT / RECIPIENT from the MTA */
 	struct bounce_parser *bp;	/* for messages handled one by one, on this thread */
 	int rc;			/* the worst exit code so far */
-	long messages, unparsed;
+	long messages, unparsed, unread, retried;
+	struct bounce_box box;	/* what --maildir did with them */
 };
 
 /* Writes @s as a JSON string; false (nothing written) unless it is
@@ -156,7 +161,13 @@ print_explain(const char *file, const struct bounce_report *rep, const struct bo
 		printf("  done: %s%s%s\n", out->done, out->detail[0] ? ": " : "", out->detail);
 }
 
-/* Acts on a parsed message and prints what it says; @parsed < 0: not parsed. */
+/* What finish() is given: a parsed message, one that is not, one not read. */
+#define PARSED 0
+#define UNPARSED (-1)
+#define UNREAD (-2)
+
+/* Acts on a parsed message and prints what it says; @perr says why a
+ * message was not parsed or not read. */
 static enum bounce_done
 finish(struct run *run, const char *path, struct bounce_report *rep, int parsed, const char *perr)
 {
@@ -166,6 +177,17 @@ finish(struct run *run, const char *path, struct bounce_report *rep, int parsed,
 	enum bounce_done done = BOUNCE_DONE;
 
 	run->messages++;
+	if (parsed == UNREAD) {
+		run->unread++;
+		rep->n = 0;
+		rep->kind = "none";
+		if (run->json)
+			print_json(path, rep, NULL, perr, run->explain);
+		else if (run->explain)
+			printf("%s: cannot be read: %s\n", path, perr);
+		log_warn("bounce: %s: %s", path, perr);
+		return BOUNCE_FLAG;
+	}
 	if (parsed < 0) {
 		run->unparsed++;
 		if (run->json)
@@ -177,6 +199,7 @@ finish(struct run *run, const char *path, struct bounce_report *rep, int parsed,
 	}
 	s = bounce_act(run->have_store ? run->c->st : NULL, run->c->keys, &run->pol, rep, &out, err);
 	if (s != STORE_OK) {
+		run->retried++;
 		log_error("bounce: %s: %s", path, err);
 		if (s == STORE_BUSY)
 			run->rc = EXIT_TEMPFAIL;
@@ -192,7 +215,7 @@ finish(struct run *run, const char *path, struct bounce_report *rep, int parsed,
 }
 
 static enum bounce_done
-handle(const char *path, const char *data, size_t len, void *arg)
+handle(const char *path, const char *data, size_t len, const char *unread, void *arg)
 {
 	struct run *run = arg;
 	struct bounce_report *rep = xmalloc(sizeof(*rep));
@@ -200,9 +223,14 @@ handle(const char *path, const char *data, size_t len, void *arg)
 	enum bounce_done done;
 	int parsed;
 
+	if (data == NULL) {
+		done = finish(run, path, rep, UNREAD, unread);
+		free(rep);
+		return done;
+	}
 	if (run->bp == NULL)
 		run->bp = bounce_parser_new();
-	parsed = bounce_parse_with(run->bp, data, len, run->envelope, rep, err);
+	parsed = bounce_parse_with(run->bp, data, len, run->envelope, rep, err) < 0 ? UNPARSED : PARSED;
 
 	done = finish(run, path, rep, parsed, err);
 	free(rep);
@@ -246,10 +274,11 @@ parse_one(struct pipeline *p, size_t i, struct bounce_parser *bp, struct buf *ms
 	struct slot *sl = &p->ring[i % PARSE_RING];
 
 	sl->path = p->files[i];
-	sl->parsed = -1;
-	sl->unreadable = bounce_read_file(sl->path, msg, sl->err) < 0;
-	if (!sl->unreadable)
-		sl->parsed = bounce_parse_with(bp, msg->s, msg->len, NULL, &sl->rep, sl->err);
+	sl->parsed = UNPARSED;
+	/* "-" is standard input, as usual (cmd_bounce lets it appear once). */
+	sl->unreadable = bounce_read_file(strcmp(sl->path, "-") == 0 ? NULL : sl->path, msg, sl->err) < 0;
+	if (!sl->unreadable && bounce_parse_with(bp, msg->s, msg->len, NULL, &sl->rep, sl->err) == 0)
+		sl->parsed = PARSED;
 	pthread_mutex_lock(&p->mu);
 	sl->ready = true;
 	pthread_cond_broadcast(&p->ready);
@@ -333,8 +362,10 @@ from_files(struct run *run, char **files, size_t nfiles)
 			pthread_mutex_unlock(&p.mu);
 		}
 		if (sl->unreadable) {
-			log_error("bounce: %s", sl->err);
-			run->rc = EXIT_FAIL;
+			/* A file named on the command line must be readable. */
+			finish(run, sl->path, &sl->rep, UNREAD, sl->err);
+			if (run->rc == EXIT_OK)
+				run->rc = EXIT_FAIL;
 		} else {
 			finish(run, sl->path, &sl->rep, sl->parsed, sl->err);
 		}
@@ -372,7 +403,7 @@ from_stdin(struct run *run)
 		/* Too large, or a read error: the MTA keeps it and reports. */
 		return cli_fail(run->c, EXIT_TEMPFAIL, "%s", err);
 	}
-	d = handle("-", msg.s, msg.len, run);
+	d = handle("-", msg.s, msg.len, NULL, run);
 	if (d == BOUNCE_FLAG) {
 		if (run->pol.dry_run) {
 			buf_free(&msg);
@@ -383,9 +414,46 @@ from_stdin(struct run *run)
 			return cli_fail(run->c, EXIT_TEMPFAIL, "the message cannot be parsed and cannot be kept: %s", err);
 		}
 		log_info("bounce: a message that cannot be parsed is kept in %s", run->c->cfg.bounce.keep);
+	} else if (d == BOUNCE_DONE && run->c->cfg.bounce.keep_handled && !run->pol.dry_run &&
+		   bounce_keep(run->c->cfg.bounce.keep, msg.s, msg.len, err) < 0) {
+		/* Handled and committed: a retry by the MTA would act twice. */
+		log_error("bounce: the message was handled but cannot be kept ([bounce] keep_handled): %s", err);
 	}
 	buf_free(&msg);
 	return d == BOUNCE_RETRY ? run->rc : EXIT_OK;
+}
+
+/*
+ * One line at the end of a run over several messages: every message read
+ * is in exactly one count, and for a Maildir the second half says where
+ * each went (the flags in cur/ are the "left" ones).
+ */
+static void
+summary(const struct run *run, const char *maildir)
+{
+	long handled = run->messages - run->unparsed - run->unread - run->retried;
+	bool bad = run->unparsed || run->unread || run->box.failed;
+	char tail[ERR_LEN] = "";
+
+	if (maildir && run->pol.dry_run)
+		errf(tail, "; in the Maildir: nothing changed (--dry-run)");
+	else if (maildir)
+		errf(tail, "; in the Maildir: %ld deleted, %ld moved into [bounce] keep, "
+		     "%ld left in cur/ flagged F, %ld failed (left in cur/)",
+		     run->box.deleted, run->box.kept, run->box.flagged, run->box.failed);
+	log_msg(bad ? LOG_WARN : LOG_INFO, "bounce: %ld message%s: %ld handled, %ld could not be parsed, "
+		"%ld could not be read, %ld to try again (the store failed)%s", run->messages,
+		run->messages == 1 ? "" : "s", handled, run->unparsed, run->unread, run->retried, tail);
+}
+
+/* Whether the paths @a and @b name one folder. */
+static bool
+same_dir(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return a != NULL && b != NULL && stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* Opens the store; a dry run without one gives verdicts only. */
@@ -451,6 +519,25 @@ cmd_bounce(struct cli *c, int argc, char **argv)
 	}
 	if ((maildir != NULL) + (mbox != NULL) + (optind < argc) > 1)
 		return cli_usage(c, "give files, --maildir or --mbox, not more than one of them");
+	{
+		int dashes = 0;
+
+		for (int i = optind; i < argc; i++)
+			dashes += strcmp(argv[i], "-") == 0;
+		if (dashes > 1)
+			return cli_usage(c, "'-' (standard input) may be given once");
+		if (dashes == 1 && argc - optind == 1)
+			optind = argc;	/* 'bounce -' is 'bounce': the message on stdin */
+	}
+	if (c->cfg.bounce.keep_handled && (c->cfg.bounce.keep == NULL || c->cfg.bounce.keep[0] == '\0'))
+		return cli_fail(c, EXIT_USAGE, "[bounce] keep_handled = true needs [bounce] keep, "
+			       "the Maildir to keep them in");
+	if (maildir && same_dir(maildir, c->cfg.bounce.keep))
+		return cli_usage(c, "--maildir %s is the [bounce] keep Maildir: what is kept there would be "
+				 "read again", maildir);
+	run.box.keep = c->cfg.bounce.keep;
+	run.box.keep_handled = c->cfg.bounce.keep_handled;
+	run.box.dry_run = run.pol.dry_run;
 
 	bounce_init();
 	if ((r = open_store(&run)) != EXIT_OK) {
@@ -459,8 +546,10 @@ cmd_bounce(struct cli *c, int argc, char **argv)
 	}
 
 	if (maildir) {
-		if (bounce_maildir_each(maildir, handle, &run, &retry, err) < 0)
+		if (bounce_maildir_each(maildir, &run.box, handle, &run, &retry, err) < 0)
 			r = cli_fail(c, EXIT_FAIL, "%s", err);
+		else if (run.box.failed && run.rc == EXIT_OK)
+			run.rc = EXIT_FAIL;
 	} else if (mbox) {
 		if (bounce_mbox_each(mbox, handle, &run, &retry, err) < 0)
 			r = cli_fail(c, EXIT_FAIL, "%s", err);
@@ -480,7 +569,6 @@ cmd_bounce(struct cli *c, int argc, char **argv)
 	if (r != EXIT_OK)
 		return r;
 	fflush(stdout);
-	if (run.unparsed)
-		log_warn("bounce: %ld of %ld messages could not be parsed", run.unparsed, run.messages);
+	summary(&run, maildir);
 	return run.rc;
 }

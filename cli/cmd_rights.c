@@ -7,6 +7,8 @@
  */
 #include "cli.h"
 
+#include "../bounce/bounce.h"
+
 #include <string.h>
 
 /* Parses a command that takes only --help and @nargs addresses. */
@@ -157,6 +159,7 @@ cmd_retention(struct cli *c, int argc, char **argv)
 	enum store_status s;
 	char err[ERR_LEN];
 	bool dry_run = false;
+	long kept;
 	int r;
 
 	while ((r = cli_getopt(c, argc, argv, "h", opts)) != -1) {
@@ -184,6 +187,16 @@ cmd_retention(struct cli *c, int argc, char **argv)
 		       res.audit_events, res.audit_events == 1 ? "" : "s", res.audit_cutoff);
 	else
 		printf("audit events: no age limit ([retention] audit_months = 0)\n");
+	/* Kept bounce messages carry the addresses of people since deleted. */
+	if (c->cfg.bounce.keep == NULL || c->cfg.bounce.keep[0] == '\0') {
+		printf("kept bounce messages: none ([bounce] keep is not set)\n");
+		return EXIT_OK;
+	}
+	if (bounce_keep_expire(c->cfg.bounce.keep, c->cfg.retention.keep_days, dry_run, &kept, err) < 0)
+		return cli_fail(c, EXIT_FAIL, "%s", err);
+	printf("%s %ld kept bounce message%s older than %d day%s ([retention] keep_days)\n",
+	       dry_run ? "would delete" : "deleted", kept, kept == 1 ? "" : "s",
+	       c->cfg.retention.keep_days, c->cfg.retention.keep_days == 1 ? "" : "s");
 	return EXIT_OK;
 }
 

@@ -81,8 +81,10 @@ static const struct command commands[] = {
 	{"retention", cmd_retention, "[--dry-run]",
 	 "delete expired subscribers and old audit events",
 	 "Deletes subscribers with no purchase (nor consent) within\n"
-	 "[retention] months_without_purchase, and audit events older than\n"
-	 "[retention] audit_months, and prints the counts. Run it daily.\n"
+	 "[retention] months_without_purchase, audit events older than\n"
+	 "[retention] audit_months, and the messages in the [bounce] keep Maildir\n"
+	 "older than [retention] keep_days (default 30), and prints the counts.\n"
+	 "Run it daily.\n"
 	 "\n"
 	 "  --dry-run            count, delete nothing\n"},
 	{"link", cmd_link, "EMAIL...",
@@ -119,8 +121,9 @@ static const struct command commands[] = {
 	 "  --rate N             at most N messages a second (default: [smtp] rate)\n"},
 	{"bounce", cmd_bounce, "[--dry-run] [--json] [--explain] [FILE... | --maildir DIR | --mbox FILE]",
 	 "read bounces and complaints; delete dead addresses",
-	 "Reads bounce messages: one on standard input (as an MTA pipe delivers it),\n"
-	 "each FILE, every message in a Maildir's new/, or every message of an mbox.\n"
+	 "Reads bounce messages: one on standard input (as an MTA pipe delivers it;\n"
+	 "also as FILE '-'), each FILE, every message in a Maildir's new/, or every\n"
+	 "message of an mbox.\n"
 	 "Decides per recipient: hard (the address is gone: the subscriber is deleted,\n"
 	 "a suppression entry kept), soft (a point of bounce score, at most one a day;\n"
 	 "[bounce] soft_threshold points within soft_window_days count as hard),\n"
@@ -131,8 +134,12 @@ static const struct command commands[] = {
 	 "$RECIPIENT from the MTA); with [bounce] require_verp (the default) nothing\n"
 	 "changes without a valid token. On standard input: exit 0 when handled, 75\n"
 	 "when the MTA should try again; a message that cannot be parsed is kept in\n"
-	 "the [bounce] keep Maildir. Maildir messages are moved to cur/ and flagged\n"
-	 "S (handled) or F (cannot be parsed); on a temporary failure they stay in new/.\n"
+	 "the [bounce] keep Maildir. A handled Maildir message is deleted once acted\n"
+	 "on (with [bounce] keep_handled, moved into the keep Maildir); one that\n"
+	 "cannot be parsed is moved into the keep Maildir, or without one left in\n"
+	 "cur/ flagged F, as is anything in new/ that is not a regular file (never\n"
+	 "read, never followed); on a temporary failure they stay in new/. FILEs and\n"
+	 "an mbox are never changed. 'retention' expires the keep Maildir.\n"
 	 "\n"
 	 "  --dry-run            change nothing (needs no database: verdicts only)\n"
 	 "  --json               one JSON object per message and line: {\"file\",\n"

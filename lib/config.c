@@ -97,6 +97,7 @@ static const struct ckey config_keys[] = {
 	{"bounce", "soft_window_days", C_INT, O(bounce.soft_window_days), 1, 3650},
 	{"bounce", "require_verp", C_BOOL, O(bounce.require_verp), 0, 0},
 	{"bounce", "keep", C_PATH, O(bounce.keep), 0, CONFIG_VALUE_MAX},
+	{"bounce", "keep_handled", C_BOOL, O(bounce.keep_handled), 0, 0},
 	{"dkim", "domain", C_DOMAIN, O(dkim.domain), 0, ADDR_DOMAIN_MAX},
 	{"dkim", "selector", C_SELECTOR, O(dkim.selector), 0, ADDR_DOMAIN_MAX},
 	{"dkim", "key_file", C_PATH, O(dkim.key_file), 0, CONFIG_VALUE_MAX},
@@ -110,6 +111,7 @@ static const struct ckey config_keys[] = {
 	{"retention", "months_without_purchase", C_INT,
 	 O(retention.months_without_purchase), 0, 1200},
 	{"retention", "audit_months", C_INT, O(retention.audit_months), 0, 1200},
+	{"retention", "keep_days", C_INT, O(retention.keep_days), 1, 3650},
 };
 #undef O
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -170,6 +172,7 @@ config_defaults(struct config *cfg)
 	cfg->web.max_connections_per_client = 32;
 	cfg->retention.months_without_purchase = 24;
 	cfg->retention.audit_months = 36;
+	cfg->retention.keep_days = 30;
 }
 
 static int

@@ -212,6 +212,7 @@ struct config {
 		int soft_window_days;
 		bool require_verp;
 		char *keep;		/* Maildir for messages that could not be parsed */
+		bool keep_handled;	/* keep handled Maildir and stdin messages there too */
 	} bounce;
 	struct {
 		char *domain;		/* NULL: no DKIM signing */
@@ -230,6 +231,7 @@ struct config {
 	struct {
 		int months_without_purchase;
 		int audit_months;
+		int keep_days;		/* days a message stays in [bounce] keep */
 	} retention;
 };
 
