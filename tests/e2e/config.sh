@@ -196,14 +196,21 @@ domain = example.org
 soft_threshold = 1000
 soft_window_days = 1
 require_verp = no
+keep = $SCRATCH/kept
+keep_handled = yes
 
 [web]
 listen = 0.0.0.0:80
 admin_listen = [::1]:8081
+timeout = 3600
+max_connections = 100000
+request_timeout = 1
+max_connections_per_client = 100000
 
 [retention]
 months_without_purchase = 0
 audit_months = 1200
+keep_days = 3650
 CONF
 expect_rc 0 "config: a full file with every key is accepted" bare --config "$SCRATCH/good.conf" stats
 expect_out 0 "^https://good\.example\.org/news/u/[A-Za-z0-9_-]{26}\." \
