@@ -37,40 +37,7 @@ expect_rc 0 'unsubscribe "per x"@example.com' nl unsubscribe '"per x"@example.co
 expect_out 0 "not enrolled" 'then "per\ x"@example.com is suppressed' nl enroll '"per\ x"@example.com'
 
 # --- bounces name the quoted form: attributed to the subscriber ---
-dsn() {	# $1 failed recipient as the report writes it
-	cat <<MSG
-From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
-Subject: Undelivered Mail Returned to Sender
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="BB"
-
---BB
-Content-Type: text/plain
-
-<$1>: host mx.example.net said: 550 5.1.1 User unknown (in reply to RCPT TO command)
-
---BB
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.net
-
-Final-Recipient: rfc822; $1
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 User unknown
-
---BB
-Content-Type: message/rfc822
-
-From: news@news.example.org
-To: $1
-Subject: Our weekly news
-
-Hello.
---BB--
-MSG
-}
+dsn() { dsn_mail "" "$1" 5.1.1 "550 5.1.1 User unknown"; }	# $1 as the report writes it (lib.sh)
 if [ -z "$MINT" ]; then
 	fail "the test tool mint-token is built" "run 'make tools' (make check does)"
 else

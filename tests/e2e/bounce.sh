@@ -23,43 +23,8 @@ done
 id_of() { sqlite3 "$DB" "SELECT id FROM subscriber WHERE email = '$1'"; }
 token() { "$MINT" "$SCRATCH/newsletter.key" "$1" "$2"; }
 
-# A DSN as Postfix writes it; $1 the address it is delivered to (or ""),
-# $2 the failed recipient, $3 status, $4 diagnostic.
-dsn() {
-	cat <<MSG
-From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
-${1:+To: $1
-}Subject: Undelivered Mail Returned to Sender
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="BB"
-
---BB
-Content-Type: text/plain
-
-<$2>: host mx.example.net said: $4 (in reply to RCPT TO command)
-
---BB
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.net
-
-Final-Recipient: rfc822; $2
-Action: failed
-Status: $3
-Diagnostic-Code: smtp; $4
-
---BB
-Content-Type: message/rfc822
-
-From: news@news.example.org
-To: $2
-Subject: Our weekly news
-
-Hello.
---BB--
-MSG
-}
+# A DSN as Postfix writes it (lib.sh): TO, RCPT, STATUS, DIAG.
+dsn() { dsn_mail "$@"; }
 
 DEAD=$(id_of dead@example.net)
 ALIVE=$(id_of alive@example.net)

@@ -26,32 +26,7 @@ fresh_md() { rm -rf "$MD"; mkdir -p "$MD/new" "$MD/cur" "$MD/tmp"; }
 files_in() { find "$@" -mindepth 1 \( -type f -o -type l \) 2>/dev/null | wc -l; }
 
 # A DSN of a hard bounce of $1 delivered to its VERP address ($2: id).
-dsn() {
-	cat <<MSG
-From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
-To: bounces+$(token bounce "$2")@news.example.org
-Subject: Undelivered Mail Returned to Sender
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="BB"
-
---BB
-Content-Type: text/plain
-
-<$1>: host mx.example.net said: 550 5.1.1 User unknown (in reply to RCPT TO command)
-
---BB
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.net
-
-Final-Recipient: rfc822; $1
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 User unknown
-
---BB--
-MSG
-}
+dsn() { dsn_mail "bounces+$(token bounce "$2")@news.example.org" "$1" 5.1.1 "550 5.1.1 User unknown"; }
 printf 'From: friend@example.net\nTo: bounces@news.example.org\nSubject: hi\n\nhello, keeper@example.net here\n' \
 	>"$SCRATCH/plain"
 printf 'x' >"$SCRATCH/garbage"

@@ -103,32 +103,8 @@ PY
 from=$(printf '%s\n' "$from" | tail -1)
 check "flow: the envelope sender is a VERP address" \
 	bash -c "[[ '$from' == bounces+*@bounce.example.org ]]"
-dsn() {	# dsn RECIPIENT STATUS
-	cat <<MSG
-From: MAILER-DAEMON@mx.example.no (Mail Delivery System)
-To: $from
-Subject: Undelivered Mail Returned to Sender
-Date: Tue, 24 Nov 2026 06:00:00 +0000
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
-
---b1
-Content-Type: text/plain
-
-The mail system could not deliver your message.
-
---b1
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.no
-
-Final-Recipient: rfc822; $1
-Action: failed
-Status: $2
-Diagnostic-Code: smtp; 550 $2 <$1>: Recipient address rejected: User unknown
-
---b1--
-MSG
+dsn() {	# dsn RECIPIENT STATUS: to the return path (lib.sh)
+	dsn_mail "$from" "$1" "$2" "550 $2 <$1>: Recipient address rejected: User unknown"
 }
 dsn buyer20@example.no 5.1.1 >"$SCRATCH/dsn.eml"
 expect_rc 0 "flow: the DSN to the return path is handled" \

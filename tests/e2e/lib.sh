@@ -129,6 +129,45 @@ suppressed() { sqlite3 "$DB" 'SELECT count(*) FROM suppression'; }
 # jval EXPR: evaluates EXPR on the JSON document d read from stdin.
 jval() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print(v if isinstance(v,str) else json.dumps(v))' "$1"; }
 
+# dsn_mail TO RCPT STATUS DIAG: a DSN as Postfix writes it, delivered to TO
+# (no To header when ""), about the failed recipient RCPT, with the
+# enhanced STATUS and the server's DIAG, and the returned message's header.
+dsn_mail() {
+	cat <<MSG
+From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
+${1:+To: $1
+}Subject: Undelivered Mail Returned to Sender
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="BB"
+
+--BB
+Content-Type: text/plain
+
+<$2>: host mx.example.net said: $4 (in reply to RCPT TO command)
+
+--BB
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; $2
+Action: failed
+Status: $3
+Diagnostic-Code: smtp; $4
+
+--BB
+Content-Type: message/rfc822
+
+From: news@news.example.org
+To: $2
+Subject: Our weekly news
+
+Hello.
+--BB--
+MSG
+}
+
 # Ends the script: its status tells tests/run whether anything failed.
 finish() { exit $((T_FAILED > 0)); }
 

@@ -87,31 +87,8 @@ expect_out 0 "no longer has" "after: a mail to the old unsubscribe address is ha
 	nl bounce --explain "$SCRATCH/unsub.eml"
 check "after: ... and the subscriber is still there" test "$(sub_field "$NEW" id)" = "$ID"
 
-dsn() {	# dsn RETURN-PATH RECIPIENT
-	cat <<MSG
-From: MAILER-DAEMON@mx.example.no (Mail Delivery System)
-To: $1
-Subject: Undelivered Mail Returned to Sender
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
-
---b1
-Content-Type: text/plain
-
-The mail system could not deliver your message.
-
---b1
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.no
-
-Final-Recipient: rfc822; $2
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <$2>: Recipient address rejected: User unknown
-
---b1--
-MSG
+dsn() {	# dsn RETURN-PATH RECIPIENT: a DSN of a hard bounce (lib.sh)
+	dsn_mail "$1" "$2" 5.1.1 "550 5.1.1 <$2>: Recipient address rejected: User unknown"
 }
 dsn "$OLD_FROM" "$OLD" >"$SCRATCH/old.eml"
 expect_out 0 "no longer has" "after: a bounce to the old return path is handled and explained" \

@@ -26,9 +26,15 @@ start_smtpd() {
 	conf_smtp
 }
 stop_smtpd() { [ -n "${KEEP_SMTPD_LOG:-}" ] && cp "$SCRATCH/smtpd.out" "$KEEP_SMTPD_LOG"; kill "$SMTPD_PID" 2>/dev/null; wait "$SMTPD_PID" 2>/dev/null; SMTPD_PID=; }
+# conf_smtp [LINES for [smtp]...]: 3 connections unless a line says otherwise
+# (a key given twice is an error).
 conf_smtp() {
+	local conns="connections = 3" a
+	for a in "$@"; do
+		case $a in connections*) conns= ;; esac
+	done
 	write_conf "from = Nyheitsbrevet <news@example.org>" "language = nb" "" \
-		"[smtp]" "host = 127.0.0.1" "port = $PORT" "connections = 3" "$@" "" \
+		"[smtp]" "host = 127.0.0.1" "port = $PORT" ${conns:+"$conns"} "$@" "" \
 		"[bounce]" "domain = bounce.example.org"
 }
 mailing_id() { sqlite3 "$DB" "SELECT id FROM mailing WHERE ident = '$1'"; }
