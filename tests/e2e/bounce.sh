@@ -8,11 +8,7 @@
 # the rest of the Maildir.
 . "$(dirname "$0")/lib.sh"
 
-MINT=$(test_tool mint-token)
-if [ -z "$MINT" ]; then
-	fail "the test tool mint-token is built" "run 'make tools' (make check does)"
-	finish
-fi
+need_tool MINT mint-token || finish
 
 KEEP=$SCRATCH/kept
 write_conf "[bounce]" "domain = news.example.org" "soft_threshold = 2" "soft_window_days = 30" "keep = $KEEP"

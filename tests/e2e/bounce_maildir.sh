@@ -8,11 +8,7 @@
 # the flags set; 'bounce -' reads standard input.
 . "$(dirname "$0")/lib.sh"
 
-MINT=$(test_tool mint-token)
-if [ -z "$MINT" ]; then
-	fail "the test tool mint-token is built" "run 'make tools' (make check does)"
-	finish
-fi
+need_tool MINT mint-token || finish
 
 KEEP=$SCRATCH/kept
 MD=$SCRATCH/Maildir

@@ -124,6 +124,14 @@ test_tool() {
 		[ -x "$m" ] && { echo "$m"; return 0; }
 	done
 }
+# need_tool VAR NAME: sets VAR to the test tool's path, or fails a check
+# and returns 1 when it is not built (need_tool MINT mint-token || finish).
+need_tool() {
+	printf -v "$1" '%s' "$(test_tool "$2")"
+	[ -n "${!1}" ] && return 0
+	fail "the test tool $2 is built" "run 'make tools' (make check does)"
+	return 1
+}
 count() { sqlite3 "$DB" 'SELECT count(*) FROM subscriber'; }
 suppressed() { sqlite3 "$DB" 'SELECT count(*) FROM suppression'; }
 # jval EXPR: evaluates EXPR on the JSON document d read from stdin.
