@@ -53,6 +53,23 @@ char *xstrndup(const char *s, size_t n);
 /* Set an error message in a caller's buffer of ERR_LEN bytes; returns -1. */
 int errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* --- fmt.c: formatting into a fixed buffer, checked --- */
+
+/*
+ * snprintf() that fails rather than cuts: 0, or -1 when the text (with its
+ * NUL) does not fit in @size bytes or cannot be formatted. @out always
+ * ends in a NUL. The result must be checked.
+ */
+int fmt(char *out, size_t size, const char *f, ...)
+	__attribute__((format(printf, 3, 4), warn_unused_result));
+/*
+ * For text meant to be cut to a size (an excerpt quoted as evidence):
+ * formats, cuts at a UTF-8 character boundary if need be, and returns
+ * whether it cut.
+ */
+bool fmt_clip(char *out, size_t size, const char *f, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* --- buf.c: a growable, always NUL-terminated byte string --- */
 
 struct buf {

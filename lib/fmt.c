@@ -1,0 +1,72 @@
+/*
+ * lib/fmt.c - formatting into a fixed buffer, where running out of room
+ * is an error the caller must handle, never a silent cut.
+ *
+ * snprintf() returns the length it wanted and cuts the rest; a caller that
+ * ignores the result writes a shorter string than it meant (a URL without
+ * its token, a path naming another file). fmt() returns -1 when the text
+ * does not fit and is declared warn_unused_result, so the compiler holds
+ * every caller to checking it. fmt_clip() is for the few texts meant to be
+ * cut to a size (a line quoted as evidence): it cuts at a UTF-8 character
+ * boundary and says whether it cut.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib.h"
+
+static int
+vfmt(char *out, size_t size, const char *f, va_list ap)
+{
+	int n;
+
+	if (size == 0)
+		return -1;
+	n = vsnprintf(out, size, f, ap);
+	if (n < 0) {
+		out[0] = '\0';
+		return -1;
+	}
+	return (size_t)n < size ? 0 : -1;
+}
+
+int
+fmt(char *out, size_t size, const char *f, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, f);
+	r = vfmt(out, size, f, ap);
+	va_end(ap);
+	return r;
+}
+
+bool
+fmt_clip(char *out, size_t size, const char *f, ...)
+{
+	va_list ap;
+	size_t n;
+	int r;
+
+	va_start(ap, f);
+	r = vfmt(out, size, f, ap);
+	va_end(ap);
+	if (r == 0 || size == 0)
+		return false;
+	/* Cut: drop the last character if the cut left it partial. */
+	size_t end = strlen(out), start = end, want;
+	unsigned char lead;
+
+	while (start > 0 && end - start < 4 && ((unsigned char)out[start - 1] & 0xC0) == 0x80)
+		start--;
+	if (start == 0)
+		return true;
+	lead = (unsigned char)out[start - 1];
+	want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+	n = end - (start - 1);
+	if (lead >= 0x80 && n < want)
+		out[start - 1] = '\0';
+	return true;
+}

@@ -1,0 +1,55 @@
+/*
+ * tests/unit/test_fmt.c - checked formatting: fmt() fails rather than cuts,
+ * fmt_clip() cuts on a UTF-8 character boundary and says so.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "../../lib/lib.h"
+
+Test(fmt, fits_exactly)
+{
+	char b[6];
+
+	cr_assert_eq(fmt(b, sizeof(b), "%s", "abcde"), 0);
+	cr_assert_str_eq(b, "abcde");
+}
+
+Test(fmt, one_byte_too_long_is_an_error)
+{
+	char b[6];
+
+	cr_assert_eq(fmt(b, sizeof(b), "%s%d", "abcde", 1), -1);
+	cr_assert_eq(strlen(b), 5, "the buffer still ends in a NUL");
+}
+
+Test(fmt, zero_size_is_an_error)
+{
+	char b[1] = {'x'};
+
+	cr_assert_eq(fmt(b, 0, "%s", ""), -1);
+	cr_assert_eq(b[0], 'x', "nothing written");
+}
+
+Test(fmt_clip, short_text_is_not_cut)
+{
+	char b[8];
+
+	cr_assert_not(fmt_clip(b, sizeof(b), "%s", "abc"));
+	cr_assert_str_eq(b, "abc");
+}
+
+Test(fmt_clip, cut_keeps_whole_characters)
+{
+	char b[6];
+
+	/* "abc" + e-acute (2 bytes) fills 5 bytes; the 'z' is cut. */
+	cr_assert(fmt_clip(b, sizeof(b), "%s", "abc\xc3\xa9z"));
+	cr_assert_str_eq(b, "abc\xc3\xa9");
+	/* "abcd" + half of e-acute: the half goes. */
+	cr_assert(fmt_clip(b, sizeof(b), "%s", "abcd\xc3\xa9"));
+	cr_assert_str_eq(b, "abcd");
+	/* A euro sign (3 bytes) and two bytes of a second one. */
+	cr_assert(fmt_clip(b, sizeof(b), "%s", "\xe2\x82\xac\xe2\x82\xac"));
+	cr_assert_str_eq(b, "\xe2\x82\xac");
+}
