@@ -3,7 +3,7 @@
 #   make            build ./newsletter (run contrib/install-deps first)
 #   make demo       install dependencies, build, and show it working
 #   make check      install test dependencies, build with sanitizers, run
-#                   every test; ends with "N passed, N failed"
+#                   every test; ends with "N passed, N failed, N skipped"
 #   make bench      the benchmarks in bench/
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make valgrind   the end-to-end tests under valgrind

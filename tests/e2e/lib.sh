@@ -55,6 +55,9 @@ run_cmd() {
 }
 
 pass() { echo "ok - $1"; }
+# skip NAME REASON: a check that cannot run here; tests/run counts it as
+# skipped, neither passed nor failed (TAP's "# SKIP" directive).
+skip() { echo "ok - $1 # SKIP $2"; }
 fail() {
 	echo "not ok - $1"
 	shift
