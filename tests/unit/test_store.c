@@ -395,18 +395,66 @@ Test(store, export_has_purpose_and_basis)
 	scratch_close(&s);
 }
 
+/*
+ * Enrol, restrict, unsubscribe: the audit table holds the three events, each
+ * with the subscriber's id and a keyed hash as the subject (the same one
+ * each time), and no column of any row, nor any byte of the files, holds
+ * the address.
+ */
 Test(store, audit_never_holds_the_address)
 {
+	static const char *const want[] = {"enrolled", "restricted", "unsubscribed"};
 	struct scratch s;
 	enum enroll_result res;
 	char err[ERR_LEN] = "";
+	unsigned char subject[64];
+	int subject_len = -1;
 	int64_t id;
-	bool was;
+	bool was = false;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	size_t n = 0;
 
 	scratch_open(&s);
-	enroll(&s, "zq-audit@example.no", NULL, false, &res, &id);
-	store_restrict(s.st, "zq-audit@example.no", true, "test", err);
-	store_unsubscribe(s.st, "zq-audit@example.no", "test", &was, err);
+	cr_assert_eq(enroll(&s, "zq-audit@example.no", NULL, false, &res, &id), STORE_OK);
+	cr_assert_eq(res, ENROLL_NEW);
+	cr_assert_eq(store_restrict(s.st, "zq-audit@example.no", true, "test", err), STORE_OK, "%s", err);
+	cr_assert_eq(store_unsubscribe(s.st, "zq-audit@example.no", "test", &was, err), STORE_OK, "%s", err);
+	cr_expect(was, "the subscriber was not there to unsubscribe");
+
+	cr_assert_eq(sqlite3_open(s.db, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT event, subscriber_id, source, subject, detail"
+					" FROM audit ORDER BY id", -1, &q, NULL), SQLITE_OK,
+		     "%s", sqlite3_errmsg(db));
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const char *event = (const char *)sqlite3_column_text(q, 0);
+		const char *source = (const char *)sqlite3_column_text(q, 2);
+		const void *subj = sqlite3_column_blob(q, 3);
+		int len = sqlite3_column_bytes(q, 3);
+		const char *detail = (const char *)sqlite3_column_text(q, 4);
+
+		cr_assert_lt(n, sizeof(want) / sizeof(want[0]), "an audit event too many: %s", event);
+		cr_expect_str_eq(event, want[n], "event %zu", n);
+		cr_expect_eq(sqlite3_column_int64(q, 1), id, "event %s: the subscriber's id", event);
+		cr_expect_str_eq(source, "test");
+		/* the subject: a keyed hash, the same for every event of the address */
+		cr_expect_eq(sqlite3_column_type(q, 3), SQLITE_BLOB, "event %s: the subject is not a hash", event);
+		cr_expect(len > 0 && len <= (int)sizeof(subject), "event %s: a subject of %d bytes", event, len);
+		if (subject_len < 0 && len > 0 && len <= (int)sizeof(subject)) {
+			memcpy(subject, subj, (size_t)len);
+			subject_len = len;
+		} else {
+			cr_expect(len == subject_len && memcmp(subj, subject, (size_t)len) == 0,
+				  "event %s: another subject", event);
+		}
+		cr_expect(memmem(subj, (size_t)len, "zq-audit", 8) == NULL, "event %s: the subject holds the address", event);
+		cr_expect(detail == NULL || strstr(detail, "zq-audit") == NULL,
+			  "event %s: the detail holds the address: %s", event, detail);
+		n++;
+	}
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	cr_expect_eq(n, sizeof(want) / sizeof(want[0]), "%zu audit events", n);
 	cr_expect(!files_contain(&s, "zq-audit"));
 	scratch_close(&s);
 }
