@@ -179,7 +179,7 @@ import_rows(struct cli *c, const char *file, struct csv *csv, const struct colum
 	while ((nf = csv_next(csv, &f, err)) != 0) {
 		n->rows++;
 		if (nf > 0 && nf != col->n) {
-			snprintf(err, sizeof(err), "%d fields where the header has %d", nf, col->n);
+			errf(err, "%d fields where the header has %d", nf, col->n);
 			nf = -1;
 		}
 		if (nf < 0) {

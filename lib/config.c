@@ -219,12 +219,16 @@ is_atext(unsigned char c)
 static void
 char_name(unsigned char c, char out[32])
 {
-	if (c == ' ')
-		snprintf(out, 32, "a space");
-	else if (c >= 0x80)
-		snprintf(out, 32, "a non-ASCII character");
-	else
-		snprintf(out, 32, "'%c'", c);
+	if (c == ' ') {
+		strcpy(out, "a space");
+	} else if (c >= 0x80) {
+		strcpy(out, "a non-ASCII character");
+	} else {
+		out[0] = '\'';
+		out[1] = (char)c;
+		out[2] = '\'';
+		out[3] = '\0';
+	}
 }
 
 /*
@@ -753,7 +757,7 @@ config_load(struct config *cfg, const char *path, bool must_exist, char *err)
 	if (line > 0) {
 		/* inih's own syntax errors come without a message of ours */
 		if (ctx.err[0] == '\0' || ctx.err_line != line)
-			snprintf(ctx.err, sizeof(ctx.err), "not a 'key = value' line or a [section]");
+			errf(ctx.err, "not a 'key = value' line or a [section]");
 		return errf(err, "%s:%d: %s", path, line, ctx.err);
 	}
 	return config_check_dkim(cfg, &ctx, err);

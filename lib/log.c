@@ -33,6 +33,30 @@ log_get_level(void)
 	return log_level;
 }
 
+bool
+msg_vformat(char *out, size_t size, const char *fmt, va_list ap)
+{
+	static const char mark[] = "...";
+	size_t end;
+	int n = vsnprintf(out, size, fmt, ap);
+
+	if (size < sizeof(mark)) {
+		return n < 0 || (size_t)n >= size;
+	} else if (n < 0) {
+		/* A bad conversion (EOVERFLOW, EILSEQ): say so rather than nothing. */
+		end = 0;
+	} else if ((size_t)n < size) {
+		return false;
+	} else {
+		/* Cut: back to the first byte of the character the cut splits. */
+		end = size - sizeof(mark);
+		while (end > 0 && ((unsigned char)out[end] & 0xC0) == 0x80)
+			end--;
+	}
+	memcpy(out + end, mark, sizeof(mark));
+	return true;
+}
+
 static void
 log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
@@ -44,8 +68,11 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	};
 	char line[1024];
 
-	/* One write per line, so that lines of parallel processes do not mix. */
-	vsnprintf(line, sizeof(line), fmt, ap);
+	/*
+	 * One write per line, so that lines of parallel processes do not mix;
+	 * a longer message is cut, and ends in "..." to show it.
+	 */
+	msg_vformat(line, sizeof(line), fmt, ap);
 	fprintf(stderr, "%s: %s%s\n", log_progname, prefix[level], line);
 }
 

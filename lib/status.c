@@ -121,5 +121,8 @@ status_classify(const struct smtp_status *st, const char **reason)
 void
 status_format(const struct smtp_status *st, char out[STATUS_LEN])
 {
-	snprintf(out, STATUS_LEN, "%d.%d.%d", st->klass, st->subject, st->detail);
+	/* At most 5.999.999 from status_parse: 10 of the 16 bytes. A code
+	 * made some other way that does not fit is written as unknown. */
+	if (fmt(out, STATUS_LEN, "%d.%d.%d", st->klass, st->subject, st->detail) < 0)
+		memcpy(out, "?.?.?", sizeof("?.?.?"));
 }

@@ -60,8 +60,9 @@ errf(char *err, const char *fmt, ...)
 	va_list ap;
 
 	if (err != NULL) {
+		/* A message for a person: cut to ERR_LEN, ending in "..." if so. */
 		va_start(ap, fmt);
-		vsnprintf(err, ERR_LEN, fmt, ap);
+		msg_vformat(err, ERR_LEN, fmt, ap);
 		va_end(ap);
 	}
 	return -1;

@@ -374,8 +374,14 @@ migrate(struct store *st, char *err)
 			return s;
 		}
 	}
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d; PRAGMA application_id = %d",
-		 SCHEMA_VERSION, APPLICATION_ID);
+	/* Two ints in 96 bytes: fits; a cut statement would set another version. */
+	if (fmt(sql, sizeof(sql), "PRAGMA user_version = %d; PRAGMA application_id = %d",
+		SCHEMA_VERSION, APPLICATION_ID) < 0) {
+		store_rollback(st);
+		errf(err, "migrating the schema: the version statement is longer than %zu bytes",
+		     sizeof(sql) - 1);
+		return STORE_ERROR;
+	}
 	if ((s = exec(st, sql, "migrating the schema", err)) != STORE_OK) {
 		store_rollback(st);
 		return s;

@@ -44,18 +44,29 @@ write_all(int fd, const char *s, size_t n)
 	return 0;
 }
 
-static void
-key_line(int id, char *out, size_t outlen)
+/*
+ * A new key's line "ID BASE64\n" in @out; -1 with @err if it does not fit
+ * (it cannot: an id of at most 10 digits and 44 bytes of base64 take 56
+ * of KEY_LINE_MAX's 128, but a cut line would be a wrong key).
+ */
+static int
+key_line(int id, char *out, size_t outlen, char *err)
 {
 	unsigned char master[crypto_kdf_KEYBYTES];
 	char b64[KEY_B64_LEN];
+	int r;
 
 	crypto_kdf_keygen(master);
 	sodium_bin2base64(b64, sizeof(b64), master, sizeof(master),
 			  sodium_base64_VARIANT_ORIGINAL);
-	snprintf(out, outlen, "%d %s\n", id, b64);
+	r = fmt(out, outlen, "%d %s\n", id, b64);
 	sodium_memzero(master, sizeof(master));
 	sodium_memzero(b64, sizeof(b64));
+	if (r < 0) {
+		sodium_memzero(out, outlen);
+		return errf(err, "a key line is longer than %zu bytes", outlen - 1);
+	}
+	return 0;
 }
 
 static const char key_header[] =
@@ -77,7 +88,11 @@ store_keys_create(const char *path, char *err)
 			return errf(err, "key file %s exists already: refusing to overwrite it", path);
 		return errf(err, "cannot create key file %s: %s", path, strerror(errno));
 	}
-	key_line(1, line, sizeof(line));
+	if (key_line(1, line, sizeof(line), err) < 0) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
 	if (write_all(fd, key_header, strlen(key_header)) < 0 ||
 	    write_all(fd, line, strlen(line)) < 0 || fsync(fd) < 0) {
 		sodium_memzero(line, sizeof(line));
@@ -258,7 +273,11 @@ store_keys_rotate(const char *path, int *id, char *err)
 	fclose(fp);
 	if (content.len > 0 && content.s[content.len - 1] != '\n')
 		buf_addc(&content, '\n');
-	key_line(*id, line, sizeof(line));
+	if (key_line(*id, line, sizeof(line), err) < 0) {
+		sodium_memzero(content.s, content.len);
+		buf_free(&content);
+		return -1;
+	}
 	buf_adds(&content, line);
 	sodium_memzero(line, sizeof(line));
 

@@ -49,6 +49,17 @@ store_mailing_open(struct store *st, const char *ident, const char *subject,
 	bool own;
 	int rc;
 
+	/* What store_stats reads back must fit its fields. */
+	if (strlen(ident) > MAILING_IDENT_MAX) {
+		errf(err, "the mailing's id is longer than %d bytes (it has %zu)",
+		     MAILING_IDENT_MAX, strlen(ident));
+		return STORE_INVALID;
+	}
+	if (strlen(subject) > MAILING_SUBJECT_MAX) {
+		errf(err, "the mailing's subject is longer than %d bytes (it has %zu)",
+		     MAILING_SUBJECT_MAX, strlen(subject));
+		return STORE_INVALID;
+	}
 	if ((r = store_tx_start(st, &own, err)) != STORE_OK)
 		return r;
 	if ((s = store_stmt(st, ins, err)) == NULL)
@@ -193,11 +204,23 @@ store_mailing_next(struct store *st, int64_t mailing, int64_t after,
 	sqlite3_bind_int(s, 3, max);
 	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct recipient *r = &out[n++];
+		const char *email = (const char *)sqlite3_column_text(s, 1);
+		const char *name = (const char *)sqlite3_column_text(s, 2);
 
 		r->id = sqlite3_column_int64(s, 0);
-		snprintf(r->email, sizeof(r->email), "%s", sqlite3_column_text(s, 1));
-		snprintf(r->name, sizeof(r->name), "%s", sqlite3_column_text(s, 2));
 		r->gen = (unsigned)sqlite3_column_int64(s, 3);
+		/*
+		 * Enrolment and rectify write at most ADDR_MAX and NAME_MAX_LEN
+		 * bytes; a longer row was written by something else, and a cut
+		 * address would be mailed as another one.
+		 */
+		if (fmt(r->email, sizeof(r->email), "%s", email ? email : "") < 0 ||
+		    fmt(r->name, sizeof(r->name), "%s", name ? name : "") < 0) {
+			sqlite3_reset(s);
+			errf(err, "subscriber %lld: the address or name in the database is longer than"
+			     " %d or %d bytes", (long long)r->id, ADDR_MAX, NAME_MAX_LEN);
+			return -1;
+		}
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		sqlite3_reset(s);

@@ -52,10 +52,23 @@ store_stats(struct store *st, struct store_stats *out, char *err)
 	}
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
+		const char *ident = (const char *)sqlite3_column_text(s, 0);
+		const char *subject = (const char *)sqlite3_column_text(s, 1);
+		const char *created = (const char *)sqlite3_column_text(s, 2);
+
 		out->has_mailing = true;
-		snprintf(out->mailing_ident, sizeof(out->mailing_ident), "%s", sqlite3_column_text(s, 0));
-		snprintf(out->mailing_subject, sizeof(out->mailing_subject), "%s", sqlite3_column_text(s, 1));
-		snprintf(out->mailing_created, sizeof(out->mailing_created), "%s", sqlite3_column_text(s, 2));
+		/*
+		 * store_mailing_open refuses an ident or subject longer than the
+		 * fields, and created is a timestamp of store_now(): they fit,
+		 * unless the row was written by something else.
+		 */
+		if (fmt(out->mailing_ident, sizeof(out->mailing_ident), "%s", ident ? ident : "") < 0 ||
+		    fmt(out->mailing_subject, sizeof(out->mailing_subject), "%s", subject ? subject : "") < 0 ||
+		    fmt(out->mailing_created, sizeof(out->mailing_created), "%s", created ? created : "") < 0) {
+			errf(err, "the last mailing's id, subject or time is longer than %d, %d or %d bytes",
+			     MAILING_IDENT_MAX, MAILING_SUBJECT_MAX, TIMESTAMP_LEN - 1);
+			r = STORE_ERROR;
+		}
 		out->mailing_sent = sqlite3_column_int64(s, 3);
 		out->mailing_pending = sqlite3_column_int64(s, 4);
 		out->mailing_failed = sqlite3_column_int64(s, 5);

@@ -193,11 +193,19 @@ enum store_status store_audit_add(struct store *st, const char *event,
 
 /* --- stats.c, retention.c, export.c --- */
 
+/*
+ * The longest ident and subject of a mailing, in bytes (an issue file's
+ * are at most 100 and 400): store_mailing_open refuses longer ones, so
+ * that store_stats holds the last mailing's whole.
+ */
+#define MAILING_IDENT_MAX 127
+#define MAILING_SUBJECT_MAX 1023
+
 struct store_stats {
 	long long active, restricted, suppressed, audit_events;
 	bool has_mailing;
-	char mailing_ident[128];
-	char mailing_subject[256];
+	char mailing_ident[MAILING_IDENT_MAX + 1];
+	char mailing_subject[MAILING_SUBJECT_MAX + 1];
 	char mailing_created[TIMESTAMP_LEN];
 	long long mailing_sent, mailing_pending, mailing_failed;
 };
@@ -260,7 +268,9 @@ struct recipient {
 	char name[NAME_MAX_LEN + 1];
 };
 
-/* Finds or records the mailing @ident; *existed says which. */
+/* Finds or records the mailing @ident; *existed says which. An ident or
+ * subject longer than MAILING_IDENT_MAX or MAILING_SUBJECT_MAX bytes is
+ * STORE_INVALID. */
 enum store_status store_mailing_open(struct store *st, const char *ident,
 				     const char *subject, int64_t *mailing,
 				     bool *existed, char *err);
