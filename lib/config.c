@@ -41,15 +41,16 @@ enum ctype {
 };
 
 /*
- * One row per key. For C_INT, min and max are its range; for every kind
- * that keeps text, max is the longest value in bytes (0: CONFIG_VALUE_MAX,
- * as for the words of C_BOOL, C_TLS and C_LANG).
+ * One row per key. Every row has its limit: len, the longest value in
+ * bytes, checked before anything else and named with the value's length
+ * when it is exceeded. For C_INT, min and max are its range.
  */
 struct ckey {
 	const char *section;
 	const char *name;
 	enum ctype type;
 	size_t off;
+	size_t len;
 	int min, max;
 };
 
@@ -73,45 +74,51 @@ struct ckey {
 #define CONFIG_BOUNCE_DOMAIN_MAX (ADDR_MAX - ADDR_LOCAL_MAX - 1)
 /* "[" IPv6 "]:65535" or a host name and a port */
 #define CONFIG_HOSTPORT_MAX (ADDR_DOMAIN_MAX + 9)
+/* A whole number or a word (true, opportunistic, en): room for leading
+ * zeros and a sign, and an error message that quotes the whole value. */
+#define CONFIG_WORD_MAX 32
+/* Paths: what the README promises, below PATH_MAX once the config file's
+ * folder is put in front of a relative one. */
+#define CONFIG_PATH_MAX CONFIG_VALUE_MAX
 
 #define O(f) offsetof(struct config, f)
 static const struct ckey config_keys[] = {
-	{"store", "database", C_PATH, O(store.database), 0, CONFIG_VALUE_MAX},
-	{"store", "key_file", C_PATH, O(store.key_file), 0, CONFIG_VALUE_MAX},
-	{"list", "name", C_PHRASE, O(list.name), 0, CONFIG_VALUE_MAX},
-	{"list", "id", C_LIST_ID, O(list.id), 0, CONFIG_LIST_ID_MAX},
-	{"list", "from", C_MAILBOX, O(list.from), 0, CONFIG_VALUE_MAX},
-	{"list", "base_url", C_URL, O(list.base_url), 0, CONFIG_URL_MAX},
-	{"list", "language", C_LANG, O(list.language), 0, 0},
-	{"list", "template", C_PATH, O(list.template), 0, CONFIG_VALUE_MAX},
-	{"smtp", "host", C_HOST, O(smtp.host), 0, ADDR_DOMAIN_MAX},
-	{"smtp", "port", C_INT, O(smtp.port), 1, 65535},
-	{"smtp", "tls", C_TLS, O(smtp.tls), 0, 0},
-	{"smtp", "username", C_STR, O(smtp.username), 0, CONFIG_VALUE_MAX},
-	{"smtp", "password_file", C_PATH, O(smtp.password_file), 0, CONFIG_VALUE_MAX},
-	{"smtp", "ca_file", C_PATH, O(smtp.ca_file), 0, CONFIG_VALUE_MAX},
-	{"smtp", "connections", C_INT, O(smtp.connections), 1, 64},
-	{"smtp", "rate", C_INT, O(smtp.rate), 0, 1000000},
-	{"bounce", "domain", C_DOMAIN, O(bounce.domain), 0, CONFIG_BOUNCE_DOMAIN_MAX},
-	{"bounce", "soft_threshold", C_INT, O(bounce.soft_threshold), 1, 1000},
-	{"bounce", "soft_window_days", C_INT, O(bounce.soft_window_days), 1, 3650},
-	{"bounce", "require_verp", C_BOOL, O(bounce.require_verp), 0, 0},
-	{"bounce", "keep", C_PATH, O(bounce.keep), 0, CONFIG_VALUE_MAX},
-	{"bounce", "keep_handled", C_BOOL, O(bounce.keep_handled), 0, 0},
-	{"dkim", "domain", C_DOMAIN, O(dkim.domain), 0, ADDR_DOMAIN_MAX},
-	{"dkim", "selector", C_SELECTOR, O(dkim.selector), 0, ADDR_DOMAIN_MAX},
-	{"dkim", "key_file", C_PATH, O(dkim.key_file), 0, CONFIG_VALUE_MAX},
-	{"web", "listen", C_HOSTPORT, O(web.listen), 0, CONFIG_HOSTPORT_MAX},
-	{"web", "admin_listen", C_HOSTPORT, O(web.admin_listen), 0, CONFIG_HOSTPORT_MAX},
-	{"web", "admin_token_file", C_PATH, O(web.admin_token_file), 0, CONFIG_VALUE_MAX},
-	{"web", "timeout", C_INT, O(web.timeout), 1, 3600},
-	{"web", "max_connections", C_INT, O(web.max_connections), 1, 100000},
-	{"web", "request_timeout", C_INT, O(web.request_timeout), 1, 3600},
-	{"web", "max_connections_per_client", C_INT, O(web.max_connections_per_client), 1, 100000},
+	{"store", "database", C_PATH, O(store.database), CONFIG_PATH_MAX, 0, 0},
+	{"store", "key_file", C_PATH, O(store.key_file), CONFIG_PATH_MAX, 0, 0},
+	{"list", "name", C_PHRASE, O(list.name), CONFIG_VALUE_MAX, 0, 0},
+	{"list", "id", C_LIST_ID, O(list.id), CONFIG_LIST_ID_MAX, 0, 0},
+	{"list", "from", C_MAILBOX, O(list.from), CONFIG_VALUE_MAX, 0, 0},
+	{"list", "base_url", C_URL, O(list.base_url), CONFIG_URL_MAX, 0, 0},
+	{"list", "language", C_LANG, O(list.language), CONFIG_WORD_MAX, 0, 0},
+	{"list", "template", C_PATH, O(list.template), CONFIG_PATH_MAX, 0, 0},
+	{"smtp", "host", C_HOST, O(smtp.host), ADDR_DOMAIN_MAX, 0, 0},
+	{"smtp", "port", C_INT, O(smtp.port), CONFIG_WORD_MAX, 1, 65535},
+	{"smtp", "tls", C_TLS, O(smtp.tls), CONFIG_WORD_MAX, 0, 0},
+	{"smtp", "username", C_STR, O(smtp.username), CONFIG_VALUE_MAX, 0, 0},
+	{"smtp", "password_file", C_PATH, O(smtp.password_file), CONFIG_PATH_MAX, 0, 0},
+	{"smtp", "ca_file", C_PATH, O(smtp.ca_file), CONFIG_PATH_MAX, 0, 0},
+	{"smtp", "connections", C_INT, O(smtp.connections), CONFIG_WORD_MAX, 1, 64},
+	{"smtp", "rate", C_INT, O(smtp.rate), CONFIG_WORD_MAX, 0, 1000000},
+	{"bounce", "domain", C_DOMAIN, O(bounce.domain), CONFIG_BOUNCE_DOMAIN_MAX, 0, 0},
+	{"bounce", "soft_threshold", C_INT, O(bounce.soft_threshold), CONFIG_WORD_MAX, 1, 1000},
+	{"bounce", "soft_window_days", C_INT, O(bounce.soft_window_days), CONFIG_WORD_MAX, 1, 3650},
+	{"bounce", "require_verp", C_BOOL, O(bounce.require_verp), CONFIG_WORD_MAX, 0, 0},
+	{"bounce", "keep", C_PATH, O(bounce.keep), CONFIG_PATH_MAX, 0, 0},
+	{"bounce", "keep_handled", C_BOOL, O(bounce.keep_handled), CONFIG_WORD_MAX, 0, 0},
+	{"dkim", "domain", C_DOMAIN, O(dkim.domain), ADDR_DOMAIN_MAX, 0, 0},
+	{"dkim", "selector", C_SELECTOR, O(dkim.selector), ADDR_DOMAIN_MAX, 0, 0},
+	{"dkim", "key_file", C_PATH, O(dkim.key_file), CONFIG_PATH_MAX, 0, 0},
+	{"web", "listen", C_HOSTPORT, O(web.listen), CONFIG_HOSTPORT_MAX, 0, 0},
+	{"web", "admin_listen", C_HOSTPORT, O(web.admin_listen), CONFIG_HOSTPORT_MAX, 0, 0},
+	{"web", "admin_token_file", C_PATH, O(web.admin_token_file), CONFIG_PATH_MAX, 0, 0},
+	{"web", "timeout", C_INT, O(web.timeout), CONFIG_WORD_MAX, 1, 3600},
+	{"web", "max_connections", C_INT, O(web.max_connections), CONFIG_WORD_MAX, 1, 100000},
+	{"web", "request_timeout", C_INT, O(web.request_timeout), CONFIG_WORD_MAX, 1, 3600},
+	{"web", "max_connections_per_client", C_INT, O(web.max_connections_per_client), CONFIG_WORD_MAX, 1, 100000},
 	{"retention", "months_without_purchase", C_INT,
-	 O(retention.months_without_purchase), 0, 1200},
-	{"retention", "audit_months", C_INT, O(retention.audit_months), 0, 1200},
-	{"retention", "keep_days", C_INT, O(retention.keep_days), 1, 3650},
+	 O(retention.months_without_purchase), CONFIG_WORD_MAX, 0, 1200},
+	{"retention", "audit_months", C_INT, O(retention.audit_months), CONFIG_WORD_MAX, 0, 1200},
+	{"retention", "keep_days", C_INT, O(retention.keep_days), CONFIG_WORD_MAX, 1, 3650},
 };
 #undef O
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -476,12 +483,14 @@ config_set(struct config_ctx *ctx, const struct ckey *k, const char *value)
 {
 	struct config *cfg = ctx->cfg;
 	char *err = ctx->err, why[ERR_LEN];
-	size_t max = !keeps_text(k->type) || k->max == 0 ? CONFIG_VALUE_MAX : (size_t)k->max;
 	char **slot = keeps_text(k->type) ? FIELD(cfg, k, char *) : NULL;
+	size_t len = strlen(value);
 	int r = 0;
 
+	if (len > k->len)
+		return errf(err, "%s: the value is longer than %zu bytes (it has %zu)", k->name, k->len, len);
 	/* Every value reaches a message, a page, a header or a path: text only. */
-	if (text_check(value, max, "value", why) < 0)
+	if (text_check(value, k->len, "value", why) < 0)
 		return errf(err, "%s: %s", k->name, why);
 	if (*value == '\0' && k->type != C_PATH && strcmp(k->name, "username") != 0)
 		return errf(err, "%s: the value is empty", k->name);
@@ -566,7 +575,10 @@ config_set(struct config_ctx *ctx, const struct ckey *k, const char *value)
 		/* Trailing slashes of the path dropped: links are BASE_URL/u/TOKEN. */
 		while (n > keep && value[n - 1] == '/')
 			n--;
-		memcpy(url, value, n);	/* n <= max by text_check */
+		if (n >= sizeof(url))	/* only if a row gave a URL more than CONFIG_URL_MAX */
+			return errf(err, "%s: the value is longer than %d bytes (it has %zu)",
+				    k->name, CONFIG_URL_MAX, n);
+		memcpy(url, value, n);
 		url[n] = '\0';
 		if (check_url(url, why) < 0)
 			return errf(err, "%s: %s", k->name, why);

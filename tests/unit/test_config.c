@@ -267,6 +267,142 @@ Test(config, lengths)
 	}
 }
 
+/* How limits_by_kind makes a value of a given length. */
+enum shape {
+	FILL,		/* n times the row's character */
+	NUMBER,		/* leading zeros and 25 */
+	DOTTED,		/* labels of 63 letters and dots: a domain, a host, a selector */
+	LIST_ID,	/* "a." and letters */
+	MAILBOX,	/* a name and " <a@example.org>" */
+	URL,		/* "https://x.org/" and a path */
+	HOSTPORT,	/* a host and ":65535" */
+};
+
+/* "HEAD" and a value of exactly @n bytes of @shape, and a newline. */
+static char *
+shaped_value(const char *head, enum shape shape, char c, size_t n)
+{
+	static const char *const tail[] = {
+		[NUMBER] = "25", [MAILBOX] = " <a@example.org>", [HOSTPORT] = ":65535",
+	};
+	size_t h = strlen(head), t;
+	char *s = malloc(h + n + 2), *v = s + h;
+
+	memcpy(s, head, h);
+	switch (shape) {
+	case FILL:
+		memset(v, c, n);
+		break;
+	case NUMBER:
+	case MAILBOX:
+	case HOSTPORT:
+		t = strlen(tail[shape]);
+		memset(v, shape == NUMBER ? '0' : c, n - t);
+		memcpy(v + n - t, tail[shape], t);
+		break;
+	case DOTTED:
+		for (size_t i = 0; i < n; i++)
+			v[i] = i % 64 == 63 ? '.' : 'a';
+		if (v[n - 1] == '.') {	/* an empty last label: make it "a" */
+			v[n - 2] = '.';
+			v[n - 1] = 'a';
+		}
+		break;
+	case LIST_ID:
+		memset(v, 'i', n);
+		memcpy(v, "a.", 2);
+		break;
+	case URL:
+		memset(v, 'p', n);
+		memcpy(v, "https://x.org/", 14);
+		break;
+	}
+	memcpy(v + n, "\n", 2);
+	return s;
+}
+
+/*
+ * Every kind of key has its length limit: a value of the limit is taken
+ * (or, for the words of true/false, tls and language, gets past the length
+ * to its kind's own check), one byte more is refused naming the key, the
+ * limit and the value's length.
+ */
+Test(config, limits_by_kind)
+{
+	static const struct {
+		const char *head, *key;
+		enum shape shape;
+		char c;
+		size_t max;
+		const char *at_max;	/* NULL: the longest value is accepted */
+	} rows[] = {
+		{"[smtp]\nusername = ", "username", FILL, 'u', 1024, NULL},		/* C_STR */
+		{"[list]\nname = ", "name", FILL, 'N', 1024, NULL},			/* C_PHRASE */
+		{"[store]\nkey_file = ", "key_file", FILL, 'k', 1024, NULL},		/* C_PATH */
+		{"[smtp]\nport = ", "port", NUMBER, 0, 32, NULL},			/* C_INT */
+		{"[bounce]\nrequire_verp = ", "require_verp", FILL, 'x', 32,		/* C_BOOL */
+		 "is not true or false"},
+		{"[smtp]\ntls = ", "tls", FILL, 'x', 32, "is not one of off"},		/* C_TLS */
+		{"[list]\nlanguage = ", "language", FILL, 'x', 32,			/* C_LANG */
+		 "is not a supported language"},
+		{"[list]\nbase_url = ", "base_url", URL, 0, 512, NULL},			/* C_URL */
+		{"[web]\nlisten = ", "listen", HOSTPORT, 'h', 262, NULL},		/* C_HOSTPORT */
+		{"[web]\nadmin_listen = ", "admin_listen", HOSTPORT, 'h', 262, NULL},
+		{"[bounce]\ndomain = ", "domain", DOTTED, 0, 189, NULL},		/* C_DOMAIN */
+		{"[dkim]\ndomain = ", "domain", DOTTED, 0, 253, NULL},
+		{"[smtp]\nhost = ", "host", DOTTED, 0, 253, NULL},			/* C_HOST */
+		{"[list]\nid = ", "id", LIST_ID, 0, 75, NULL},				/* C_LIST_ID */
+		{"[list]\nfrom = ", "from", MAILBOX, 'N', 1024, NULL},			/* C_MAILBOX */
+		{"[dkim]\nselector = ", "selector", DOTTED, 0, 253, NULL},		/* C_SELECTOR */
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (size_t n = rows[i].max; n <= rows[i].max + 1; n++) {
+			struct config cfg;
+			char err[ERR_LEN] = "", want[ERR_LEN];
+			char *text = shaped_value(rows[i].head, rows[i].shape, rows[i].c, n);
+			int r = load(text, &cfg, err);
+
+			if (n > rows[i].max) {
+				cr_assert_eq(fmt(want, sizeof(want), ":2: %s: the value is longer than %zu bytes (it has %zu)",
+						 rows[i].key, rows[i].max, n), 0);
+				cr_expect_eq(r, -1, "%s of %zu bytes accepted", rows[i].key, n);
+				cr_expect(strstr(err, want) != NULL, "%s: wanted '%s' in '%s'", rows[i].key, want, err);
+			} else if (rows[i].at_max == NULL) {
+				cr_expect_eq(r, 0, "%s of %zu bytes: %s", rows[i].key, n, err);
+			} else {
+				cr_expect_eq(r, -1, "%s of %zu bytes accepted", rows[i].key, n);
+				cr_expect(strstr(err, rows[i].at_max) != NULL && strstr(err, "longer") == NULL,
+					  "%s of %zu bytes: wanted '%s' in '%s'", rows[i].key, n, rows[i].at_max, err);
+			}
+			config_free(&cfg);
+			unlink(path);
+			free(text);
+		}
+	}
+}
+
+/* A message cut to ERR_LEN says so: it ends in "..." at a character's start. */
+Test(config, a_cut_message_ends_in_dots)
+{
+	char err[ERR_LEN], big[2 * ERR_LEN];
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	cr_expect_eq(errf(err, "short %d", 1), -1);
+	cr_expect_str_eq(err, "short 1");
+	errf(err, "%s", big);
+	cr_expect_eq(strlen(err), ERR_LEN - 1);
+	cr_expect_str_eq(err + ERR_LEN - 4, "...");
+	/* 'x', then two-byte characters: the cut never leaves half of one */
+	for (size_t i = 1; i + 1 < sizeof(big); i += 2)
+		memcpy(big + i, "\xc3\xa6", 2);
+	errf(err, "%s", big);
+	cr_expect_eq(strlen(err) % 2, 0, "half a character before the dots: %zu bytes", strlen(err));
+	cr_expect_str_eq(err + strlen(err) - 3, "...");
+	cr_expect_geq(strlen(err), ERR_LEN - 5);
+}
+
 Test(config, a_nul_byte_is_refused)
 {
 	static const char text[] = "[list]\nname = Kurs\0 og Varer\n";
