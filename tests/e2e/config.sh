@@ -158,6 +158,11 @@ long_conf 1025
 expect_out 2 "long\.conf:2: name: the value is longer than 1024 bytes" \
 	"config: a 1025-byte value is refused, naming its line and the limit" \
 	bare --config "$SCRATCH/long.conf" export per@example.no
+# A key of another kind has a limit of its own, named with the length.
+printf '[smtp]\nport = %s25\n' "$(head -c 31 /dev/zero | tr '\0' 0)" >"$SCRATCH/long.conf"
+expect_out 2 "long\.conf:2: port: the value is longer than 32 bytes \(it has 33\)" \
+	"config: a 33-byte number is refused, naming the key, the limit and the length" \
+	bare --config "$SCRATCH/long.conf" stats
 long_conf 2100
 expect_out 2 "long\.conf:2: the line is longer than 2048 bytes" \
 	"config: a 2100-byte line is refused, naming its line and the limit" \
