@@ -193,7 +193,7 @@ cli_fail(struct cli *c, int code, const char *fmt, ...)
 
 	/* A message for a person: cut to 1 KiB, ending in "..." if so. */
 	va_start(ap, fmt);
-	msg_vformat(msg, sizeof(msg), fmt, ap);
+	log_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_error("%s: %s", c->cmd ? c->cmd->name : "newsletter", msg);
 	return code;
@@ -207,7 +207,7 @@ cli_usage(struct cli *c, const char *fmt, ...)
 
 	/* A message for a person: cut to 1 KiB, ending in "..." if so. */
 	va_start(ap, fmt);
-	msg_vformat(msg, sizeof(msg), fmt, ap);
+	log_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "newsletter %s: %s\nusage: newsletter %s %s\n"
 		"Try 'newsletter %s --help'.\n", c->cmd->name, msg, c->cmd->name,

@@ -226,16 +226,16 @@ is_atext(unsigned char c)
 static void
 char_name(unsigned char c, char out[32])
 {
-	if (c == ' ') {
-		strcpy(out, "a space");
-	} else if (c >= 0x80) {
-		strcpy(out, "a non-ASCII character");
-	} else {
-		out[0] = '\'';
-		out[1] = (char)c;
-		out[2] = '\'';
-		out[3] = '\0';
+	const char *name = c == ' ' ? "a space" : c >= 0x80 ? "a non-ASCII character" : NULL;
+
+	if (name != NULL) {
+		memcpy(out, name, strlen(name) + 1);	/* 22 bytes at most */
+		return;
 	}
+	out[0] = '\'';
+	out[1] = (char)c;
+	out[2] = '\'';
+	out[3] = '\0';
 }
 
 /*

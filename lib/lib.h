@@ -40,7 +40,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
  * message): a text that does not fit ends in "..." at a UTF-8 character
  * boundary, so that the cut shows. Returns whether it cut.
  */
-bool msg_vformat(char *out, size_t size, const char *fmt, va_list ap)
+bool log_vformat(char *out, size_t size, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

@@ -34,7 +34,7 @@ log_get_level(void)
 }
 
 bool
-msg_vformat(char *out, size_t size, const char *fmt, va_list ap)
+log_vformat(char *out, size_t size, const char *fmt, va_list ap)
 {
 	static const char mark[] = "...";
 	size_t end;
@@ -72,7 +72,7 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	 * One write per line, so that lines of parallel processes do not mix;
 	 * a longer message is cut, and ends in "..." to show it.
 	 */
-	msg_vformat(line, sizeof(line), fmt, ap);
+	log_vformat(line, sizeof(line), fmt, ap);
 	fprintf(stderr, "%s: %s%s\n", log_progname, prefix[level], line);
 }
 

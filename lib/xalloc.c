@@ -62,7 +62,7 @@ errf(char *err, const char *fmt, ...)
 	if (err != NULL) {
 		/* A message for a person: cut to ERR_LEN, ending in "..." if so. */
 		va_start(ap, fmt);
-		msg_vformat(err, ERR_LEN, fmt, ap);
+		log_vformat(err, ERR_LEN, fmt, ap);
 		va_end(ap);
 	}
 	return -1;
