@@ -77,8 +77,8 @@ struct ckey {
 /* A whole number or a word (true, opportunistic, en): room for leading
  * zeros and a sign, and an error message that quotes the whole value. */
 #define CONFIG_WORD_MAX 32
-/* Paths: what the README promises, below PATH_MAX once the config file's
- * folder is put in front of a relative one. */
+/* Paths: what the README promises. The config file's folder put in front
+ * of a relative one may make it longer; open() holds that to PATH_MAX. */
 #define CONFIG_PATH_MAX CONFIG_VALUE_MAX
 
 #define O(f) offsetof(struct config, f)

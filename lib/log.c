@@ -40,19 +40,15 @@ log_vformat(char *out, size_t size, const char *fmt, va_list ap)
 	size_t end;
 	int n = vsnprintf(out, size, fmt, ap);
 
-	if (size < sizeof(mark)) {
-		return n < 0 || (size_t)n >= size;
-	} else if (n < 0) {
-		/* A bad conversion (EOVERFLOW, EILSEQ): say so rather than nothing. */
-		end = 0;
-	} else if ((size_t)n < size) {
+	if (n >= 0 && (size_t)n < size)
 		return false;
-	} else {
-		/* Cut: back to the first byte of the character the cut splits. */
-		end = size - sizeof(mark);
-		while (end > 0 && ((unsigned char)out[end] & 0xC0) == 0x80)
-			end--;
-	}
+	if (size < sizeof(mark))
+		return true;	/* no room to say so */
+	/* A bad conversion (n < 0: EOVERFLOW, EILSEQ) leaves nothing to keep;
+	 * a cut goes back to the first byte of the character it splits. */
+	end = n < 0 ? 0 : size - sizeof(mark);
+	while (end > 0 && ((unsigned char)out[end] & 0xC0) == 0x80)
+		end--;
 	memcpy(out + end, mark, sizeof(mark));
 	return true;
 }
