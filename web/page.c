@@ -245,24 +245,6 @@ page_lang(const char *h, enum lang fallback)
 	return best;
 }
 
-static void
-add_escaped(struct buf *b, const char *s)
-{
-	size_t plain = strcspn(s, "&<>\"'");
-
-	buf_add(b, s, plain);	/* most text has nothing to escape */
-	for (s += plain; *s; s++) {
-		switch (*s) {
-		case '&': buf_adds(b, "&amp;"); break;
-		case '<': buf_adds(b, "&lt;"); break;
-		case '>': buf_adds(b, "&gt;"); break;
-		case '"': buf_adds(b, "&quot;"); break;
-		case '\'': buf_adds(b, "&#39;"); break;
-		default: buf_addc(b, *s);
-		}
-	}
-}
-
 /* Expands %1$s (the list) and %2$s (the address) in @fmt, both escaped. */
 static void
 add_text(struct buf *b, const char *fmt, const char *list, const char *masked)
@@ -272,7 +254,7 @@ add_text(struct buf *b, const char *fmt, const char *list, const char *masked)
 	while ((pc = strchr(p, '%')) != NULL) {
 		buf_add(b, p, (size_t)(pc - p));
 		if ((pc[1] == '1' || pc[1] == '2') && pc[2] == '$' && pc[3] == 's') {
-			add_escaped(b, pc[1] == '1' ? list : (masked ? masked : ""));
+			html_escape(b, pc[1] == '1' ? list : (masked ? masked : ""));
 			p = pc + 4;
 		} else {
 			buf_addc(b, '%');
@@ -300,13 +282,13 @@ page_render(enum page_kind kind, enum lang l, const struct page_args *a, size_t 
 	buf_adds(&b, "\">\n<head>\n<meta charset=\"utf-8\">\n"
 		 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 		 "<meta name=\"referrer\" content=\"no-referrer\">\n<title>");
-	add_escaped(&b, t->title);
+	html_escape(&b, t->title);
 	buf_adds(&b, " – ");
-	add_escaped(&b, list);
+	html_escape(&b, list);
 	buf_adds(&b, "</title>\n<style>");
 	buf_add(&b, style, sizeof(style) - 1);
 	buf_adds(&b, "</style>\n</head>\n<body>\n<main>\n<h1>");
-	add_escaped(&b, t->title);
+	html_escape(&b, t->title);
 	buf_adds(&b, "</h1>\n");
 	if (kind == PAGE_CONFIRM) {
 		buf_adds(&b, "<p>");
@@ -316,15 +298,15 @@ page_render(enum page_kind kind, enum lang l, const struct page_args *a, size_t 
 		/* No action: the form posts to the page's own address. */
 		buf_adds(&b, "\n<form method=\"post\">\n<button type=\"submit\" name=\"List-Unsubscribe\" "
 			 "value=\"One-Click\">");
-		add_escaped(&b, confirm[l].button);
+		html_escape(&b, confirm[l].button);
 		buf_adds(&b, "</button>\n</form>\n<hr>\n<h2>");
-		add_escaped(&b, confirm[l].data_heading);
+		html_escape(&b, confirm[l].data_heading);
 		buf_adds(&b, "</h2>\n<p>");
-		add_escaped(&b, confirm[l].data_text);
+		html_escape(&b, confirm[l].data_text);
 		buf_adds(&b, "</p>\n<form method=\"post\" action=\"../a/");
-		add_escaped(&b, a->access);
+		html_escape(&b, a->access);
 		buf_adds(&b, "\">\n<button type=\"submit\" class=\"secondary\">");
-		add_escaped(&b, confirm[l].data_button);
+		html_escape(&b, confirm[l].data_button);
 		buf_adds(&b, "</button>\n</form>\n");
 	} else {
 		add_text(&b, t->para, list, NULL);
@@ -403,9 +385,9 @@ page_confirm(const struct page_cache *pc, enum lang l, const char *masked, const
 	/* Room for the worst case at once: every character escaped (6 bytes). */
 	buf_reserve(&b, t->len + 6 * (strlen(masked) + strlen(access)));
 	buf_add(&b, t->s, t->masked_at);
-	add_escaped(&b, masked);
+	html_escape(&b, masked);
 	buf_add(&b, t->s + t->masked_at + 1, t->access_at - t->masked_at - 1);
-	add_escaped(&b, access);
+	html_escape(&b, access);
 	buf_add(&b, t->s + t->access_at + 1, t->len - t->access_at - 1);
 	*len = b.len;
 	return b.s;
