@@ -12,9 +12,9 @@ static const char *const route_names[ROUTE_COUNT] = {
 	[ROUTE_DATA] = "data",
 	[ROUTE_HEALTHZ] = "healthz",
 	[ROUTE_METRICS] = "metrics",
-	[ROUTE_PURCHASES] = "api_purchases",
-	[ROUTE_SUBSCRIBER] = "api_subscriber",
-	[ROUTE_SUBSCRIBER_ACTION] = "api_subscriber_action",
+	[ROUTE_PURCHASES] = "web_api_purchases",
+	[ROUTE_SUBSCRIBER] = "web_api_subscriber",
+	[ROUTE_SUBSCRIBER_ACTION] = "web_api_subscriber_action",
 	[ROUTE_NOT_FOUND] = "not_found",
 };
 
@@ -24,7 +24,7 @@ static const unsigned statuses[METRICS_STATUSES] = {
 };
 
 const char *
-metrics_route_name(enum route r)
+web_metrics_route_name(enum web_route r)
 {
 	return route_names[r];
 }
@@ -39,13 +39,13 @@ status_slot(unsigned status)
 }
 
 void
-metrics_count(struct request_counts *rc, enum route r, unsigned status)
+web_metrics_count(struct web_request_counts *rc, enum web_route r, unsigned status)
 {
 	atomic_fetch_add_explicit(&rc->n[r][status_slot(status)], 1, memory_order_relaxed);
 }
 
 void
-metrics_add(unsigned long sum[ROUTE_COUNT][METRICS_STATUSES], const struct request_counts *rc)
+web_metrics_add(unsigned long sum[ROUTE_COUNT][METRICS_STATUSES], const struct web_request_counts *rc)
 {
 	for (int r = 0; r < ROUTE_COUNT; r++)
 		for (int i = 0; i < METRICS_STATUSES; i++)
@@ -53,7 +53,7 @@ metrics_add(unsigned long sum[ROUTE_COUNT][METRICS_STATUSES], const struct reque
 }
 
 void
-metrics_render(const struct metrics *m,
+web_metrics_render(const struct web_metrics *m,
 	       const unsigned long requests[ROUTE_COUNT][METRICS_STATUSES],
 	       const struct store_stats *st, struct buf *out)
 {

@@ -40,7 +40,7 @@ enum { M_GET = 1, M_HEAD = 2, M_POST = 4, M_DELETE = 8, M_OTHER = 16 };
 
 /* What a path may lead to: the routes of each listener, in order. */
 struct route_def {
-	enum route route;
+	enum web_route route;
 	bool admin;		/* on the admin listener, else the public one */
 	const char *path;
 	bool prefix;		/* @path is a prefix; the rest goes to the handler */
@@ -80,7 +80,7 @@ is_action(const char *rest)
 }
 
 static const struct route_def *
-route_find(const struct server *srv, bool admin, const char *url, const char **rest)
+route_find(const struct web_server *srv, bool admin, const char *url, const char **rest)
 {
 	/* The public pages live under [list] base_url's path, if it has one. */
 	if (!admin && srv->base_path_len > 0 &&
@@ -136,7 +136,7 @@ method_bit(const char *m, const char **name)
 static void
 worker_exit(void *p)
 {
-	struct worker *w = p;
+	struct web_worker *w = p;
 
 	pthread_mutex_lock(&w->mu);	/* the scrub thread may be letting go of it */
 	if (w->held)
@@ -147,14 +147,14 @@ worker_exit(void *p)
 	pthread_mutex_unlock(&w->mu);
 }
 
-struct worker *
-server_worker(struct server *srv)
+struct web_worker *
+web_worker(struct web_server *srv)
 {
-	struct worker *w = pthread_getspecific(srv->worker_key);
+	struct web_worker *w = pthread_getspecific(srv->worker_key);
 
 	if (w != NULL)
 		return w;
-	w = aligned_alloc(_Alignof(struct worker), sizeof(*w));
+	w = aligned_alloc(_Alignof(struct web_worker), sizeof(*w));
 	if (w == NULL)
 		fatal("out of memory");
 	memset(w, 0, sizeof(*w));
@@ -168,7 +168,7 @@ server_worker(struct server *srv)
 }
 
 static struct store *
-worker_store(struct server *srv, struct worker *w, char *err)
+worker_store(struct web_server *srv, struct web_worker *w, char *err)
 {
 	if (w->st != NULL)
 		return w->st;
@@ -181,7 +181,7 @@ worker_store(struct server *srv, struct worker *w, char *err)
 }
 
 static void
-let_go(struct worker *w)
+let_go(struct web_worker *w)
 {
 	if (w->held)
 		store_unpin(w->st);
@@ -189,9 +189,9 @@ let_go(struct worker *w)
 }
 
 struct store *
-server_store(struct server *srv, char *err)
+web_worker_store(struct web_server *srv, char *err)
 {
-	struct worker *w = server_worker(srv);
+	struct web_worker *w = web_worker(srv);
 	struct store *st = worker_store(srv, w, err);
 
 	let_go(w);	/* everything but the page view reads and writes afresh */
@@ -200,7 +200,7 @@ server_store(struct server *srv, char *err)
 
 /* Takes a snapshot, after every write this server has made so far. */
 static void
-take(struct server *srv, struct worker *w)
+take(struct web_server *srv, struct web_worker *w)
 {
 	char err[ERR_LEN];
 	unsigned long gen = atomic_load_explicit(&srv->snapshot_gen, memory_order_acquire);
@@ -214,9 +214,9 @@ take(struct server *srv, struct worker *w)
 }
 
 struct store *
-server_snapshot(struct server *srv, char *err)
+web_worker_snapshot(struct web_server *srv, char *err)
 {
-	struct worker *w = server_worker(srv);
+	struct web_worker *w = web_worker(srv);
 	struct store *st = worker_store(srv, w, err);
 
 	if (st == NULL)
@@ -229,9 +229,9 @@ server_snapshot(struct server *srv, char *err)
 }
 
 void
-server_snapshot_renew(struct server *srv)
+web_worker_snapshot_renew(struct web_server *srv)
 {
-	struct worker *w = server_worker(srv);
+	struct web_worker *w = web_worker(srv);
 
 	if (w->st == NULL)
 		return;
@@ -240,13 +240,13 @@ server_snapshot_renew(struct server *srv)
 }
 
 void
-server_write_begin(struct server *srv)
+web_worker_write_begin(struct web_server *srv)
 {
 	pthread_mutex_lock(&srv->write_lock);
 }
 
 void
-server_write_end(struct server *srv)
+web_worker_write_end(struct web_server *srv)
 {
 	atomic_fetch_add_explicit(&srv->snapshot_gen, 1, memory_order_release);
 	pthread_mutex_unlock(&srv->write_lock);
@@ -258,16 +258,16 @@ server_write_end(struct server *srv)
  * list's lock; a worker made meanwhile (a thread's first request) is not
  * waited for, and at worst makes a checkpoint try again.
  */
-struct worker *
-server_snapshots_release(struct server *srv)
+struct web_worker *
+web_workers_release(struct web_server *srv)
 {
-	struct worker *head;
+	struct web_worker *head;
 
 	atomic_fetch_add_explicit(&srv->snapshot_gen, 1, memory_order_release);
 	pthread_mutex_lock(&srv->workers_lock);
 	head = srv->workers;
 	pthread_mutex_unlock(&srv->workers_lock);
-	for (struct worker *w = head; w != NULL; w = w->next) {
+	for (struct web_worker *w = head; w != NULL; w = w->next) {
 		pthread_mutex_lock(&w->mu);
 		let_go(w);
 	}
@@ -275,28 +275,28 @@ server_snapshots_release(struct server *srv)
 }
 
 void
-server_snapshots_resume(struct worker *head)
+web_workers_resume(struct web_worker *head)
 {
-	for (struct worker *w = head; w != NULL; w = w->next)
+	for (struct web_worker *w = head; w != NULL; w = w->next)
 		pthread_mutex_unlock(&w->mu);
 }
 
 void
-server_request_counts(struct server *srv, unsigned long sum[ROUTE_COUNT][METRICS_STATUSES])
+web_workers_counts(struct web_server *srv, unsigned long sum[ROUTE_COUNT][METRICS_STATUSES])
 {
 	pthread_mutex_lock(&srv->workers_lock);
-	for (const struct worker *w = srv->workers; w != NULL; w = w->next)
-		metrics_add(sum, &w->counts);
+	for (const struct web_worker *w = srv->workers; w != NULL; w = w->next)
+		web_metrics_add(sum, &w->counts);
 	pthread_mutex_unlock(&srv->workers_lock);
 }
 
 static long
-inflight(struct server *srv)
+inflight(struct web_server *srv)
 {
 	long n = 0;
 
 	pthread_mutex_lock(&srv->workers_lock);
-	for (const struct worker *w = srv->workers; w != NULL; w = w->next)
+	for (const struct web_worker *w = srv->workers; w != NULL; w = w->next)
 		n += atomic_load_explicit(&w->inflight, memory_order_relaxed);
 	pthread_mutex_unlock(&srv->workers_lock);
 	return n;
@@ -345,8 +345,8 @@ static void
 conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 	    enum MHD_ConnectionNotificationCode toe)
 {
-	struct server *srv = ((struct server **)cls)[0];
-	struct conn *k = *socket_context;
+	struct web_server *srv = ((struct web_server **)cls)[0];
+	struct web_conn *k = *socket_context;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *i =
@@ -356,7 +356,7 @@ conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		k->fd = i != NULL ? i->connect_fd : -1;
 		k->mhd = c;
 		k->thread = pthread_self();
-		k->admin = ((struct server **)cls)[1] != NULL;
+		k->admin = ((struct web_server **)cls)[1] != NULL;
 		k->in_head = true;
 		atomic_init(&k->deadline, monotonic_ms() + srv->request_ms);
 		pthread_mutex_lock(&srv->conns_lock);
@@ -382,7 +382,7 @@ conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 	free(k);
 }
 
-static struct conn *
+static struct web_conn *
 conn_of(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *i =
@@ -395,7 +395,7 @@ conn_of(struct MHD_Connection *c)
 static void
 conn_begun(struct MHD_Connection *c)
 {
-	struct conn *k = conn_of(c);
+	struct web_conn *k = conn_of(c);
 
 	if (k != NULL)
 		k->in_head = false;
@@ -405,7 +405,7 @@ conn_begun(struct MHD_Connection *c)
 static void
 conn_received(struct MHD_Connection *c)
 {
-	struct conn *k = conn_of(c);
+	struct web_conn *k = conn_of(c);
 
 	if (k != NULL)
 		atomic_store_explicit(&k->deadline, 0, memory_order_relaxed);
@@ -413,9 +413,9 @@ conn_received(struct MHD_Connection *c)
 
 /* A request on @c has ended: the next one, if any, is due by this. */
 static void
-conn_next(struct server *srv, struct MHD_Connection *c)
+conn_next(struct web_server *srv, struct MHD_Connection *c)
 {
-	struct conn *k = conn_of(c);
+	struct web_conn *k = conn_of(c);
 
 	if (k == NULL)
 		return;
@@ -427,7 +427,7 @@ conn_next(struct server *srv, struct MHD_Connection *c)
 static void *
 watch(void *p)
 {
-	struct server *srv = p;
+	struct web_server *srv = p;
 	long long last_log = 0;
 	unsigned long cut = 0;
 
@@ -444,7 +444,7 @@ watch(void *p)
 		}
 		pthread_cond_timedwait(&srv->watch_cv, &srv->conns_lock, &ts);
 		now = monotonic_ms();
-		for (struct conn *k = srv->conns; k != NULL; k = k->next) {
+		for (struct web_conn *k = srv->conns; k != NULL; k = k->next) {
 			long long d = atomic_load_explicit(&k->deadline, memory_order_relaxed);
 
 			/* Not if its request came in (or the next began) meanwhile. */
@@ -467,7 +467,7 @@ watch(void *p)
 }
 
 static int
-watch_start(struct server *srv, char *err)
+watch_start(struct web_server *srv, char *err)
 {
 	int rc = pthread_create(&srv->watchdog, NULL, watch, srv);
 
@@ -478,7 +478,7 @@ watch_start(struct server *srv, char *err)
 }
 
 static void
-watch_stop(struct server *srv)
+watch_stop(struct web_server *srv)
 {
 	if (!srv->watch_started)
 		return;
@@ -493,7 +493,7 @@ watch_stop(struct server *srv)
 /* --- replies --- */
 
 struct request_ext {
-	struct request r;
+	struct web_request r;
 	const struct route_def *def;	/* where the path leads */
 	unsigned method;		/* M_GET... */
 	const char *method_name;
@@ -504,7 +504,7 @@ struct request_ext {
 
 /* Queues a reply of @body, which MHD frees (MUST_FREE) or which outlives it (PERSISTENT). */
 static enum MHD_Result
-reply(struct request *r, struct MHD_Connection *c, unsigned status, const char *ctype,
+reply(struct web_request *r, struct MHD_Connection *c, unsigned status, const char *ctype,
       void *body, size_t len, enum MHD_ResponseMemoryMode mode)
 {
 	struct MHD_Response *resp;
@@ -546,42 +546,42 @@ reply(struct request *r, struct MHD_Connection *c, unsigned status, const char *
 }
 
 enum MHD_Result
-server_reply(struct request *r, struct MHD_Connection *c, unsigned status,
+web_reply(struct web_request *r, struct MHD_Connection *c, unsigned status,
 	     const char *ctype, char *body, size_t len)
 {
 	return reply(r, c, status, ctype, body, len, MHD_RESPMEM_MUST_FREE);
 }
 
-enum lang
-server_lang(struct request *r, struct MHD_Connection *c)
+enum web_lang
+web_reply_lang(struct web_request *r, struct MHD_Connection *c)
 {
-	return page_lang(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	return web_page_lang(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_ACCEPT_LANGUAGE),
 			 r->srv->lang);
 }
 
 enum MHD_Result
-server_page(struct request *r, struct MHD_Connection *c, unsigned status,
-	    enum page_kind kind, const struct page_args *a)
+web_reply_page(struct web_request *r, struct MHD_Connection *c, unsigned status,
+	    enum web_page_kind kind, const struct web_page_args *a)
 {
 	static const char html[] = "text/html; charset=utf-8";
-	const struct page_cache *pc = &r->srv->pages;
-	enum lang l = server_lang(r, c);
+	const struct web_page_cache *pc = &r->srv->pages;
+	enum web_lang l = web_reply_lang(r, c);
 	size_t len;
 
 	if (kind == PAGE_CONFIRM) {
-		char *body = page_confirm(pc, l, a->masked, a->access, &len);
+		char *body = web_page_confirm(pc, l, a->masked, a->access, &len);
 
 		return reply(r, c, status, html, body, len, MHD_RESPMEM_MUST_FREE);
 	}
 	/* Made when the server started; it outlives every response. */
-	const char *page = page_cached(pc, kind, l, &len);
+	const char *page = web_page_cached(pc, kind, l, &len);
 
 	return reply(r, c, status, html, (void *)page, len, MHD_RESPMEM_PERSISTENT);
 }
 
 enum MHD_Result
-server_json(struct request *r, struct MHD_Connection *c, unsigned status, json_t *o)
+web_reply_json(struct web_request *r, struct MHD_Connection *c, unsigned status, json_t *o)
 {
 	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	struct buf b;
@@ -593,23 +593,23 @@ server_json(struct request *r, struct MHD_Connection *c, unsigned status, json_t
 	buf_adds(&b, s);
 	buf_addc(&b, '\n');
 	free(s);
-	return server_reply(r, c, status, "application/json", b.s, b.len);
+	return web_reply(r, c, status, "application/json", b.s, b.len);
 }
 
 enum MHD_Result
-server_json_error(struct request *r, struct MHD_Connection *c, unsigned status,
+web_reply_error(struct web_request *r, struct MHD_Connection *c, unsigned status,
 		  const char *msg)
 {
-	return server_json(r, c, status, json_pack("{s:s}", "error", msg));
+	return web_reply_json(r, c, status, json_pack("{s:s}", "error", msg));
 }
 
 /* A refusal in the listener's own form: a page, or JSON on the admin API. */
 static enum MHD_Result
-refuse(struct request *r, struct MHD_Connection *c, unsigned status)
+refuse(struct web_request *r, struct MHD_Connection *c, unsigned status)
 {
 	static const struct {
 		unsigned status;
-		enum page_kind page;
+		enum web_page_kind page;
 		const char *msg;
 	} refusals[] = {
 		{MHD_HTTP_NOT_FOUND, PAGE_NOT_FOUND, "no such resource"},
@@ -623,10 +623,10 @@ refuse(struct request *r, struct MHD_Connection *c, unsigned status)
 		if (refusals[i].status != status)
 			continue;
 		if (r->admin)
-			return server_json_error(r, c, status, refusals[i].msg);
-		return server_page(r, c, status, refusals[i].page, NULL);
+			return web_reply_error(r, c, status, refusals[i].msg);
+		return web_reply_page(r, c, status, refusals[i].page, NULL);
 	}
-	return server_json_error(r, c, status, "refused");
+	return web_reply_error(r, c, status, "refused");
 }
 
 /* --- the access handler --- */
@@ -641,17 +641,17 @@ count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *va
 
 /* The first call: set up; refuse at once what is over a limit. */
 static enum MHD_Result
-request_begin(struct server *srv, bool admin, struct MHD_Connection *c, const char *url,
+request_begin(struct web_server *srv, bool admin, struct MHD_Connection *c, const char *url,
 	      const char *method, void **req_cls)
 {
 	struct request_ext *x = xcalloc(1, sizeof(*x));
-	struct request *r = &x->r;
+	struct web_request *r = &x->r;
 	const struct route_def *d;
 	const char *cl;
 	int headers = 0;
 
 	r->srv = srv;
-	r->worker = server_worker(srv);
+	r->worker = web_worker(srv);
 	r->admin = admin;
 	r->start = monotonic_seconds();
 	r->limit = admin ? MAX_BODY_ADMIN : MAX_BODY_PUBLIC;
@@ -677,9 +677,9 @@ static enum MHD_Result
 handle_locked(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	      const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
 {
-	struct server *srv = ((struct server **)cls)[0];
-	bool admin = ((struct server **)cls)[1] != NULL;
-	struct request *r = *req_cls;
+	struct web_server *srv = ((struct web_server **)cls)[0];
+	bool admin = ((struct web_server **)cls)[1] != NULL;
+	struct web_request *r = *req_cls;
 	const struct route_def *d;
 	unsigned m;
 
@@ -710,24 +710,24 @@ handle_locked(void *cls, struct MHD_Connection *c, const char *url, const char *
 		return refuse(r, c, MHD_HTTP_NOT_FOUND);
 	if (!(d->methods & m))
 		return refuse(r, c, MHD_HTTP_METHOD_NOT_ALLOWED);
-	if (d->auth && !api_authorized(r, c))
-		return server_json_error(r, c, MHD_HTTP_UNAUTHORIZED,
+	if (d->auth && !web_api_authorized(r, c))
+		return web_reply_error(r, c, MHD_HTTP_UNAUTHORIZED,
 					 "missing or wrong bearer token (Authorization: Bearer TOKEN)");
 	switch (d->route) {
 	case ROUTE_UNSUBSCRIBE:
-		return m == M_POST ? unsub_post(r, c) : unsub_get(r, c);
+		return m == M_POST ? web_unsub_post(r, c) : web_unsub_get(r, c);
 	case ROUTE_DATA:
-		return unsub_data(r, c);
+		return web_unsub_data(r, c);
 	case ROUTE_HEALTHZ:
-		return api_healthz(r, c);
+		return web_api_healthz(r, c);
 	case ROUTE_METRICS:
-		return api_metrics(r, c);
+		return web_api_metrics(r, c);
 	case ROUTE_PURCHASES:
-		return api_purchases(r, c, method);
+		return web_api_purchases(r, c, method);
 	case ROUTE_SUBSCRIBER:
-		return api_subscriber(r, c, method);
+		return web_api_subscriber(r, c, method);
 	case ROUTE_SUBSCRIBER_ACTION:
-		return api_subscriber_action(r, c, method);
+		return web_api_subscriber_action(r, c, method);
 	default:
 		return refuse(r, c, MHD_HTTP_NOT_FOUND);
 	}
@@ -738,7 +738,7 @@ static enum MHD_Result
 handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
        const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
 {
-	struct worker *w = server_worker(((struct server **)cls)[0]);
+	struct web_worker *w = web_worker(((struct web_server **)cls)[0]);
 	enum MHD_Result ret;
 
 	pthread_mutex_lock(&w->mu);
@@ -780,7 +780,7 @@ put_num(char *p, unsigned long v, int digits)
  * wait for each other on stderr's stdio lock, and no printf runs.
  */
 static void
-log_request(const struct request *r, bool complete)
+log_request(const struct web_request *r, bool complete)
 {
 	char line[160], *p = line;
 	double us = (monotonic_seconds() - r->start) * 1e6;
@@ -789,7 +789,7 @@ log_request(const struct request *r, bool complete)
 	p = put_str(p, r->admin ? "newsletter: admin " : "newsletter: web ");
 	p = put_str(p, EXT(r)->method_name);
 	*p++ = ' ';
-	p = put_str(p, metrics_route_name(r->route));
+	p = put_str(p, web_metrics_route_name(r->route));
 	*p++ = ' ';
 	p = put_num(p, r->status, 1);
 	*p++ = ' ';
@@ -805,14 +805,14 @@ static void
 completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	  enum MHD_RequestTerminationCode toe)
 {
-	struct request *r = *req_cls;
+	struct web_request *r = *req_cls;
 
 	conn_next(cls, c);
 	if (r == NULL)
 		return;
 	*req_cls = NULL;
 	if (r->status != 0)
-		metrics_count(&r->worker->counts, r->route, r->status);
+		web_metrics_count(&r->worker->counts, r->route, r->status);
 	if (log_get_level() >= LOG_INFO)
 		log_request(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	buf_free(&r->body);
@@ -885,7 +885,7 @@ static const struct {
 
 /* Writes the refusal and ends the connection's sending side. */
 static void
-refuse_early(const struct conn *k, unsigned status, const char *reason, const char *why)
+refuse_early(const struct web_conn *k, unsigned status, const char *reason, const char *why)
 {
 	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -926,14 +926,14 @@ refuse_early(const struct conn *k, unsigned status, const char *reason, const ch
 }
 
 static void
-answer_early(struct server *srv, unsigned status, const char *reason, const char *why)
+answer_early(struct web_server *srv, unsigned status, const char *reason, const char *why)
 {
 	pthread_t self = pthread_self();
-	struct conn *found = NULL;
+	struct web_conn *found = NULL;
 	int n = 0;
 
 	pthread_mutex_lock(&srv->conns_lock);
-	for (struct conn *k = srv->conns; k != NULL; k = k->next) {
+	for (struct web_conn *k = srv->conns; k != NULL; k = k->next) {
 		/* Another thread's connection is not looked at: it is not ours to read. */
 		if (!pthread_equal(k->thread, self) || !k->in_head ||
 		    MHD_get_connection_info(k->mhd, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE) == NULL)
@@ -959,7 +959,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 	for (size_t i = 0; i < sizeof(mhd_refusals) / sizeof(mhd_refusals[0]); i++)
 		if (strncmp(fmt, mhd_refusals[i].fmt, strlen(mhd_refusals[i].fmt)) == 0)
-			answer_early(((struct server **)cls)[0], mhd_refusals[i].status,
+			answer_early(((struct web_server **)cls)[0], mhd_refusals[i].status,
 				     mhd_refusals[i].reason, mhd_refusals[i].why);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	n = strlen(line);
@@ -1071,7 +1071,7 @@ conn_limit(unsigned want)
 }
 
 static struct MHD_Daemon *
-start_daemon(struct server *srv, struct server **cls, const char *listen, unsigned threads,
+start_daemon(struct web_server *srv, struct web_server **cls, const char *listen, unsigned threads,
 	     char *err)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
@@ -1116,7 +1116,7 @@ start_daemon(struct server *srv, struct server **cls, const char *listen, unsign
 
 /* The path of a URL ("https://host/news" -> "/news"), without a final '/'. */
 static void
-base_path(struct server *srv, const char *url)
+base_path(struct web_server *srv, const char *url)
 {
 	const char *p = strstr(url, "://");
 
@@ -1141,7 +1141,7 @@ wait_for_signal(void)
 }
 
 static void
-drain(struct server *srv)
+drain(struct web_server *srv)
 {
 	double until = monotonic_seconds() + SHUTDOWN_GRACE;
 	struct timespec ms = {0, 5 * 1000 * 1000};
@@ -1162,17 +1162,17 @@ int
 web_serve(const struct config *cfg, const struct store_keys *keys, const char *listen,
 	  char *err)
 {
-	struct server *srv = xcalloc(1, sizeof(*srv));
-	struct server *pub_cls[2] = {srv, NULL}, *admin_cls[2] = {srv, srv};
+	struct web_server *srv = xcalloc(1, sizeof(*srv));
+	struct web_server *pub_cls[2] = {srv, NULL}, *admin_cls[2] = {srv, srv};
 	sigset_t set, old;
 	pthread_condattr_t cattr;
 	int rc = -1;
 
 	srv->cfg = cfg;
 	srv->keys = keys;
-	srv->lang = page_lang_code(cfg->list.language);
-	page_csp(srv->csp, sizeof(srv->csp));
-	page_cache_init(&srv->pages, cfg->list.name);
+	srv->lang = web_page_lang_code(cfg->list.language);
+	web_page_csp(srv->csp, sizeof(srv->csp));
+	web_page_cache_init(&srv->pages, cfg->list.name);
 	base_path(srv, cfg->list.base_url);
 	pthread_mutex_init(&srv->write_lock, NULL);
 	pthread_mutex_init(&srv->workers_lock, NULL);
@@ -1187,7 +1187,7 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 	if (listen == NULL)
 		listen = cfg->web.listen;
 	if (cfg->web.admin_token_file != NULL &&
-	    (srv->admin_hash = api_token_load(cfg->web.admin_token_file, err)) == NULL)
+	    (srv->admin_hash = web_api_token_load(cfg->web.admin_token_file, err)) == NULL)
 		goto out;
 
 	/* Threads started from here on leave SIGINT and SIGTERM to sigwait(). */
@@ -1196,9 +1196,9 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
-	if (scrub_start(&srv->scrub, srv, cfg->store.database, keys, &srv->write_lock, err) < 0)
+	if (web_scrub_start(&srv->scrub, srv, cfg->store.database, keys, &srv->write_lock, err) < 0)
 		goto out_mask;
-	if (writer_start(&srv->writer, srv, err) < 0)
+	if (web_writer_start(&srv->writer, srv, err) < 0)
 		goto out_scrub;
 	if (watch_start(srv, err) < 0)
 		goto out_writer;
@@ -1220,19 +1220,19 @@ out_pub:
 out_watch:
 	watch_stop(srv);	/* after the daemons: every connection is closed */
 out_writer:
-	writer_stop(&srv->writer);
+	web_writer_stop(&srv->writer);
 out_scrub:
-	scrub_stop(&srv->scrub);	/* scrubs what is pending */
+	web_scrub_stop(&srv->scrub);	/* scrubs what is pending */
 out_mask:
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 out:
 	if (rc == 0)
 		log_info("stopped");
-	api_token_free(srv->admin_hash);
-	page_cache_free(&srv->pages);
+	web_api_token_free(srv->admin_hash);
+	web_page_cache_free(&srv->pages);
 	pthread_key_delete(srv->worker_key);
 	/* The pools' threads have ended, and their stores with them. */
-	for (struct worker *w = srv->workers, *next; w != NULL; w = next) {
+	for (struct web_worker *w = srv->workers, *next; w != NULL; w = next) {
 		next = w->next;
 		store_close(w->st);
 		pthread_mutex_destroy(&w->mu);
