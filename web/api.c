@@ -165,7 +165,12 @@ web_api_purchases(struct web_request *r, struct MHD_Connection *c, const char *m
 	(void)method;
 	o = json_loadb(r->body.s ? r->body.s : "", r->body.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL) {
-		snprintf(msg, sizeof(msg), "the body is not JSON: %s (line %d)", jerr.text, jerr.line);
+		/* jansson's text is at most JSON_ERROR_TEXT_LENGTH: it fits, or we say less. */
+		if (fmt(msg, sizeof(msg), "the body is not JSON: %s (line %d)", jerr.text,
+			jerr.line) < 0 &&
+		    fmt(msg, sizeof(msg), "the body is not JSON (line %d)", jerr.line) < 0)
+			return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
+					       "the body is not JSON");
 		return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT, msg);
 	}
 	if (!json_is_object(o)) {

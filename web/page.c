@@ -393,7 +393,7 @@ web_page_confirm(const struct web_page_cache *pc, enum web_lang l, const char *m
 	return b.s;
 }
 
-void
+int
 web_page_csp(char *out, size_t outlen)
 {
 	unsigned char h[crypto_hash_sha256_BYTES];
@@ -402,6 +402,6 @@ web_page_csp(char *out, size_t outlen)
 
 	crypto_hash_sha256(h, (const unsigned char *)style, strlen(style));
 	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), sodium_base64_VARIANT_ORIGINAL);
-	snprintf(out, outlen, "default-src 'none'; style-src 'sha256-%s'; form-action 'self'; "
-		 "frame-ancestors 'none'; base-uri 'none'", b64);
+	return fmt(out, outlen, "default-src 'none'; style-src 'sha256-%s'; form-action 'self'; "
+		   "frame-ancestors 'none'; base-uri 'none'", b64);
 }

@@ -1,6 +1,12 @@
 /*
  * web/server.c - 'newsletter serve': the libmicrohttpd daemons, routing,
- * limits, replies, one log line per request, and a clean shutdown.
+ * limits, the request watchdog, one log line per request, and a clean
+ * shutdown.
+ *
+ * The top of web/: it calls the handlers (unsub.c, api.c) and the helpers
+ * below them (reply.c, worker.c, page.c), and no file of web/ calls back
+ * into it but for web_serve() and web_listen_check(), which cli/ calls.
+ * It never reads or writes the store itself: the handlers do.
  *
  * Two listeners: the public one (subscriber pages, one-click POST) and,
  * when a bearer token file is configured, the admin API. Each runs
@@ -130,178 +136,6 @@ method_bit(const char *m, const char **name)
 	return M_OTHER;
 }
 
-/* --- per-thread workers --- */
-
-/* At a thread's exit: its store closes; its counters stay for /metrics. */
-static void
-worker_exit(void *p)
-{
-	struct web_worker *w = p;
-
-	pthread_mutex_lock(&w->mu);	/* the scrub thread may be letting go of it */
-	if (w->held)
-		store_unpin(w->st);
-	w->held = false;
-	store_close(w->st);
-	w->st = NULL;
-	pthread_mutex_unlock(&w->mu);
-}
-
-struct web_worker *
-web_worker(struct web_server *srv)
-{
-	struct web_worker *w = pthread_getspecific(srv->worker_key);
-
-	if (w != NULL)
-		return w;
-	w = aligned_alloc(_Alignof(struct web_worker), sizeof(*w));
-	if (w == NULL)
-		fatal("out of memory");
-	memset(w, 0, sizeof(*w));
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_mutex_lock(&srv->workers_lock);
-	w->next = srv->workers;
-	srv->workers = w;
-	pthread_mutex_unlock(&srv->workers_lock);
-	pthread_setspecific(srv->worker_key, w);
-	return w;
-}
-
-static struct store *
-worker_store(struct web_server *srv, struct web_worker *w, char *err)
-{
-	if (w->st != NULL)
-		return w->st;
-	if (store_open(&w->st, srv->cfg->store.database, srv->keys, err) != STORE_OK) {
-		w->st = NULL;
-		return NULL;
-	}
-	store_defer_scrub(w->st, true);	/* scrub.c does it, in batches */
-	return w->st;
-}
-
-static void
-let_go(struct web_worker *w)
-{
-	if (w->held)
-		store_unpin(w->st);
-	w->held = false;
-}
-
-struct store *
-web_worker_store(struct web_server *srv, char *err)
-{
-	struct web_worker *w = web_worker(srv);
-	struct store *st = worker_store(srv, w, err);
-
-	let_go(w);	/* everything but the page view reads and writes afresh */
-	return st;
-}
-
-/* Takes a snapshot, after every write this server has made so far. */
-static void
-take(struct web_server *srv, struct web_worker *w)
-{
-	char err[ERR_LEN];
-	unsigned long gen = atomic_load_explicit(&srv->snapshot_gen, memory_order_acquire);
-
-	if (store_pin(w->st, err) == STORE_OK) {
-		w->held = true;
-		w->gen = gen;
-	} else {
-		log_debug("no snapshot kept: %s", err);	/* reads go on without one */
-	}
-}
-
-struct store *
-web_worker_snapshot(struct web_server *srv, char *err)
-{
-	struct web_worker *w = web_worker(srv);
-	struct store *st = worker_store(srv, w, err);
-
-	if (st == NULL)
-		return NULL;
-	if (w->held && w->gen != atomic_load_explicit(&srv->snapshot_gen, memory_order_acquire))
-		let_go(w);
-	if (!w->held)
-		take(srv, w);
-	return st;
-}
-
-void
-web_worker_snapshot_renew(struct web_server *srv)
-{
-	struct web_worker *w = web_worker(srv);
-
-	if (w->st == NULL)
-		return;
-	let_go(w);
-	take(srv, w);
-}
-
-void
-web_worker_write_begin(struct web_server *srv)
-{
-	pthread_mutex_lock(&srv->write_lock);
-}
-
-void
-web_worker_write_end(struct web_server *srv)
-{
-	atomic_fetch_add_explicit(&srv->snapshot_gen, 1, memory_order_release);
-	pthread_mutex_unlock(&srv->write_lock);
-}
-
-/*
- * Workers are only added at the head of the list and freed after every
- * thread has ended, so the list from @head on stays valid without the
- * list's lock; a worker made meanwhile (a thread's first request) is not
- * waited for, and at worst makes a checkpoint try again.
- */
-struct web_worker *
-web_workers_release(struct web_server *srv)
-{
-	struct web_worker *head;
-
-	atomic_fetch_add_explicit(&srv->snapshot_gen, 1, memory_order_release);
-	pthread_mutex_lock(&srv->workers_lock);
-	head = srv->workers;
-	pthread_mutex_unlock(&srv->workers_lock);
-	for (struct web_worker *w = head; w != NULL; w = w->next) {
-		pthread_mutex_lock(&w->mu);
-		let_go(w);
-	}
-	return head;
-}
-
-void
-web_workers_resume(struct web_worker *head)
-{
-	for (struct web_worker *w = head; w != NULL; w = w->next)
-		pthread_mutex_unlock(&w->mu);
-}
-
-void
-web_workers_counts(struct web_server *srv, unsigned long sum[ROUTE_COUNT][METRICS_STATUSES])
-{
-	pthread_mutex_lock(&srv->workers_lock);
-	for (const struct web_worker *w = srv->workers; w != NULL; w = w->next)
-		web_metrics_add(sum, &w->counts);
-	pthread_mutex_unlock(&srv->workers_lock);
-}
-
-static long
-inflight(struct web_server *srv)
-{
-	long n = 0;
-
-	pthread_mutex_lock(&srv->workers_lock);
-	for (const struct web_worker *w = srv->workers; w != NULL; w = w->next)
-		n += atomic_load_explicit(&w->inflight, memory_order_relaxed);
-	pthread_mutex_unlock(&srv->workers_lock);
-	return n;
-}
-
 /* --- the whole-request deadline --- */
 
 /*
@@ -328,6 +162,22 @@ inflight(struct web_server *srv)
  * unlinks the connection under conns_lock, which the watchdog holds while
  * it acts: so it never shuts down a descriptor that was closed and reused.
  */
+/*
+ * One connection of a listener, from accept to close (the whole-request
+ * deadline). The watchdog reads @deadline and @fd under
+ * web_server.conns_lock; the connection's thread writes @deadline.
+ */
+struct web_conn {
+	struct web_conn *prev, *next;	/* web_server.conns */
+	int fd;
+	atomic_llong deadline;		/* ms (monotonic_ms) by which the request must be in, 0: none */
+	/* For a refusal libmicrohttpd makes before the handler's first call: */
+	struct MHD_Connection *mhd;
+	pthread_t thread;		/* that serves it (and accepted it) */
+	bool admin;			/* on the admin listener */
+	bool in_head;			/* no handler call yet for its request: @thread's only */
+};
+
 #define WATCH_MS 250		/* how often the watchdog looks: deadlines are this late at most */
 #define WATCH_LOG_MS 10000	/* a log line at most this often, whatever an attacker does */
 
@@ -490,118 +340,16 @@ watch_stop(struct web_server *srv)
 	srv->watch_started = false;
 }
 
-/* --- replies --- */
+/* --- the request, and refusals --- */
 
 struct request_ext {
 	struct web_request r;
 	const struct route_def *def;	/* where the path leads */
 	unsigned method;		/* M_GET... */
 	const char *method_name;
-	const char *allow;
 };
 
 #define EXT(r) ((struct request_ext *)(void *)(r))
-
-/* Queues a reply of @body, which MHD frees (MUST_FREE) or which outlives it (PERSISTENT). */
-static enum MHD_Result
-reply(struct web_request *r, struct MHD_Connection *c, unsigned status, const char *ctype,
-      void *body, size_t len, enum MHD_ResponseMemoryMode mode)
-{
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-	bool html = strncmp(ctype, "text/html", 9) == 0;
-
-	resp = MHD_create_response_from_buffer(len, body, mode);
-	if (resp == NULL) {
-		if (mode == MHD_RESPMEM_MUST_FREE)
-			free(body);
-		return MHD_NO;
-	}
-	/*
-	 * Every header costs an allocation or three in libmicrohttpd, on every
-	 * request: these are the ones the pages need. The language is in
-	 * <html lang>, so no Content-Language.
-	 */
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	MHD_add_response_header(resp, "Content-Security-Policy",
-				html ? r->srv->csp : "default-src 'none'; frame-ancestors 'none'; sandbox");
-	if (html)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Language");
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && EXT(r)->allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, EXT(r)->allow);
-	if (status == MHD_HTTP_UNAUTHORIZED)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					"Bearer realm=\"newsletter admin\"");
-	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
-	ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	if (ret == MHD_YES)
-		r->status = status;
-	return ret;
-}
-
-enum MHD_Result
-web_reply(struct web_request *r, struct MHD_Connection *c, unsigned status,
-	     const char *ctype, char *body, size_t len)
-{
-	return reply(r, c, status, ctype, body, len, MHD_RESPMEM_MUST_FREE);
-}
-
-enum web_lang
-web_reply_lang(struct web_request *r, struct MHD_Connection *c)
-{
-	return web_page_lang(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_ACCEPT_LANGUAGE),
-			 r->srv->lang);
-}
-
-enum MHD_Result
-web_reply_page(struct web_request *r, struct MHD_Connection *c, unsigned status,
-	    enum web_page_kind kind, const struct web_page_args *a)
-{
-	static const char html[] = "text/html; charset=utf-8";
-	const struct web_page_cache *pc = &r->srv->pages;
-	enum web_lang l = web_reply_lang(r, c);
-	size_t len;
-
-	if (kind == PAGE_CONFIRM) {
-		char *body = web_page_confirm(pc, l, a->masked, a->access, &len);
-
-		return reply(r, c, status, html, body, len, MHD_RESPMEM_MUST_FREE);
-	}
-	/* Made when the server started; it outlives every response. */
-	const char *page = web_page_cached(pc, kind, l, &len);
-
-	return reply(r, c, status, html, (void *)page, len, MHD_RESPMEM_PERSISTENT);
-}
-
-enum MHD_Result
-web_reply_json(struct web_request *r, struct MHD_Connection *c, unsigned status, json_t *o)
-{
-	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	struct buf b;
-
-	json_decref(o);
-	if (s == NULL)
-		fatal("out of memory (JSON)");
-	buf_init(&b);
-	buf_adds(&b, s);
-	buf_addc(&b, '\n');
-	free(s);
-	return web_reply(r, c, status, "application/json", b.s, b.len);
-}
-
-enum MHD_Result
-web_reply_error(struct web_request *r, struct MHD_Connection *c, unsigned status,
-		  const char *msg)
-{
-	return web_reply_json(r, c, status, json_pack("{s:s}", "error", msg));
-}
 
 /* A refusal in the listener's own form: a page, or JSON on the admin API. */
 static enum MHD_Result
@@ -660,7 +408,7 @@ request_begin(struct web_server *srv, bool admin, struct MHD_Connection *c, cons
 	d = route_find(srv, admin, url, &r->rest);
 	x->def = d;
 	r->route = d->route;
-	x->allow = d->allow;
+	r->allow = d->allow;
 	*req_cls = r;
 	atomic_fetch_add_explicit(&r->worker->inflight, 1, memory_order_relaxed);
 
@@ -893,32 +641,39 @@ refuse_early(const struct web_conn *k, unsigned status, const char *reason, cons
 	char body[160], reply[1024];
 	time_t now = time(NULL);
 	struct tm tm;
-	int bn, n;
+	size_t bn, n;
 
 	gmtime_r(&now, &tm);
-	bn = k->admin ? snprintf(body, sizeof(body), "{\n  \"error\": \"%s\"\n}\n", why)
-		      : snprintf(body, sizeof(body), "%s\n", why);
-	if (bn < 0 || (size_t)bn >= sizeof(body))
+	/* Our own texts (mhd_refusals) and a fixed header: they fit; if not, libmicrohttpd answers. */
+	if ((k->admin ? fmt(body, sizeof(body), "{\n  \"error\": \"%s\"\n}\n", why)
+		      : fmt(body, sizeof(body), "%s\n", why)) < 0) {
+		log_warn("the %u reply is longer than its %zu bytes: left to libmicrohttpd", status,
+			 sizeof(body));
 		return;
-	n = snprintf(reply, sizeof(reply),
-		     "HTTP/1.1 %u %s\r\n"
-		     "Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n"
-		     "Connection: close\r\n"
-		     "Content-Length: %d\r\n"
-		     "Content-Type: %s\r\n"
-		     "Cache-Control: no-store\r\n"
-		     "X-Content-Type-Options: nosniff\r\n"
-		     "Referrer-Policy: no-referrer\r\n"
-		     "X-Frame-Options: DENY\r\n"
-		     "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; sandbox\r\n"
-		     "\r\n%s",
-		     status, reason, days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-		     tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, bn,
-		     k->admin ? "application/json" : "text/plain; charset=utf-8", body);
-	if (n < 0 || (size_t)n >= sizeof(reply))
+	}
+	bn = strlen(body);
+	if (fmt(reply, sizeof(reply),
+		"HTTP/1.1 %u %s\r\n"
+		"Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n"
+		"Connection: close\r\n"
+		"Content-Length: %zu\r\n"
+		"Content-Type: %s\r\n"
+		"Cache-Control: no-store\r\n"
+		"X-Content-Type-Options: nosniff\r\n"
+		"Referrer-Policy: no-referrer\r\n"
+		"X-Frame-Options: DENY\r\n"
+		"Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; sandbox\r\n"
+		"\r\n%s",
+		status, reason, days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+		tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, bn,
+		k->admin ? "application/json" : "text/plain; charset=utf-8", body) < 0) {
+		log_warn("the %u reply is longer than its %zu bytes: left to libmicrohttpd", status,
+			 sizeof(reply));
 		return;
+	}
+	n = strlen(reply);
 	/* A fresh or idle socket: its send buffer has room for this. */
-	if (send(k->fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n)
+	if (send(k->fd, reply, n, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n)
 		log_debug("the %u reply did not go out whole", status);
 	shutdown(k->fd, SHUT_WR);
 	log_info("%s %u (%s): answered for libmicrohttpd, connection closed",
@@ -961,7 +716,12 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 		if (strncmp(fmt, mhd_refusals[i].fmt, strlen(mhd_refusals[i].fmt)) == 0)
 			answer_early(((struct web_server **)cls)[0], mhd_refusals[i].status,
 				     mhd_refusals[i].reason, mhd_refusals[i].why);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	/*
+	 * Cut on purpose: a debug line quoting libmicrohttpd, whose messages
+	 * are short; a longer one loses its end, marked with "...".
+	 */
+	if (vsnprintf(line, sizeof(line), fmt, ap) >= (int)sizeof(line))
+		memcpy(line + sizeof(line) - 4, "...", 4);
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
@@ -1151,11 +911,11 @@ drain(struct web_server *srv)
 		close(fd);
 	if (srv->admin && (fd = MHD_quiesce_daemon(srv->admin)) != MHD_INVALID_SOCKET)
 		close(fd);
-	while (inflight(srv) > 0 && monotonic_seconds() < until)
+	while (web_workers_inflight(srv) > 0 && monotonic_seconds() < until)
 		nanosleep(&ms, NULL);
-	if (inflight(srv) > 0)
+	if (web_workers_inflight(srv) > 0)
 		log_warn("stopping with %ld requests unfinished after %.0f s",
-			 inflight(srv), SHUTDOWN_GRACE);
+			 web_workers_inflight(srv), SHUTDOWN_GRACE);
 }
 
 int
@@ -1171,11 +931,9 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 	srv->cfg = cfg;
 	srv->keys = keys;
 	srv->lang = web_page_lang_code(cfg->list.language);
-	web_page_csp(srv->csp, sizeof(srv->csp));
 	web_page_cache_init(&srv->pages, cfg->list.name);
 	base_path(srv, cfg->list.base_url);
-	pthread_mutex_init(&srv->write_lock, NULL);
-	pthread_mutex_init(&srv->workers_lock, NULL);
+	web_workers_init(srv);
 	pthread_mutex_init(&srv->conns_lock, NULL);
 	pthread_condattr_init(&cattr);
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);	/* the watchdog's waits */
@@ -1183,7 +941,10 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 	pthread_condattr_destroy(&cattr);
 	srv->request_ms = (long long)cfg->web.request_timeout * 1000;
 	srv->idle_ms = (long long)cfg->web.timeout * 1000;
-	pthread_key_create(&srv->worker_key, worker_exit);
+	if (web_page_csp(srv->csp, sizeof(srv->csp)) < 0) {
+		errf(err, "the Content-Security-Policy is longer than its %zu bytes", sizeof(srv->csp));
+		goto out;
+	}
 	if (listen == NULL)
 		listen = cfg->web.listen;
 	if (cfg->web.admin_token_file != NULL &&
@@ -1230,18 +991,10 @@ out:
 		log_info("stopped");
 	web_api_token_free(srv->admin_hash);
 	web_page_cache_free(&srv->pages);
-	pthread_key_delete(srv->worker_key);
 	/* The pools' threads have ended, and their stores with them. */
-	for (struct web_worker *w = srv->workers, *next; w != NULL; w = next) {
-		next = w->next;
-		store_close(w->st);
-		pthread_mutex_destroy(&w->mu);
-		free(w);
-	}
-	pthread_mutex_destroy(&srv->workers_lock);
+	web_workers_free(srv);
 	pthread_mutex_destroy(&srv->conns_lock);
 	pthread_cond_destroy(&srv->watch_cv);
-	pthread_mutex_destroy(&srv->write_lock);
 	free(srv);
 	return rc;
 }

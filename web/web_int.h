@@ -75,8 +75,9 @@ const char *web_page_cached(const struct web_page_cache *pc, enum web_page_kind 
 /* The confirmation page, as web_page_render makes it; malloc'd. */
 char *web_page_confirm(const struct web_page_cache *pc, enum web_lang l, const char *masked,
 		   const char *access, size_t *len);
-/* The Content-Security-Policy of every HTML page (the style's hash). */
-void web_page_csp(char *out, size_t outlen);
+/* The Content-Security-Policy of every HTML page (the style's hash);
+ * 0, or -1 when it does not fit in @outlen bytes. */
+int web_page_csp(char *out, size_t outlen) __attribute__((warn_unused_result));
 
 /* --- metrics.c: counters kept in the server, never in globals --- */
 
@@ -162,16 +163,17 @@ int web_writer_start(struct web_writer *w, struct web_server *srv, char *err);
 void web_writer_submit(struct web_writer *w, struct web_writer_job *j);
 void web_writer_stop(struct web_writer *w);
 
-/* --- server.c: the daemons, requests, replies --- */
+/* --- the server and its requests (server.c makes them) --- */
 
 /*
- * What one thread of a pool keeps for itself: its store and its counters.
- * A request touches no memory that another thread writes, so the cores do
- * not pass cache lines to and fro on every request. Counters are atomic all
- * the same: a request may end on another thread when the server stops.
+ * What one thread of a pool keeps for itself: its store and its counters
+ * (worker.c). A request touches no memory that another thread writes, so
+ * the cores do not pass cache lines to and fro on every request. Counters
+ * are atomic all the same: a request may end on another thread when the
+ * server stops.
  */
 struct web_worker {
-	_Alignas(64) struct web_worker *next;	/* server.workers */
+	_Alignas(64) struct web_worker *next;	/* web_server.workers */
 	/*
 	 * Held by the thread while it answers a request, and by the scrub
 	 * thread while it checkpoints (it lets go of @st's snapshot first).
@@ -179,26 +181,12 @@ struct web_worker {
 	pthread_mutex_t mu;
 	struct store *st;		/* opened on first use; closed at thread exit */
 	bool held;			/* @st holds a read snapshot (web_worker_snapshot) */
-	unsigned long gen;		/* server.snapshot_gen when it was taken */
+	unsigned long gen;		/* web_server.snapshot_gen when it was taken */
 	atomic_long inflight;		/* requests begun and not yet ended */
 	struct web_request_counts counts;
 };
 
-/*
- * One connection of a listener, from accept to close (server.c, the
- * whole-request deadline). The watchdog reads @deadline and @fd under
- * server.conns_lock; the connection's thread writes @deadline.
- */
-struct web_conn {
-	struct web_conn *prev, *next;	/* server.conns */
-	int fd;
-	atomic_llong deadline;		/* ms (monotonic_ms) by which the request must be in, 0: none */
-	/* For a refusal libmicrohttpd makes before the handler's first call: */
-	struct MHD_Connection *mhd;
-	pthread_t thread;		/* that serves it (and accepted it) */
-	bool admin;			/* on the admin listener */
-	bool in_head;			/* no handler call yet for its request: @thread's only */
-};
+struct web_conn;	/* server.c's: one connection of a listener */
 
 struct web_server {
 	const struct config *cfg;
@@ -212,7 +200,7 @@ struct web_server {
 	struct web_metrics metrics;
 	struct web_scrub scrub;
 	struct web_writer writer;
-	enum web_lang lang;			/* [list] language */
+	enum web_lang lang;		/* [list] language */
 	char csp[256];
 	struct web_page_cache pages;	/* made at start, read-only after */
 	const char *base_path;		/* of [list] base_url, "" for none */
@@ -229,10 +217,11 @@ struct web_server {
 
 struct web_request {
 	struct web_server *srv;
-	struct web_worker *worker;		/* of the thread it began on */
+	struct web_worker *worker;	/* of the thread it began on */
 	bool admin;			/* on the admin listener */
 	enum web_route route;
 	const char *rest;		/* the path after the route's prefix */
+	const char *allow;		/* the route's methods, for a 405's Allow */
 	double start;
 	struct buf body;
 	size_t limit;
@@ -242,6 +231,11 @@ struct web_request {
 	struct web_writer_job job;
 };
 
+/* --- worker.c: each thread's store and snapshot; the write lock --- */
+
+/* The thread key and locks; web_workers_free() after every thread ended. */
+void web_workers_init(struct web_server *srv);
+void web_workers_free(struct web_server *srv);
 /* This thread's worker, made on first use. */
 struct web_worker *web_worker(struct web_server *srv);
 /* This thread's store, opened on first use; NULL with @err on failure. */
@@ -264,18 +258,24 @@ struct web_worker *web_workers_release(struct web_server *srv);
 void web_workers_resume(struct web_worker *held);
 /* Requests answered by every thread, summed. */
 void web_workers_counts(struct web_server *srv,
-			   unsigned long sum[ROUTE_COUNT][METRICS_STATUSES]);
+			unsigned long sum[ROUTE_COUNT][METRICS_STATUSES]);
+/* Requests begun and not yet ended, on every thread. */
+long web_workers_inflight(struct web_server *srv);
+
+/* --- reply.c: the replies of the handlers --- */
+
 /* Queues a reply; takes @body (malloc'd) whatever happens. */
 enum MHD_Result web_reply(struct web_request *r, struct MHD_Connection *c, unsigned status,
-			     const char *ctype, char *body, size_t len);
+			  const char *ctype, char *body, size_t len);
 /* A page in the reader's language. */
-enum MHD_Result web_reply_page(struct web_request *r, struct MHD_Connection *c, unsigned status,
-			    enum web_page_kind kind, const struct web_page_args *a);
+enum MHD_Result web_reply_page(struct web_request *r, struct MHD_Connection *c,
+			       unsigned status, enum web_page_kind kind,
+			       const struct web_page_args *a);
 /* A JSON reply (takes @o) or {"error": MSG}. */
-enum MHD_Result web_reply_json(struct web_request *r, struct MHD_Connection *c, unsigned status,
-			    json_t *o);
+enum MHD_Result web_reply_json(struct web_request *r, struct MHD_Connection *c,
+			       unsigned status, json_t *o);
 enum MHD_Result web_reply_error(struct web_request *r, struct MHD_Connection *c,
-				  unsigned status, const char *msg);
+				unsigned status, const char *msg);
 enum web_lang web_reply_lang(struct web_request *r, struct MHD_Connection *c);
 
 /* --- unsub.c: the subscriber's pages --- */
