@@ -959,7 +959,7 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	if (web_scrub_start(&srv->scrub, srv, cfg->store.database, keys, &srv->write_lock, err) < 0)
 		goto out_mask;
-	if (web_writer_start(&srv->writer, srv, err) < 0)
+	if (web_writer_start(&srv->writer, srv, NULL, err) < 0)
 		goto out_scrub;
 	if (watch_start(srv, err) < 0)
 		goto out_writer;

@@ -155,10 +155,17 @@ struct web_writer {
 	struct web_writer_job *head, **tail;
 	bool stop, started;
 	struct web_server *srv;
-	atomic_ulong batches, jobs;
+	void (*done)(struct web_writer_job *);	/* for each job, once its status is set */
+	atomic_ulong batches, jobs;		/* groups run, jobs taken */
 };
 
-int web_writer_start(struct web_writer *w, struct web_server *srv, char *err);
+/*
+ * Starts the thread. @done is called for each job once its group is
+ * committed (or each job tried alone), from the writer's thread, after
+ * which the job may be gone; NULL: resume the job's connection.
+ */
+int web_writer_start(struct web_writer *w, struct web_server *srv,
+		     void (*done)(struct web_writer_job *), char *err);
 /* Queues @j; its connection must be suspended: the writer resumes it. */
 void web_writer_submit(struct web_writer *w, struct web_writer_job *j);
 void web_writer_stop(struct web_writer *w);

@@ -15,6 +15,10 @@
  * If a group fails (another process held the database past the busy
  * timeout, a full disk), each of its jobs is tried again alone, so that one
  * bad job cannot fail the others.
+ *
+ * Below the handlers: unsub.c submits, and this file calls only the store
+ * and the helpers below it (worker.c's write lock, scrub.c). Never logs an
+ * address or a token: a job holds a subscriber id only.
  */
 #include "web_int.h"
 
@@ -66,9 +70,9 @@ run_group(struct web_writer *w, struct store *st, struct web_writer_job *first)
 	}
 	atomic_fetch_add(&w->batches, 1);
 	for (j = first; j; j = next) {
-		/* Once resumed, the request (and the job in it) may be gone. */
+		/* Once done, the request (and the job in it) may be gone. */
 		next = j->next;
-		MHD_resume_connection(j->conn);
+		w->done(j);
 	}
 }
 
@@ -114,12 +118,21 @@ writer_main(void *arg)
 	return NULL;
 }
 
+/* The usual end of a job: its request is answered on its own thread. */
+static void
+resume(struct web_writer_job *j)
+{
+	MHD_resume_connection(j->conn);
+}
+
 int
-web_writer_start(struct web_writer *w, struct web_server *srv, char *err)
+web_writer_start(struct web_writer *w, struct web_server *srv,
+		 void (*done)(struct web_writer_job *), char *err)
 {
 	int rc;
 
 	w->srv = srv;
+	w->done = done != NULL ? done : resume;
 	w->head = NULL;
 	w->tail = &w->head;
 	w->stop = false;
