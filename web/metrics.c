@@ -12,9 +12,9 @@ static const char *const route_names[ROUTE_COUNT] = {
 	[ROUTE_DATA] = "data",
 	[ROUTE_HEALTHZ] = "healthz",
 	[ROUTE_METRICS] = "metrics",
-	[ROUTE_PURCHASES] = "web_api_purchases",
-	[ROUTE_SUBSCRIBER] = "web_api_subscriber",
-	[ROUTE_SUBSCRIBER_ACTION] = "web_api_subscriber_action",
+	[ROUTE_PURCHASES] = "api_purchases",
+	[ROUTE_SUBSCRIBER] = "api_subscriber",
+	[ROUTE_SUBSCRIBER_ACTION] = "api_subscriber_action",
 	[ROUTE_NOT_FOUND] = "not_found",
 };
 
