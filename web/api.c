@@ -8,6 +8,10 @@
  * guarded memory; a request's token is hashed and compared in constant
  * time, whatever its length. Trusts nothing in a request body; the store
  * checks addresses, names, orders and dates itself. Never logs an address.
+ *
+ * A handler: server.c calls it, and it calls only what sits below it
+ * (reply.c, worker.c, scrub.c, metrics.c, the store), never back into
+ * server.c.
  */
 #include "web_int.h"
 
@@ -176,7 +180,7 @@ web_api_purchases(struct web_request *r, struct MHD_Connection *c, const char *m
 	if (!json_is_object(o)) {
 		json_decref(o);
 		return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
-					 "the body must be a JSON object {\"email\", \"name\", \"order\", \"date\"}");
+				       "the body must be a JSON object {\"email\", \"name\", \"order\", \"date\"}");
 	}
 	json_object_foreach(o, key, v) {
 		bool known = false;
@@ -186,7 +190,7 @@ web_api_purchases(struct web_request *r, struct MHD_Connection *c, const char *m
 		if (!known) {
 			json_decref(o);
 			return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
-						 "unknown field (known: email, name, order, date, consent)");
+					       "unknown field (known: email, name, order, date, consent)");
 		}
 	}
 	v = json_object_get(o, "consent");
@@ -195,7 +199,7 @@ web_api_purchases(struct web_request *r, struct MHD_Connection *c, const char *m
 	    (v != NULL && !json_is_boolean(v))) {
 		json_decref(o);
 		return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
-					 "email, name, order and date must be strings, consent true or false");
+				       "email, name, order and date must be strings, consent true or false");
 	}
 	p.consent = json_is_true(v);
 	if (p.email == NULL) {
@@ -206,7 +210,7 @@ web_api_purchases(struct web_request *r, struct MHD_Connection *c, const char *m
 		json_decref(o);
 		log_warn("%s", err);
 		return web_reply_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
-					 "the database is unreachable: try again");
+				       "the database is unreachable: try again");
 	}
 	web_worker_write_begin(r->srv);
 	s = store_enroll(st, &p, &res, &id, err);
@@ -220,18 +224,18 @@ web_api_purchases(struct web_request *r, struct MHD_Connection *c, const char *m
 	case ENROLL_NEW:
 		atomic_fetch_add(&r->srv->metrics.enrol_new, 1);
 		return web_reply_json(r, c, MHD_HTTP_CREATED,
-				   json_pack("{s:s, s:I}", "result", "enrolled", "id", (json_int_t)id));
+				      json_pack("{s:s, s:I}", "result", "enrolled", "id", (json_int_t)id));
 	case ENROLL_REFRESHED:
 		atomic_fetch_add(&r->srv->metrics.enrol_refreshed, 1);
 		return web_reply_json(r, c, MHD_HTTP_OK,
-				   json_pack("{s:s, s:I}", "result", "refreshed", "id", (json_int_t)id));
+				      json_pack("{s:s, s:I}", "result", "refreshed", "id", (json_int_t)id));
 	default:
 		atomic_fetch_add(&r->srv->metrics.enrol_suppressed, 1);
 		return web_reply_json(r, c, MHD_HTTP_OK,
-				   json_pack("{s:s, s:s}", "result", "suppressed", "detail",
-					     "not enrolled: the address is on the suppression list "
-					     "(unsubscribed or reported dead); send \"consent\": true "
-					     "for an explicit new opt-in"));
+				      json_pack("{s:s, s:s}", "result", "suppressed", "detail",
+						"not enrolled: the address is on the suppression list "
+						"(unsubscribed or reported dead); send \"consent\": true "
+						"for an explicit new opt-in"));
 	}
 }
 
@@ -258,8 +262,8 @@ web_api_subscriber(struct web_request *r, struct MHD_Connection *c, const char *
 			return store_error(r, c, s, err);
 		web_scrub_note(&r->srv->scrub);
 		return web_reply_json(r, c, MHD_HTTP_OK,
-				   json_pack("{s:s, s:b, s:b}", "result", "erased", "existed", existed,
-					     "suppressed", suppress));
+				      json_pack("{s:s, s:b, s:b}", "result", "erased", "existed", existed,
+						"suppressed", suppress));
 	}
 	s = store_subscriber_find(st, email, &sub, err);
 	sodium_memzero(&sub, sizeof(sub));
@@ -286,7 +290,7 @@ web_api_subscriber_action(struct web_request *r, struct MHD_Connection *c, const
 	(void)method;
 	if (n >= sizeof(email))
 		return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
-					 "invalid address: longer than 254 characters");
+				       "invalid address: longer than 254 characters");
 	memcpy(email, r->rest, n);
 	email[n] = '\0';
 	NEED_STORE(st, r, c, err);
@@ -304,15 +308,15 @@ web_api_subscriber_action(struct web_request *r, struct MHD_Connection *c, const
 			web_scrub_note(&r->srv->scrub);
 		}
 		return web_reply_json(r, c, MHD_HTTP_OK,
-				   json_pack("{s:s, s:b}", "result", "unsubscribed", "was_subscribed", was));
+				      json_pack("{s:s, s:b}", "result", "unsubscribed", "was_subscribed", was));
 	}
 	s = store_subscriber_find(st, email, &sub, err);
 	if (s != STORE_OK)
 		return store_error(r, c, s, err);
 	sodium_memzero(sub.email, sizeof(sub.email));
 	return web_reply_json(r, c, MHD_HTTP_OK,
-			   json_pack("{s:I, s:s}", "id", (json_int_t)sub.id,
-				     "state", store_state_name(sub.state)));
+			      json_pack("{s:I, s:s}", "id", (json_int_t)sub.id,
+					"state", store_state_name(sub.state)));
 }
 
 enum MHD_Result
@@ -326,7 +330,7 @@ web_api_healthz(struct web_request *r, struct MHD_Connection *c)
 	if (!ok)
 		log_warn("health check: %s", st == NULL ? err : "the database cannot be read");
 	return web_reply(r, c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-			    "text/plain; charset=utf-8", body, strlen(body));
+			 "text/plain; charset=utf-8", body, strlen(body));
 }
 
 enum MHD_Result

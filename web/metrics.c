@@ -1,9 +1,10 @@
 /*
  * web/metrics.c - request and event counters, and their Prometheus text.
  *
- * Request counters live in each thread's worker (server.c sums them for a
- * scrape), event counters in the server; all are atomics, none global. Labels are
- * route names and status codes, never a path, a token or an address.
+ * Request counters live in each thread's worker (worker.c sums them for a
+ * scrape), event counters in the server; all are atomics, none global.
+ * Labels are route names and status codes, never a path, a token or an
+ * address. Calls nothing of web/: the others call it.
  */
 #include "web_int.h"
 
@@ -54,8 +55,8 @@ web_metrics_add(unsigned long sum[ROUTE_COUNT][METRICS_STATUSES], const struct w
 
 void
 web_metrics_render(const struct web_metrics *m,
-	       const unsigned long requests[ROUTE_COUNT][METRICS_STATUSES],
-	       const struct store_stats *st, struct buf *out)
+		   const unsigned long requests[ROUTE_COUNT][METRICS_STATUSES],
+		   const struct store_stats *st, struct buf *out)
 {
 	buf_adds(out, "# HELP newsletter_http_requests_total HTTP requests answered, by route and status.\n"
 		 "# TYPE newsletter_http_requests_total counter\n");

@@ -376,7 +376,7 @@ web_page_cached(const struct web_page_cache *pc, enum web_page_kind kind, enum w
 
 char *
 web_page_confirm(const struct web_page_cache *pc, enum web_lang l, const char *masked, const char *access,
-	     size_t *len)
+		 size_t *len)
 {
 	const struct web_page_template *t = &pc->confirm[l];
 	struct buf b;

@@ -59,7 +59,7 @@ reply(struct web_request *r, struct MHD_Connection *c, unsigned status, const ch
 
 enum MHD_Result
 web_reply(struct web_request *r, struct MHD_Connection *c, unsigned status,
-	     const char *ctype, char *body, size_t len)
+	  const char *ctype, char *body, size_t len)
 {
 	return reply(r, c, status, ctype, body, len, MHD_RESPMEM_MUST_FREE);
 }
@@ -68,13 +68,13 @@ enum web_lang
 web_reply_lang(struct web_request *r, struct MHD_Connection *c)
 {
 	return web_page_lang(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_ACCEPT_LANGUAGE),
-			 r->srv->lang);
+							 MHD_HTTP_HEADER_ACCEPT_LANGUAGE),
+			     r->srv->lang);
 }
 
 enum MHD_Result
 web_reply_page(struct web_request *r, struct MHD_Connection *c, unsigned status,
-	    enum web_page_kind kind, const struct web_page_args *a)
+	       enum web_page_kind kind, const struct web_page_args *a)
 {
 	static const char html[] = "text/html; charset=utf-8";
 	const struct web_page_cache *pc = &r->srv->pages;
@@ -110,7 +110,7 @@ web_reply_json(struct web_request *r, struct MHD_Connection *c, unsigned status,
 
 enum MHD_Result
 web_reply_error(struct web_request *r, struct MHD_Connection *c, unsigned status,
-		  const char *msg)
+		const char *msg)
 {
 	return web_reply_json(r, c, status, json_pack("{s:s}", "error", msg));
 }

@@ -21,10 +21,11 @@
  * checkpoint waits for the pin longer than that.
  *
  * The page views of the pool's threads read in snapshots they keep from
- * request to request (web_worker_snapshot). Before each checkpoint this thread
- * lets go of all of them and keeps the threads out until it is done, so a
- * snapshot never holds back a checkpoint, ours or another process's, for
- * longer than the pin does; and a page view after it reads afresh.
+ * request to request (web_worker_snapshot). Before each checkpoint this
+ * thread lets go of all of them (worker.c) and keeps the threads out until
+ * it is done, so a snapshot never holds back a checkpoint, ours or another
+ * process's, for longer than the pin does; and a page view after it reads
+ * afresh. Calls down only (worker.c, the store), never into server.c.
  */
 #include "web_int.h"
 
@@ -139,7 +140,7 @@ scrub_main(void *arg)
 
 int
 web_scrub_start(struct web_scrub *s, struct web_server *srv, const char *database,
-	    const struct store_keys *keys, pthread_mutex_t *write_lock, char *err)
+		const struct store_keys *keys, pthread_mutex_t *write_lock, char *err)
 {
 	int rc;
 

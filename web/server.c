@@ -460,7 +460,7 @@ handle_locked(void *cls, struct MHD_Connection *c, const char *url, const char *
 		return refuse(r, c, MHD_HTTP_METHOD_NOT_ALLOWED);
 	if (d->auth && !web_api_authorized(r, c))
 		return web_reply_error(r, c, MHD_HTTP_UNAUTHORIZED,
-					 "missing or wrong bearer token (Authorization: Bearer TOKEN)");
+				       "missing or wrong bearer token (Authorization: Bearer TOKEN)");
 	switch (d->route) {
 	case ROUTE_UNSUBSCRIBE:
 		return m == M_POST ? web_unsub_post(r, c) : web_unsub_get(r, c);

@@ -15,6 +15,9 @@
  *
  * Trusts nothing in the request. Never logs or shows a token or an
  * address (the page shows the address masked).
+ *
+ * A handler: server.c calls it, and it calls only what sits below it
+ * (reply.c, worker.c, writer.c, the store), never back into server.c.
  */
 #include "web_int.h"
 

@@ -51,7 +51,7 @@ struct web_page_args {
 
 /* A page as a malloc'd, NUL-terminated string; the caller frees it. */
 char *web_page_render(enum web_page_kind kind, enum web_lang l, const struct web_page_args *a,
-		  size_t *len);
+		      size_t *len);
 /* Pages made when the server starts (web_page_render's output, kept). */
 struct web_page_piece {
 	char *s;
@@ -71,10 +71,10 @@ void web_page_cache_init(struct web_page_cache *pc, const char *list);
 void web_page_cache_free(struct web_page_cache *pc);
 /* A page that depends on nothing but the list: kept, not to be freed. */
 const char *web_page_cached(const struct web_page_cache *pc, enum web_page_kind kind, enum web_lang l,
-			size_t *len);
+			    size_t *len);
 /* The confirmation page, as web_page_render makes it; malloc'd. */
 char *web_page_confirm(const struct web_page_cache *pc, enum web_lang l, const char *masked,
-		   const char *access, size_t *len);
+		       const char *access, size_t *len);
 /* The Content-Security-Policy of every HTML page (the style's hash);
  * 0, or -1 when it does not fit in @outlen bytes. */
 int web_page_csp(char *out, size_t outlen) __attribute__((warn_unused_result));
@@ -103,11 +103,11 @@ const char *web_metrics_route_name(enum web_route r);
 void web_metrics_count(struct web_request_counts *rc, enum web_route r, unsigned status);
 /* Adds @rc into @sum. */
 void web_metrics_add(unsigned long sum[ROUTE_COUNT][METRICS_STATUSES],
-		 const struct web_request_counts *rc);
+		     const struct web_request_counts *rc);
 /* Appends the Prometheus text exposition; @stats may be NULL. */
 void web_metrics_render(const struct web_metrics *m,
-		    const unsigned long requests[ROUTE_COUNT][METRICS_STATUSES],
-		    const struct store_stats *stats, struct buf *out);
+			const unsigned long requests[ROUTE_COUNT][METRICS_STATUSES],
+			const struct store_stats *stats, struct buf *out);
 
 /* --- scrub.c: deletions leave the files within SCRUB_DELAY_MS --- */
 
@@ -126,7 +126,7 @@ struct web_scrub {
 };
 
 int web_scrub_start(struct web_scrub *s, struct web_server *srv, const char *database,
-		const struct store_keys *keys, pthread_mutex_t *write_lock, char *err);
+		    const struct store_keys *keys, pthread_mutex_t *write_lock, char *err);
 /* A deletion was committed: checkpoint and truncate the log soon. */
 void web_scrub_note(struct web_scrub *s);
 /* Scrubs what is pending, then ends the thread. */
@@ -301,7 +301,7 @@ bool web_api_authorized(struct web_request *r, struct MHD_Connection *c);
 enum MHD_Result web_api_purchases(struct web_request *r, struct MHD_Connection *c, const char *method);
 enum MHD_Result web_api_subscriber(struct web_request *r, struct MHD_Connection *c, const char *method);
 enum MHD_Result web_api_subscriber_action(struct web_request *r, struct MHD_Connection *c,
-				      const char *method);
+					  const char *method);
 enum MHD_Result web_api_healthz(struct web_request *r, struct MHD_Connection *c);
 enum MHD_Result web_api_metrics(struct web_request *r, struct MHD_Connection *c);
 

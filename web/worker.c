@@ -5,7 +5,7 @@
  * the server's write lock around a write.
  *
  * Below the handlers (unsub.c, api.c, writer.c, scrub.c) and the daemons
- * (server.c): it calls none of them and knows no route, request or reply.
+ * (server.c): it calls none of them and knows no request or reply.
  * A store belongs to one thread: nothing here hands a worker's store to
  * another, except that the scrub thread may let go of a worker's snapshot
  * while it holds the worker's lock. Never logs an address or a token.
