@@ -96,6 +96,15 @@ void buf_addc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* --- html.c: HTML escaping --- */
+
+/*
+ * Appends @s to @b with & < > " ' escaped (&amp; &lt; &gt; &quot; &#39;),
+ * safe in text and in a quoted attribute value; other bytes (UTF-8) as
+ * they are. @b holds a string afterwards even when @s is "".
+ */
+void html_escape(struct buf *b, const char *s);
+
 /* --- date.c: calendar dates as YYYY-MM-DD, times as ISO 8601 UTC --- */
 
 #define DATE_LEN 11		/* "YYYY-MM-DD" + NUL */

@@ -352,7 +352,7 @@ fill_line(struct buf *b, struct buf *esc, const char *s, const char *placeholder
 
 	if (html) {
 		buf_reset(esc);
-		mailer_render_escape(esc, who->name);
+		html_escape(esc, who->name);
 		name = esc->s;
 	}
 	buf_reset(b);

@@ -51,8 +51,6 @@ struct rendered {
 int mailer_render(const struct issue *is, const struct config *cfg,
 		  const char *unsub_url, struct rendered *out, char *err);
 void mailer_render_free(struct rendered *r);
-/* Appends @s escaped for HTML text and attributes. */
-void mailer_render_escape(struct buf *b, const char *s);
 
 /* --- compose.c: the mailing as MIME, personalised per recipient --- */
 

@@ -58,22 +58,6 @@ static const struct footer {
 	 "Meld deg av med ett klikk (adressen din blir da slettet):\n%2$s\n"},
 };
 
-void
-mailer_render_escape(struct buf *b, const char *s)
-{
-	buf_adds(b, "");	/* allocated even when @s is empty */
-	for (; *s; s++) {
-		switch (*s) {
-		case '&': buf_adds(b, "&amp;"); break;
-		case '<': buf_adds(b, "&lt;"); break;
-		case '>': buf_adds(b, "&gt;"); break;
-		case '"': buf_adds(b, "&quot;"); break;
-		case '\'': buf_adds(b, "&#39;"); break;
-		default: buf_addc(b, *s); break;
-		}
-	}
-}
-
 /* Appends @s with every @from replaced by @to. */
 static void
 replace_into(struct buf *b, const char *s, const char *from, const char *to)
@@ -403,10 +387,10 @@ mailer_render(const struct issue *is, const struct config *cfg, const char *unsu
 	buf_init(&esc_url);
 	buf_init(&foot);
 	buf_init(&content);
-	mailer_render_escape(&esc_list, cfg->list.name);
-	mailer_render_escape(&esc_subject, is->subject);
-	mailer_render_escape(&esc_pre, is->preheader);
-	mailer_render_escape(&esc_url, unsub_url);
+	html_escape(&esc_list, cfg->list.name);
+	html_escape(&esc_subject, is->subject);
+	html_escape(&esc_pre, is->preheader);
+	html_escape(&esc_url, unsub_url);
 	buf_printf(&foot, f->html, esc_list.s, esc_url.s);
 	buf_adds(&content, html);
 	buf_adds(&content, foot.s);

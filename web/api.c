@@ -8,6 +8,10 @@
  * guarded memory; a request's token is hashed and compared in constant
  * time, whatever its length. Trusts nothing in a request body; the store
  * checks addresses, names, orders and dates itself. Never logs an address.
+ *
+ * A handler: server.c calls it, and it calls only what sits below it
+ * (reply.c, worker.c, scrub.c, metrics.c, the store), never back into
+ * server.c.
  */
 #include "web_int.h"
 
@@ -25,7 +29,7 @@
 #define AUTH_MAX 1024		/* bytes of an Authorization header considered */
 
 unsigned char *
-api_token_load(const char *path, char *err)
+web_api_token_load(const char *path, char *err)
 {
 	char buf[TOKEN_FILE_MAX + 1];
 	unsigned char *h;
@@ -69,14 +73,14 @@ api_token_load(const char *path, char *err)
 }
 
 void
-api_token_free(unsigned char *hash)
+web_api_token_free(unsigned char *hash)
 {
 	if (hash)
 		sodium_free(hash);
 }
 
 bool
-api_authorized(struct request *r, struct MHD_Connection *c)
+web_api_authorized(struct web_request *r, struct MHD_Connection *c)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	unsigned char got[TOKEN_HASH_LEN];
@@ -116,19 +120,19 @@ store_http(enum store_status s)
 }
 
 static enum MHD_Result
-store_error(struct request *r, struct MHD_Connection *c, enum store_status s, const char *err)
+store_error(struct web_request *r, struct MHD_Connection *c, enum store_status s, const char *err)
 {
 	if (s == STORE_BUSY || s == STORE_ERROR)
 		log_warn("admin API: %s", err);
-	return server_json_error(r, c, store_http(s), err);
+	return web_reply_error(r, c, store_http(s), err);
 }
 
 /* The store of this thread, or a 503 reply. */
 #define NEED_STORE(st, r, c, err) \
 	do { \
-		if (((st) = server_store((r)->srv, (err))) == NULL) { \
+		if (((st) = web_worker_store((r)->srv, (err))) == NULL) { \
 			log_warn("%s", (err)); \
-			return server_json_error((r), (c), MHD_HTTP_SERVICE_UNAVAILABLE, \
+			return web_reply_error((r), (c), MHD_HTTP_SERVICE_UNAVAILABLE, \
 						 "the database is unreachable: try again"); \
 		} \
 	} while (0)
@@ -149,7 +153,7 @@ opt_string(json_t *o, const char *key, const char **out)
 }
 
 enum MHD_Result
-api_purchases(struct request *r, struct MHD_Connection *c, const char *method)
+web_api_purchases(struct web_request *r, struct MHD_Connection *c, const char *method)
 {
 	static const char *const fields[] = {"email", "name", "order", "date", "consent"};
 	struct purchase p = {.source = "api"};
@@ -165,13 +169,18 @@ api_purchases(struct request *r, struct MHD_Connection *c, const char *method)
 	(void)method;
 	o = json_loadb(r->body.s ? r->body.s : "", r->body.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL) {
-		snprintf(msg, sizeof(msg), "the body is not JSON: %s (line %d)", jerr.text, jerr.line);
-		return server_json_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT, msg);
+		/* jansson's text is at most JSON_ERROR_TEXT_LENGTH: it fits, or we say less. */
+		if (fmt(msg, sizeof(msg), "the body is not JSON: %s (line %d)", jerr.text,
+			jerr.line) < 0 &&
+		    fmt(msg, sizeof(msg), "the body is not JSON (line %d)", jerr.line) < 0)
+			return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
+					       "the body is not JSON");
+		return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT, msg);
 	}
 	if (!json_is_object(o)) {
 		json_decref(o);
-		return server_json_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
-					 "the body must be a JSON object {\"email\", \"name\", \"order\", \"date\"}");
+		return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
+				       "the body must be a JSON object {\"email\", \"name\", \"order\", \"date\"}");
 	}
 	json_object_foreach(o, key, v) {
 		bool known = false;
@@ -180,8 +189,8 @@ api_purchases(struct request *r, struct MHD_Connection *c, const char *method)
 			known |= strcmp(key, fields[i]) == 0;
 		if (!known) {
 			json_decref(o);
-			return server_json_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
-						 "unknown field (known: email, name, order, date, consent)");
+			return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
+					       "unknown field (known: email, name, order, date, consent)");
 		}
 	}
 	v = json_object_get(o, "consent");
@@ -189,23 +198,23 @@ api_purchases(struct request *r, struct MHD_Connection *c, const char *method)
 	    opt_string(o, "order", &p.order) < 0 || opt_string(o, "date", &p.date) < 0 ||
 	    (v != NULL && !json_is_boolean(v))) {
 		json_decref(o);
-		return server_json_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
-					 "email, name, order and date must be strings, consent true or false");
+		return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
+				       "email, name, order and date must be strings, consent true or false");
 	}
 	p.consent = json_is_true(v);
 	if (p.email == NULL) {
 		json_decref(o);
-		return server_json_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT, "email is missing");
+		return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT, "email is missing");
 	}
-	if ((st = server_store(r->srv, err)) == NULL) {
+	if ((st = web_worker_store(r->srv, err)) == NULL) {
 		json_decref(o);
 		log_warn("%s", err);
-		return server_json_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
-					 "the database is unreachable: try again");
+		return web_reply_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				       "the database is unreachable: try again");
 	}
-	server_write_begin(r->srv);
+	web_worker_write_begin(r->srv);
 	s = store_enroll(st, &p, &res, &id, err);
-	server_write_end(r->srv);
+	web_worker_write_end(r->srv);
 	json_decref(o);
 	if (s == STORE_SUPPRESSED)
 		res = ENROLL_SUPPRESSED;	/* not an error for the shop */
@@ -214,24 +223,24 @@ api_purchases(struct request *r, struct MHD_Connection *c, const char *method)
 	switch (res) {
 	case ENROLL_NEW:
 		atomic_fetch_add(&r->srv->metrics.enrol_new, 1);
-		return server_json(r, c, MHD_HTTP_CREATED,
-				   json_pack("{s:s, s:I}", "result", "enrolled", "id", (json_int_t)id));
+		return web_reply_json(r, c, MHD_HTTP_CREATED,
+				      json_pack("{s:s, s:I}", "result", "enrolled", "id", (json_int_t)id));
 	case ENROLL_REFRESHED:
 		atomic_fetch_add(&r->srv->metrics.enrol_refreshed, 1);
-		return server_json(r, c, MHD_HTTP_OK,
-				   json_pack("{s:s, s:I}", "result", "refreshed", "id", (json_int_t)id));
+		return web_reply_json(r, c, MHD_HTTP_OK,
+				      json_pack("{s:s, s:I}", "result", "refreshed", "id", (json_int_t)id));
 	default:
 		atomic_fetch_add(&r->srv->metrics.enrol_suppressed, 1);
-		return server_json(r, c, MHD_HTTP_OK,
-				   json_pack("{s:s, s:s}", "result", "suppressed", "detail",
-					     "not enrolled: the address is on the suppression list "
-					     "(unsubscribed or reported dead); send \"consent\": true "
-					     "for an explicit new opt-in"));
+		return web_reply_json(r, c, MHD_HTTP_OK,
+				      json_pack("{s:s, s:s}", "result", "suppressed", "detail",
+						"not enrolled: the address is on the suppression list "
+						"(unsubscribed or reported dead); send \"consent\": true "
+						"for an explicit new opt-in"));
 	}
 }
 
 enum MHD_Result
-api_subscriber(struct request *r, struct MHD_Connection *c, const char *method)
+web_api_subscriber(struct web_request *r, struct MHD_Connection *c, const char *method)
 {
 	const char *email = r->rest;
 	struct subscriber sub;
@@ -246,15 +255,15 @@ api_subscriber(struct request *r, struct MHD_Connection *c, const char *method)
 		bool suppress = q != NULL && (strcmp(q, "1") == 0 || strcmp(q, "true") == 0);
 		bool existed;
 
-		server_write_begin(r->srv);
+		web_worker_write_begin(r->srv);
 		s = store_erase(st, email, suppress, "api", &existed, err);
-		server_write_end(r->srv);
+		web_worker_write_end(r->srv);
 		if (s != STORE_OK)
 			return store_error(r, c, s, err);
-		scrub_note(&r->srv->scrub);
-		return server_json(r, c, MHD_HTTP_OK,
-				   json_pack("{s:s, s:b, s:b}", "result", "erased", "existed", existed,
-					     "suppressed", suppress));
+		web_scrub_note(&r->srv->scrub);
+		return web_reply_json(r, c, MHD_HTTP_OK,
+				      json_pack("{s:s, s:b, s:b}", "result", "erased", "existed", existed,
+						"suppressed", suppress));
 	}
 	s = store_subscriber_find(st, email, &sub, err);
 	sodium_memzero(&sub, sizeof(sub));
@@ -263,11 +272,11 @@ api_subscriber(struct request *r, struct MHD_Connection *c, const char *method)
 	s = store_export(st, email, r->srv->cfg->list.name, &o, err);
 	if (s != STORE_OK)
 		return store_error(r, c, s, err);
-	return server_json(r, c, MHD_HTTP_OK, o);
+	return web_reply_json(r, c, MHD_HTTP_OK, o);
 }
 
 enum MHD_Result
-api_subscriber_action(struct request *r, struct MHD_Connection *c, const char *method)
+web_api_subscriber_action(struct web_request *r, struct MHD_Connection *c, const char *method)
 {
 	const char *slash = strrchr(r->rest, '/');
 	const char *action = slash + 1;
@@ -280,64 +289,64 @@ api_subscriber_action(struct request *r, struct MHD_Connection *c, const char *m
 
 	(void)method;
 	if (n >= sizeof(email))
-		return server_json_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
-					 "invalid address: longer than 254 characters");
+		return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT,
+				       "invalid address: longer than 254 characters");
 	memcpy(email, r->rest, n);
 	email[n] = '\0';
 	NEED_STORE(st, r, c, err);
-	server_write_begin(r->srv);
+	web_worker_write_begin(r->srv);
 	if (strcmp(action, "unsubscribe") == 0)
 		s = store_unsubscribe(st, email, "api", &was, err);
 	else
 		s = store_restrict(st, email, strcmp(action, "restrict") == 0, "api", err);
-	server_write_end(r->srv);
+	web_worker_write_end(r->srv);
 	if (s != STORE_OK)
 		return store_error(r, c, s, s == STORE_NOTFOUND ? "no subscriber has that address" : err);
 	if (strcmp(action, "unsubscribe") == 0) {
 		if (was) {
 			atomic_fetch_add(&r->srv->metrics.unsubscribes, 1);
-			scrub_note(&r->srv->scrub);
+			web_scrub_note(&r->srv->scrub);
 		}
-		return server_json(r, c, MHD_HTTP_OK,
-				   json_pack("{s:s, s:b}", "result", "unsubscribed", "was_subscribed", was));
+		return web_reply_json(r, c, MHD_HTTP_OK,
+				      json_pack("{s:s, s:b}", "result", "unsubscribed", "was_subscribed", was));
 	}
 	s = store_subscriber_find(st, email, &sub, err);
 	if (s != STORE_OK)
 		return store_error(r, c, s, err);
 	sodium_memzero(sub.email, sizeof(sub.email));
-	return server_json(r, c, MHD_HTTP_OK,
-			   json_pack("{s:I, s:s}", "id", (json_int_t)sub.id,
-				     "state", store_state_name(sub.state)));
+	return web_reply_json(r, c, MHD_HTTP_OK,
+			      json_pack("{s:I, s:s}", "id", (json_int_t)sub.id,
+					"state", store_state_name(sub.state)));
 }
 
 enum MHD_Result
-api_healthz(struct request *r, struct MHD_Connection *c)
+web_api_healthz(struct web_request *r, struct MHD_Connection *c)
 {
 	char err[ERR_LEN];
-	struct store *st = server_store(r->srv, err);
+	struct store *st = web_worker_store(r->srv, err);
 	bool ok = st != NULL && store_schema_version(st) > 0;
 	char *body = xstrdup(ok ? "ok\n" : "unavailable: the database cannot be read\n");
 
 	if (!ok)
 		log_warn("health check: %s", st == NULL ? err : "the database cannot be read");
-	return server_reply(r, c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-			    "text/plain; charset=utf-8", body, strlen(body));
+	return web_reply(r, c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+			 "text/plain; charset=utf-8", body, strlen(body));
 }
 
 enum MHD_Result
-api_metrics(struct request *r, struct MHD_Connection *c)
+web_api_metrics(struct web_request *r, struct MHD_Connection *c)
 {
 	struct store_stats stats;
 	char err[ERR_LEN];
-	struct store *st = server_store(r->srv, err);
+	struct store *st = web_worker_store(r->srv, err);
 	bool have = st != NULL && store_stats(st, &stats, err) == STORE_OK;
 	unsigned long requests[ROUTE_COUNT][METRICS_STATUSES] = {{0}};
 	struct buf b;
 
 	buf_init(&b);
-	server_request_counts(r->srv, requests);
-	metrics_render(&r->srv->metrics, requests, have ? &stats : NULL, &b);
+	web_workers_counts(r->srv, requests);
+	web_metrics_render(&r->srv->metrics, requests, have ? &stats : NULL, &b);
 	if (b.s == NULL)
 		buf_adds(&b, "");
-	return server_reply(r, c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.s, b.len);
+	return web_reply(r, c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.s, b.len);
 }

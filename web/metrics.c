@@ -1,9 +1,10 @@
 /*
  * web/metrics.c - request and event counters, and their Prometheus text.
  *
- * Request counters live in each thread's worker (server.c sums them for a
- * scrape), event counters in the server; all are atomics, none global. Labels are
- * route names and status codes, never a path, a token or an address.
+ * Request counters live in each thread's worker (worker.c sums them for a
+ * scrape), event counters in the server; all are atomics, none global.
+ * Labels are route names and status codes, never a path, a token or an
+ * address. Calls nothing of web/: the others call it.
  */
 #include "web_int.h"
 
@@ -24,7 +25,7 @@ static const unsigned statuses[METRICS_STATUSES] = {
 };
 
 const char *
-metrics_route_name(enum route r)
+web_metrics_route_name(enum web_route r)
 {
 	return route_names[r];
 }
@@ -39,13 +40,13 @@ status_slot(unsigned status)
 }
 
 void
-metrics_count(struct request_counts *rc, enum route r, unsigned status)
+web_metrics_count(struct web_request_counts *rc, enum web_route r, unsigned status)
 {
 	atomic_fetch_add_explicit(&rc->n[r][status_slot(status)], 1, memory_order_relaxed);
 }
 
 void
-metrics_add(unsigned long sum[ROUTE_COUNT][METRICS_STATUSES], const struct request_counts *rc)
+web_metrics_add(unsigned long sum[ROUTE_COUNT][METRICS_STATUSES], const struct web_request_counts *rc)
 {
 	for (int r = 0; r < ROUTE_COUNT; r++)
 		for (int i = 0; i < METRICS_STATUSES; i++)
@@ -53,9 +54,9 @@ metrics_add(unsigned long sum[ROUTE_COUNT][METRICS_STATUSES], const struct reque
 }
 
 void
-metrics_render(const struct metrics *m,
-	       const unsigned long requests[ROUTE_COUNT][METRICS_STATUSES],
-	       const struct store_stats *st, struct buf *out)
+web_metrics_render(const struct web_metrics *m,
+		   const unsigned long requests[ROUTE_COUNT][METRICS_STATUSES],
+		   const struct store_stats *st, struct buf *out)
 {
 	buf_adds(out, "# HELP newsletter_http_requests_total HTTP requests answered, by route and status.\n"
 		 "# TYPE newsletter_http_requests_total counter\n");

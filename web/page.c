@@ -151,7 +151,7 @@ static const struct {
 static const char *const lang_tags[LANG_COUNT] = {[LANG_EN] = "en", [LANG_NB] = "nb"};
 
 const char *
-page_lang_tag(enum lang l)
+web_page_lang_tag(enum web_lang l)
 {
 	return lang_tags[l];
 }
@@ -159,13 +159,13 @@ page_lang_tag(enum lang l)
 /* A primary language subtag we speak: Norwegian in any form reads Bokmål. */
 static const struct {
 	const char *tag;
-	enum lang lang;
+	enum web_lang lang;
 } lang_map[] = {
 	{"en", LANG_EN}, {"nb", LANG_NB}, {"no", LANG_NB}, {"nn", LANG_NB},
 };
 
-enum lang
-page_lang_code(const char *code)
+enum web_lang
+web_page_lang_code(const char *code)
 {
 	for (size_t i = 0; i < sizeof(lang_map) / sizeof(lang_map[0]); i++)
 		if (strcasecmp(code, lang_map[i].tag) == 0)
@@ -202,10 +202,10 @@ qvalue(const char *p, const char *end)
 	return 1000;
 }
 
-enum lang
-page_lang(const char *h, enum lang fallback)
+enum web_lang
+web_page_lang(const char *h, enum web_lang fallback)
 {
-	enum lang best = fallback;
+	enum web_lang best = fallback;
 	int best_q = 0;
 
 	if (h == NULL)
@@ -245,24 +245,6 @@ page_lang(const char *h, enum lang fallback)
 	return best;
 }
 
-static void
-add_escaped(struct buf *b, const char *s)
-{
-	size_t plain = strcspn(s, "&<>\"'");
-
-	buf_add(b, s, plain);	/* most text has nothing to escape */
-	for (s += plain; *s; s++) {
-		switch (*s) {
-		case '&': buf_adds(b, "&amp;"); break;
-		case '<': buf_adds(b, "&lt;"); break;
-		case '>': buf_adds(b, "&gt;"); break;
-		case '"': buf_adds(b, "&quot;"); break;
-		case '\'': buf_adds(b, "&#39;"); break;
-		default: buf_addc(b, *s);
-		}
-	}
-}
-
 /* Expands %1$s (the list) and %2$s (the address) in @fmt, both escaped. */
 static void
 add_text(struct buf *b, const char *fmt, const char *list, const char *masked)
@@ -272,7 +254,7 @@ add_text(struct buf *b, const char *fmt, const char *list, const char *masked)
 	while ((pc = strchr(p, '%')) != NULL) {
 		buf_add(b, p, (size_t)(pc - p));
 		if ((pc[1] == '1' || pc[1] == '2') && pc[2] == '$' && pc[3] == 's') {
-			add_escaped(b, pc[1] == '1' ? list : (masked ? masked : ""));
+			html_escape(b, pc[1] == '1' ? list : (masked ? masked : ""));
 			p = pc + 4;
 		} else {
 			buf_addc(b, '%');
@@ -286,7 +268,7 @@ add_text(struct buf *b, const char *fmt, const char *list, const char *masked)
 #define PAGE_SIZE_HINT 4096
 
 char *
-page_render(enum page_kind kind, enum lang l, const struct page_args *a, size_t *len)
+web_page_render(enum web_page_kind kind, enum web_lang l, const struct web_page_args *a, size_t *len)
 {
 	const struct text *t = &texts[kind][l];
 	const char *list = a && a->list ? a->list : "";
@@ -300,13 +282,13 @@ page_render(enum page_kind kind, enum lang l, const struct page_args *a, size_t 
 	buf_adds(&b, "\">\n<head>\n<meta charset=\"utf-8\">\n"
 		 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 		 "<meta name=\"referrer\" content=\"no-referrer\">\n<title>");
-	add_escaped(&b, t->title);
+	html_escape(&b, t->title);
 	buf_adds(&b, " – ");
-	add_escaped(&b, list);
+	html_escape(&b, list);
 	buf_adds(&b, "</title>\n<style>");
 	buf_add(&b, style, sizeof(style) - 1);
 	buf_adds(&b, "</style>\n</head>\n<body>\n<main>\n<h1>");
-	add_escaped(&b, t->title);
+	html_escape(&b, t->title);
 	buf_adds(&b, "</h1>\n");
 	if (kind == PAGE_CONFIRM) {
 		buf_adds(&b, "<p>");
@@ -316,15 +298,15 @@ page_render(enum page_kind kind, enum lang l, const struct page_args *a, size_t 
 		/* No action: the form posts to the page's own address. */
 		buf_adds(&b, "\n<form method=\"post\">\n<button type=\"submit\" name=\"List-Unsubscribe\" "
 			 "value=\"One-Click\">");
-		add_escaped(&b, confirm[l].button);
+		html_escape(&b, confirm[l].button);
 		buf_adds(&b, "</button>\n</form>\n<hr>\n<h2>");
-		add_escaped(&b, confirm[l].data_heading);
+		html_escape(&b, confirm[l].data_heading);
 		buf_adds(&b, "</h2>\n<p>");
-		add_escaped(&b, confirm[l].data_text);
+		html_escape(&b, confirm[l].data_text);
 		buf_adds(&b, "</p>\n<form method=\"post\" action=\"../a/");
-		add_escaped(&b, a->access);
+		html_escape(&b, a->access);
 		buf_adds(&b, "\">\n<button type=\"submit\" class=\"secondary\">");
-		add_escaped(&b, confirm[l].data_button);
+		html_escape(&b, confirm[l].data_button);
 		buf_adds(&b, "</button>\n</form>\n");
 	} else {
 		add_text(&b, t->para, list, NULL);
@@ -340,27 +322,27 @@ page_render(enum page_kind kind, enum lang l, const struct page_args *a, size_t 
  * depends on the kind, the language and the list's name alone, and is
  * served from here as it is; the confirmation page is kept with a mark
  * where the masked address goes and one where the access token goes, so a
- * page view copies three pieces around them. page_render stays the one
+ * page view copies three pieces around them. web_page_render stays the one
  * place that writes HTML: the pieces are its output.
  */
 #define MARK_MASKED "\x01"
 #define MARK_ACCESS "\x02"
 
 void
-page_cache_init(struct page_cache *pc, const char *list)
+web_page_cache_init(struct web_page_cache *pc, const char *list)
 {
-	struct page_args none = {.list = list};
-	struct page_args marks = {.list = list, .masked = MARK_MASKED, .access = MARK_ACCESS};
+	struct web_page_args none = {.list = list};
+	struct web_page_args marks = {.list = list, .masked = MARK_MASKED, .access = MARK_ACCESS};
 
 	for (int k = 0; k < PAGE_COUNT; k++)
 		for (int l = 0; l < LANG_COUNT; l++) {
-			struct page_piece *p = &pc->fixed[k][l];
+			struct web_page_piece *p = &pc->fixed[k][l];
 
-			p->s = k == PAGE_CONFIRM ? NULL : page_render(k, l, &none, &p->len);
+			p->s = k == PAGE_CONFIRM ? NULL : web_page_render(k, l, &none, &p->len);
 		}
 	for (int l = 0; l < LANG_COUNT; l++) {
 		size_t len;
-		char *t = page_render(PAGE_CONFIRM, l, &marks, &len);
+		char *t = web_page_render(PAGE_CONFIRM, l, &marks, &len);
 		char *m = strstr(t, MARK_MASKED), *a = strstr(t, MARK_ACCESS);
 
 		/* The list's name never holds a mark: config.c refuses control characters. */
@@ -375,7 +357,7 @@ page_cache_init(struct page_cache *pc, const char *list)
 }
 
 void
-page_cache_free(struct page_cache *pc)
+web_page_cache_free(struct web_page_cache *pc)
 {
 	for (int k = 0; k < PAGE_COUNT; k++)
 		for (int l = 0; l < LANG_COUNT; l++)
@@ -386,33 +368,33 @@ page_cache_free(struct page_cache *pc)
 }
 
 const char *
-page_cached(const struct page_cache *pc, enum page_kind kind, enum lang l, size_t *len)
+web_page_cached(const struct web_page_cache *pc, enum web_page_kind kind, enum web_lang l, size_t *len)
 {
 	*len = pc->fixed[kind][l].len;
 	return pc->fixed[kind][l].s;
 }
 
 char *
-page_confirm(const struct page_cache *pc, enum lang l, const char *masked, const char *access,
-	     size_t *len)
+web_page_confirm(const struct web_page_cache *pc, enum web_lang l, const char *masked, const char *access,
+		 size_t *len)
 {
-	const struct page_template *t = &pc->confirm[l];
+	const struct web_page_template *t = &pc->confirm[l];
 	struct buf b;
 
 	buf_init(&b);
 	/* Room for the worst case at once: every character escaped (6 bytes). */
 	buf_reserve(&b, t->len + 6 * (strlen(masked) + strlen(access)));
 	buf_add(&b, t->s, t->masked_at);
-	add_escaped(&b, masked);
+	html_escape(&b, masked);
 	buf_add(&b, t->s + t->masked_at + 1, t->access_at - t->masked_at - 1);
-	add_escaped(&b, access);
+	html_escape(&b, access);
 	buf_add(&b, t->s + t->access_at + 1, t->len - t->access_at - 1);
 	*len = b.len;
 	return b.s;
 }
 
-void
-page_csp(char *out, size_t outlen)
+int
+web_page_csp(char *out, size_t outlen)
 {
 	unsigned char h[crypto_hash_sha256_BYTES];
 	char b64[sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES,
@@ -420,6 +402,6 @@ page_csp(char *out, size_t outlen)
 
 	crypto_hash_sha256(h, (const unsigned char *)style, strlen(style));
 	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), sodium_base64_VARIANT_ORIGINAL);
-	snprintf(out, outlen, "default-src 'none'; style-src 'sha256-%s'; form-action 'self'; "
-		 "frame-ancestors 'none'; base-uri 'none'", b64);
+	return fmt(out, outlen, "default-src 'none'; style-src 'sha256-%s'; form-action 'self'; "
+		   "frame-ancestors 'none'; base-uri 'none'", b64);
 }

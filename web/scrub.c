@@ -21,10 +21,11 @@
  * checkpoint waits for the pin longer than that.
  *
  * The page views of the pool's threads read in snapshots they keep from
- * request to request (server_snapshot). Before each checkpoint this thread
- * lets go of all of them and keeps the threads out until it is done, so a
- * snapshot never holds back a checkpoint, ours or another process's, for
- * longer than the pin does; and a page view after it reads afresh.
+ * request to request (web_worker_snapshot). Before each checkpoint this
+ * thread lets go of all of them (worker.c) and keeps the threads out until
+ * it is done, so a snapshot never holds back a checkpoint, ours or another
+ * process's, for longer than the pin does; and a page view after it reads
+ * afresh. Calls down only (worker.c, the store), never into server.c.
  */
 #include "web_int.h"
 
@@ -35,17 +36,17 @@
 /* One truncating checkpoint; false when it could not finish (a reader of
  * another process held an old snapshot): it is tried again. */
 static bool
-scrub_once(struct scrub *s, struct store *st)
+scrub_once(struct web_scrub *s, struct store *st)
 {
 	enum store_status r;
 	char err[ERR_LEN];
 
-	struct worker *held = server_snapshots_release(s->srv);
+	struct web_worker *held = web_workers_release(s->srv);
 
 	pthread_mutex_lock(s->write_lock);
 	r = store_scrub(st, err);
 	pthread_mutex_unlock(s->write_lock);
-	server_snapshots_resume(held);
+	web_workers_resume(held);
 	atomic_fetch_add(&s->runs, 1);
 	return r == STORE_OK;
 }
@@ -62,16 +63,16 @@ deadline(struct timespec *until, long ms)
 
 /* Another process wrote: empty the log, if nobody is in the way now. */
 static void
-truncate_log(struct scrub *s, struct store *st)
+truncate_log(struct web_scrub *s, struct store *st)
 {
 	char err[ERR_LEN];
-	struct worker *held = server_snapshots_release(s->srv);
+	struct web_worker *held = web_workers_release(s->srv);
 
 	pthread_mutex_lock(s->write_lock);
 	if (store_scrub_try(st, err) == STORE_OK)
 		atomic_fetch_add(&s->runs, 1);
 	pthread_mutex_unlock(s->write_lock);
-	server_snapshots_resume(held);
+	web_workers_resume(held);
 }
 
 static void
@@ -86,7 +87,7 @@ pin(struct store *st)
 static void *
 scrub_main(void *arg)
 {
-	struct scrub *s = arg;
+	struct web_scrub *s = arg;
 	struct store *st = NULL;
 	char err[ERR_LEN];
 	bool stop = false;
@@ -138,8 +139,8 @@ scrub_main(void *arg)
 }
 
 int
-scrub_start(struct scrub *s, struct server *srv, const char *database,
-	    const struct store_keys *keys, pthread_mutex_t *write_lock, char *err)
+web_scrub_start(struct web_scrub *s, struct web_server *srv, const char *database,
+		const struct store_keys *keys, pthread_mutex_t *write_lock, char *err)
 {
 	int rc;
 
@@ -157,7 +158,7 @@ scrub_start(struct scrub *s, struct server *srv, const char *database,
 }
 
 void
-scrub_note(struct scrub *s)
+web_scrub_note(struct web_scrub *s)
 {
 	pthread_mutex_lock(&s->mu);
 	if (!s->pending) {
@@ -168,7 +169,7 @@ scrub_note(struct scrub *s)
 }
 
 void
-scrub_stop(struct scrub *s)
+web_scrub_stop(struct web_scrub *s)
 {
 	if (!s->started)
 		return;

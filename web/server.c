@@ -1,6 +1,12 @@
 /*
  * web/server.c - 'newsletter serve': the libmicrohttpd daemons, routing,
- * limits, replies, one log line per request, and a clean shutdown.
+ * limits, the request watchdog, one log line per request, and a clean
+ * shutdown.
+ *
+ * The top of web/: it calls the handlers (unsub.c, api.c) and the helpers
+ * below them (reply.c, worker.c, page.c), and no file of web/ calls back
+ * into it but for web_serve() and web_listen_check(), which cli/ calls.
+ * It never reads or writes the store itself: the handlers do.
  *
  * Two listeners: the public one (subscriber pages, one-click POST) and,
  * when a bearer token file is configured, the admin API. Each runs
@@ -40,7 +46,7 @@ enum { M_GET = 1, M_HEAD = 2, M_POST = 4, M_DELETE = 8, M_OTHER = 16 };
 
 /* What a path may lead to: the routes of each listener, in order. */
 struct route_def {
-	enum route route;
+	enum web_route route;
 	bool admin;		/* on the admin listener, else the public one */
 	const char *path;
 	bool prefix;		/* @path is a prefix; the rest goes to the handler */
@@ -80,7 +86,7 @@ is_action(const char *rest)
 }
 
 static const struct route_def *
-route_find(const struct server *srv, bool admin, const char *url, const char **rest)
+route_find(const struct web_server *srv, bool admin, const char *url, const char **rest)
 {
 	/* The public pages live under [list] base_url's path, if it has one. */
 	if (!admin && srv->base_path_len > 0 &&
@@ -130,178 +136,6 @@ method_bit(const char *m, const char **name)
 	return M_OTHER;
 }
 
-/* --- per-thread workers --- */
-
-/* At a thread's exit: its store closes; its counters stay for /metrics. */
-static void
-worker_exit(void *p)
-{
-	struct worker *w = p;
-
-	pthread_mutex_lock(&w->mu);	/* the scrub thread may be letting go of it */
-	if (w->held)
-		store_unpin(w->st);
-	w->held = false;
-	store_close(w->st);
-	w->st = NULL;
-	pthread_mutex_unlock(&w->mu);
-}
-
-struct worker *
-server_worker(struct server *srv)
-{
-	struct worker *w = pthread_getspecific(srv->worker_key);
-
-	if (w != NULL)
-		return w;
-	w = aligned_alloc(_Alignof(struct worker), sizeof(*w));
-	if (w == NULL)
-		fatal("out of memory");
-	memset(w, 0, sizeof(*w));
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_mutex_lock(&srv->workers_lock);
-	w->next = srv->workers;
-	srv->workers = w;
-	pthread_mutex_unlock(&srv->workers_lock);
-	pthread_setspecific(srv->worker_key, w);
-	return w;
-}
-
-static struct store *
-worker_store(struct server *srv, struct worker *w, char *err)
-{
-	if (w->st != NULL)
-		return w->st;
-	if (store_open(&w->st, srv->cfg->store.database, srv->keys, err) != STORE_OK) {
-		w->st = NULL;
-		return NULL;
-	}
-	store_defer_scrub(w->st, true);	/* scrub.c does it, in batches */
-	return w->st;
-}
-
-static void
-let_go(struct worker *w)
-{
-	if (w->held)
-		store_unpin(w->st);
-	w->held = false;
-}
-
-struct store *
-server_store(struct server *srv, char *err)
-{
-	struct worker *w = server_worker(srv);
-	struct store *st = worker_store(srv, w, err);
-
-	let_go(w);	/* everything but the page view reads and writes afresh */
-	return st;
-}
-
-/* Takes a snapshot, after every write this server has made so far. */
-static void
-take(struct server *srv, struct worker *w)
-{
-	char err[ERR_LEN];
-	unsigned long gen = atomic_load_explicit(&srv->snapshot_gen, memory_order_acquire);
-
-	if (store_pin(w->st, err) == STORE_OK) {
-		w->held = true;
-		w->gen = gen;
-	} else {
-		log_debug("no snapshot kept: %s", err);	/* reads go on without one */
-	}
-}
-
-struct store *
-server_snapshot(struct server *srv, char *err)
-{
-	struct worker *w = server_worker(srv);
-	struct store *st = worker_store(srv, w, err);
-
-	if (st == NULL)
-		return NULL;
-	if (w->held && w->gen != atomic_load_explicit(&srv->snapshot_gen, memory_order_acquire))
-		let_go(w);
-	if (!w->held)
-		take(srv, w);
-	return st;
-}
-
-void
-server_snapshot_renew(struct server *srv)
-{
-	struct worker *w = server_worker(srv);
-
-	if (w->st == NULL)
-		return;
-	let_go(w);
-	take(srv, w);
-}
-
-void
-server_write_begin(struct server *srv)
-{
-	pthread_mutex_lock(&srv->write_lock);
-}
-
-void
-server_write_end(struct server *srv)
-{
-	atomic_fetch_add_explicit(&srv->snapshot_gen, 1, memory_order_release);
-	pthread_mutex_unlock(&srv->write_lock);
-}
-
-/*
- * Workers are only added at the head of the list and freed after every
- * thread has ended, so the list from @head on stays valid without the
- * list's lock; a worker made meanwhile (a thread's first request) is not
- * waited for, and at worst makes a checkpoint try again.
- */
-struct worker *
-server_snapshots_release(struct server *srv)
-{
-	struct worker *head;
-
-	atomic_fetch_add_explicit(&srv->snapshot_gen, 1, memory_order_release);
-	pthread_mutex_lock(&srv->workers_lock);
-	head = srv->workers;
-	pthread_mutex_unlock(&srv->workers_lock);
-	for (struct worker *w = head; w != NULL; w = w->next) {
-		pthread_mutex_lock(&w->mu);
-		let_go(w);
-	}
-	return head;
-}
-
-void
-server_snapshots_resume(struct worker *head)
-{
-	for (struct worker *w = head; w != NULL; w = w->next)
-		pthread_mutex_unlock(&w->mu);
-}
-
-void
-server_request_counts(struct server *srv, unsigned long sum[ROUTE_COUNT][METRICS_STATUSES])
-{
-	pthread_mutex_lock(&srv->workers_lock);
-	for (const struct worker *w = srv->workers; w != NULL; w = w->next)
-		metrics_add(sum, &w->counts);
-	pthread_mutex_unlock(&srv->workers_lock);
-}
-
-static long
-inflight(struct server *srv)
-{
-	long n = 0;
-
-	pthread_mutex_lock(&srv->workers_lock);
-	for (const struct worker *w = srv->workers; w != NULL; w = w->next)
-		n += atomic_load_explicit(&w->inflight, memory_order_relaxed);
-	pthread_mutex_unlock(&srv->workers_lock);
-	return n;
-}
-
 /* --- the whole-request deadline --- */
 
 /*
@@ -328,6 +162,22 @@ inflight(struct server *srv)
  * unlinks the connection under conns_lock, which the watchdog holds while
  * it acts: so it never shuts down a descriptor that was closed and reused.
  */
+/*
+ * One connection of a listener, from accept to close (the whole-request
+ * deadline). The watchdog reads @deadline and @fd under
+ * web_server.conns_lock; the connection's thread writes @deadline.
+ */
+struct web_conn {
+	struct web_conn *prev, *next;	/* web_server.conns */
+	int fd;
+	atomic_llong deadline;		/* ms (monotonic_ms) by which the request must be in, 0: none */
+	/* For a refusal libmicrohttpd makes before the handler's first call: */
+	struct MHD_Connection *mhd;
+	pthread_t thread;		/* that serves it (and accepted it) */
+	bool admin;			/* on the admin listener */
+	bool in_head;			/* no handler call yet for its request: @thread's only */
+};
+
 #define WATCH_MS 250		/* how often the watchdog looks: deadlines are this late at most */
 #define WATCH_LOG_MS 10000	/* a log line at most this often, whatever an attacker does */
 
@@ -345,8 +195,8 @@ static void
 conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 	    enum MHD_ConnectionNotificationCode toe)
 {
-	struct server *srv = ((struct server **)cls)[0];
-	struct conn *k = *socket_context;
+	struct web_server *srv = ((struct web_server **)cls)[0];
+	struct web_conn *k = *socket_context;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *i =
@@ -356,7 +206,7 @@ conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		k->fd = i != NULL ? i->connect_fd : -1;
 		k->mhd = c;
 		k->thread = pthread_self();
-		k->admin = ((struct server **)cls)[1] != NULL;
+		k->admin = ((struct web_server **)cls)[1] != NULL;
 		k->in_head = true;
 		atomic_init(&k->deadline, monotonic_ms() + srv->request_ms);
 		pthread_mutex_lock(&srv->conns_lock);
@@ -382,7 +232,7 @@ conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 	free(k);
 }
 
-static struct conn *
+static struct web_conn *
 conn_of(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *i =
@@ -395,7 +245,7 @@ conn_of(struct MHD_Connection *c)
 static void
 conn_begun(struct MHD_Connection *c)
 {
-	struct conn *k = conn_of(c);
+	struct web_conn *k = conn_of(c);
 
 	if (k != NULL)
 		k->in_head = false;
@@ -405,7 +255,7 @@ conn_begun(struct MHD_Connection *c)
 static void
 conn_received(struct MHD_Connection *c)
 {
-	struct conn *k = conn_of(c);
+	struct web_conn *k = conn_of(c);
 
 	if (k != NULL)
 		atomic_store_explicit(&k->deadline, 0, memory_order_relaxed);
@@ -413,9 +263,9 @@ conn_received(struct MHD_Connection *c)
 
 /* A request on @c has ended: the next one, if any, is due by this. */
 static void
-conn_next(struct server *srv, struct MHD_Connection *c)
+conn_next(struct web_server *srv, struct MHD_Connection *c)
 {
-	struct conn *k = conn_of(c);
+	struct web_conn *k = conn_of(c);
 
 	if (k == NULL)
 		return;
@@ -427,7 +277,7 @@ conn_next(struct server *srv, struct MHD_Connection *c)
 static void *
 watch(void *p)
 {
-	struct server *srv = p;
+	struct web_server *srv = p;
 	long long last_log = 0;
 	unsigned long cut = 0;
 
@@ -444,7 +294,7 @@ watch(void *p)
 		}
 		pthread_cond_timedwait(&srv->watch_cv, &srv->conns_lock, &ts);
 		now = monotonic_ms();
-		for (struct conn *k = srv->conns; k != NULL; k = k->next) {
+		for (struct web_conn *k = srv->conns; k != NULL; k = k->next) {
 			long long d = atomic_load_explicit(&k->deadline, memory_order_relaxed);
 
 			/* Not if its request came in (or the next began) meanwhile. */
@@ -467,7 +317,7 @@ watch(void *p)
 }
 
 static int
-watch_start(struct server *srv, char *err)
+watch_start(struct web_server *srv, char *err)
 {
 	int rc = pthread_create(&srv->watchdog, NULL, watch, srv);
 
@@ -478,7 +328,7 @@ watch_start(struct server *srv, char *err)
 }
 
 static void
-watch_stop(struct server *srv)
+watch_stop(struct web_server *srv)
 {
 	if (!srv->watch_started)
 		return;
@@ -490,126 +340,24 @@ watch_stop(struct server *srv)
 	srv->watch_started = false;
 }
 
-/* --- replies --- */
+/* --- the request, and refusals --- */
 
 struct request_ext {
-	struct request r;
+	struct web_request r;
 	const struct route_def *def;	/* where the path leads */
 	unsigned method;		/* M_GET... */
 	const char *method_name;
-	const char *allow;
 };
 
 #define EXT(r) ((struct request_ext *)(void *)(r))
 
-/* Queues a reply of @body, which MHD frees (MUST_FREE) or which outlives it (PERSISTENT). */
-static enum MHD_Result
-reply(struct request *r, struct MHD_Connection *c, unsigned status, const char *ctype,
-      void *body, size_t len, enum MHD_ResponseMemoryMode mode)
-{
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-	bool html = strncmp(ctype, "text/html", 9) == 0;
-
-	resp = MHD_create_response_from_buffer(len, body, mode);
-	if (resp == NULL) {
-		if (mode == MHD_RESPMEM_MUST_FREE)
-			free(body);
-		return MHD_NO;
-	}
-	/*
-	 * Every header costs an allocation or three in libmicrohttpd, on every
-	 * request: these are the ones the pages need. The language is in
-	 * <html lang>, so no Content-Language.
-	 */
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	MHD_add_response_header(resp, "Content-Security-Policy",
-				html ? r->srv->csp : "default-src 'none'; frame-ancestors 'none'; sandbox");
-	if (html)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Language");
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && EXT(r)->allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, EXT(r)->allow);
-	if (status == MHD_HTTP_UNAUTHORIZED)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					"Bearer realm=\"newsletter admin\"");
-	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
-	ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	if (ret == MHD_YES)
-		r->status = status;
-	return ret;
-}
-
-enum MHD_Result
-server_reply(struct request *r, struct MHD_Connection *c, unsigned status,
-	     const char *ctype, char *body, size_t len)
-{
-	return reply(r, c, status, ctype, body, len, MHD_RESPMEM_MUST_FREE);
-}
-
-enum lang
-server_lang(struct request *r, struct MHD_Connection *c)
-{
-	return page_lang(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_ACCEPT_LANGUAGE),
-			 r->srv->lang);
-}
-
-enum MHD_Result
-server_page(struct request *r, struct MHD_Connection *c, unsigned status,
-	    enum page_kind kind, const struct page_args *a)
-{
-	static const char html[] = "text/html; charset=utf-8";
-	const struct page_cache *pc = &r->srv->pages;
-	enum lang l = server_lang(r, c);
-	size_t len;
-
-	if (kind == PAGE_CONFIRM) {
-		char *body = page_confirm(pc, l, a->masked, a->access, &len);
-
-		return reply(r, c, status, html, body, len, MHD_RESPMEM_MUST_FREE);
-	}
-	/* Made when the server started; it outlives every response. */
-	const char *page = page_cached(pc, kind, l, &len);
-
-	return reply(r, c, status, html, (void *)page, len, MHD_RESPMEM_PERSISTENT);
-}
-
-enum MHD_Result
-server_json(struct request *r, struct MHD_Connection *c, unsigned status, json_t *o)
-{
-	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	struct buf b;
-
-	json_decref(o);
-	if (s == NULL)
-		fatal("out of memory (JSON)");
-	buf_init(&b);
-	buf_adds(&b, s);
-	buf_addc(&b, '\n');
-	free(s);
-	return server_reply(r, c, status, "application/json", b.s, b.len);
-}
-
-enum MHD_Result
-server_json_error(struct request *r, struct MHD_Connection *c, unsigned status,
-		  const char *msg)
-{
-	return server_json(r, c, status, json_pack("{s:s}", "error", msg));
-}
-
 /* A refusal in the listener's own form: a page, or JSON on the admin API. */
 static enum MHD_Result
-refuse(struct request *r, struct MHD_Connection *c, unsigned status)
+refuse(struct web_request *r, struct MHD_Connection *c, unsigned status)
 {
 	static const struct {
 		unsigned status;
-		enum page_kind page;
+		enum web_page_kind page;
 		const char *msg;
 	} refusals[] = {
 		{MHD_HTTP_NOT_FOUND, PAGE_NOT_FOUND, "no such resource"},
@@ -623,10 +371,10 @@ refuse(struct request *r, struct MHD_Connection *c, unsigned status)
 		if (refusals[i].status != status)
 			continue;
 		if (r->admin)
-			return server_json_error(r, c, status, refusals[i].msg);
-		return server_page(r, c, status, refusals[i].page, NULL);
+			return web_reply_error(r, c, status, refusals[i].msg);
+		return web_reply_page(r, c, status, refusals[i].page, NULL);
 	}
-	return server_json_error(r, c, status, "refused");
+	return web_reply_error(r, c, status, "refused");
 }
 
 /* --- the access handler --- */
@@ -641,17 +389,17 @@ count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *va
 
 /* The first call: set up; refuse at once what is over a limit. */
 static enum MHD_Result
-request_begin(struct server *srv, bool admin, struct MHD_Connection *c, const char *url,
+request_begin(struct web_server *srv, bool admin, struct MHD_Connection *c, const char *url,
 	      const char *method, void **req_cls)
 {
 	struct request_ext *x = xcalloc(1, sizeof(*x));
-	struct request *r = &x->r;
+	struct web_request *r = &x->r;
 	const struct route_def *d;
 	const char *cl;
 	int headers = 0;
 
 	r->srv = srv;
-	r->worker = server_worker(srv);
+	r->worker = web_worker(srv);
 	r->admin = admin;
 	r->start = monotonic_seconds();
 	r->limit = admin ? MAX_BODY_ADMIN : MAX_BODY_PUBLIC;
@@ -660,7 +408,7 @@ request_begin(struct server *srv, bool admin, struct MHD_Connection *c, const ch
 	d = route_find(srv, admin, url, &r->rest);
 	x->def = d;
 	r->route = d->route;
-	x->allow = d->allow;
+	r->allow = d->allow;
 	*req_cls = r;
 	atomic_fetch_add_explicit(&r->worker->inflight, 1, memory_order_relaxed);
 
@@ -677,9 +425,9 @@ static enum MHD_Result
 handle_locked(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	      const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
 {
-	struct server *srv = ((struct server **)cls)[0];
-	bool admin = ((struct server **)cls)[1] != NULL;
-	struct request *r = *req_cls;
+	struct web_server *srv = ((struct web_server **)cls)[0];
+	bool admin = ((struct web_server **)cls)[1] != NULL;
+	struct web_request *r = *req_cls;
 	const struct route_def *d;
 	unsigned m;
 
@@ -710,24 +458,24 @@ handle_locked(void *cls, struct MHD_Connection *c, const char *url, const char *
 		return refuse(r, c, MHD_HTTP_NOT_FOUND);
 	if (!(d->methods & m))
 		return refuse(r, c, MHD_HTTP_METHOD_NOT_ALLOWED);
-	if (d->auth && !api_authorized(r, c))
-		return server_json_error(r, c, MHD_HTTP_UNAUTHORIZED,
-					 "missing or wrong bearer token (Authorization: Bearer TOKEN)");
+	if (d->auth && !web_api_authorized(r, c))
+		return web_reply_error(r, c, MHD_HTTP_UNAUTHORIZED,
+				       "missing or wrong bearer token (Authorization: Bearer TOKEN)");
 	switch (d->route) {
 	case ROUTE_UNSUBSCRIBE:
-		return m == M_POST ? unsub_post(r, c) : unsub_get(r, c);
+		return m == M_POST ? web_unsub_post(r, c) : web_unsub_get(r, c);
 	case ROUTE_DATA:
-		return unsub_data(r, c);
+		return web_unsub_data(r, c);
 	case ROUTE_HEALTHZ:
-		return api_healthz(r, c);
+		return web_api_healthz(r, c);
 	case ROUTE_METRICS:
-		return api_metrics(r, c);
+		return web_api_metrics(r, c);
 	case ROUTE_PURCHASES:
-		return api_purchases(r, c, method);
+		return web_api_purchases(r, c, method);
 	case ROUTE_SUBSCRIBER:
-		return api_subscriber(r, c, method);
+		return web_api_subscriber(r, c, method);
 	case ROUTE_SUBSCRIBER_ACTION:
-		return api_subscriber_action(r, c, method);
+		return web_api_subscriber_action(r, c, method);
 	default:
 		return refuse(r, c, MHD_HTTP_NOT_FOUND);
 	}
@@ -738,7 +486,7 @@ static enum MHD_Result
 handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
        const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
 {
-	struct worker *w = server_worker(((struct server **)cls)[0]);
+	struct web_worker *w = web_worker(((struct web_server **)cls)[0]);
 	enum MHD_Result ret;
 
 	pthread_mutex_lock(&w->mu);
@@ -780,7 +528,7 @@ put_num(char *p, unsigned long v, int digits)
  * wait for each other on stderr's stdio lock, and no printf runs.
  */
 static void
-log_request(const struct request *r, bool complete)
+log_request(const struct web_request *r, bool complete)
 {
 	char line[160], *p = line;
 	double us = (monotonic_seconds() - r->start) * 1e6;
@@ -789,7 +537,7 @@ log_request(const struct request *r, bool complete)
 	p = put_str(p, r->admin ? "newsletter: admin " : "newsletter: web ");
 	p = put_str(p, EXT(r)->method_name);
 	*p++ = ' ';
-	p = put_str(p, metrics_route_name(r->route));
+	p = put_str(p, web_metrics_route_name(r->route));
 	*p++ = ' ';
 	p = put_num(p, r->status, 1);
 	*p++ = ' ';
@@ -805,14 +553,14 @@ static void
 completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	  enum MHD_RequestTerminationCode toe)
 {
-	struct request *r = *req_cls;
+	struct web_request *r = *req_cls;
 
 	conn_next(cls, c);
 	if (r == NULL)
 		return;
 	*req_cls = NULL;
 	if (r->status != 0)
-		metrics_count(&r->worker->counts, r->route, r->status);
+		web_metrics_count(&r->worker->counts, r->route, r->status);
 	if (log_get_level() >= LOG_INFO)
 		log_request(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	buf_free(&r->body);
@@ -885,7 +633,7 @@ static const struct {
 
 /* Writes the refusal and ends the connection's sending side. */
 static void
-refuse_early(const struct conn *k, unsigned status, const char *reason, const char *why)
+refuse_early(const struct web_conn *k, unsigned status, const char *reason, const char *why)
 {
 	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -893,32 +641,39 @@ refuse_early(const struct conn *k, unsigned status, const char *reason, const ch
 	char body[160], reply[1024];
 	time_t now = time(NULL);
 	struct tm tm;
-	int bn, n;
+	size_t bn, n;
 
 	gmtime_r(&now, &tm);
-	bn = k->admin ? snprintf(body, sizeof(body), "{\n  \"error\": \"%s\"\n}\n", why)
-		      : snprintf(body, sizeof(body), "%s\n", why);
-	if (bn < 0 || (size_t)bn >= sizeof(body))
+	/* Our own texts (mhd_refusals) and a fixed header: they fit; if not, libmicrohttpd answers. */
+	if ((k->admin ? fmt(body, sizeof(body), "{\n  \"error\": \"%s\"\n}\n", why)
+		      : fmt(body, sizeof(body), "%s\n", why)) < 0) {
+		log_warn("the %u reply is longer than its %zu bytes: left to libmicrohttpd", status,
+			 sizeof(body));
 		return;
-	n = snprintf(reply, sizeof(reply),
-		     "HTTP/1.1 %u %s\r\n"
-		     "Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n"
-		     "Connection: close\r\n"
-		     "Content-Length: %d\r\n"
-		     "Content-Type: %s\r\n"
-		     "Cache-Control: no-store\r\n"
-		     "X-Content-Type-Options: nosniff\r\n"
-		     "Referrer-Policy: no-referrer\r\n"
-		     "X-Frame-Options: DENY\r\n"
-		     "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; sandbox\r\n"
-		     "\r\n%s",
-		     status, reason, days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-		     tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, bn,
-		     k->admin ? "application/json" : "text/plain; charset=utf-8", body);
-	if (n < 0 || (size_t)n >= sizeof(reply))
+	}
+	bn = strlen(body);
+	if (fmt(reply, sizeof(reply),
+		"HTTP/1.1 %u %s\r\n"
+		"Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n"
+		"Connection: close\r\n"
+		"Content-Length: %zu\r\n"
+		"Content-Type: %s\r\n"
+		"Cache-Control: no-store\r\n"
+		"X-Content-Type-Options: nosniff\r\n"
+		"Referrer-Policy: no-referrer\r\n"
+		"X-Frame-Options: DENY\r\n"
+		"Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; sandbox\r\n"
+		"\r\n%s",
+		status, reason, days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+		tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, bn,
+		k->admin ? "application/json" : "text/plain; charset=utf-8", body) < 0) {
+		log_warn("the %u reply is longer than its %zu bytes: left to libmicrohttpd", status,
+			 sizeof(reply));
 		return;
+	}
+	n = strlen(reply);
 	/* A fresh or idle socket: its send buffer has room for this. */
-	if (send(k->fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n)
+	if (send(k->fd, reply, n, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n)
 		log_debug("the %u reply did not go out whole", status);
 	shutdown(k->fd, SHUT_WR);
 	log_info("%s %u (%s): answered for libmicrohttpd, connection closed",
@@ -926,14 +681,14 @@ refuse_early(const struct conn *k, unsigned status, const char *reason, const ch
 }
 
 static void
-answer_early(struct server *srv, unsigned status, const char *reason, const char *why)
+answer_early(struct web_server *srv, unsigned status, const char *reason, const char *why)
 {
 	pthread_t self = pthread_self();
-	struct conn *found = NULL;
+	struct web_conn *found = NULL;
 	int n = 0;
 
 	pthread_mutex_lock(&srv->conns_lock);
-	for (struct conn *k = srv->conns; k != NULL; k = k->next) {
+	for (struct web_conn *k = srv->conns; k != NULL; k = k->next) {
 		/* Another thread's connection is not looked at: it is not ours to read. */
 		if (!pthread_equal(k->thread, self) || !k->in_head ||
 		    MHD_get_connection_info(k->mhd, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE) == NULL)
@@ -959,9 +714,14 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 	for (size_t i = 0; i < sizeof(mhd_refusals) / sizeof(mhd_refusals[0]); i++)
 		if (strncmp(fmt, mhd_refusals[i].fmt, strlen(mhd_refusals[i].fmt)) == 0)
-			answer_early(((struct server **)cls)[0], mhd_refusals[i].status,
+			answer_early(((struct web_server **)cls)[0], mhd_refusals[i].status,
 				     mhd_refusals[i].reason, mhd_refusals[i].why);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	/*
+	 * Cut on purpose: a debug line quoting libmicrohttpd, whose messages
+	 * are short; a longer one loses its end, marked with "...".
+	 */
+	if (vsnprintf(line, sizeof(line), fmt, ap) >= (int)sizeof(line))
+		memcpy(line + sizeof(line) - 4, "...", 4);
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
@@ -1071,7 +831,7 @@ conn_limit(unsigned want)
 }
 
 static struct MHD_Daemon *
-start_daemon(struct server *srv, struct server **cls, const char *listen, unsigned threads,
+start_daemon(struct web_server *srv, struct web_server **cls, const char *listen, unsigned threads,
 	     char *err)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
@@ -1116,7 +876,7 @@ start_daemon(struct server *srv, struct server **cls, const char *listen, unsign
 
 /* The path of a URL ("https://host/news" -> "/news"), without a final '/'. */
 static void
-base_path(struct server *srv, const char *url)
+base_path(struct web_server *srv, const char *url)
 {
 	const char *p = strstr(url, "://");
 
@@ -1141,7 +901,7 @@ wait_for_signal(void)
 }
 
 static void
-drain(struct server *srv)
+drain(struct web_server *srv)
 {
 	double until = monotonic_seconds() + SHUTDOWN_GRACE;
 	struct timespec ms = {0, 5 * 1000 * 1000};
@@ -1151,31 +911,29 @@ drain(struct server *srv)
 		close(fd);
 	if (srv->admin && (fd = MHD_quiesce_daemon(srv->admin)) != MHD_INVALID_SOCKET)
 		close(fd);
-	while (inflight(srv) > 0 && monotonic_seconds() < until)
+	while (web_workers_inflight(srv) > 0 && monotonic_seconds() < until)
 		nanosleep(&ms, NULL);
-	if (inflight(srv) > 0)
+	if (web_workers_inflight(srv) > 0)
 		log_warn("stopping with %ld requests unfinished after %.0f s",
-			 inflight(srv), SHUTDOWN_GRACE);
+			 web_workers_inflight(srv), SHUTDOWN_GRACE);
 }
 
 int
 web_serve(const struct config *cfg, const struct store_keys *keys, const char *listen,
 	  char *err)
 {
-	struct server *srv = xcalloc(1, sizeof(*srv));
-	struct server *pub_cls[2] = {srv, NULL}, *admin_cls[2] = {srv, srv};
+	struct web_server *srv = xcalloc(1, sizeof(*srv));
+	struct web_server *pub_cls[2] = {srv, NULL}, *admin_cls[2] = {srv, srv};
 	sigset_t set, old;
 	pthread_condattr_t cattr;
 	int rc = -1;
 
 	srv->cfg = cfg;
 	srv->keys = keys;
-	srv->lang = page_lang_code(cfg->list.language);
-	page_csp(srv->csp, sizeof(srv->csp));
-	page_cache_init(&srv->pages, cfg->list.name);
+	srv->lang = web_page_lang_code(cfg->list.language);
+	web_page_cache_init(&srv->pages, cfg->list.name);
 	base_path(srv, cfg->list.base_url);
-	pthread_mutex_init(&srv->write_lock, NULL);
-	pthread_mutex_init(&srv->workers_lock, NULL);
+	web_workers_init(srv);
 	pthread_mutex_init(&srv->conns_lock, NULL);
 	pthread_condattr_init(&cattr);
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);	/* the watchdog's waits */
@@ -1183,11 +941,14 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 	pthread_condattr_destroy(&cattr);
 	srv->request_ms = (long long)cfg->web.request_timeout * 1000;
 	srv->idle_ms = (long long)cfg->web.timeout * 1000;
-	pthread_key_create(&srv->worker_key, worker_exit);
+	if (web_page_csp(srv->csp, sizeof(srv->csp)) < 0) {
+		errf(err, "the Content-Security-Policy is longer than its %zu bytes", sizeof(srv->csp));
+		goto out;
+	}
 	if (listen == NULL)
 		listen = cfg->web.listen;
 	if (cfg->web.admin_token_file != NULL &&
-	    (srv->admin_hash = api_token_load(cfg->web.admin_token_file, err)) == NULL)
+	    (srv->admin_hash = web_api_token_load(cfg->web.admin_token_file, err)) == NULL)
 		goto out;
 
 	/* Threads started from here on leave SIGINT and SIGTERM to sigwait(). */
@@ -1196,9 +957,9 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
-	if (scrub_start(&srv->scrub, srv, cfg->store.database, keys, &srv->write_lock, err) < 0)
+	if (web_scrub_start(&srv->scrub, srv, cfg->store.database, keys, &srv->write_lock, err) < 0)
 		goto out_mask;
-	if (writer_start(&srv->writer, srv, err) < 0)
+	if (web_writer_start(&srv->writer, srv, NULL, err) < 0)
 		goto out_scrub;
 	if (watch_start(srv, err) < 0)
 		goto out_writer;
@@ -1220,28 +981,20 @@ out_pub:
 out_watch:
 	watch_stop(srv);	/* after the daemons: every connection is closed */
 out_writer:
-	writer_stop(&srv->writer);
+	web_writer_stop(&srv->writer);
 out_scrub:
-	scrub_stop(&srv->scrub);	/* scrubs what is pending */
+	web_scrub_stop(&srv->scrub);	/* scrubs what is pending */
 out_mask:
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 out:
 	if (rc == 0)
 		log_info("stopped");
-	api_token_free(srv->admin_hash);
-	page_cache_free(&srv->pages);
-	pthread_key_delete(srv->worker_key);
+	web_api_token_free(srv->admin_hash);
+	web_page_cache_free(&srv->pages);
 	/* The pools' threads have ended, and their stores with them. */
-	for (struct worker *w = srv->workers, *next; w != NULL; w = next) {
-		next = w->next;
-		store_close(w->st);
-		pthread_mutex_destroy(&w->mu);
-		free(w);
-	}
-	pthread_mutex_destroy(&srv->workers_lock);
+	web_workers_free(srv);
 	pthread_mutex_destroy(&srv->conns_lock);
 	pthread_cond_destroy(&srv->watch_cv);
-	pthread_mutex_destroy(&srv->write_lock);
 	free(srv);
 	return rc;
 }

@@ -15,6 +15,9 @@
  *
  * Trusts nothing in the request. Never logs or shows a token or an
  * address (the page shows the address masked).
+ *
+ * A handler: server.c calls it, and it calls only what sits below it
+ * (reply.c, worker.c, writer.c, the store), never back into server.c.
  */
 #include "web_int.h"
 
@@ -24,7 +27,7 @@
 
 /* Verifies the token of the path for @purpose; -1 when it is not valid. */
 static int
-verify(struct request *r, struct store *st, enum token_purpose purpose, struct token_claims *tc)
+verify(struct web_request *r, struct store *st, enum token_purpose purpose, struct token_claims *tc)
 {
 	int ok = store_token_verify(r->srv->keys, r->rest, purpose, tc);
 
@@ -38,23 +41,23 @@ verify(struct request *r, struct store *st, enum token_purpose purpose, struct t
 }
 
 enum MHD_Result
-unsub_get(struct request *r, struct MHD_Connection *c)
+web_unsub_get(struct web_request *r, struct MHD_Connection *c)
 {
 	const struct config *cfg = r->srv->cfg;
 	char masked[ADDR_MAX + 8], access[TOKEN_LEN + 1], err[ERR_LEN];
-	struct page_args a = {.list = cfg->list.name, .masked = masked, .access = access};
+	struct web_page_args a = {.list = cfg->list.name, .masked = masked, .access = access};
 	char email[ADDR_MAX + 1];
-	struct store *st = server_snapshot(r->srv, err);
+	struct store *st = web_worker_snapshot(r->srv, err);
 	struct token_claims tc, atc;
 	enum store_status s;
 	enum MHD_Result ret;
 	int64_t id;
 
 	if (verify(r, st, TOKEN_UNSUBSCRIBE, &tc) < 0)
-		return server_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
+		return web_reply_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
 	if (st == NULL) {
 		log_warn("%s", err);
-		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+		return web_reply_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
 	}
 	id = tc.subscriber;
 	s = store_subscriber_email(st, id, tc.gen, email, err);
@@ -63,33 +66,33 @@ unsub_get(struct request *r, struct MHD_Connection *c)
 		 * The snapshot may be older than another process's enrolment:
 		 * "you are unsubscribed", or an error, only from a fresh look.
 		 */
-		server_snapshot_renew(r->srv);
+		web_worker_snapshot_renew(r->srv);
 		s = store_subscriber_email(st, id, tc.gen, email, err);
 	}
 	if (s == STORE_NOTFOUND)
-		return server_page(r, c, MHD_HTTP_OK, PAGE_ALREADY, NULL);
+		return web_reply_page(r, c, MHD_HTTP_OK, PAGE_ALREADY, NULL);
 	if (s != STORE_OK) {
 		log_warn("subscriber %lld: %s", (long long)id, err);
-		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+		return web_reply_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
 	}
 	addr_mask(email, masked, sizeof(masked));
 	atc = (struct token_claims){.subscriber = id, .gen = tc.gen};
 	if (store_token_make(r->srv->keys, TOKEN_ACCESS, &atc, access) < 0) {
 		sodium_memzero(email, sizeof(email));
 		log_warn("subscriber %lld: no data access link can name them", (long long)id);
-		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+		return web_reply_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
 	}
 	sodium_memzero(email, sizeof(email));
-	ret = server_page(r, c, MHD_HTTP_OK, PAGE_CONFIRM, &a);
+	ret = web_reply_page(r, c, MHD_HTTP_OK, PAGE_CONFIRM, &a);
 	sodium_memzero(masked, sizeof(masked));
 	return ret;
 }
 
 enum MHD_Result
-unsub_post(struct request *r, struct MHD_Connection *c)
+web_unsub_post(struct web_request *r, struct MHD_Connection *c)
 {
-	struct server *srv = r->srv;
-	struct writer_job *j = &r->job;
+	struct web_server *srv = r->srv;
+	struct web_writer_job *j = &r->job;
 	char err[ERR_LEN];
 	struct store *st;
 	struct token_claims tc;
@@ -98,29 +101,29 @@ unsub_post(struct request *r, struct MHD_Connection *c)
 		/* Called again after writer.c committed the job and resumed us. */
 		if (j->status != STORE_OK) {
 			log_warn("unsubscribing subscriber %lld: %s", (long long)j->id, j->err);
-			return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+			return web_reply_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
 		}
-		return server_page(r, c, MHD_HTTP_OK, j->was ? PAGE_DONE : PAGE_ALREADY, NULL);
+		return web_reply_page(r, c, MHD_HTTP_OK, j->was ? PAGE_DONE : PAGE_ALREADY, NULL);
 	}
 	/* The body is not read: any POST with a valid token unsubscribes. */
-	st = server_store(srv, err);
+	st = web_worker_store(srv, err);
 	if (verify(r, st, TOKEN_UNSUBSCRIBE, &tc) < 0)
-		return server_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
+		return web_reply_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
 	j->id = tc.subscriber;
 	j->gen = tc.gen;
 	j->conn = c;
 	r->queued = true;
 	MHD_suspend_connection(c);
-	writer_submit(&srv->writer, j);
+	web_writer_submit(&srv->writer, j);
 	return MHD_YES;
 }
 
 enum MHD_Result
-unsub_data(struct request *r, struct MHD_Connection *c)
+web_unsub_data(struct web_request *r, struct MHD_Connection *c)
 {
 	const struct config *cfg = r->srv->cfg;
 	char err[ERR_LEN];
-	struct store *st = server_store(r->srv, err);
+	struct store *st = web_worker_store(r->srv, err);
 	struct subscriber sub;
 	struct token_claims tc;
 	enum store_status s;
@@ -128,10 +131,10 @@ unsub_data(struct request *r, struct MHD_Connection *c)
 	int64_t id;
 
 	if (verify(r, st, TOKEN_ACCESS, &tc) < 0)
-		return server_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
+		return web_reply_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
 	if (st == NULL) {
 		log_warn("%s", err);
-		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+		return web_reply_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
 	}
 	id = tc.subscriber;
 	s = store_subscriber_get(st, id, &sub, err);
@@ -141,10 +144,10 @@ unsub_data(struct request *r, struct MHD_Connection *c)
 		s = store_export(st, sub.email, cfg->list.name, &o, err);
 	sodium_memzero(&sub, sizeof(sub));
 	if (s == STORE_NOTFOUND)
-		return server_page(r, c, MHD_HTTP_OK, PAGE_NO_DATA, NULL);
+		return web_reply_page(r, c, MHD_HTTP_OK, PAGE_NO_DATA, NULL);
 	if (s != STORE_OK) {
 		log_warn("data access for subscriber %lld: %s", (long long)id, err);
-		return server_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+		return web_reply_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
 	}
-	return server_json(r, c, MHD_HTTP_OK, o);
+	return web_reply_json(r, c, MHD_HTTP_OK, o);
 }

@@ -22,14 +22,14 @@
 
 /* --- page.c: languages, texts and HTML pages --- */
 
-enum lang { LANG_EN, LANG_NB, LANG_COUNT };
+enum web_lang { LANG_EN, LANG_NB, LANG_COUNT };
 
 /* The language for an Accept-Language header (NULL: none). */
-enum lang page_lang(const char *accept_language, enum lang fallback);
-enum lang page_lang_code(const char *code);
-const char *page_lang_tag(enum lang l);
+enum web_lang web_page_lang(const char *accept_language, enum web_lang fallback);
+enum web_lang web_page_lang_code(const char *code);
+const char *web_page_lang_tag(enum web_lang l);
 
-enum page_kind {
+enum web_page_kind {
 	PAGE_CONFIRM,		/* "Unsubscribe k***@example.no from LIST?" */
 	PAGE_DONE,		/* unsubscribed now */
 	PAGE_ALREADY,		/* unsubscribed before, or deleted */
@@ -43,44 +43,45 @@ enum page_kind {
 	PAGE_COUNT
 };
 
-struct page_args {
+struct web_page_args {
 	const char *list;	/* the list's name */
 	const char *masked;	/* "k***@example.no", for PAGE_CONFIRM */
 	const char *access;	/* a data access token, for PAGE_CONFIRM */
 };
 
 /* A page as a malloc'd, NUL-terminated string; the caller frees it. */
-char *page_render(enum page_kind kind, enum lang l, const struct page_args *a,
-		  size_t *len);
-/* Pages made when the server starts (page_render's output, kept). */
-struct page_piece {
+char *web_page_render(enum web_page_kind kind, enum web_lang l, const struct web_page_args *a,
+		      size_t *len);
+/* Pages made when the server starts (web_page_render's output, kept). */
+struct web_page_piece {
 	char *s;
 	size_t len;
 };
-struct page_template {
+struct web_page_template {
 	char *s;
 	size_t len;
 	size_t masked_at, access_at;	/* the one-byte marks to fill */
 };
-struct page_cache {
-	struct page_piece fixed[PAGE_COUNT][LANG_COUNT];	/* all but PAGE_CONFIRM */
-	struct page_template confirm[LANG_COUNT];
+struct web_page_cache {
+	struct web_page_piece fixed[PAGE_COUNT][LANG_COUNT];	/* all but PAGE_CONFIRM */
+	struct web_page_template confirm[LANG_COUNT];
 };
 
-void page_cache_init(struct page_cache *pc, const char *list);
-void page_cache_free(struct page_cache *pc);
+void web_page_cache_init(struct web_page_cache *pc, const char *list);
+void web_page_cache_free(struct web_page_cache *pc);
 /* A page that depends on nothing but the list: kept, not to be freed. */
-const char *page_cached(const struct page_cache *pc, enum page_kind kind, enum lang l,
-			size_t *len);
-/* The confirmation page, as page_render makes it; malloc'd. */
-char *page_confirm(const struct page_cache *pc, enum lang l, const char *masked,
-		   const char *access, size_t *len);
-/* The Content-Security-Policy of every HTML page (the style's hash). */
-void page_csp(char *out, size_t outlen);
+const char *web_page_cached(const struct web_page_cache *pc, enum web_page_kind kind, enum web_lang l,
+			    size_t *len);
+/* The confirmation page, as web_page_render makes it; malloc'd. */
+char *web_page_confirm(const struct web_page_cache *pc, enum web_lang l, const char *masked,
+		       const char *access, size_t *len);
+/* The Content-Security-Policy of every HTML page (the style's hash);
+ * 0, or -1 when it does not fit in @outlen bytes. */
+int web_page_csp(char *out, size_t outlen) __attribute__((warn_unused_result));
 
 /* --- metrics.c: counters kept in the server, never in globals --- */
 
-enum route {
+enum web_route {
 	ROUTE_UNSUBSCRIBE, ROUTE_DATA, ROUTE_HEALTHZ, ROUTE_METRICS,
 	ROUTE_PURCHASES, ROUTE_SUBSCRIBER, ROUTE_SUBSCRIBER_ACTION,
 	ROUTE_NOT_FOUND, ROUTE_COUNT
@@ -88,33 +89,33 @@ enum route {
 #define METRICS_STATUSES 16
 
 /* Events of the server: rare, so shared by its threads. */
-struct metrics {
+struct web_metrics {
 	atomic_ulong unsubscribes;
 	atomic_ulong enrol_new, enrol_refreshed, enrol_suppressed;
 };
 
 /* Requests answered, by route and status: one table per server thread. */
-struct request_counts {
+struct web_request_counts {
 	atomic_ulong n[ROUTE_COUNT][METRICS_STATUSES];
 };
 
-const char *metrics_route_name(enum route r);
-void metrics_count(struct request_counts *rc, enum route r, unsigned status);
+const char *web_metrics_route_name(enum web_route r);
+void web_metrics_count(struct web_request_counts *rc, enum web_route r, unsigned status);
 /* Adds @rc into @sum. */
-void metrics_add(unsigned long sum[ROUTE_COUNT][METRICS_STATUSES],
-		 const struct request_counts *rc);
+void web_metrics_add(unsigned long sum[ROUTE_COUNT][METRICS_STATUSES],
+		     const struct web_request_counts *rc);
 /* Appends the Prometheus text exposition; @stats may be NULL. */
-void metrics_render(const struct metrics *m,
-		    const unsigned long requests[ROUTE_COUNT][METRICS_STATUSES],
-		    const struct store_stats *stats, struct buf *out);
+void web_metrics_render(const struct web_metrics *m,
+			const unsigned long requests[ROUTE_COUNT][METRICS_STATUSES],
+			const struct store_stats *stats, struct buf *out);
 
 /* --- scrub.c: deletions leave the files within SCRUB_DELAY_MS --- */
 
-struct server;
+struct web_server;
 
-struct scrub {
+struct web_scrub {
 	pthread_t thread;
-	struct server *srv;		/* whose snapshots are let go of first */
+	struct web_server *srv;		/* whose snapshots are let go of first */
 	pthread_mutex_t *write_lock;	/* the server's */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -124,19 +125,19 @@ struct scrub {
 	atomic_ulong runs;
 };
 
-int scrub_start(struct scrub *s, struct server *srv, const char *database,
-		const struct store_keys *keys, pthread_mutex_t *write_lock, char *err);
+int web_scrub_start(struct web_scrub *s, struct web_server *srv, const char *database,
+		    const struct store_keys *keys, pthread_mutex_t *write_lock, char *err);
 /* A deletion was committed: checkpoint and truncate the log soon. */
-void scrub_note(struct scrub *s);
+void web_scrub_note(struct web_scrub *s);
 /* Scrubs what is pending, then ends the thread. */
-void scrub_stop(struct scrub *s);
+void web_scrub_stop(struct web_scrub *s);
 
 /* --- writer.c: unsubscriptions committed in groups --- */
 
 #define WRITER_BATCH 512	/* unsubscriptions in one transaction at most */
 
-struct writer_job {
-	struct writer_job *next;
+struct web_writer_job {
+	struct web_writer_job *next;
 	struct MHD_Connection *conn;	/* suspended until the job is done */
 	int64_t id;
 	unsigned gen;			/* the link's address generation */
@@ -145,157 +146,163 @@ struct writer_job {
 	char err[ERR_LEN];
 };
 
-struct server;
+struct web_server;
 
-struct writer {
+struct web_writer {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct writer_job *head, **tail;
+	struct web_writer_job *head, **tail;
 	bool stop, started;
-	struct server *srv;
-	atomic_ulong batches, jobs;
+	struct web_server *srv;
+	void (*done)(struct web_writer_job *);	/* for each job, once its status is set */
+	atomic_ulong batches, jobs;		/* groups run, jobs taken */
 };
 
-int writer_start(struct writer *w, struct server *srv, char *err);
+/*
+ * Starts the thread. @done is called for each job once its group is
+ * committed (or each job tried alone), from the writer's thread, after
+ * which the job may be gone; NULL: resume the job's connection.
+ */
+int web_writer_start(struct web_writer *w, struct web_server *srv,
+		     void (*done)(struct web_writer_job *), char *err);
 /* Queues @j; its connection must be suspended: the writer resumes it. */
-void writer_submit(struct writer *w, struct writer_job *j);
-void writer_stop(struct writer *w);
+void web_writer_submit(struct web_writer *w, struct web_writer_job *j);
+void web_writer_stop(struct web_writer *w);
 
-/* --- server.c: the daemons, requests, replies --- */
+/* --- the server and its requests (server.c makes them) --- */
 
 /*
- * What one thread of a pool keeps for itself: its store and its counters.
- * A request touches no memory that another thread writes, so the cores do
- * not pass cache lines to and fro on every request. Counters are atomic all
- * the same: a request may end on another thread when the server stops.
+ * What one thread of a pool keeps for itself: its store and its counters
+ * (worker.c). A request touches no memory that another thread writes, so
+ * the cores do not pass cache lines to and fro on every request. Counters
+ * are atomic all the same: a request may end on another thread when the
+ * server stops.
  */
-struct worker {
-	_Alignas(64) struct worker *next;	/* server.workers */
+struct web_worker {
+	_Alignas(64) struct web_worker *next;	/* web_server.workers */
 	/*
 	 * Held by the thread while it answers a request, and by the scrub
 	 * thread while it checkpoints (it lets go of @st's snapshot first).
 	 */
 	pthread_mutex_t mu;
 	struct store *st;		/* opened on first use; closed at thread exit */
-	bool held;			/* @st holds a read snapshot (server_snapshot) */
-	unsigned long gen;		/* server.snapshot_gen when it was taken */
+	bool held;			/* @st holds a read snapshot (web_worker_snapshot) */
+	unsigned long gen;		/* web_server.snapshot_gen when it was taken */
 	atomic_long inflight;		/* requests begun and not yet ended */
-	struct request_counts counts;
+	struct web_request_counts counts;
 };
 
-/*
- * One connection of a listener, from accept to close (server.c, the
- * whole-request deadline). The watchdog reads @deadline and @fd under
- * server.conns_lock; the connection's thread writes @deadline.
- */
-struct conn {
-	struct conn *prev, *next;	/* server.conns */
-	int fd;
-	atomic_llong deadline;		/* ms (monotonic_ms) by which the request must be in, 0: none */
-	/* For a refusal libmicrohttpd makes before the handler's first call: */
-	struct MHD_Connection *mhd;
-	pthread_t thread;		/* that serves it (and accepted it) */
-	bool admin;			/* on the admin listener */
-	bool in_head;			/* no handler call yet for its request: @thread's only */
-};
+struct web_conn;	/* server.c's: one connection of a listener */
 
-struct server {
+struct web_server {
 	const struct config *cfg;
 	const struct store_keys *keys;
-	pthread_key_t worker_key;	/* this thread's struct worker */
+	pthread_key_t worker_key;	/* this thread's struct web_worker */
 	pthread_mutex_t workers_lock;	/* guards the list, not the workers */
-	struct worker *workers;
+	struct web_worker *workers;
 	pthread_mutex_t write_lock;	/* writers queue here, not in SQLite's busy loop */
 	atomic_ulong snapshot_gen;	/* a write of this server: snapshots are old */
 	struct MHD_Daemon *pub, *admin;
-	struct metrics metrics;
-	struct scrub scrub;
-	struct writer writer;
-	enum lang lang;			/* [list] language */
+	struct web_metrics metrics;
+	struct web_scrub scrub;
+	struct web_writer writer;
+	enum web_lang lang;		/* [list] language */
 	char csp[256];
-	struct page_cache pages;	/* made at start, read-only after */
+	struct web_page_cache pages;	/* made at start, read-only after */
 	const char *base_path;		/* of [list] base_url, "" for none */
 	size_t base_path_len;
 	unsigned char *admin_hash;	/* BLAKE2b of the bearer token (sodium_malloc) */
 	long long request_ms;		/* [web] request_timeout */
 	long long idle_ms;		/* [web] timeout */
 	pthread_mutex_t conns_lock;	/* guards the list and the watchdog's state */
-	struct conn *conns;		/* open connections of both listeners */
+	struct web_conn *conns;		/* open connections of both listeners */
 	pthread_cond_t watch_cv;
 	pthread_t watchdog;
 	bool watch_stop, watch_started;
 };
 
-struct request {
-	struct server *srv;
-	struct worker *worker;		/* of the thread it began on */
+struct web_request {
+	struct web_server *srv;
+	struct web_worker *worker;	/* of the thread it began on */
 	bool admin;			/* on the admin listener */
-	enum route route;
+	enum web_route route;
 	const char *rest;		/* the path after the route's prefix */
+	const char *allow;		/* the route's methods, for a 405's Allow */
 	double start;
 	struct buf body;
 	size_t limit;
 	bool too_big;
 	unsigned status;		/* of the reply queued, 0 for none */
 	bool queued;			/* @job went to the writer */
-	struct writer_job job;
+	struct web_writer_job job;
 };
 
+/* --- worker.c: each thread's store and snapshot; the write lock --- */
+
+/* The thread key and locks; web_workers_free() after every thread ended. */
+void web_workers_init(struct web_server *srv);
+void web_workers_free(struct web_server *srv);
 /* This thread's worker, made on first use. */
-struct worker *server_worker(struct server *srv);
+struct web_worker *web_worker(struct web_server *srv);
 /* This thread's store, opened on first use; NULL with @err on failure. */
-struct store *server_store(struct server *srv, char *err);
+struct store *web_worker_store(struct web_server *srv, char *err);
 /*
  * This thread's store inside a read snapshot kept from request to request
  * (no read transaction to begin and end for each): for the page view only.
  * A snapshot is renewed after any write of this server; another process's
  * write is seen within PIN_POLL_MS (the scrub thread lets go of every
- * snapshot then), and at once by server_snapshot_renew().
+ * snapshot then), and at once by web_worker_snapshot_renew().
  */
-struct store *server_snapshot(struct server *srv, char *err);
-void server_snapshot_renew(struct server *srv);
+struct store *web_worker_snapshot(struct web_server *srv, char *err);
+void web_worker_snapshot_renew(struct web_server *srv);
 /* Around a write: the write lock; snapshots taken before it are renewed. */
-void server_write_begin(struct server *srv);
-void server_write_end(struct server *srv);
+void web_worker_write_begin(struct web_server *srv);
+void web_worker_write_end(struct web_server *srv);
 /* For the scrub thread: lets go of every snapshot and keeps the workers
- * waiting until server_snapshots_resume() with what this returned. */
-struct worker *server_snapshots_release(struct server *srv);
-void server_snapshots_resume(struct worker *held);
+ * waiting until web_workers_resume() with what this returned. */
+struct web_worker *web_workers_release(struct web_server *srv);
+void web_workers_resume(struct web_worker *held);
 /* Requests answered by every thread, summed. */
-void server_request_counts(struct server *srv,
-			   unsigned long sum[ROUTE_COUNT][METRICS_STATUSES]);
+void web_workers_counts(struct web_server *srv,
+			unsigned long sum[ROUTE_COUNT][METRICS_STATUSES]);
+/* Requests begun and not yet ended, on every thread. */
+long web_workers_inflight(struct web_server *srv);
+
+/* --- reply.c: the replies of the handlers --- */
+
 /* Queues a reply; takes @body (malloc'd) whatever happens. */
-enum MHD_Result server_reply(struct request *r, struct MHD_Connection *c, unsigned status,
-			     const char *ctype, char *body, size_t len);
+enum MHD_Result web_reply(struct web_request *r, struct MHD_Connection *c, unsigned status,
+			  const char *ctype, char *body, size_t len);
 /* A page in the reader's language. */
-enum MHD_Result server_page(struct request *r, struct MHD_Connection *c, unsigned status,
-			    enum page_kind kind, const struct page_args *a);
+enum MHD_Result web_reply_page(struct web_request *r, struct MHD_Connection *c,
+			       unsigned status, enum web_page_kind kind,
+			       const struct web_page_args *a);
 /* A JSON reply (takes @o) or {"error": MSG}. */
-enum MHD_Result server_json(struct request *r, struct MHD_Connection *c, unsigned status,
-			    json_t *o);
-enum MHD_Result server_json_error(struct request *r, struct MHD_Connection *c,
-				  unsigned status, const char *msg);
-enum lang server_lang(struct request *r, struct MHD_Connection *c);
+enum MHD_Result web_reply_json(struct web_request *r, struct MHD_Connection *c,
+			       unsigned status, json_t *o);
+enum MHD_Result web_reply_error(struct web_request *r, struct MHD_Connection *c,
+				unsigned status, const char *msg);
+enum web_lang web_reply_lang(struct web_request *r, struct MHD_Connection *c);
 
 /* --- unsub.c: the subscriber's pages --- */
 
-enum MHD_Result unsub_get(struct request *r, struct MHD_Connection *c);
-enum MHD_Result unsub_post(struct request *r, struct MHD_Connection *c);
-enum MHD_Result unsub_data(struct request *r, struct MHD_Connection *c);
+enum MHD_Result web_unsub_get(struct web_request *r, struct MHD_Connection *c);
+enum MHD_Result web_unsub_post(struct web_request *r, struct MHD_Connection *c);
+enum MHD_Result web_unsub_data(struct web_request *r, struct MHD_Connection *c);
 
 /* --- api.c: the admin API --- */
 
 /* Reads and checks the bearer token file; returns its hash (sodium_malloc). */
-unsigned char *api_token_load(const char *path, char *err);
-void api_token_free(unsigned char *hash);
+unsigned char *web_api_token_load(const char *path, char *err);
+void web_api_token_free(unsigned char *hash);
 /* Whether the request carries the right bearer token (constant time). */
-bool api_authorized(struct request *r, struct MHD_Connection *c);
-enum MHD_Result api_purchases(struct request *r, struct MHD_Connection *c, const char *method);
-enum MHD_Result api_subscriber(struct request *r, struct MHD_Connection *c, const char *method);
-enum MHD_Result api_subscriber_action(struct request *r, struct MHD_Connection *c,
-				      const char *method);
-enum MHD_Result api_healthz(struct request *r, struct MHD_Connection *c);
-enum MHD_Result api_metrics(struct request *r, struct MHD_Connection *c);
+bool web_api_authorized(struct web_request *r, struct MHD_Connection *c);
+enum MHD_Result web_api_purchases(struct web_request *r, struct MHD_Connection *c, const char *method);
+enum MHD_Result web_api_subscriber(struct web_request *r, struct MHD_Connection *c, const char *method);
+enum MHD_Result web_api_subscriber_action(struct web_request *r, struct MHD_Connection *c,
+					  const char *method);
+enum MHD_Result web_api_healthz(struct web_request *r, struct MHD_Connection *c);
+enum MHD_Result web_api_metrics(struct web_request *r, struct MHD_Connection *c);
 
 #endif

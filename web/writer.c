@@ -15,6 +15,10 @@
  * If a group fails (another process held the database past the busy
  * timeout, a full disk), each of its jobs is tried again alone, so that one
  * bad job cannot fail the others.
+ *
+ * Below the handlers: unsub.c submits, and this file calls only the store
+ * and the helpers below it (worker.c's write lock, scrub.c). Never logs an
+ * address or a token: a job holds a subscriber id only.
  */
 #include "web_int.h"
 
@@ -22,9 +26,9 @@
 
 /* Commits @n jobs from @first in one transaction; false if that failed. */
 static bool
-commit_group(struct store *st, struct writer_job *first, char *err)
+commit_group(struct store *st, struct web_writer_job *first, char *err)
 {
-	struct writer_job *j;
+	struct web_writer_job *j;
 
 	if (store_begin(st, err) != STORE_OK)
 		return false;
@@ -39,14 +43,14 @@ commit_group(struct store *st, struct writer_job *first, char *err)
 }
 
 static void
-run_group(struct writer *w, struct store *st, struct writer_job *first)
+run_group(struct web_writer *w, struct store *st, struct web_writer_job *first)
 {
-	struct server *srv = w->srv;
-	struct writer_job *j, *next;
+	struct web_server *srv = w->srv;
+	struct web_writer_job *j, *next;
 	unsigned long deleted = 0;
 	char err[ERR_LEN];
 
-	server_write_begin(srv);
+	web_worker_write_begin(srv);
 	if (st == NULL) {
 		for (j = first; j; j = j->next) {
 			j->status = STORE_ERROR;
@@ -57,25 +61,25 @@ run_group(struct writer *w, struct store *st, struct writer_job *first)
 		for (j = first; j; j = j->next)
 			j->status = store_unsubscribe_id(st, j->id, j->gen, "web", &j->was, j->err);
 	}
-	server_write_end(srv);	/* before the replies: a page view after one reads afresh */
+	web_worker_write_end(srv);	/* before the replies: a page view after one reads afresh */
 	for (j = first; j; j = j->next)
 		deleted += j->status == STORE_OK && j->was;
 	if (deleted > 0) {
 		atomic_fetch_add(&srv->metrics.unsubscribes, deleted);
-		scrub_note(&srv->scrub);
+		web_scrub_note(&srv->scrub);
 	}
 	atomic_fetch_add(&w->batches, 1);
 	for (j = first; j; j = next) {
-		/* Once resumed, the request (and the job in it) may be gone. */
+		/* Once done, the request (and the job in it) may be gone. */
 		next = j->next;
-		MHD_resume_connection(j->conn);
+		w->done(j);
 	}
 }
 
 static void *
 writer_main(void *arg)
 {
-	struct writer *w = arg;
+	struct web_writer *w = arg;
 	struct store *st = NULL;
 	char err[ERR_LEN];
 
@@ -87,7 +91,7 @@ writer_main(void *arg)
 	}
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		struct writer_job *first, *j;
+		struct web_writer_job *first, *j;
 		int n = 1;
 
 		while (w->head == NULL && !w->stop)
@@ -114,12 +118,21 @@ writer_main(void *arg)
 	return NULL;
 }
 
+/* The usual end of a job: its request is answered on its own thread. */
+static void
+resume(struct web_writer_job *j)
+{
+	MHD_resume_connection(j->conn);
+}
+
 int
-writer_start(struct writer *w, struct server *srv, char *err)
+web_writer_start(struct web_writer *w, struct web_server *srv,
+		 void (*done)(struct web_writer_job *), char *err)
 {
 	int rc;
 
 	w->srv = srv;
+	w->done = done != NULL ? done : resume;
 	w->head = NULL;
 	w->tail = &w->head;
 	w->stop = false;
@@ -132,7 +145,7 @@ writer_start(struct writer *w, struct server *srv, char *err)
 }
 
 void
-writer_submit(struct writer *w, struct writer_job *j)
+web_writer_submit(struct web_writer *w, struct web_writer_job *j)
 {
 	j->next = NULL;
 	pthread_mutex_lock(&w->mu);
@@ -143,7 +156,7 @@ writer_submit(struct writer *w, struct writer_job *j)
 }
 
 void
-writer_stop(struct writer *w)
+web_writer_stop(struct web_writer *w)
 {
 	if (!w->started)
 		return;

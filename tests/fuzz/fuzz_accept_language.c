@@ -14,13 +14,13 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *h = malloc(size + 1);
-	enum lang l;
+	enum web_lang l;
 
 	if (h == NULL)
 		return 0;
 	memcpy(h, data, size);
 	h[size] = '\0';
-	l = page_lang(h, LANG_NB);
+	l = web_page_lang(h, LANG_NB);
 	if (l != LANG_EN && l != LANG_NB)
 		abort();
 	free(h);

@@ -12,7 +12,7 @@
 
 struct lang_case {
 	const char *header;
-	enum lang fallback, want;
+	enum web_lang fallback, want;
 };
 
 static const struct lang_case langs[] = {
@@ -41,24 +41,24 @@ static const struct lang_case langs[] = {
 Test(page, lang_by_accept_language)
 {
 	for (size_t i = 0; i < sizeof(langs) / sizeof(langs[0]); i++)
-		cr_expect_eq(page_lang(langs[i].header, langs[i].fallback), langs[i].want,
+		cr_expect_eq(web_page_lang(langs[i].header, langs[i].fallback), langs[i].want,
 			     "Accept-Language '%s'", langs[i].header ? langs[i].header : "(none)");
 }
 
 Test(page, lang_codes)
 {
-	cr_expect_eq(page_lang_code("nb"), LANG_NB);
-	cr_expect_eq(page_lang_code("en"), LANG_EN);
-	cr_expect_str_eq(page_lang_tag(LANG_NB), "nb");
-	cr_expect_str_eq(page_lang_tag(LANG_EN), "en");
+	cr_expect_eq(web_page_lang_code("nb"), LANG_NB);
+	cr_expect_eq(web_page_lang_code("en"), LANG_EN);
+	cr_expect_str_eq(web_page_lang_tag(LANG_NB), "nb");
+	cr_expect_str_eq(web_page_lang_tag(LANG_EN), "en");
 }
 
 Test(page, escapes_and_lang)
 {
-	struct page_args a = {.list = "<b>\"Kurs\" & 'Varer'</b>", .masked = "k***@example.no",
+	struct web_page_args a = {.list = "<b>\"Kurs\" & 'Varer'</b>", .masked = "k***@example.no",
 			      .access = "AQEDAAAAAAAAAAEAAAAAAAAAAA.xlockpUF9EkRPqVoKuti0w"};
 	size_t len;
-	char *p = page_render(PAGE_CONFIRM, LANG_NB, &a, &len);
+	char *p = web_page_render(PAGE_CONFIRM, LANG_NB, &a, &len);
 
 	cr_assert_eq(strlen(p), len);
 	cr_expect(strstr(p, "<html lang=\"nb\">") != NULL);
@@ -72,12 +72,12 @@ Test(page, escapes_and_lang)
 
 Test(page, every_page_in_every_language)
 {
-	struct page_args a = {.list = "L", .masked = "k***@example.no", .access = "T"};
+	struct web_page_args a = {.list = "L", .masked = "k***@example.no", .access = "T"};
 
 	for (int k = 0; k < PAGE_COUNT; k++)
 		for (int l = 0; l < LANG_COUNT; l++) {
 			size_t len;
-			char *p = page_render(k, l, &a, &len);
+			char *p = web_page_render(k, l, &a, &len);
 
 			cr_expect(strstr(p, "<h1>") != NULL && strstr(p, "</main>") != NULL,
 				  "page %d, language %d", k, l);
@@ -86,7 +86,7 @@ Test(page, every_page_in_every_language)
 		}
 }
 
-/* What the server sends from its page cache is what page_render writes. */
+/* What the server sends from its page cache is what web_page_render writes. */
 Test(page, cache_matches_page_render)
 {
 	static const char *const lists[] = {"Kurs & Varer AS", "<b>\"Q\" 'x'</b>", "L"};
@@ -94,21 +94,21 @@ Test(page, cache_matches_page_render)
 	const char *access = "AQEDAAAAAAAAAAEAAAAAAAAAAA.xlockpUF9EkRPqVoKuti0w";
 
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		struct page_cache pc;
+		struct web_page_cache pc;
 
-		page_cache_init(&pc, lists[i]);
+		web_page_cache_init(&pc, lists[i]);
 		for (int k = 0; k < PAGE_COUNT; k++)
 			for (int l = 0; l < LANG_COUNT; l++) {
-				struct page_args a = {.list = lists[i]};
+				struct web_page_args a = {.list = lists[i]};
 				size_t want_len, len;
 				char *want;
 
 				if (k == PAGE_CONFIRM) {
-					cr_expect_null(page_cached(&pc, k, l, &len));
+					cr_expect_null(web_page_cached(&pc, k, l, &len));
 					continue;
 				}
-				want = page_render(k, l, &a, &want_len);
-				const char *got = page_cached(&pc, k, l, &len);
+				want = web_page_render(k, l, &a, &want_len);
+				const char *got = web_page_cached(&pc, k, l, &len);
 
 				cr_assert_not_null(got);
 				cr_expect_eq(len, want_len, "page %d, language %d", k, l);
@@ -117,17 +117,17 @@ Test(page, cache_matches_page_render)
 			}
 		for (size_t m = 0; m < sizeof(masked) / sizeof(masked[0]); m++)
 			for (int l = 0; l < LANG_COUNT; l++) {
-				struct page_args a = {.list = lists[i], .masked = masked[m], .access = access};
+				struct web_page_args a = {.list = lists[i], .masked = masked[m], .access = access};
 				size_t want_len, len;
-				char *want = page_render(PAGE_CONFIRM, l, &a, &want_len);
-				char *got = page_confirm(&pc, l, masked[m], access, &len);
+				char *want = web_page_render(PAGE_CONFIRM, l, &a, &want_len);
+				char *got = web_page_confirm(&pc, l, masked[m], access, &len);
 
 				cr_expect_eq(len, want_len, "list %zu, address %zu, language %d", i, m, l);
 				cr_expect_str_eq(got, want, "list %zu, address %zu, language %d", i, m, l);
 				free(want);
 				free(got);
 			}
-		page_cache_free(&pc);
+		web_page_cache_free(&pc);
 	}
 }
 
@@ -135,15 +135,15 @@ Test(page, csp_hashes_the_style)
 {
 	char csp[256], b64[64];
 	unsigned char h[crypto_hash_sha256_BYTES];
-	struct page_args a = {.list = "L"};
+	struct web_page_args a = {.list = "L"};
 	size_t len;
-	char *p = page_render(PAGE_NOT_FOUND, LANG_EN, &a, &len);
+	char *p = web_page_render(PAGE_NOT_FOUND, LANG_EN, &a, &len);
 	const char *s = strstr(p, "<style>") + 7, *e = strstr(p, "</style>");
 
 	cr_assert(sodium_init() >= 0);
 	crypto_hash_sha256(h, (const unsigned char *)s, (size_t)(e - s));
 	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), sodium_base64_VARIANT_ORIGINAL);
-	page_csp(csp, sizeof(csp));
+	cr_assert_eq(web_page_csp(csp, sizeof(csp)), 0);
 	cr_expect(strncmp(csp, "default-src 'none';", 19) == 0);
 	cr_expect(strstr(csp, b64) != NULL, "CSP %s has the hash %s", csp, b64);
 	free(p);
