@@ -60,6 +60,17 @@ bounce_action_name(enum bounce_action a)
 	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "ignore";
 }
 
+const char *
+bounce_kind_name(enum bounce_kind k)
+{
+	static const char *const names[] = {
+		[BOUNCE_KIND_NONE] = "none", [BOUNCE_KIND_DSN] = "dsn", [BOUNCE_KIND_ARF] = "arf",
+		[BOUNCE_KIND_SES] = "ses", [BOUNCE_KIND_TEXT] = "text", [BOUNCE_KIND_AUTO_REPLY] = "auto-reply",
+		[BOUNCE_KIND_UNSUBSCRIBE] = "unsubscribe",
+	};
+	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "none";
+}
+
 struct ctx {
 	struct bounce_report *rep;
 	struct buf human;	/* readable text of the report itself */
@@ -1130,7 +1141,7 @@ unsubscribe_request(struct ctx *c)
 	for (int i = 0; i < c->rep->ntargets; i++) {
 		if (strncasecmp(c->rep->targets[i], "unsubscribe+", 12) != 0)
 			continue;
-		c->rep->kind = "unsubscribe";
+		c->rep->kind = BOUNCE_KIND_UNSUBSCRIBE;
 		if (c->rep->from[0] && (r = result_for(c->rep, c->rep->from)) != NULL) {
 			r->action = BOUNCE_UNSUBSCRIBE;
 			r->reason = "mailto";
@@ -1158,7 +1169,7 @@ jmrp(struct ctx *c)
 
 		if (!field_is(&f, "x-hmxmroriginalrecipient") || !value_addr(f.value, a))
 			continue;
-		c->rep->kind = "arf";
+		c->rep->kind = BOUNCE_KIND_ARF;
 		if ((r = result_for(c->rep, a)) != NULL) {
 			r->action = BOUNCE_COMPLAINT;
 			r->reason = "complaint";
@@ -1500,14 +1511,14 @@ analyze(struct ctx *c, GMimeObject *top)
 	if (unsubscribe_request(c))
 		return;
 	if (c->feedback.len > 0) {
-		c->rep->kind = "arf";
+		c->rep->kind = BOUNCE_KIND_ARF;
 		parse_arf(c);
 		return;
 	}
 	if (c->returned.len > 0 && c->status.len == 0 && jmrp(c))
 		return;
 	if (c->status.len > 0) {
-		c->rep->kind = "dsn";
+		c->rep->kind = BOUNCE_KIND_DSN;
 		parse_dsn(c, human, hlen);
 		for (int i = 0; i < c->rep->n; i++) {
 			struct bounce_result *r = &c->rep->r[i];
@@ -1532,7 +1543,7 @@ analyze(struct ctx *c, GMimeObject *top)
 	if (c->status.len == 0 && !looks_bounce(c, top) && is_autoreply(top)) {
 		struct bounce_result *r;
 
-		c->rep->kind = "auto-reply";
+		c->rep->kind = BOUNCE_KIND_AUTO_REPLY;
 		if (c->rep->from[0] && (r = result_for(c->rep, c->rep->from)) != NULL) {
 			const char *subj = g_mime_object_get_header(top, "Subject");
 
@@ -1547,14 +1558,14 @@ analyze(struct ctx *c, GMimeObject *top)
 		return;
 	}
 	if (c->status.len == 0 && !looks_bounce(c, top)) {
-		c->rep->kind = "none";
+		c->rep->kind = BOUNCE_KIND_NONE;
 		return;
 	}
 	if (parse_ses(c, human, hlen)) {
-		c->rep->kind = "ses";
+		c->rep->kind = BOUNCE_KIND_SES;
 		return;
 	}
-	c->rep->kind = "text";
+	c->rep->kind = BOUNCE_KIND_TEXT;
 	parse_text(c, human, hlen, failed);
 	for (int i = 0; i < c->rep->n; i++)
 		check_context(c, &c->rep->r[i]);
@@ -1615,7 +1626,7 @@ bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const 
 	rep->n = 0;
 	rep->ntargets = 0;
 	rep->from[0] = '\0';
-	rep->kind = "none";
+	rep->kind = BOUNCE_KIND_NONE;
 	if (len > BOUNCE_MAX_MESSAGE)
 		return errf(err, "the message is larger than %d bytes (BOUNCE_MAX_MESSAGE)", BOUNCE_MAX_MESSAGE);
 	if (envelope_rcpt && *envelope_rcpt)

@@ -1,9 +1,9 @@
 /*
- * store/bounce.c - what a bounce does to a subscriber: a hard bounce
- * deletes them (suppression entry, audit event), a soft bounce adds a point
+ * store/bounce.c - what a bounce does to a subscriber: a soft bounce adds a point
  * to their bounce score (at most one a day), and enough points within the
  * window count as a hard bounce. Points older than the window no longer
- * count and are deleted: the score decays when no bounce comes.
+ * count and are deleted: the score decays when no bounce comes. (A hard
+ * bounce is a deletion like any other: store_delete_id() in subscriber.c.)
  *
  * Called by bounce/ with a subscriber id from a verified token (or, when
  * the operator allows it, from an address). Each function is one
@@ -13,28 +13,6 @@
 #include "store_int.h"
 
 #include <string.h>
-
-enum store_status
-store_bounce_hard(struct store *st, int64_t id, const char *source, const char *detail,
-		  bool *deleted, char *err)
-{
-	struct subscriber sub;
-	enum store_status s;
-	bool own;
-
-	*deleted = false;
-	if ((s = store_tx_start(st, &own, err)) != STORE_OK)
-		return s;
-	s = store_subscriber_get(st, id, &sub, err);
-	if (s == STORE_OK) {
-		s = store_remove(st, &sub, "bounced", source, detail, err);
-		*deleted = s == STORE_OK;
-	} else if (s == STORE_NOTFOUND) {
-		s = STORE_OK;	/* gone already: not an error */
-	}
-	sodium_memzero(&sub, sizeof(sub));
-	return store_end_deletion(st, own, s, *deleted, err);
-}
 
 enum store_status
 store_bounce_soft(struct store *st, int64_t id, const char *status, const char *reason,

@@ -145,9 +145,9 @@ Test(store, unsubscribe_suppresses_and_scrubs)
 	cr_expect(!has);
 	/* by id, as a link does; twice is fine */
 	token_for(s.keys, TOKEN_UNSUBSCRIBE, id, 0, tok);
-	cr_expect_eq(store_unsubscribe_id(s.st, id, 0, "web", &was, err), STORE_OK);
+	cr_expect_eq(store_delete_id(s.st, id, 0, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_expect(was);
-	cr_expect_eq(store_unsubscribe_id(s.st, id, 0, "web", &was, err), STORE_OK);
+	cr_expect_eq(store_delete_id(s.st, id, 0, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_expect(!was);
 	/* an unknown address still gets a suppression entry */
 	cr_expect_eq(store_unsubscribe(s.st, "never@example.no", "test", &was, err), STORE_OK);
@@ -271,14 +271,14 @@ Test(store, rectify_binds_links_to_the_address)
 	cr_expect_str_eq(email, "");
 	cr_expect_eq(store_subscriber_email(s.st, id, 1, email, err), STORE_OK);
 	cr_expect_str_eq(email, "zq-new@example.no");
-	cr_expect_eq(store_unsubscribe_id(s.st, id, 0, "web", &was, err), STORE_OK);
+	cr_expect_eq(store_delete_id(s.st, id, 0, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_expect(!was, "an old link unsubscribed the new address");
 	cr_expect_eq(store_subscriber_get(s.st, id, &sub, err), STORE_OK);
 	/* the reply keeps its words, not the old address, in any case */
 	cr_expect(!files_contain(&s, "ecycled@"), "the old address is still in the files");
 	cr_expect_eq(count_rows(&s, "SELECT count(*) FROM delivery WHERE reply ="
 			     " '452 4.2.2 <[a former address]>: mailbox full, [a former address]'"), 1);
-	cr_expect_eq(store_unsubscribe_id(s.st, id, 1, "web", &was, err), STORE_OK);
+	cr_expect_eq(store_delete_id(s.st, id, 1, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_expect(was);
 	scratch_close(&s);
 }
