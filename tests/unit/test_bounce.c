@@ -223,17 +223,42 @@ Test(bounce, two_recipients_two_verdicts)
 	free(rep);
 }
 
+/*
+ * Degenerate input is never a bounce, and what bounce_parse() returns
+ * decides its fate: -1 ("not a mail message") is kept for a person, 0 is
+ * handled as "not a bounce". The line is whether a header section can be
+ * read: nothing at all, a line that is no header and ends no header
+ * section, or an mbox "From " line with nothing after it is -1 (it may be
+ * something a person must see); an empty header section (a blank line
+ * first) or a header with bytes that are not UTF-8 is a message, of kind
+ * "none", without a result.
+ */
 Test(bounce, degenerate_input)
 {
-	static const char *const inputs[] = {"", "x", "\n\n\n", "From \n", "Subject: \xff\xfe\n\n\x01"};
+	static const struct {
+		const char *in;
+		int r;		/* what bounce_parse() must return */
+	} rows[] = {
+		{"", -1},
+		{"x", -1},
+		{"From \n", -1},
+		{"\n\n\n", 0},
+		{"Subject: \xff\xfe\n\n\x01", 0},
+	};
 	struct bounce_report *rep = malloc(sizeof(*rep));
 	char err[ERR_LEN];
 
-	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
-		int r = bounce_parse(inputs[i], strlen(inputs[i]), NULL, rep, err);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int r;
 
-		cr_expect(r == 0 || r == -1);
-		cr_expect(r < 0 || rep->n == 0, "no result from '%s'", inputs[i]);
+		err[0] = '\0';
+		r = bounce_parse(rows[i].in, strlen(rows[i].in), NULL, rep, err);
+		cr_expect_eq(r, rows[i].r, "'%s': %d, not %d", rows[i].in, r, rows[i].r);
+		if (r < 0)
+			cr_expect(strstr(err, "not a mail message") != NULL, "'%s': %s", rows[i].in, err);
+		else
+			cr_expect_str_eq(bounce_kind_name(rep->kind), "none", "'%s'", rows[i].in);
+		cr_expect_eq(rep->n, 0, "a result from '%s'", rows[i].in);
 	}
 	free(rep);
 }
