@@ -36,6 +36,22 @@
 #define MAX_TEXT (256 * 1024)	/* bytes of readable text judged */
 #define CONTEXT_LINES 8		/* lines after a recipient's address judged with it */
 
+/*
+ * Copies an address read into ADDR_MAX + 1 bytes (value_addr, next_addr);
+ * false, and "" in @dst, when it does not fit, which such an address
+ * always does: the caller then skips it rather than keep a cut one.
+ */
+static bool
+addr_copy(char dst[ADDR_MAX + 1], const char *a)
+{
+	return fmt(dst, ADDR_MAX + 1, "%s", a) == 0;
+}
+
+/*
+ * Evidence (r->evidence, BOUNCE_EVIDENCE_MAX) is an excerpt of the line
+ * decided on, cut to its size by design: it is written with fmt_clip().
+ */
+
 static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -367,7 +383,10 @@ result_for(struct bounce_report *rep, const char *addr)
 	struct bounce_result *r = &rep->r[rep->n++];
 
 	memset(r, 0, sizeof(*r));
-	snprintf(r->recipient, sizeof(r->recipient), "%s", addr);
+	if (!addr_copy(r->recipient, addr)) {
+		rep->n--;
+		return NULL;
+	}
 	return r;
 }
 
@@ -388,7 +407,8 @@ add_target(struct bounce_report *rep, const char *value)
 	if (value == NULL || !value_addr(value, a) || is_target(rep, a) ||
 	    rep->ntargets >= BOUNCE_MAX_TARGETS)
 		return;
-	snprintf(rep->targets[rep->ntargets++], ADDR_MAX + 1, "%s", a);
+	if (addr_copy(rep->targets[rep->ntargets], a))
+		rep->ntargets++;
 }
 
 /* Whether the text's SMTP reply is 500-504: a command or syntax error. */
@@ -937,7 +957,8 @@ text_recipients(const struct ctx *c, const char *text, size_t len, struct found 
 				dup = true;
 		if (dup)
 			continue;
-		snprintf(out[n].addr, sizeof(out[n].addr), "%s", a);
+		if (!addr_copy(out[n].addr, a))
+			continue;
 		out[n].at = ls;
 		n++;
 	}
@@ -1016,7 +1037,7 @@ parse_dsn(struct ctx *c, const char *human, size_t hlen)
 			struct bounce_result *r = result_for(c->rep, addr);
 
 			if (r && cur.final[0] && cur.original[0] && strcasecmp(cur.final, cur.original) != 0)
-				snprintf(r->original, sizeof(r->original), "%s", cur.original);
+				(void)addr_copy(r->original, cur.original);	/* "" if it did not fit */
 			if (r) {
 				struct smtp_status st, *stp = NULL;
 				bool delayed = strcasecmp(cur.action, "delayed") == 0;
@@ -1033,7 +1054,7 @@ parse_dsn(struct ctx *c, const char *human, size_t hlen)
 					r->why = "the report says the message was delivered";
 					if (stp)
 						status_format(stp, r->status);
-					snprintf(r->evidence, sizeof(r->evidence), "Action: %.200s", cur.action);
+					fmt_clip(r->evidence, sizeof(r->evidence), "Action: %.200s", cur.action);
 				} else if (cur.diag[0]) {
 					decide(r, cur.diag, strlen(cur.diag), stp, delayed);
 					/* No phrase in the code: the readable text may have one. */
@@ -1042,7 +1063,7 @@ parse_dsn(struct ctx *c, const char *human, size_t hlen)
 				} else {
 					decide(r, human, hlen, stp, delayed);
 					if (stp && r->evidence[0] == '\0')
-						snprintf(r->evidence, sizeof(r->evidence), "Status: %.200s", cur.status);
+						fmt_clip(r->evidence, sizeof(r->evidence), "Status: %.200s", cur.status);
 				}
 			}
 			memset(&cur, 0, sizeof(cur));
@@ -1052,26 +1073,26 @@ parse_dsn(struct ctx *c, const char *human, size_t hlen)
 		if (is_rcpt) {
 			char a[ADDR_MAX + 1];
 
-			if (value_addr(f.value, a)) {
-				snprintf(field_is(&f, "final-recipient") ? cur.final : cur.original,
-					 ADDR_MAX + 1, "%s", a);
+			if (value_addr(f.value, a) &&
+			    addr_copy(field_is(&f, "final-recipient") ? cur.final : cur.original, a))
 				cur.any = true;
-			}
 		} else if (field_is(&f, "action")) {
-			snprintf(cur.action, sizeof(cur.action), "%.31s", f.value);
+			/* Fields are read up to their buffer and cut there by
+			 * design: what is judged is at their start. */
+			fmt_clip(cur.action, sizeof(cur.action), "%s", f.value);
 		} else if (field_is(&f, "status")) {
-			snprintf(cur.status, sizeof(cur.status), "%.63s", f.value);
+			fmt_clip(cur.status, sizeof(cur.status), "%s", f.value);
 		} else if (field_is(&f, "diagnostic-code")) {
 			const char *v = strchr(f.value, ';');
 
-			snprintf(cur.diag, sizeof(cur.diag), "%.1023s", v ? v + 1 : f.value);
+			fmt_clip(cur.diag, sizeof(cur.diag), "%s", v ? v + 1 : f.value);
 			/* Japanese MTAs write the field in raw ISO-2022-JP (7 bits,
 			 * escape sequences): to UTF-8, as a text part would be. */
 			if (strstr(cur.diag, "\x1b$B") || strstr(cur.diag, "\x1b$@")) {
 				char *u = g_convert(cur.diag, -1, "UTF-8", "ISO-2022-JP", NULL, NULL, NULL);
 
 				if (u)
-					snprintf(cur.diag, sizeof(cur.diag), "%.1023s", u);
+					fmt_clip(cur.diag, sizeof(cur.diag), "%s", u);
 				g_free(u);
 			}
 		}
@@ -1089,7 +1110,7 @@ parse_arf(struct ctx *c)
 
 	while (next_field(c->feedback.s, c->feedback.len, &pos, &f))
 		if (field_is(&f, "feedback-type"))
-			snprintf(type, sizeof(type), "%.63s", f.value);
+			fmt_clip(type, sizeof(type), "%s", f.value);	/* cut: a known type is short */
 	act = strcasecmp(type, "auth-failure") == 0 || strcasecmp(type, "not-spam") == 0
 	      ? BOUNCE_IGNORE : BOUNCE_COMPLAINT;
 	pos = 0;
@@ -1104,7 +1125,7 @@ parse_arf(struct ctx *c)
 				r->reason = act == BOUNCE_COMPLAINT ? "complaint" : "report";
 				r->why = act == BOUNCE_COMPLAINT ? "a complaint report (ARF) names the recipient"
 								 : "an authentication failure report: not from the subscriber";
-				snprintf(r->evidence, sizeof(r->evidence), "Feedback-Type: %.100s", type);
+				fmt_clip(r->evidence, sizeof(r->evidence), "Feedback-Type: %.100s", type);
 			}
 		}
 	}
@@ -1122,7 +1143,7 @@ parse_arf(struct ctx *c)
 			r->reason = act == BOUNCE_COMPLAINT ? "complaint" : "report";
 			r->why = act == BOUNCE_COMPLAINT ? "a complaint report (ARF) about a message to the recipient"
 							 : "an authentication failure report: not from the subscriber";
-			snprintf(r->evidence, sizeof(r->evidence), "Feedback-Type: %.100s", type);
+			fmt_clip(r->evidence, sizeof(r->evidence), "Feedback-Type: %.100s", type);
 		}
 		break;
 	}
@@ -1146,7 +1167,7 @@ unsubscribe_request(struct ctx *c)
 			r->action = BOUNCE_UNSUBSCRIBE;
 			r->reason = "mailto";
 			r->why = "a mail to the List-Unsubscribe address asks to unsubscribe";
-			snprintf(r->evidence, sizeof(r->evidence), "sent to the unsubscribe+TOKEN address");
+			fmt_clip(r->evidence, sizeof(r->evidence), "sent to the unsubscribe+TOKEN address");
 		}
 		return true;
 	}
@@ -1174,7 +1195,7 @@ jmrp(struct ctx *c)
 			r->action = BOUNCE_COMPLAINT;
 			r->reason = "complaint";
 			r->why = "a complaint report (Microsoft JMRP) names the recipient";
-			snprintf(r->evidence, sizeof(r->evidence), "X-HmXmrOriginalRecipient");
+			fmt_clip(r->evidence, sizeof(r->evidence), "X-HmXmrOriginalRecipient");
 		}
 		return true;
 	}
@@ -1196,7 +1217,8 @@ parse_text(struct ctx *c, const char *text, size_t len, const char *failed_hdr)
 			size_t p2 = 0, s2;
 			char b[ADDR_MAX + 1];
 
-			snprintf(found[n].addr, sizeof(found[n].addr), "%s", a);
+			if (!addr_copy(found[n].addr, a))
+				continue;
 			found[n].at = len;
 			while (next_addr(text, len, &p2, b, &s2))
 				if (strcasecmp(a, b) == 0) {
@@ -1222,7 +1244,8 @@ parse_text(struct ctx *c, const char *text, size_t len, const char *failed_hdr)
 
 		while (next_field(c->returned.s, c->returned.len, &pos, &f))
 			if (field_is(&f, "to") && value_addr(f.value, a) && !is_excluded(c, a)) {
-				snprintf(found[0].addr, sizeof(found[0].addr), "%s", a);
+				if (!addr_copy(found[0].addr, a))
+					continue;
 				found[0].at = len;
 				n = 1;
 				break;
@@ -1350,7 +1373,7 @@ parse_ses(struct ctx *c, const char *text, size_t len)
 			r->action = BOUNCE_COMPLAINT;
 			r->reason = "complaint";
 			r->why = "an Amazon SES complaint notification names the recipient";
-			snprintf(r->evidence, sizeof(r->evidence), "notificationType: Complaint");
+			fmt_clip(r->evidence, sizeof(r->evidence), "notificationType: Complaint");
 		}
 	} else if (strcasecmp(type, "Delivery") == 0) {
 		list = json_object_get(json_object_get(j, "delivery"), "recipients");
@@ -1364,7 +1387,7 @@ parse_ses(struct ctx *c, const char *text, size_t len)
 			r->action = BOUNCE_IGNORE;
 			r->reason = "delivered";
 			r->why = "an Amazon SES delivery notification";
-			snprintf(r->evidence, sizeof(r->evidence), "notificationType: Delivery");
+			fmt_clip(r->evidence, sizeof(r->evidence), "notificationType: Delivery");
 		}
 	}
 	json_decref(j);
@@ -1550,7 +1573,7 @@ analyze(struct ctx *c, GMimeObject *top)
 			r->action = BOUNCE_IGNORE;
 			r->reason = "auto-reply";
 			r->why = "an automatic reply (vacation, out of office) is not a bounce";
-			snprintf(r->evidence, sizeof(r->evidence), "Subject: %.200s", subj ? subj : "");
+			fmt_clip(r->evidence, sizeof(r->evidence), "Subject: %.200s", subj ? subj : "");
 			for (char *p = r->evidence; *p; p++)
 				if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 					*p = '?';

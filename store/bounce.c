@@ -14,6 +14,14 @@
 
 #include <string.h>
 
+/* "-N days" for SQLite's date(): an int always fits in 32 bytes. */
+static enum store_status
+window_too_long(char *err)
+{
+	errf(err, "the bounce window in days does not fit in the date modifier");
+	return STORE_INVALID;
+}
+
 enum store_status
 store_bounce_soft(struct store *st, int64_t id, const char *status, const char *reason,
 		  int threshold, int window_days, int *score, bool *deleted, char *err)
@@ -41,7 +49,10 @@ store_bounce_soft(struct store *st, int64_t id, const char *status, const char *
 	}
 	if (s != STORE_OK)
 		goto out;
-	snprintf(window, sizeof(window), "-%d days", window_days);
+	if (fmt(window, sizeof(window), "-%d days", window_days) != 0) {
+		s = window_too_long(err);
+		goto out;
+	}
 	if ((q = store_stmt(st, prune, err)) == NULL) {
 		s = STORE_ERROR;
 		goto out;
@@ -85,8 +96,13 @@ store_bounce_soft(struct store *st, int64_t id, const char *status, const char *
 		goto out;
 	}
 	if (*score >= threshold) {
-		snprintf(detail, sizeof(detail), "%d soft bounces within %d days (last %s %s)",
-			 *score, window_days, status && *status ? status : "-", reason ? reason : "");
+		if (fmt(detail, sizeof(detail), "%d soft bounces within %d days (last %s %s)",
+			*score, window_days, status && *status ? status : "-", reason ? reason : "") != 0) {
+			s = STORE_INVALID;
+			errf(err, "the audit detail of a soft bounce (status and reason) is longer than %zu bytes",
+			     sizeof(detail) - 1);
+			goto out;
+		}
 		s = store_remove(st, &sub, "bounced", "bounce", detail, err);
 		*deleted = s == STORE_OK;
 	}
@@ -107,7 +123,8 @@ store_bounce_score(struct store *st, int64_t id, int window_days, int *score, ch
 	*score = 0;
 	if (q == NULL)
 		return STORE_ERROR;
-	snprintf(window, sizeof(window), "-%d days", window_days);
+	if (fmt(window, sizeof(window), "-%d days", window_days) != 0)
+		return window_too_long(err);
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_text(q, 2, store_today(st), -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, window, -1, SQLITE_STATIC);
