@@ -92,10 +92,13 @@ struct bounce_result *bounce_verdict_result(struct bounce_report *rep, const cha
  */
 void bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
 			   const struct smtp_status *given, bool temporary);
-/* Softens a hard verdict that the readable text around its address
- * contradicts (refused after DATA, a local rule). */
+/* Checks a hard verdict against the readable text around its address: a
+ * refusal after DATA, or one with no status code and no refusal at RCPT,
+ * is not a dead address. */
 void bounce_verdict_context(const struct bounce_ctx *c, struct bounce_result *r);
-/* Where the readable text speaks about @addr: the lines from it on. */
+/* The part of the readable text about @addr (*at, *len): from where it is
+ * first named, or all of it when it names nobody else; false when there is
+ * nothing to read. */
 bool bounce_verdict_window(const struct bounce_ctx *c, const char *addr, size_t *at, size_t *len);
 
 /* --- the readers, one per report kind (parse.c dispatches) --- */

@@ -167,7 +167,7 @@ has_reply_code(const char *t, size_t n)
 }
 
 static void
-read_text(struct bounce_ctx *c, const char *text, size_t len, const char *failed_hdr)
+read_recipients(struct bounce_ctx *c, const char *text, size_t len, const char *failed_hdr)
 {
 	struct found found[BOUNCE_MAX_RESULTS];
 	int n = 0;
@@ -259,7 +259,7 @@ read_text(struct bounce_ctx *c, const char *text, size_t len, const char *failed
 void
 bounce_text_parse(struct bounce_ctx *c, const char *text, size_t len, const char *failed_hdr)
 {
-	read_text(c, text, len, failed_hdr);
+	read_recipients(c, text, len, failed_hdr);
 	for (int i = 0; i < c->rep->n; i++)
 		bounce_verdict_context(c, &c->rep->r[i]);
 }

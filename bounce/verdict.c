@@ -184,8 +184,8 @@ gone_code(const char *text, size_t len)
  * report gave one, and whether the report calls the failure temporary.
  */
 void
-bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len, const struct smtp_status *given,
-       bool temporary)
+bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
+		      const struct smtp_status *given, bool temporary)
 {
 	struct bounce_rule_match m;
 	struct smtp_status st;
