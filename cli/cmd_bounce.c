@@ -1,6 +1,9 @@
 /*
- * cli/cmd_bounce.c - 'newsletter bounce': read bounces from stdin (an MTA
- * pipe), files, a Maildir or an mbox; print verdicts; act on the store.
+ * cli/cmd_bounce.c - 'newsletter bounce': its options, its output (the
+ * --explain text, --json lines, the summary) and its exit codes. The work,
+ * reading bounces from stdin (an MTA pipe), files, a Maildir or an mbox,
+ * parsing them and acting on the store, is bounce_run()'s (bounce/run.c),
+ * which calls back here once per message, in order.
  *
  * Exit codes for the MTA pipe: 0 when the message was handled (a message
  * that is not a bounce is handled too, and one that cannot be parsed is
@@ -22,7 +25,7 @@
 #include <unistd.h>
 
 /* The output and the exit code of a run; bounce_run() does the work. */
-struct bounce_out {
+struct bounce_cmd {
 	struct cli *c;
 	enum bounce_from from;
 	bool json, explain, dry_run, have_store;
@@ -179,7 +182,7 @@ print_explain(const char *file, const struct bounce_report *rep, const struct bo
 static void
 print_message(const struct bounce_message *m, void *arg)
 {
-	struct bounce_out *bo = arg;
+	struct bounce_cmd *bo = arg;
 
 	switch (m->fate) {
 	case BOUNCE_FATE_UNREAD:
@@ -245,7 +248,7 @@ same_dir(const char *a, const char *b)
 
 /* Opens the store; a dry run without one gives verdicts only. */
 static int
-open_store(struct bounce_out *bo)
+open_store(struct bounce_cmd *bo)
 {
 	struct cli *c = bo->c;
 
@@ -274,7 +277,7 @@ cmd_bounce(struct cli *c, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	struct bounce_out bo = {.c = c};
+	struct bounce_cmd bo = {.c = c};
 	struct bounce_run_opts o = {0};
 	struct bounce_run_counts n;
 	const char *maildir = NULL, *mbox = NULL;

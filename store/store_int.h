@@ -42,7 +42,11 @@ struct store {
 	char now[TIMESTAMP_LEN];
 	char today[DATE_LEN];
 	bool defer_scrub;	/* the owner scrubs deletions in batches (serve) */
-	bool deleted;		/* the open transaction deleted a subscriber (store_remove) */
+	/* The open transaction deleted a subscriber (set by store_remove(),
+	 * cleared when store_end_deletion() or store_end() ends it; left set
+	 * by an owner that ends it with store_commit(), which costs at most
+	 * one needless scrub, never a missing one). */
+	bool deleted;
 };
 
 /* A prepared, reset statement for a static SQL string (cached by pointer). */
