@@ -8,6 +8,22 @@
 
 #include <string.h>
 
+/* A result for @a with the report's verdict @act (a complaint, or an
+ * authentication failure report), @why for a complaint, and the
+ * Feedback-Type @type as evidence. */
+static void
+report(struct bounce_ctx *c, const char *a, enum bounce_action act, const char *type, const char *why)
+{
+	struct bounce_result *r = bounce_verdict_result(c->rep, a);
+
+	if (r == NULL)
+		return;
+	r->action = act;
+	r->reason = act == BOUNCE_COMPLAINT ? "complaint" : "report";
+	r->why = act == BOUNCE_COMPLAINT ? why : "an authentication failure report: not from the subscriber";
+	fmt_clip(r->evidence, sizeof(r->evidence), "Feedback-Type: %.100s", type);
+}
+
 void
 bounce_arf_parse(struct bounce_ctx *c)
 {
@@ -26,17 +42,8 @@ bounce_arf_parse(struct bounce_ctx *c)
 	while (bounce_scan_field(c->feedback.s, c->feedback.len, &pos, &f)) {
 		if (!bounce_scan_field_is(&f, "original-rcpt-to") && !bounce_scan_field_is(&f, "removal-recipient"))
 			continue;
-		if (bounce_scan_value_addr(f.value, a)) {
-			struct bounce_result *r = bounce_verdict_result(c->rep, a);
-
-			if (r) {
-				r->action = act;
-				r->reason = act == BOUNCE_COMPLAINT ? "complaint" : "report";
-				r->why = act == BOUNCE_COMPLAINT ? "a complaint report (ARF) names the recipient"
-								 : "an authentication failure report: not from the subscriber";
-				fmt_clip(r->evidence, sizeof(r->evidence), "Feedback-Type: %.100s", type);
-			}
-		}
+		if (bounce_scan_value_addr(f.value, a))
+			report(c, a, act, type, "a complaint report (ARF) names the recipient");
 	}
 	if (c->rep->n > before)
 		return;
@@ -45,15 +52,7 @@ bounce_arf_parse(struct bounce_ctx *c)
 	while (bounce_scan_field(c->returned.s, c->returned.len, &pos, &f)) {
 		if (!bounce_scan_field_is(&f, "to") || !bounce_scan_value_addr(f.value, a))
 			continue;
-		struct bounce_result *r = bounce_verdict_result(c->rep, a);
-
-		if (r) {
-			r->action = act;
-			r->reason = act == BOUNCE_COMPLAINT ? "complaint" : "report";
-			r->why = act == BOUNCE_COMPLAINT ? "a complaint report (ARF) about a message to the recipient"
-							 : "an authentication failure report: not from the subscriber";
-			fmt_clip(r->evidence, sizeof(r->evidence), "Feedback-Type: %.100s", type);
-		}
+		report(c, a, act, type, "a complaint report (ARF) about a message to the recipient");
 		break;
 	}
 }
