@@ -5,7 +5,9 @@
  * attribute it by its signed VERP token and act on the store.
  *
  * Parsing never touches the store: the verdict of a message depends on the
- * message alone. Acting is one transaction per message.
+ * message alone. Acting is one transaction per message. bounce_run() (run.c)
+ * is the whole pipeline, read -> parse -> act, for 'newsletter bounce': its
+ * caller chooses the source and prints each message's fate.
  */
 #ifndef NEWSLETTER_BOUNCE_H
 #define NEWSLETTER_BOUNCE_H
