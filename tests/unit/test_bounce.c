@@ -6,7 +6,8 @@
  * that stands only from an MTA that means it; Orange's own codes; a report
  * forwarded as an attachment), the phrase table, one parser reused from
  * message to message, and what a verdict does to a real store (VERP
- * attribution, forged tokens, the soft score).
+ * attribution, forged tokens, the soft score, the address gone from the
+ * files); bounce_run over FILE arguments tells every message, in order.
  */
 #include "helpers.h"
 
@@ -582,4 +583,80 @@ Test(bounce, acting_scrubs_what_it_deletes)
 		cr_expect(!in_files(&s, "4711@example.net"), "%s: the address is still in the files", rows[i].email);
 	}
 	scratch_close(&s);
+}
+
+/* What bounce_run's callback was told, message by message. */
+struct told {
+	int n;
+	char path[160][96];
+	enum bounce_fate fate[160];
+	enum bounce_kind kind[160];
+	bool out[160];
+};
+
+static void
+tell_test(const struct bounce_message *m, void *arg)
+{
+	struct told *t = arg;
+
+	cr_assert_lt(t->n, 160);
+	snprintf(t->path[t->n], sizeof(t->path[0]), "%s", m->path);
+	t->fate[t->n] = m->fate;
+	t->kind[t->n] = m->rep->kind;
+	t->out[t->n] = m->out != NULL;
+	t->n++;
+}
+
+/*
+ * bounce_run over FILE arguments (more than the ring of parsed slots
+ * holds): the callback hears of every file once, in argument order, with
+ * what became of it (parsed, not a message, not readable), and the counts
+ * put each in one place. Without a store: verdicts only.
+ */
+Test(bounce, run_tells_every_file_in_order)
+{
+	enum { N = 150 };
+	static const char dsn[] =
+		"From: MAILER-DAEMON@mx.example.net\nTo: bounces@news.example.org\nSubject: Undelivered Mail\n"
+		"MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n"
+		"--B\nContent-Type: message/delivery-status\n\n"
+		"Final-Recipient: rfc822; gone@example.net\nAction: failed\nStatus: 5.1.1\n\n--B--\n";
+	struct bounce_run_opts o = {.from = BOUNCE_FROM_FILES, .pol = {.dry_run = true}};
+	struct bounce_run_counts n;
+	struct told *t = calloc(1, sizeof(*t));
+	char dir[] = "/tmp/newsletter-run.XXXXXX", err[ERR_LEN], *files[N];
+
+	cr_assert_not_null(mkdtemp(dir));
+	for (int i = 0; i < N; i++) {
+		FILE *fp;
+
+		files[i] = malloc(96);
+		snprintf(files[i], 96, "%s/%03d.eml", dir, i);
+		if (i % 3 == 2)
+			continue;	/* never written: not readable */
+		cr_assert_not_null(fp = fopen(files[i], "w"));
+		fputs(i % 3 == 0 ? dsn : "x", fp);
+		fclose(fp);
+	}
+	o.files = files;
+	o.nfiles = N;
+	cr_assert_eq(bounce_run(&o, tell_test, t, &n, err), 0, "%s", err);
+	cr_expect_eq(t->n, N);
+	for (int i = 0; i < t->n; i++) {
+		cr_expect_str_eq(t->path[i], files[i], "message %d told out of order", i);
+		cr_expect_eq(t->fate[i], i % 3 == 0 ? BOUNCE_FATE_PARSED : i % 3 == 1 ? BOUNCE_FATE_UNPARSED
+			     : BOUNCE_FATE_UNREAD, "%s", files[i]);
+		cr_expect_eq(t->kind[i], i % 3 == 0 ? BOUNCE_KIND_DSN : BOUNCE_KIND_NONE, "%s", files[i]);
+		cr_expect_eq(t->out[i], i % 3 == 0, "%s: an outcome only when acted on", files[i]);
+	}
+	cr_expect_eq(n.messages, N);
+	cr_expect_eq(n.unparsed, N / 3);
+	cr_expect_eq(n.unread, N / 3);
+	cr_expect_eq(n.retried, 0);
+	for (int i = 0; i < N; i++) {
+		unlink(files[i]);
+		free(files[i]);
+	}
+	rmdir(dir);
+	free(t);
 }
