@@ -127,6 +127,48 @@ pick(const struct bounce_report *rep, const char *email, enum pick_how *how)
 	return agree;
 }
 
+const char *
+bounce_effect_name(enum bounce_effect e)
+{
+	switch (e) {
+	case BOUNCE_NOTHING:
+		return "nothing";
+	case BOUNCE_DELETED:
+		return "deleted";
+	case BOUNCE_DELETED_SOFT:
+		return "deleted (soft bounces over the threshold)";
+	case BOUNCE_GONE_ALREADY:
+		return "gone already";
+	case BOUNCE_COUNTED_SOFT:
+		return "counted a soft bounce";
+	case BOUNCE_UNSUBSCRIBED:
+		return "unsubscribed";
+	case BOUNCE_UNSUBSCRIBED_ALREADY:
+		return "unsubscribed already";
+	case BOUNCE_WOULD_DELETE:
+		return "would delete";
+	case BOUNCE_WOULD_COUNT_SOFT:
+		return "would count a soft bounce";
+	case BOUNCE_WOULD_UNSUBSCRIBE:
+		return "would unsubscribe";
+	}
+	return "nothing";
+}
+
+/*
+ * Every text written into an outcome's detail is a sentence of this file
+ * with numbers and a status: one that does not fit is a bug, reported as an
+ * error (the message is then tried again) rather than cut.
+ */
+static enum store_status
+too_long(const char *what, char *err)
+{
+	errf(err, "%s does not fit in %d bytes", what, ERR_LEN);
+	return STORE_ERROR;
+}
+
+#define SAY(out, ...) fmt((out)->detail, sizeof((out)->detail), __VA_ARGS__)
+
 static enum store_status
 apply(struct store *st, const struct bounce_policy *pol, int64_t id, unsigned gen,
       enum bounce_action action, const char *status, const char *reason,
@@ -138,45 +180,48 @@ apply(struct store *st, const struct bounce_policy *pol, int64_t id, unsigned ge
 	int score = 0;
 
 	out->subscriber = id;
-	snprintf(detail, sizeof(detail), "%s %s", status && *status ? status : "-", reason ? reason : "");
+	/* A status (STATUS_LEN) and a short static word. */
+	if (fmt(detail, sizeof(detail), "%s %s", status && *status ? status : "-", reason ? reason : "") != 0)
+		return too_long("the audit detail of a bounce", err);
 	switch (action) {
 	case BOUNCE_HARD:
 		if (pol->dry_run) {
-			out->done = "would delete";
+			out->effect = BOUNCE_WOULD_DELETE;
 			break;
 		}
-		s = store_bounce_hard(st, id, "bounce", detail, &deleted, err);
-		out->done = deleted ? "deleted" : "gone already";
+		s = store_delete_id(st, id, gen, STORE_DEL_BOUNCED, "bounce", detail, &deleted, err);
+		out->effect = deleted ? BOUNCE_DELETED : BOUNCE_GONE_ALREADY;
 		break;
 	case BOUNCE_SOFT:
 		if (pol->dry_run) {
-			if ((s = store_bounce_score(st, id, pol->soft_window_days, &score, err)) == STORE_OK)
-				snprintf(out->detail, sizeof(out->detail), "score now %d of %d", score,
-					 pol->soft_threshold);
-			out->done = "would count a soft bounce";
+			if ((s = store_bounce_score(st, id, pol->soft_window_days, &score, err)) == STORE_OK &&
+			    SAY(out, "score now %d of %d", score, pol->soft_threshold) != 0)
+				s = too_long("the outcome of a soft bounce", err);
+			out->effect = BOUNCE_WOULD_COUNT_SOFT;
 			break;
 		}
 		s = store_bounce_soft(st, id, status, reason, pol->soft_threshold,
 				      pol->soft_window_days, &score, &deleted, err);
-		out->done = deleted ? "deleted (soft bounces over the threshold)" : "counted a soft bounce";
-		snprintf(out->detail, sizeof(out->detail), "score %d of %d within %d days", score,
-			 pol->soft_threshold, pol->soft_window_days);
+		out->effect = deleted ? BOUNCE_DELETED_SOFT : BOUNCE_COUNTED_SOFT;
+		if (SAY(out, "score %d of %d within %d days", score, pol->soft_threshold,
+			pol->soft_window_days) != 0 && s == STORE_OK)
+			s = too_long("the outcome of a soft bounce", err);
 		break;
 	case BOUNCE_COMPLAINT:
 	case BOUNCE_UNSUBSCRIBE:
 		if (pol->dry_run) {
-			out->done = "would unsubscribe";
+			out->effect = BOUNCE_WOULD_UNSUBSCRIBE;
 			break;
 		}
-		s = store_unsubscribe_id(st, id, gen, "bounce", &was, err);
-		out->done = was ? "unsubscribed" : "unsubscribed already";
+		s = store_delete_id(st, id, gen, STORE_DEL_UNSUBSCRIBED, "bounce", NULL, &was, err);
+		out->effect = was ? BOUNCE_UNSUBSCRIBED : BOUNCE_UNSUBSCRIBED_ALREADY;
 		break;
 	case BOUNCE_IGNORE:
-		out->done = "nothing";
+		out->effect = BOUNCE_NOTHING;
 		break;
 	}
 	if (s == STORE_OK && !pol->dry_run && action != BOUNCE_IGNORE)
-		log_info("bounce: subscriber %lld: %s (%s %s)", (long long)id, out->done,
+		log_info("bounce: subscriber %lld: %s (%s %s)", (long long)id, bounce_effect_name(out->effect),
 			 bounce_action_name(action), detail);
 	return s;
 }
@@ -194,11 +239,9 @@ bounce_act(struct store *st, const struct store_keys *keys, const struct bounce_
 	bool own = false;
 
 	memset(out, 0, sizeof(*out));
-	out->done = "nothing";
-	if (st == NULL) {
-		snprintf(out->detail, sizeof(out->detail), "no store: verdicts only");
-		return STORE_OK;
-	}
+	out->effect = BOUNCE_NOTHING;
+	if (st == NULL)
+		return SAY(out, "no store: verdicts only") == 0 ? STORE_OK : too_long("an outcome", err);
 	if (!pol->dry_run) {
 		if ((s = store_begin(st, err)) != STORE_OK)
 			return s;
@@ -211,54 +254,55 @@ bounce_act(struct store *st, const struct store_keys *keys, const struct bounce_
 		s = store_subscriber_get(st, id, &sub, err);
 		if (s == STORE_OK && sub.gen != tc.gen) {
 			out->subscriber = id;
-			snprintf(out->detail, sizeof(out->detail),
-				 "the token names an address subscriber %lld no longer has (corrected since): nothing changed",
-				 (long long)id);
+			if (SAY(out, "the token names an address subscriber %lld no longer has (corrected since): "
+				"nothing changed", (long long)id) != 0)
+				s = too_long("an outcome", err);
 			sodium_memzero(&sub, sizeof(sub));
 			goto end;
 		}
 		if (s == STORE_NOTFOUND) {
 			out->subscriber = id;
-			snprintf(out->detail, sizeof(out->detail), "the token names subscriber %lld, who is gone already",
-				 (long long)id);
-			s = STORE_OK;
+			s = SAY(out, "the token names subscriber %lld, who is gone already", (long long)id) == 0
+			    ? STORE_OK : too_long("an outcome", err);
 			goto end;
 		}
 		if (s != STORE_OK)
 			goto end;
 		if (purpose == TOKEN_UNSUBSCRIBE) {
 			s = apply(st, pol, id, sub.gen, BOUNCE_UNSUBSCRIBE, "", "mailto", out, err);
-			snprintf(out->detail, sizeof(out->detail), "a mail to the unsubscribe address of subscriber %lld",
-				 (long long)id);
+			if (SAY(out, "a mail to the unsubscribe address of subscriber %lld", (long long)id) != 0 &&
+			    s == STORE_OK)
+				s = too_long("an outcome", err);
 		} else if ((r = pick(rep, sub.email, &how)) != NULL) {
 			s = apply(st, pol, id, sub.gen, r->action, r->status, r->reason, out, err);
-			if (how == PICK_TOKEN && s == STORE_OK)
-				snprintf(out->detail, sizeof(out->detail), "%s subscriber %lld alone",
-					 r->action == BOUNCE_COMPLAINT
-					 ? "a complaint about the message sent with the VERP token of"
-					 : "the report names no address: decided on the VERP token of",
-					 (long long)id);
+			if (how == PICK_TOKEN && s == STORE_OK &&
+			    SAY(out, "%s subscriber %lld alone",
+				r->action == BOUNCE_COMPLAINT
+				? "a complaint about the message sent with the VERP token of"
+				: "the report names no address: decided on the VERP token of",
+				(long long)id) != 0)
+				s = too_long("an outcome", err);
 		} else if (rep->n > 0) {
 			out->subscriber = id;
-			snprintf(out->detail, sizeof(out->detail),
-				 "the VERP token names subscriber %lld, but the report is about another address "
-				 "than theirs: nothing changed", (long long)id);
+			if (SAY(out, "the VERP token names subscriber %lld, but the report is about another address "
+				"than theirs: nothing changed", (long long)id) != 0)
+				s = too_long("an outcome", err);
 		} else {
 			out->subscriber = id;
-			snprintf(out->detail, sizeof(out->detail), "the VERP token names subscriber %lld; nothing to act on",
-				 (long long)id);
+			if (SAY(out, "the VERP token names subscriber %lld; nothing to act on", (long long)id) != 0)
+				s = too_long("an outcome", err);
 		}
 		sodium_memzero(&sub, sizeof(sub));
 		goto end;
 	}
+	s = STORE_OK;
 	if (pol->require_verp) {
-		snprintf(out->detail, sizeof(out->detail), "%s",
-			 rep->n ? "no valid VERP token: nothing changed (require_verp)" : "nothing to act on");
-		s = STORE_OK;
+		if (SAY(out, "%s", rep->n ? "no valid VERP token: nothing changed (require_verp)"
+			: "nothing to act on") != 0)
+			s = too_long("an outcome", err);
 		goto end;
 	}
 	/* Without a token: by the addresses the report names. */
-	s = STORE_OK;
 	for (int i = 0; i < rep->n && s == STORE_OK; i++) {
 		const struct bounce_result *r = &rep->r[i];
 
@@ -275,17 +319,10 @@ bounce_act(struct store *st, const struct store_keys *keys, const struct bounce_
 			s = apply(st, pol, sub.id, sub.gen, r->action, r->status, r->reason, out, err);
 		sodium_memzero(&sub, sizeof(sub));
 	}
-	if (out->subscriber == 0)
-		snprintf(out->detail, sizeof(out->detail), "no subscriber has an address the report names");
+	if (out->subscriber == 0 && SAY(out, "no subscriber has an address the report names") != 0 &&
+	    s == STORE_OK)
+		s = too_long("an outcome", err);
 end:
-	if (own) {
-		if (s == STORE_OK)
-			s = store_commit(st, err);
-		else
-			store_rollback(st);
-		if (s == STORE_OK && (strncmp(out->done, "deleted", 7) == 0 ||
-				      strcmp(out->done, "unsubscribed") == 0))
-			store_scrub(st, err);
-	}
-	return s;
+	/* The store scrubs the files after a committed deletion. */
+	return own ? store_end(st, s, err) : s;
 }

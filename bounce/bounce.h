@@ -5,7 +5,9 @@
  * attribute it by its signed VERP token and act on the store.
  *
  * Parsing never touches the store: the verdict of a message depends on the
- * message alone. Acting is one transaction per message.
+ * message alone. Acting is one transaction per message. bounce_run() (run.c)
+ * is the whole pipeline, read -> parse -> act, for 'newsletter bounce': its
+ * caller chooses the source and prints each message's fate.
  */
 #ifndef NEWSLETTER_BOUNCE_H
 #define NEWSLETTER_BOUNCE_H
@@ -38,9 +40,21 @@ struct bounce_result {
 	bool explicit;			/* from a phrase that names the account gone, even after DATA */
 };
 
+/* What kind of message it is (bounce_kind_name() gives its word). */
+enum bounce_kind {
+	BOUNCE_KIND_NONE,	/* "none": not a bounce */
+	BOUNCE_KIND_DSN,	/* "dsn": RFC 3464 delivery status notification */
+	BOUNCE_KIND_ARF,	/* "arf": RFC 5965 complaint report */
+	BOUNCE_KIND_SES,	/* "ses": an Amazon SES notification */
+	BOUNCE_KIND_TEXT,	/* "text": a bounce in plain text */
+	BOUNCE_KIND_AUTO_REPLY,	/* "auto-reply": RFC 3834, not a bounce */
+	BOUNCE_KIND_UNSUBSCRIBE	/* "unsubscribe": a mail to unsubscribe+TOKEN@ */
+};
+const char *bounce_kind_name(enum bounce_kind k);
+
 /* What one message says. */
 struct bounce_report {
-	const char *kind;	/* "dsn", "arf", "ses", "text", "auto-reply", "unsubscribe", "none" */
+	enum bounce_kind kind;
 	int n;
 	struct bounce_result r[BOUNCE_MAX_RESULTS];
 	/* Where the message was delivered (Delivered-To, X-Original-To, To,
@@ -108,10 +122,25 @@ struct bounce_policy {
 	int soft_window_days;
 };
 
+/* What acting on a message did (bounce_effect_name() gives its words). */
+enum bounce_effect {
+	BOUNCE_NOTHING,			/* "nothing" */
+	BOUNCE_DELETED,			/* "deleted": a hard bounce */
+	BOUNCE_DELETED_SOFT,		/* "deleted (soft bounces over the threshold)" */
+	BOUNCE_GONE_ALREADY,		/* "gone already" */
+	BOUNCE_COUNTED_SOFT,		/* "counted a soft bounce" */
+	BOUNCE_UNSUBSCRIBED,		/* "unsubscribed" */
+	BOUNCE_UNSUBSCRIBED_ALREADY,	/* "unsubscribed already" */
+	BOUNCE_WOULD_DELETE,		/* --dry-run: "would delete" */
+	BOUNCE_WOULD_COUNT_SOFT,	/* --dry-run: "would count a soft bounce" */
+	BOUNCE_WOULD_UNSUBSCRIBE,	/* --dry-run: "would unsubscribe" */
+};
+const char *bounce_effect_name(enum bounce_effect e);
+
 /* What was done, for --explain and the log. */
 struct bounce_outcome {
-	int64_t subscriber;	/* 0: nobody */
-	const char *done;	/* "deleted", "scored", "unsubscribed", "nothing", ... */
+	int64_t subscriber;		/* 0: nobody */
+	enum bounce_effect effect;
 	char detail[ERR_LEN];
 };
 
@@ -175,5 +204,60 @@ int bounce_maildir_each(const char *dir, struct bounce_box *box, bounce_handler 
  * terminal; the file is never changed. Returns the number handled, or -1
  * with @err. */
 int bounce_mbox_each(const char *path, bounce_handler h, void *arg, bool *retry, char *err);
+
+/* run.c: one run over a source, read -> parse -> act. */
+enum bounce_from {
+	BOUNCE_FROM_STDIN,	/* one message, from an MTA pipe */
+	BOUNCE_FROM_FILES,	/* FILE arguments ("-" is stdin), parsed on one thread per core */
+	BOUNCE_FROM_MAILDIR,	/* every message in new/ of @path */
+	BOUNCE_FROM_MBOX,	/* every message of the mbox @path */
+};
+
+struct bounce_run_opts {
+	enum bounce_from from;
+	const char *path;		/* the Maildir or the mbox */
+	char *const *files;		/* BOUNCE_FROM_FILES */
+	size_t nfiles;
+	const char *envelope;		/* stdin: the recipient the MTA delivered to, or NULL */
+	struct store *st;		/* NULL: verdicts only */
+	const struct store_keys *keys;
+	struct bounce_policy pol;
+	const char *keep;		/* the keep Maildir, or NULL */
+	bool keep_handled;		/* keep handled messages there too */
+};
+
+/* What became of one message. */
+enum bounce_fate {
+	BOUNCE_FATE_PARSED,	/* parsed and acted on (or the store failed: status) */
+	BOUNCE_FATE_UNPARSED,	/* read, but not a message that can be parsed */
+	BOUNCE_FATE_UNREAD,	/* not read (not a regular file, unreadable, too large) */
+};
+
+/* One message, as the output callback is given it (all valid during the call only). */
+struct bounce_message {
+	const char *path;		/* "-" for stdin */
+	const struct bounce_report *rep;	/* n == 0 when not parsed */
+	enum bounce_fate fate;
+	const struct bounce_outcome *out;	/* parsed and acted on: what was done; else NULL */
+	enum store_status status;	/* STORE_OK, or the store's failure (to try again) */
+	const char *error;		/* why it was not read, parsed or acted on; else NULL */
+};
+typedef void (*bounce_print_fn)(const struct bounce_message *m, void *arg);
+
+/* Every message read is in exactly one of unparsed, unread, retried or the rest (handled). */
+struct bounce_run_counts {
+	long messages, unparsed, unread, retried;
+	struct bounce_box box;		/* what a Maildir run did with them */
+};
+
+/*
+ * Reads, parses and acts on every message of @o's source, calling @print
+ * once per message in the order they were read. Fills @n. Returns 0, or
+ * -1 with @err when the run could not be made: the Maildir or mbox cannot
+ * be read, or (stdin) the message cannot be read, or could not be parsed
+ * and cannot be kept, so the MTA must keep it.
+ */
+int bounce_run(const struct bounce_run_opts *o, bounce_print_fn print, void *arg,
+	       struct bounce_run_counts *n, char *err);
 
 #endif

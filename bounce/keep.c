@@ -45,7 +45,7 @@ bounce_keep(const char *dir, const char *data, size_t len, char *err)
 	if (ensure_dir(dir, err) < 0)
 		return -1;
 	for (const char *const *s = (const char *const[]){"tmp", "new", "cur", NULL}; *s; s++) {
-		if (snprintf(sub, sizeof(sub), "%s/%s", dir, *s) >= (int)sizeof(sub))
+		if (fmt(sub, sizeof(sub), "%s/%s", dir, *s) != 0)
 			return errf(err, "the keep Maildir's path is longer than %d bytes", KEEP_PATH_MAX - 8);
 		if (ensure_dir(sub, err) < 0)
 			return -1;
@@ -59,10 +59,10 @@ bounce_keep(const char *dir, const char *data, size_t len, char *err)
 	/* time.pid.host names a delivery; a clash (same microsecond) retries. */
 	for (int attempt = 0;; attempt++) {
 		clock_gettime(CLOCK_REALTIME, &ts);
-		if (snprintf(tmp, sizeof(tmp), "%s/tmp/%lld.M%ldP%dR%d.%s", dir, (long long)ts.tv_sec,
-			     ts.tv_nsec / 1000, (int)getpid(), attempt, host) >= (int)sizeof(tmp) ||
-		    snprintf(new, sizeof(new), "%s/new/%lld.M%ldP%dR%d.%s", dir, (long long)ts.tv_sec,
-			     ts.tv_nsec / 1000, (int)getpid(), attempt, host) >= (int)sizeof(new))
+		if (fmt(tmp, sizeof(tmp), "%s/tmp/%lld.M%ldP%dR%d.%s", dir, (long long)ts.tv_sec,
+			ts.tv_nsec / 1000, (int)getpid(), attempt, host) != 0 ||
+		    fmt(new, sizeof(new), "%s/new/%lld.M%ldP%dR%d.%s", dir, (long long)ts.tv_sec,
+			ts.tv_nsec / 1000, (int)getpid(), attempt, host) != 0)
 			return errf(err, "the keep Maildir's path is longer than %d bytes", KEEP_PATH_MAX - 200);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST || attempt > 100)

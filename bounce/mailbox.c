@@ -146,7 +146,7 @@ flag(const char *claimed, char f)
 {
 	char done[4100];
 
-	if (snprintf(done, sizeof(done), "%s%c", claimed, f) >= (int)sizeof(done)) {
+	if (fmt(done, sizeof(done), "%s%c", claimed, f) != 0) {
 		log_warn("bounce: cannot flag %s: the path is too long", claimed);
 		return;
 	}
@@ -203,7 +203,7 @@ bounce_maildir_each(const char *dir, struct bounce_box *box, bounce_handler h, v
 	DIR *d;
 
 	*retry = false;
-	if (snprintf(newdir, sizeof(newdir), "%s/new", dir) >= (int)sizeof(newdir))
+	if (fmt(newdir, sizeof(newdir), "%s/new", dir) != 0)
 		return errf(err, "the Maildir path is longer than %zu bytes", sizeof(newdir) - 5);
 	if ((d = opendir(newdir)) == NULL)
 		return errf(err, "cannot read the Maildir %s: %s", newdir, strerror(errno));
@@ -228,8 +228,8 @@ bounce_maildir_each(const char *dir, struct bounce_box *box, bounce_handler h, v
 		bool read_ok;
 
 		if (!base_name(names[i], base, sizeof(base)) ||
-		    snprintf(from, sizeof(from), "%s/%s", newdir, names[i]) >= (int)sizeof(from) ||
-		    snprintf(claimed, sizeof(claimed), "%s/cur/%s:2,", dir, base) >= (int)sizeof(claimed)) {
+		    fmt(from, sizeof(from), "%s/%s", newdir, names[i]) != 0 ||
+		    fmt(claimed, sizeof(claimed), "%s/cur/%s:2,", dir, base) != 0) {
 			log_warn("bounce: the path of %s/%s is too long: left in new/", newdir, names[i]);
 			continue;
 		}

@@ -418,7 +418,7 @@ settle(struct worker *w, struct item *it)
 		enum store_status ss;
 
 		pthread_mutex_lock(&run->st_mu);
-		ss = store_bounce_hard(run->st, it->r.id, "send", detail, &deleted, err);
+		ss = store_delete_id(run->st, it->r.id, it->r.gen, STORE_DEL_BOUNCED, "send", detail, &deleted, err);
 		pthread_mutex_unlock(&run->st_mu);
 		if (ss != STORE_OK)
 			run_fatal(run, "subscriber %lld: %s", (long long)it->r.id, err);

@@ -1,9 +1,9 @@
 /*
- * store/bounce.c - what a bounce does to a subscriber: a hard bounce
- * deletes them (suppression entry, audit event), a soft bounce adds a point
+ * store/bounce.c - what a bounce does to a subscriber: a soft bounce adds a point
  * to their bounce score (at most one a day), and enough points within the
  * window count as a hard bounce. Points older than the window no longer
- * count and are deleted: the score decays when no bounce comes.
+ * count and are deleted: the score decays when no bounce comes. (A hard
+ * bounce is a deletion like any other: store_delete_id() in subscriber.c.)
  *
  * Called by bounce/ with a subscriber id from a verified token (or, when
  * the operator allows it, from an address). Each function is one
@@ -14,26 +14,12 @@
 
 #include <string.h>
 
-enum store_status
-store_bounce_hard(struct store *st, int64_t id, const char *source, const char *detail,
-		  bool *deleted, char *err)
+/* "-N days" for SQLite's date(): an int always fits in 32 bytes. */
+static enum store_status
+window_too_long(char *err)
 {
-	struct subscriber sub;
-	enum store_status s;
-	bool own;
-
-	*deleted = false;
-	if ((s = store_tx_start(st, &own, err)) != STORE_OK)
-		return s;
-	s = store_subscriber_get(st, id, &sub, err);
-	if (s == STORE_OK) {
-		s = store_remove(st, &sub, "bounced", source, detail, err);
-		*deleted = s == STORE_OK;
-	} else if (s == STORE_NOTFOUND) {
-		s = STORE_OK;	/* gone already: not an error */
-	}
-	sodium_memzero(&sub, sizeof(sub));
-	return store_end_deletion(st, own, s, *deleted, err);
+	errf(err, "the bounce window in days does not fit in the date modifier");
+	return STORE_INVALID;
 }
 
 enum store_status
@@ -63,7 +49,10 @@ store_bounce_soft(struct store *st, int64_t id, const char *status, const char *
 	}
 	if (s != STORE_OK)
 		goto out;
-	snprintf(window, sizeof(window), "-%d days", window_days);
+	if (fmt(window, sizeof(window), "-%d days", window_days) != 0) {
+		s = window_too_long(err);
+		goto out;
+	}
 	if ((q = store_stmt(st, prune, err)) == NULL) {
 		s = STORE_ERROR;
 		goto out;
@@ -107,8 +96,13 @@ store_bounce_soft(struct store *st, int64_t id, const char *status, const char *
 		goto out;
 	}
 	if (*score >= threshold) {
-		snprintf(detail, sizeof(detail), "%d soft bounces within %d days (last %s %s)",
-			 *score, window_days, status && *status ? status : "-", reason ? reason : "");
+		if (fmt(detail, sizeof(detail), "%d soft bounces within %d days (last %s %s)",
+			*score, window_days, status && *status ? status : "-", reason ? reason : "") != 0) {
+			s = STORE_INVALID;
+			errf(err, "the audit detail of a soft bounce (status and reason) is longer than %zu bytes",
+			     sizeof(detail) - 1);
+			goto out;
+		}
 		s = store_remove(st, &sub, "bounced", "bounce", detail, err);
 		*deleted = s == STORE_OK;
 	}
@@ -129,7 +123,8 @@ store_bounce_score(struct store *st, int64_t id, int window_days, int *score, ch
 	*score = 0;
 	if (q == NULL)
 		return STORE_ERROR;
-	snprintf(window, sizeof(window), "-%d days", window_days);
+	if (fmt(window, sizeof(window), "-%d days", window_days) != 0)
+		return window_too_long(err);
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_text(q, 2, store_today(st), -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, window, -1, SQLITE_STATIC);

@@ -166,11 +166,33 @@ enum store_status store_restrict(struct store *st, const char *email,
 enum store_status store_unsubscribe(struct store *st, const char *email,
 				    const char *source, bool *was_subscribed,
 				    char *err);
-/* The same for a subscriber named by a verified token: nothing (and
- * *was_subscribed false) when generation @gen is not their current one. */
-enum store_status store_unsubscribe_id(struct store *st, int64_t id, unsigned gen,
-				       const char *source, bool *was_subscribed,
-				       char *err);
+/* Why a subscriber is deleted: the reason of their suppression entry and the
+ * name of the audit event (store_deletion_name()). */
+enum store_deletion {
+	STORE_DEL_UNSUBSCRIBED,	/* they asked to leave: "unsubscribed" */
+	STORE_DEL_BOUNCED,	/* their address does not exist: "bounced" */
+};
+const char *store_deletion_name(enum store_deletion why);
+/*
+ * The one deletion of a subscriber named by id (a verified token, a bounce,
+ * a refusal at send time): deletes them and their deliveries, keeps a
+ * suppression entry, records the audit event @why with @source ("web",
+ * "bounce", "send") and @detail (a status and a word, never an address, or
+ * NULL), and scrubs the files when it owns the transaction (else the owner
+ * does, with store_end()). Nothing, and *was false, when they are gone
+ * already or generation @gen is not their current one (the token or the
+ * mail was about an address they no longer have).
+ */
+enum store_status store_delete_id(struct store *st, int64_t id, unsigned gen,
+				  enum store_deletion why, const char *source,
+				  const char *detail, bool *was, char *err);
+/*
+ * Ends a transaction the caller opened with store_begin() around the
+ * deletions above: commits when @s is STORE_OK, else rolls back, and when
+ * a deletion was committed, scrubs the files as a deletion that owns its
+ * transaction does (unless store_defer_scrub()). Returns the status.
+ */
+enum store_status store_end(struct store *st, enum store_status s, char *err);
 /* Deletes everything held; a suppression entry only if @suppress. */
 enum store_status store_erase(struct store *st, const char *email,
 			      bool suppress, const char *source, bool *existed,
@@ -308,12 +330,7 @@ void store_mailing_sender(struct store *st);
 
 /* --- bounce.c: what bounces do to a subscriber (used by bounce/) --- */
 
-/* A hard bounce, reported by a bounce or at send time (@source: "bounce",
- * "send"): deletes the subscriber, keeps a suppression entry ("bounced"),
- * records an audit event with @detail (no address). Not an error when the
- * subscriber is gone already; *deleted says which. */
-enum store_status store_bounce_hard(struct store *st, int64_t id, const char *source,
-				    const char *detail, bool *deleted, char *err);
+/* A hard bounce is a deletion: store_delete_id(..., STORE_DEL_BOUNCED, ...). */
 /* A soft bounce: one point a day at most; points older than @window_days
  * are dropped (decay); @threshold points within the window delete as a hard
  * bounce. *score is the score after this bounce. */

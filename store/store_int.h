@@ -42,6 +42,11 @@ struct store {
 	char now[TIMESTAMP_LEN];
 	char today[DATE_LEN];
 	bool defer_scrub;	/* the owner scrubs deletions in batches (serve) */
+	/* The open transaction deleted a subscriber (set by store_remove(),
+	 * cleared when store_end_deletion() or store_end() ends it; left set
+	 * by an owner that ends it with store_commit(), which costs at most
+	 * one needless scrub, never a missing one). */
+	bool deleted;
 };
 
 /* A prepared, reset statement for a static SQL string (cached by pointer). */
@@ -72,7 +77,9 @@ enum store_status store_remove(struct store *st, const struct subscriber *sub,
 			       const char *event, const char *source,
 			       const char *detail, char *err);
 /* The shared end of every deletion: commit when @own, then scrub the files
- * (unless the owner of the store has taken that on: store_defer_scrub()). */
+ * when @deleted or store_remove() ran in the transaction (unless the owner of
+ * the store has taken that on: store_defer_scrub()). Not @own: @s, and the
+ * owner's store_end() scrubs. */
 enum store_status store_end_deletion(struct store *st, bool own, enum store_status s,
 				     bool deleted, char *err);
 /* Writes every stored address that has a quoted local part in the form

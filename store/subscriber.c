@@ -337,10 +337,30 @@ delete_row(struct store *st, int64_t id, char *err)
 enum store_status
 store_end_deletion(struct store *st, bool own, enum store_status s, bool deleted, char *err)
 {
+	deleted = deleted || st->deleted;
+	if (!own)
+		return s;	/* the owner of the transaction ends it: store_end() */
+	st->deleted = false;
 	s = store_tx_end(st, own, s, err);
-	if (s == STORE_OK && own && deleted && !st->defer_scrub)
-		store_scrub(st, err);
+	if (s == STORE_OK && deleted && !st->defer_scrub) {
+		char scrub_err[ERR_LEN];
+
+		/*
+		 * The deletion is committed and stands: a failed checkpoint
+		 * (store_scrub() has logged it) leaves the deleted bytes in
+		 * the log until the next one, it does not undo the change, so
+		 * the caller is not told to try again.
+		 */
+		if (store_scrub(st, scrub_err) != STORE_OK)
+			log_debug("the deletion is committed; the files are scrubbed at the next checkpoint");
+	}
 	return s;
+}
+
+enum store_status
+store_end(struct store *st, enum store_status s, char *err)
+{
+	return store_end_deletion(st, true, s, false, err);
 }
 
 enum store_status
@@ -352,6 +372,7 @@ store_remove(struct store *st, const struct subscriber *sub, const char *event,
 	if ((s = delete_row(st, sub->id, err)) != STORE_OK ||
 	    (s = store_suppress_add_norm(st, sub->email, event, err)) != STORE_OK)
 		return s;
+	st->deleted = true;	/* the end of the transaction scrubs */
 	return store_audit_add(st, event, sub->email, sub->id, source, detail, err);
 }
 
@@ -384,28 +405,34 @@ store_unsubscribe(struct store *st, const char *email, const char *source,
 	return store_end_deletion(st, own, s, *was_subscribed, err);
 }
 
+const char *
+store_deletion_name(enum store_deletion why)
+{
+	return why == STORE_DEL_BOUNCED ? "bounced" : "unsubscribed";
+}
+
 enum store_status
-store_unsubscribe_id(struct store *st, int64_t id, unsigned gen, const char *source,
-		     bool *was_subscribed, char *err)
+store_delete_id(struct store *st, int64_t id, unsigned gen, enum store_deletion why,
+		const char *source, const char *detail, bool *was, char *err)
 {
 	struct subscriber sub;
 	enum store_status s;
 	bool own;
 
-	*was_subscribed = false;
+	*was = false;
 	if ((s = store_tx_start(st, &own, err)) != STORE_OK)
 		return s;
 	s = store_subscriber_get(st, id, &sub, err);
 	if (s == STORE_OK && sub.gen != gen)
-		s = STORE_NOTFOUND;	/* a link to an address they no longer have */
+		s = STORE_NOTFOUND;	/* about an address they no longer have */
 	if (s == STORE_OK) {
-		*was_subscribed = true;
-		s = store_remove(st, &sub, "unsubscribed", source, NULL, err);
+		*was = true;
+		s = store_remove(st, &sub, store_deletion_name(why), source, detail, err);
 	} else if (s == STORE_NOTFOUND) {
-		s = STORE_OK;	/* unsubscribed already: not an error */
+		s = STORE_OK;	/* gone already: not an error */
 	}
 	sodium_memzero(&sub, sizeof(sub));
-	return store_end_deletion(st, own, s, *was_subscribed, err);
+	return store_end_deletion(st, own, s, *was, err);
 }
 
 /*

@@ -33,7 +33,7 @@ commit_group(struct store *st, struct web_writer_job *first, char *err)
 	if (store_begin(st, err) != STORE_OK)
 		return false;
 	for (j = first; j; j = j->next) {
-		j->status = store_unsubscribe_id(st, j->id, j->gen, "web", &j->was, j->err);
+		j->status = store_delete_id(st, j->id, j->gen, STORE_DEL_UNSUBSCRIBED, "web", NULL, &j->was, j->err);
 		if (j->status != STORE_OK) {
 			store_rollback(st);
 			return false;
@@ -59,7 +59,7 @@ run_group(struct web_writer *w, struct store *st, struct web_writer_job *first)
 		}
 	} else if (!commit_group(st, first, err)) {
 		for (j = first; j; j = j->next)
-			j->status = store_unsubscribe_id(st, j->id, j->gen, "web", &j->was, j->err);
+			j->status = store_delete_id(st, j->id, j->gen, STORE_DEL_UNSUBSCRIBED, "web", NULL, &j->was, j->err);
 	}
 	web_worker_write_end(srv);	/* before the replies: a page view after one reads afresh */
 	for (j = first; j; j = j->next)

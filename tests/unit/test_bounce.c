@@ -6,7 +6,8 @@
  * that stands only from an MTA that means it; Orange's own codes; a report
  * forwarded as an attachment), the phrase table, one parser reused from
  * message to message, and what a verdict does to a real store (VERP
- * attribution, forged tokens, the soft score).
+ * attribution, forged tokens, the soft score, the address gone from the
+ * files); bounce_run over FILE arguments tells every message, in order.
  */
 #include "helpers.h"
 
@@ -191,7 +192,7 @@ Test(bounce, formats)
 
 		cr_assert_not_null(rep);
 		cr_assert_eq(bounce_parse(w->msg, strlen(w->msg), NULL, rep, err), 0, "%s: %s", w->name, err);
-		cr_expect_str_eq(rep->kind, w->kind, "%s: kind", w->name);
+		cr_expect_str_eq(bounce_kind_name(rep->kind), w->kind, "%s: kind", w->name);
 		if (w->rcpt == NULL) {
 			cr_expect_eq(rep->n, 0, "%s: no results", w->name);
 		} else {
@@ -223,17 +224,42 @@ Test(bounce, two_recipients_two_verdicts)
 	free(rep);
 }
 
+/*
+ * Degenerate input is never a bounce, and what bounce_parse() returns
+ * decides its fate: -1 ("not a mail message") is kept for a person, 0 is
+ * handled as "not a bounce". The line is whether a header section can be
+ * read: nothing at all, a line that is no header and ends no header
+ * section, or an mbox "From " line with nothing after it is -1 (it may be
+ * something a person must see); an empty header section (a blank line
+ * first) or a header with bytes that are not UTF-8 is a message, of kind
+ * "none", without a result.
+ */
 Test(bounce, degenerate_input)
 {
-	static const char *const inputs[] = {"", "x", "\n\n\n", "From \n", "Subject: \xff\xfe\n\n\x01"};
+	static const struct {
+		const char *in;
+		int r;		/* what bounce_parse() must return */
+	} rows[] = {
+		{"", -1},
+		{"x", -1},
+		{"From \n", -1},
+		{"\n\n\n", 0},
+		{"Subject: \xff\xfe\n\n\x01", 0},
+	};
 	struct bounce_report *rep = malloc(sizeof(*rep));
 	char err[ERR_LEN];
 
-	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
-		int r = bounce_parse(inputs[i], strlen(inputs[i]), NULL, rep, err);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int r;
 
-		cr_expect(r == 0 || r == -1);
-		cr_expect(r < 0 || rep->n == 0, "no result from '%s'", inputs[i]);
+		err[0] = '\0';
+		r = bounce_parse(rows[i].in, strlen(rows[i].in), NULL, rep, err);
+		cr_expect_eq(r, rows[i].r, "'%s': %d, not %d", rows[i].in, r, rows[i].r);
+		if (r < 0)
+			cr_expect(strstr(err, "not a mail message") != NULL, "'%s': %s", rows[i].in, err);
+		else
+			cr_expect_str_eq(bounce_kind_name(rep->kind), "none", "'%s'", rows[i].in);
+		cr_expect_eq(rep->n, 0, "a result from '%s'", rows[i].in);
 	}
 	free(rep);
 }
@@ -282,7 +308,7 @@ Test(bounce, parser_reuse)
 			cr_assert_eq(bounce_parse(msg, strlen(msg), NULL, a, err), 0, "%s", err);
 			cr_assert_eq(bounce_parse_with(bp, msg, strlen(msg), NULL, b, err), 0, "%s", err);
 			cr_assert_eq(a->n, b->n, "%s", cases[i].name);
-			cr_expect_str_eq(a->kind, b->kind, "%s", cases[i].name);
+			cr_expect_str_eq(bounce_kind_name(a->kind), bounce_kind_name(b->kind), "%s", cases[i].name);
 			for (int k = 0; k < a->n; k++) {
 				cr_expect_str_eq(a->r[k].recipient, b->r[k].recipient, "%s", cases[i].name);
 				cr_expect_eq(a->r[k].action, b->r[k].action, "%s", cases[i].name);
@@ -439,7 +465,7 @@ Test(bounce, dry_run_changes_nothing)
 	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
 	verp_dsn(msg, sizeof(msg), to, "dead@example.net", "5.1.1", "550 5.1.1 User unknown");
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
-	cr_expect_str_eq(out.done, "would delete");
+	cr_expect_str_eq(bounce_effect_name(out.effect), "would delete");
 	cr_expect_eq(store_subscriber_get(s.st, a, &sub, err), STORE_OK);
 	scratch_close(&s);
 }
@@ -480,4 +506,157 @@ Test(bounce, verp_acts_only_on_the_current_address)
 	cr_expect_eq(store_subscriber_get(s.st, a, &sub, err), STORE_NOTFOUND,
 		     "a report whose Original-Recipient is her address acts");
 	scratch_close(&s);
+}
+
+/* Whether the scratch database's files hold @needle anywhere in their bytes. */
+static bool
+in_files(const struct scratch *s, const char *needle)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	bool found = false;
+
+	for (size_t i = 0; i < 3 && !found; i++) {
+		char path[128], *data;
+		long n;
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s%s", s->db, suffix[i]);
+		if ((fp = fopen(path, "rb")) == NULL)
+			continue;
+		fseek(fp, 0, SEEK_END);
+		n = ftell(fp);
+		fseek(fp, 0, SEEK_SET);
+		data = malloc((size_t)n + 1);
+		cr_assert_eq(fread(data, 1, (size_t)n, fp), (size_t)n);
+		fclose(fp);
+		found = memmem(data, (size_t)n, needle, strlen(needle)) != NULL;
+		free(data);
+	}
+	return found;
+}
+
+/*
+ * What a bounce deletes leaves the files when its transaction commits (the
+ * store's deletion scrubs, not bounce/act.c): a hard bounce, a complaint
+ * and an unsubscribe by mail, a row each, among neighbours whose pages
+ * stay.
+ */
+Test(bounce, acting_scrubs_what_it_deletes)
+{
+	static const struct {
+		const char *email;
+		enum token_purpose purpose;
+		const char *status, *diag;	/* NULL: a mail to unsubscribe+TOKEN@ */
+		const char *done;
+	} rows[] = {
+		{"zq-dead-4711@example.net", TOKEN_BOUNCE, "5.1.1", "550 5.1.1 User unknown", "deleted"},
+		{"zq-leaving-4711@example.net", TOKEN_UNSUBSCRIBE, NULL, NULL, "unsubscribed"},
+	};
+	struct bounce_policy pol = {.require_verp = true, .soft_threshold = 3, .soft_window_days = 30};
+	struct scratch s;
+	struct subscriber sub;
+	struct bounce_outcome out;
+	char tok[TOKEN_LEN + 1], to[128], msg[2048], err[ERR_LEN];
+
+	scratch_open(&s);
+	for (int i = 0; i < 50; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "neighbour%d@example.net", i);
+		enrol(&s, a);
+	}
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int64_t a = enrol(&s, rows[i].email);
+
+		cr_expect(in_files(&s, "4711@example.net"), "%s: the check cannot see the address", rows[i].email);
+		token_for(s.keys, rows[i].purpose, a, 1, tok);
+		if (rows[i].diag) {
+			snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
+			verp_dsn(msg, sizeof(msg), to, rows[i].email, rows[i].status, rows[i].diag);
+		} else {
+			snprintf(msg, sizeof(msg), "From: %s\nTo: unsubscribe+%s@news.example.org\n"
+				 "Subject: unsubscribe\n\n", rows[i].email, tok);
+		}
+		cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
+		cr_expect_str_eq(bounce_effect_name(out.effect), rows[i].done);
+		cr_expect_eq(store_subscriber_get(s.st, a, &sub, err), STORE_NOTFOUND, "%s", rows[i].email);
+		cr_expect(!in_files(&s, "4711@example.net"), "%s: the address is still in the files", rows[i].email);
+	}
+	scratch_close(&s);
+}
+
+/* What bounce_run's callback was told, message by message. */
+struct told {
+	int n;
+	char path[160][96];
+	enum bounce_fate fate[160];
+	enum bounce_kind kind[160];
+	bool out[160];
+};
+
+static void
+tell_test(const struct bounce_message *m, void *arg)
+{
+	struct told *t = arg;
+
+	cr_assert_lt(t->n, 160);
+	snprintf(t->path[t->n], sizeof(t->path[0]), "%s", m->path);
+	t->fate[t->n] = m->fate;
+	t->kind[t->n] = m->rep->kind;
+	t->out[t->n] = m->out != NULL;
+	t->n++;
+}
+
+/*
+ * bounce_run over FILE arguments (more than the ring of parsed slots
+ * holds): the callback hears of every file once, in argument order, with
+ * what became of it (parsed, not a message, not readable), and the counts
+ * put each in one place. Without a store: verdicts only.
+ */
+Test(bounce, run_tells_every_file_in_order)
+{
+	enum { N = 150 };
+	static const char dsn[] =
+		"From: MAILER-DAEMON@mx.example.net\nTo: bounces@news.example.org\nSubject: Undelivered Mail\n"
+		"MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n"
+		"--B\nContent-Type: message/delivery-status\n\n"
+		"Final-Recipient: rfc822; gone@example.net\nAction: failed\nStatus: 5.1.1\n\n--B--\n";
+	struct bounce_run_opts o = {.from = BOUNCE_FROM_FILES, .pol = {.dry_run = true}};
+	struct bounce_run_counts n;
+	struct told *t = calloc(1, sizeof(*t));
+	char dir[] = "/tmp/newsletter-run.XXXXXX", err[ERR_LEN], *files[N];
+
+	cr_assert_not_null(mkdtemp(dir));
+	for (int i = 0; i < N; i++) {
+		FILE *fp;
+
+		files[i] = malloc(96);
+		snprintf(files[i], 96, "%s/%03d.eml", dir, i);
+		if (i % 3 == 2)
+			continue;	/* never written: not readable */
+		cr_assert_not_null(fp = fopen(files[i], "w"));
+		fputs(i % 3 == 0 ? dsn : "x", fp);
+		fclose(fp);
+	}
+	o.files = files;
+	o.nfiles = N;
+	cr_assert_eq(bounce_run(&o, tell_test, t, &n, err), 0, "%s", err);
+	cr_expect_eq(t->n, N);
+	for (int i = 0; i < t->n; i++) {
+		cr_expect_str_eq(t->path[i], files[i], "message %d told out of order", i);
+		cr_expect_eq(t->fate[i], i % 3 == 0 ? BOUNCE_FATE_PARSED : i % 3 == 1 ? BOUNCE_FATE_UNPARSED
+			     : BOUNCE_FATE_UNREAD, "%s", files[i]);
+		cr_expect_eq(t->kind[i], i % 3 == 0 ? BOUNCE_KIND_DSN : BOUNCE_KIND_NONE, "%s", files[i]);
+		cr_expect_eq(t->out[i], i % 3 == 0, "%s: an outcome only when acted on", files[i]);
+	}
+	cr_expect_eq(n.messages, N);
+	cr_expect_eq(n.unparsed, N / 3);
+	cr_expect_eq(n.unread, N / 3);
+	cr_expect_eq(n.retried, 0);
+	for (int i = 0; i < N; i++) {
+		unlink(files[i]);
+		free(files[i]);
+	}
+	rmdir(dir);
+	free(t);
 }

@@ -140,13 +140,13 @@ Test(mailing, hard_bounce_deletes_and_suppresses)
 
 	scratch_open(&s);
 	id = add(&s, "gone@example.no", "Gone");
-	cr_assert_eq(store_bounce_hard(s.st, id, "send", "rejected at send time: 5.1.1",
+	cr_assert_eq(store_delete_id(s.st, id, 0, STORE_DEL_BOUNCED, "send", "rejected at send time: 5.1.1",
 					   &deleted, err), STORE_OK, "%s", err);
 	cr_assert(deleted);
 	cr_assert_eq(store_subscriber_get(s.st, id, &sub, err), STORE_NOTFOUND);
 	cr_assert_eq(store_suppress_has(s.st, "gone@example.no", &has, err), STORE_OK);
 	cr_assert(has, "a later purchase does not enrol the dead address");
-	cr_assert_eq(store_bounce_hard(s.st, id, "send", "again", &deleted, err), STORE_OK);
+	cr_assert_eq(store_delete_id(s.st, id, 0, STORE_DEL_BOUNCED, "send", "again", &deleted, err), STORE_OK);
 	cr_assert(!deleted, "a second bounce for the same subscriber changes nothing");
 	scratch_close(&s);
 }

@@ -145,9 +145,9 @@ Test(store, unsubscribe_suppresses_and_scrubs)
 	cr_expect(!has);
 	/* by id, as a link does; twice is fine */
 	token_for(s.keys, TOKEN_UNSUBSCRIBE, id, 0, tok);
-	cr_expect_eq(store_unsubscribe_id(s.st, id, 0, "web", &was, err), STORE_OK);
+	cr_expect_eq(store_delete_id(s.st, id, 0, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_expect(was);
-	cr_expect_eq(store_unsubscribe_id(s.st, id, 0, "web", &was, err), STORE_OK);
+	cr_expect_eq(store_delete_id(s.st, id, 0, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_expect(!was);
 	/* an unknown address still gets a suppression entry */
 	cr_expect_eq(store_unsubscribe(s.st, "never@example.no", "test", &was, err), STORE_OK);
@@ -271,14 +271,14 @@ Test(store, rectify_binds_links_to_the_address)
 	cr_expect_str_eq(email, "");
 	cr_expect_eq(store_subscriber_email(s.st, id, 1, email, err), STORE_OK);
 	cr_expect_str_eq(email, "zq-new@example.no");
-	cr_expect_eq(store_unsubscribe_id(s.st, id, 0, "web", &was, err), STORE_OK);
+	cr_expect_eq(store_delete_id(s.st, id, 0, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_expect(!was, "an old link unsubscribed the new address");
 	cr_expect_eq(store_subscriber_get(s.st, id, &sub, err), STORE_OK);
 	/* the reply keeps its words, not the old address, in any case */
 	cr_expect(!files_contain(&s, "ecycled@"), "the old address is still in the files");
 	cr_expect_eq(count_rows(&s, "SELECT count(*) FROM delivery WHERE reply ="
 			     " '452 4.2.2 <[a former address]>: mailbox full, [a former address]'"), 1);
-	cr_expect_eq(store_unsubscribe_id(s.st, id, 1, "web", &was, err), STORE_OK);
+	cr_expect_eq(store_delete_id(s.st, id, 1, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_expect(was);
 	scratch_close(&s);
 }
@@ -532,5 +532,90 @@ Test(store, version_3_renormalizes_quoted_addresses)
 	/* the shortest form is another subscriber's: kept as written, by id */
 	cr_expect_eq(store_subscriber_get(s.st, 3, &sub, err), STORE_OK);
 	cr_expect_str_eq(sub.email, "\"ola\"@example.com");
+	scratch_close(&s);
+}
+
+/*
+ * store_delete_id, the one deletion by id (a hard bounce, an unsubscribe
+ * by token or by mail): a row per caller. Each deletes the subscriber,
+ * keeps a suppression entry and an audit event with the caller's source
+ * and detail (the event names the reason), scrubs the address from the
+ * files (in its own transaction, or at the caller's store_end()), and
+ * says whether anyone was deleted: nobody the second time, nobody for a
+ * generation the subscriber no longer has.
+ */
+Test(store, delete_id_is_the_one_deletion)
+{
+	static const struct {
+		const char *email;
+		enum store_deletion why;
+		const char *source, *detail, *event;
+		bool callers_tx;	/* inside the caller's store_begin() .. store_end() */
+	} rows[] = {
+		{"zq-hard-4711@example.no", STORE_DEL_BOUNCED, "bounce", "5.1.1 unknown-user", "bounced", false},
+		{"zq-send-4711@example.no", STORE_DEL_BOUNCED, "send", "rejected at send time: 5.1.1", "bounced", true},
+		{"zq-link-4711@example.no", STORE_DEL_UNSUBSCRIBED, "web", NULL, "unsubscribed", true},
+		{"zq-mail-4711@example.no", STORE_DEL_UNSUBSCRIBED, "bounce", NULL, "unsubscribed", false},
+	};
+	enum enroll_result res;
+	struct subscriber sub;
+	struct scratch s;
+	char err[ERR_LEN] = "", sql[256];
+	bool was, has;
+	int64_t id;
+
+	scratch_open(&s);
+	for (int i = 0; i < 50; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "neighbour%d@example.no", i);
+		enroll(&s, a, NULL, false, &res, &id);
+	}
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *local = rows[i].email;
+
+		cr_assert_eq(enroll(&s, rows[i].email, NULL, false, &res, &id), STORE_OK);
+		cr_expect(files_contain(&s, "4711@example.no"));
+		/* a generation the subscriber does not have: nothing */
+		cr_expect_eq(store_delete_id(s.st, id, 1, rows[i].why, rows[i].source, rows[i].detail, &was, err),
+			     STORE_OK, "%s", err);
+		cr_expect(!was, "%s: deleted by a generation they never had", local);
+		cr_expect_eq(store_subscriber_get(s.st, id, &sub, err), STORE_OK, "%s", local);
+
+		if (rows[i].callers_tx)
+			cr_assert_eq(store_begin(s.st, err), STORE_OK, "%s", err);
+		cr_expect_eq(store_delete_id(s.st, id, 0, rows[i].why, rows[i].source, rows[i].detail, &was, err),
+			     STORE_OK, "%s: %s", local, err);
+		cr_expect(was, "%s: not deleted", local);
+		if (rows[i].callers_tx)
+			cr_expect_eq(store_end(s.st, STORE_OK, err), STORE_OK, "%s", err);
+
+		cr_expect_eq(store_subscriber_get(s.st, id, &sub, err), STORE_NOTFOUND, "%s", local);
+		cr_expect_eq(store_suppress_has(s.st, rows[i].email, &has, err), STORE_OK);
+		cr_expect(has, "%s: no suppression entry", local);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM suppression WHERE reason = '%s'", rows[i].event);
+		cr_expect_geq(count_rows(&s, sql), 1, "%s: no suppression entry '%s'", local, rows[i].event);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE subscriber_id = %lld AND event = '%s'"
+			 " AND source = '%s' AND detail %s%s%s AND subject IS NOT NULL", (long long)id, rows[i].event,
+			 rows[i].source, rows[i].detail ? "= '" : "IS NULL", rows[i].detail ? rows[i].detail : "",
+			 rows[i].detail ? "'" : "");
+		cr_expect_eq(count_rows(&s, sql), 1, "%s: audit event: %s", local, sql);
+		cr_expect(!files_contain(&s, "4711@example.no"), "%s: the address is still in the files", local);
+
+		/* gone already: not an error, nobody deleted, no second event */
+		cr_expect_eq(store_delete_id(s.st, id, 0, rows[i].why, rows[i].source, rows[i].detail, &was, err),
+			     STORE_OK, "%s", err);
+		cr_expect(!was, "%s: deleted twice", local);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE subscriber_id = %lld AND event = '%s'",
+			 (long long)id, rows[i].event);
+		cr_expect_eq(count_rows(&s, sql), 1, "%s", local);
+	}
+	/* a caller's transaction that fails is rolled back: nobody deleted */
+	cr_assert_eq(enroll(&s, "zq-kept@example.no", NULL, false, &res, &id), STORE_OK);
+	cr_assert_eq(store_begin(s.st, err), STORE_OK, "%s", err);
+	cr_expect_eq(store_delete_id(s.st, id, 0, STORE_DEL_BOUNCED, "bounce", "5.1.1", &was, err), STORE_OK);
+	cr_expect(was);
+	cr_expect_eq(store_end(s.st, STORE_ERROR, err), STORE_ERROR);
+	cr_expect_eq(store_subscriber_get(s.st, id, &sub, err), STORE_OK, "a rolled back deletion stands");
 	scratch_close(&s);
 }

@@ -1,0 +1,86 @@
+/*
+ * bounce/arf.c - complaint reports: RFC 5965 (message/feedback-report)
+ * and Microsoft's JMRP, which forwards the reported message with the
+ * recipient in a header of its own. A complaint unsubscribes; an
+ * authentication failure report is not from the subscriber.
+ */
+#include "parse_int.h"
+
+#include <string.h>
+
+/* A result for @a with the report's verdict @act (a complaint, or an
+ * authentication failure report), @why for a complaint, and the
+ * Feedback-Type @type as evidence. */
+static void
+report(struct bounce_ctx *c, const char *a, enum bounce_action act, const char *type, const char *why)
+{
+	struct bounce_result *r = bounce_verdict_result(c->rep, a);
+
+	if (r == NULL)
+		return;
+	r->action = act;
+	r->reason = act == BOUNCE_COMPLAINT ? "complaint" : "report";
+	r->why = act == BOUNCE_COMPLAINT ? why : "an authentication failure report: not from the subscriber";
+	fmt_clip(r->evidence, sizeof(r->evidence), "Feedback-Type: %.100s", type);
+}
+
+void
+bounce_arf_parse(struct bounce_ctx *c)
+{
+	char type[64] = "abuse", a[ADDR_MAX + 1];
+	struct bounce_field f;
+	size_t pos = 0;
+	int before = c->rep->n;
+	enum bounce_action act;
+
+	while (bounce_scan_field(c->feedback.s, c->feedback.len, &pos, &f))
+		if (bounce_scan_field_is(&f, "feedback-type"))
+			fmt_clip(type, sizeof(type), "%s", f.value);	/* cut: a known type is short */
+	act = strcasecmp(type, "auth-failure") == 0 || strcasecmp(type, "not-spam") == 0
+	      ? BOUNCE_IGNORE : BOUNCE_COMPLAINT;
+	pos = 0;
+	while (bounce_scan_field(c->feedback.s, c->feedback.len, &pos, &f)) {
+		if (!bounce_scan_field_is(&f, "original-rcpt-to") && !bounce_scan_field_is(&f, "removal-recipient"))
+			continue;
+		if (bounce_scan_value_addr(f.value, a))
+			report(c, a, act, type, "a complaint report (ARF) names the recipient");
+	}
+	if (c->rep->n > before)
+		return;
+	/* The recipient of the reported message. */
+	pos = 0;
+	while (bounce_scan_field(c->returned.s, c->returned.len, &pos, &f)) {
+		if (!bounce_scan_field_is(&f, "to") || !bounce_scan_value_addr(f.value, a))
+			continue;
+		report(c, a, act, type, "a complaint report (ARF) about a message to the recipient");
+		break;
+	}
+}
+
+/*
+ * Microsoft's complaint reports (JMRP) forward the reported message with
+ * no feedback-report part; the recipient is in X-HmXmrOriginalRecipient.
+ */
+bool
+bounce_arf_jmrp(struct bounce_ctx *c)
+{
+	struct bounce_field f;
+	size_t pos = 0;
+	char a[ADDR_MAX + 1];
+
+	while (bounce_scan_field(c->returned.s, c->returned.len, &pos, &f)) {
+		struct bounce_result *r;
+
+		if (!bounce_scan_field_is(&f, "x-hmxmroriginalrecipient") || !bounce_scan_value_addr(f.value, a))
+			continue;
+		c->rep->kind = BOUNCE_KIND_ARF;
+		if ((r = bounce_verdict_result(c->rep, a)) != NULL) {
+			r->action = BOUNCE_COMPLAINT;
+			r->reason = "complaint";
+			r->why = "a complaint report (Microsoft JMRP) names the recipient";
+			fmt_clip(r->evidence, sizeof(r->evidence), "X-HmXmrOriginalRecipient");
+		}
+		return true;
+	}
+	return false;
+}

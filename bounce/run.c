@@ -1,0 +1,308 @@
+/*
+ * bounce/run.c - one run of the bounce processor over its source: read
+ * (stdin, FILE arguments, a Maildir, an mbox), parse, act on the store,
+ * and hand each message's fate to the caller's output callback, in the
+ * order the messages were read.
+ *
+ * A message from stdin (an MTA pipe) is stored by us only in [bounce]
+ * keep: when it cannot be parsed, or with keep_handled. Every message read
+ * is counted once. Stops at the first store failure of a Maildir or an
+ * mbox (the rest is left for the next run), and at a busy store over FILE
+ * arguments. Knows no output format and no exit code; logs subscriber ids
+ * and file names, never an address.
+ */
+#include "bounce.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct bounce_run {
+	const struct bounce_run_opts *o;
+	bounce_print_fn print;
+	void *arg;
+	struct bounce_run_counts *n;
+	struct bounce_parser *bp;	/* for messages handled one by one, on this thread */
+	bool busy;			/* the store was busy: stop reading FILE arguments */
+};
+
+/* Tells the caller what became of one message, and counts it. */
+static void
+tell(struct bounce_run *run, const char *path, const struct bounce_report *rep, enum bounce_fate fate,
+     const struct bounce_outcome *out, enum store_status s, const char *error)
+{
+	struct bounce_message m = {
+		.path = path, .rep = rep, .fate = fate, .out = out, .status = s, .error = error,
+	};
+
+	run->print(&m, run->arg);
+}
+
+/* Acts on a message as parsing left it (@fate) and tells what it says;
+ * @perr says why a message was not parsed or not read. */
+static enum bounce_done
+finish(struct bounce_run *run, const char *path, struct bounce_report *rep, enum bounce_fate fate,
+       const char *perr)
+{
+	struct bounce_outcome out;
+	char err[ERR_LEN];
+	enum store_status s;
+
+	run->n->messages++;
+	if (fate == BOUNCE_FATE_UNREAD) {
+		run->n->unread++;
+		rep->n = 0;
+		rep->kind = BOUNCE_KIND_NONE;
+		tell(run, path, rep, fate, NULL, STORE_OK, perr);
+		log_warn("bounce: %s: %s", path, perr);
+		return BOUNCE_FLAG;
+	}
+	if (fate == BOUNCE_FATE_UNPARSED) {
+		run->n->unparsed++;
+		tell(run, path, rep, fate, NULL, STORE_OK, perr);
+		log_warn("bounce: %s: %s", path, perr);
+		return BOUNCE_FLAG;
+	}
+	s = bounce_act(run->o->st, run->o->keys, &run->o->pol, rep, &out, err);
+	if (s != STORE_OK) {
+		run->n->retried++;
+		run->busy = run->busy || s == STORE_BUSY;
+		log_error("bounce: %s: %s", path, err);
+		tell(run, path, rep, fate, NULL, s, err);
+		return BOUNCE_RETRY;
+	}
+	tell(run, path, rep, fate, &out, s, NULL);
+	return BOUNCE_DONE;
+}
+
+/* The handler of a Maildir, an mbox and stdin: parses on this thread. */
+static enum bounce_done
+handle(const char *path, const char *data, size_t len, const char *unread, void *arg)
+{
+	struct bounce_run *run = arg;
+	struct bounce_report *rep = xmalloc(sizeof(*rep));
+	char err[ERR_LEN];
+	enum bounce_done done;
+
+	if (data == NULL) {
+		done = finish(run, path, rep, BOUNCE_FATE_UNREAD, unread);
+		free(rep);
+		return done;
+	}
+	if (run->bp == NULL)
+		run->bp = bounce_parser_new();
+	done = finish(run, path, rep,
+		      bounce_parse_with(run->bp, data, len, run->o->envelope, rep, err) < 0
+		      ? BOUNCE_FATE_UNPARSED : BOUNCE_FATE_PARSED, err);
+	free(rep);
+	return done;
+}
+
+/*
+ * FILE arguments: parsing (GMime) is most of the work and needs no store,
+ * so one thread per core parses files into a ring of slots while this
+ * thread acts on the store and prints, in argument order, as soon as each
+ * next slot is ready: printing overlaps parsing, and the threads live for
+ * the whole run.
+ */
+#define PARSE_THREADS_MAX 8
+#define PARSE_RING 64
+
+struct bounce_slot {
+	const char *path;
+	struct bounce_report rep;
+	enum bounce_fate fate;	/* parsed, not parsed, not read */
+	bool ready;		/* parsed, not yet printed (under mu) */
+	char err[ERR_LEN];
+};
+
+struct bounce_pipeline {
+	char *const *files;
+	size_t nfiles;
+	struct bounce_slot *ring;
+	atomic_size_t next;	/* the next file to claim */
+	size_t printed;		/* files printed so far (under mu) */
+	bool stop;		/* (under mu) */
+	pthread_mutex_t mu;
+	pthread_cond_t room, ready;
+};
+
+/* Parses file @i into its slot. */
+static void
+parse_one(struct bounce_pipeline *p, size_t i, struct bounce_parser *bp, struct buf *msg)
+{
+	struct bounce_slot *sl = &p->ring[i % PARSE_RING];
+
+	sl->path = p->files[i];
+	sl->fate = BOUNCE_FATE_UNPARSED;
+	/* "-" is standard input, as usual (the caller lets it appear once). */
+	if (bounce_read_file(strcmp(sl->path, "-") == 0 ? NULL : sl->path, msg, sl->err) < 0)
+		sl->fate = BOUNCE_FATE_UNREAD;
+	else if (bounce_parse_with(bp, msg->s, msg->len, NULL, &sl->rep, sl->err) == 0)
+		sl->fate = BOUNCE_FATE_PARSED;
+	pthread_mutex_lock(&p->mu);
+	sl->ready = true;
+	pthread_cond_broadcast(&p->ready);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void *
+parse_files(void *arg)
+{
+	struct bounce_pipeline *p = arg;
+	struct bounce_parser *bp = bounce_parser_new();
+	struct buf msg;
+	size_t i;
+
+	buf_init(&msg);
+	while ((i = atomic_fetch_add(&p->next, 1)) < p->nfiles) {
+		bool stop;
+
+		pthread_mutex_lock(&p->mu);
+		while (i >= p->printed + PARSE_RING && !p->stop)
+			pthread_cond_wait(&p->room, &p->mu);
+		stop = p->stop;
+		pthread_mutex_unlock(&p->mu);
+		if (stop)
+			break;
+		parse_one(p, i, bp, &msg);
+	}
+	buf_free(&msg);
+	bounce_parser_free(bp);
+	return NULL;
+}
+
+/*
+ * This thread prints each slot in order as soon as it is ready; while the
+ * next one is not, it parses a file itself (one more parser, and no
+ * sleeping while there is work): threads + this one = the cores.
+ */
+static void
+from_files(struct bounce_run *run, char *const *files, size_t nfiles)
+{
+	struct bounce_pipeline p = {.files = files, .nfiles = nfiles};
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int want = cpus <= 1 ? 0 : cpus > PARSE_THREADS_MAX ? PARSE_THREADS_MAX - 1 : (int)cpus - 1;
+	struct bounce_parser *bp = bounce_parser_new();
+	pthread_t tids[PARSE_THREADS_MAX];
+	struct buf msg;
+	int started = 0;
+
+	buf_init(&msg);
+	p.ring = xcalloc(PARSE_RING, sizeof(*p.ring));
+	atomic_init(&p.next, 0);
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.room, NULL);
+	pthread_cond_init(&p.ready, NULL);
+	for (int t = 0; t < want && (size_t)t + 1 < nfiles; t++)
+		if (pthread_create(&tids[started], NULL, parse_files, &p) == 0)
+			started++;
+	for (size_t i = 0; i < nfiles && !run->busy; i++) {
+		struct bounce_slot *sl = &p.ring[i % PARSE_RING];
+
+		for (;;) {
+			bool ready;
+			size_t k;
+
+			pthread_mutex_lock(&p.mu);
+			ready = sl->ready;
+			pthread_mutex_unlock(&p.mu);
+			if (ready)
+				break;
+			/* Not ready: parse the next unclaimed file, if the ring
+			 * has room for it; else wait. */
+			k = atomic_load(&p.next);
+			if (k < nfiles && k < i + PARSE_RING &&
+			    atomic_compare_exchange_strong(&p.next, &k, k + 1)) {
+				parse_one(&p, k, bp, &msg);
+				continue;
+			}
+			pthread_mutex_lock(&p.mu);
+			while (!sl->ready)
+				pthread_cond_wait(&p.ready, &p.mu);
+			pthread_mutex_unlock(&p.mu);
+		}
+		finish(run, sl->path, &sl->rep, sl->fate, sl->err);
+		pthread_mutex_lock(&p.mu);
+		sl->ready = false;
+		p.printed = i + 1;
+		pthread_cond_broadcast(&p.room);
+		pthread_mutex_unlock(&p.mu);
+	}
+	pthread_mutex_lock(&p.mu);
+	p.stop = true;
+	pthread_cond_broadcast(&p.room);
+	pthread_mutex_unlock(&p.mu);
+	for (int t = 0; t < started; t++)
+		pthread_join(tids[t], NULL);
+	pthread_cond_destroy(&p.ready);
+	pthread_cond_destroy(&p.room);
+	pthread_mutex_destroy(&p.mu);
+	free(p.ring);
+	buf_free(&msg);
+	bounce_parser_free(bp);
+}
+
+/* One message on stdin, as an MTA pipe delivers it: -1 with @err when the
+ * MTA must keep it and try again. */
+static int
+from_stdin(struct bounce_run *run, char *err)
+{
+	const struct bounce_run_opts *o = run->o;
+	struct buf msg;
+	char kerr[ERR_LEN];
+	enum bounce_done d;
+	int r = 0;
+
+	buf_init(&msg);
+	if (bounce_read_file(NULL, &msg, err) < 0) {
+		buf_free(&msg);
+		return -1;	/* too large, or a read error: the MTA keeps it and reports */
+	}
+	d = handle("-", msg.s, msg.len, NULL, run);
+	if (d == BOUNCE_FLAG && !o->pol.dry_run) {
+		if (bounce_keep(o->keep, msg.s, msg.len, kerr) < 0)
+			r = errf(err, "the message cannot be parsed and cannot be kept: %s", kerr);
+		else
+			log_info("bounce: a message that cannot be parsed is kept in %s", o->keep);
+	} else if (d == BOUNCE_DONE && o->keep_handled && !o->pol.dry_run &&
+		   bounce_keep(o->keep, msg.s, msg.len, kerr) < 0) {
+		/* Handled and committed: a retry by the MTA would act twice. */
+		log_error("bounce: the message was handled but cannot be kept ([bounce] keep_handled): %s", kerr);
+	}
+	buf_free(&msg);
+	return r;
+}
+
+int
+bounce_run(const struct bounce_run_opts *o, bounce_print_fn print, void *arg,
+	   struct bounce_run_counts *n, char *err)
+{
+	struct bounce_run run = {.o = o, .print = print, .arg = arg, .n = n};
+	bool retry = false;
+	int r = 0;
+
+	memset(n, 0, sizeof(*n));
+	n->box.keep = o->keep;
+	n->box.keep_handled = o->keep_handled;
+	n->box.dry_run = o->pol.dry_run;
+	bounce_init();
+	switch (o->from) {
+	case BOUNCE_FROM_MAILDIR:
+		r = bounce_maildir_each(o->path, &n->box, handle, &run, &retry, err) < 0 ? -1 : 0;
+		break;
+	case BOUNCE_FROM_MBOX:
+		r = bounce_mbox_each(o->path, handle, &run, &retry, err) < 0 ? -1 : 0;
+		break;
+	case BOUNCE_FROM_FILES:
+		from_files(&run, o->files, o->nfiles);
+		break;
+	case BOUNCE_FROM_STDIN:
+		r = from_stdin(&run, err);
+		break;
+	}
+	bounce_parser_free(run.bp);
+	return r;
+}

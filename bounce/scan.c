@@ -1,0 +1,246 @@
+/*
+ * bounce/scan.c - reading addresses, header-like fields and lines out of
+ * the text of a bounce: the few primitives every report kind reads with.
+ *
+ * Trusts nothing in the text: every copy is bounded by its buffer, and an
+ * address that does not fit is skipped, never cut.
+ */
+#include "parse_int.h"
+
+#include <ctype.h>
+#include <string.h>
+
+/*
+ * Copies an address read into ADDR_MAX + 1 bytes (bounce_scan_value_addr, bounce_scan_addr);
+ * false, and "" in @dst, when it does not fit, which such an address
+ * always does: the caller then skips it rather than keep a cut one.
+ */
+bool
+bounce_scan_copy_addr(char dst[ADDR_MAX + 1], const char *a)
+{
+	return fmt(dst, ADDR_MAX + 1, "%s", a) == 0;
+}
+
+void
+bounce_scan_lower(struct buf *out, const char *s, size_t n)
+{
+	buf_reset(out);
+	buf_add(out, s ? s : "", n);
+	for (size_t i = 0; i < n; i++)
+		out->s[i] = (char)tolower((unsigned char)out->s[i]);
+}
+
+bool
+bounce_scan_starts(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Copies the line around @at of @text into @out, printable ASCII only. */
+void
+bounce_scan_evidence(const char *text, size_t len, size_t at, char out[BOUNCE_EVIDENCE_MAX + 1])
+{
+	size_t b = at, e = at, n = 0;
+
+	if (at > len)
+		at = b = e = len;
+	while (b > 0 && text[b - 1] != '\n')
+		b--;
+	while (e < len && text[e] != '\n')
+		e++;
+	while (b < e && isspace((unsigned char)text[b]))
+		b++;
+	for (size_t i = b; i < e && n < BOUNCE_EVIDENCE_MAX; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '\r')
+			continue;
+		out[n++] = c >= 0x20 && c < 0x7f ? (char)c : c == '\t' ? ' ' : '?';
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+static bool
+addr_char_local(unsigned char c)
+{
+	return isalnum(c) || (c >= 0x80) || strchr("!#$%&'*+/=?^_`{|}~.-", c) != NULL;
+}
+
+static bool
+addr_char_domain(unsigned char c)
+{
+	return isalnum(c) || c == '.' || c == '-' || c == '_';
+}
+
+/*
+ * The opening quote of the quoted local part whose closing quote is at
+ * @s[close] (the first quote before it that no backslash escapes), or
+ * close + 1 (none within the longest a local part may be written).
+ */
+static size_t
+quoted_start(const char *s, size_t close)
+{
+	for (size_t j = close; j > 0 && close - j < 2 * ADDR_LOCAL_MAX + 1;) {
+		size_t bs = 0;
+
+		j--;
+		if (s[j] != '"')
+			continue;
+		while (bs < j && s[j - 1 - bs] == '\\')
+			bs++;
+		if (bs % 2 == 0)
+			return j;
+	}
+	return close + 1;
+}
+
+/*
+ * Finds the next address in @s[*pos..len): writes it normalised into @out
+ * and the offset of its start into *start; advances *pos. False at the end.
+ */
+bool
+bounce_scan_addr(const char *s, size_t len, size_t *pos, char out[ADDR_MAX + 1], size_t *start)
+{
+	char err[ERR_LEN], tmp[ADDR_MAX + 1];
+
+	for (size_t i = *pos; i < len; i++) {
+		size_t b = i, e = i + 1;
+
+		if (s[i] != '@')
+			continue;
+		if (i > 0 && s[i - 1] == '"') {
+			/* A quoted local part: addr_normalize gives its plain form. */
+			b = quoted_start(s, i - 1);
+		} else {
+			while (b > 0 && addr_char_local((unsigned char)s[b - 1]) && i - b < ADDR_LOCAL_MAX)
+				b--;
+			while (b < i && (s[b] == '.' || s[b] == '\''))
+				b++;
+		}
+		while (e < len && addr_char_domain((unsigned char)s[e]) && e - i <= ADDR_DOMAIN_MAX)
+			e++;
+		while (e > i + 1 && (s[e - 1] == '.' || s[e - 1] == '-'))
+			e--;
+		*pos = e;
+		if (b == i || e == i + 1 || e - b > ADDR_MAX)
+			continue;
+		if (memchr(s + i + 1, '.', e - i - 1) == NULL)
+			continue;	/* a bare host name: not a mail domain */
+		memcpy(tmp, s + b, e - b);
+		tmp[e - b] = '\0';
+		if (addr_normalize(tmp, out, err) < 0)
+			continue;
+		*start = b;
+		return true;
+	}
+	*pos = len;
+	return false;
+}
+
+/* The address in a header value or a DSN field ("rfc822; <a@b>"). */
+bool
+bounce_scan_value_addr(const char *v, char out[ADDR_MAX + 1])
+{
+	size_t pos = 0, start;
+	const char *semi = strchr(v, ';');
+
+	if (semi)
+		v = semi + 1;
+	return bounce_scan_addr(v, strlen(v), &pos, out, &start);
+}
+
+static const char *const robot_locals[] = {
+	"mailer-daemon", "postmaster", "mail-daemon", "maildaemon", "mailerdaemon",
+	"noreply", "no-reply", "do-not-reply", "donotreply", "bounce", "bounces",
+	"abuse", "root", "daemon", "mdaemon", "nobody", "post_master",
+};
+
+bool
+bounce_scan_robot(const char *addr)
+{
+	const char *at = strchr(addr, '@');
+	size_t n = at ? (size_t)(at - addr) : strlen(addr);
+
+	for (size_t i = 0; i < sizeof(robot_locals) / sizeof(robot_locals[0]); i++)
+		if (strlen(robot_locals[i]) == n && strncasecmp(addr, robot_locals[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* --- header-like fields (DSN, ARF): unfolded, one at a time --- */
+
+/* Reads the next field from @s at *pos; false at the end. */
+bool
+bounce_scan_field(const char *s, size_t len, size_t *pos, struct bounce_field *f)
+{
+	size_t i = *pos, vlen = 0;
+	bool blank = false;
+
+	for (;;) {
+		size_t e;
+
+		if (i >= len)
+			return false;
+		e = i;
+		while (e < len && s[e] != '\n')
+			e++;
+		/* blank line? */
+		size_t k = i;
+
+		while (k < e && (s[k] == '\r' || s[k] == ' ' || s[k] == '\t'))
+			k++;
+		if (k == e) {
+			blank = true;
+			i = e + 1;
+			continue;
+		}
+		if (s[i] == ' ' || s[i] == '\t') {	/* a stray continuation */
+			i = e + 1;
+			continue;
+		}
+		const char *colon = memchr(s + i, ':', e - i);
+
+		if (colon == NULL) {
+			i = e + 1;
+			continue;
+		}
+		f->name = s + i;
+		f->nlen = (size_t)(colon - (s + i));
+		f->blank_before = blank;
+		const char *v = colon + 1;
+
+		for (;;) {
+			while (v < s + e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (v < s + e && vlen < sizeof(f->value) - 1) {
+				if (*v != '\r')
+					f->value[vlen++] = *v;
+				v++;
+			}
+			i = e + 1;
+			if (i < len && (s[i] == ' ' || s[i] == '\t')) {
+				e = i;
+				while (e < len && s[e] != '\n')
+					e++;
+				if (vlen < sizeof(f->value) - 1)
+					f->value[vlen++] = ' ';
+				v = s + i;
+				continue;
+			}
+			break;
+		}
+		while (vlen > 0 && isspace((unsigned char)f->value[vlen - 1]))
+			vlen--;
+		f->value[vlen] = '\0';
+		*pos = i;
+		return true;
+	}
+}
+
+bool
+bounce_scan_field_is(const struct bounce_field *f, const char *name)
+{
+	return f->nlen == strlen(name) && strncasecmp(f->name, name, f->nlen) == 0;
+}
