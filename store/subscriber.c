@@ -53,30 +53,38 @@ read_row(sqlite3_stmt *s, struct subscriber *sub)
 	sub->gen = (unsigned)sqlite3_column_int64(s, 8);
 }
 
+/* Steps @s, bound by the caller, for one subscriber's row; @none is the
+ * error when there is none. Resets @s. */
+static enum store_status
+read_one(struct store *st, sqlite3_stmt *s, struct subscriber *out, const char *none, char *err)
+{
+	enum store_status r;
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW) {
+		read_row(s, out);
+		r = STORE_OK;
+	} else if (rc == SQLITE_DONE) {
+		r = STORE_NOTFOUND;
+		errf(err, "%s", none);
+	} else {
+		r = store_fail(st, rc, "reading a subscriber", err);
+	}
+	sqlite3_reset(s);
+	return r;
+}
+
 /* Looks up a normalised address within the caller's transaction, if any. */
 static enum store_status
 find_norm(struct store *st, const char *addr, struct subscriber *out, char *err)
 {
 	static const char sql[] = "SELECT " SUB_COLUMNS " FROM subscriber WHERE email = ?1";
 	sqlite3_stmt *s = store_stmt(st, sql, err);
-	enum store_status r;
-	int rc;
 
 	if (s == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		read_row(s, out);
-		r = STORE_OK;
-	} else if (rc == SQLITE_DONE) {
-		r = STORE_NOTFOUND;
-		errf(err, "no subscriber has that address");
-	} else {
-		r = store_fail(st, rc, "reading a subscriber", err);
-	}
-	sqlite3_reset(s);
-	return r;
+	return read_one(st, s, out, "no subscriber has that address", err);
 }
 
 enum store_status
@@ -96,24 +104,13 @@ store_subscriber_get(struct store *st, int64_t id, struct subscriber *out, char 
 {
 	static const char sql[] = "SELECT " SUB_COLUMNS " FROM subscriber WHERE id = ?1";
 	sqlite3_stmt *s = store_stmt(st, sql, err);
-	enum store_status r;
-	int rc;
+	char none[ERR_LEN];
 
 	if (s == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_int64(s, 1, id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		read_row(s, out);
-		r = STORE_OK;
-	} else if (rc == SQLITE_DONE) {
-		r = STORE_NOTFOUND;
-		errf(err, "no subscriber has id %lld", (long long)id);
-	} else {
-		r = store_fail(st, rc, "reading a subscriber", err);
-	}
-	sqlite3_reset(s);
-	return r;
+	errf(none, "no subscriber has id %lld", (long long)id);
+	return read_one(st, s, out, none, err);
 }
 
 enum store_status
