@@ -1,7 +1,9 @@
 /*
  * mailer/mailer.h - the weekly send: an issue file rendered once into a
  * mailing (GMime, cmark), personalised per recipient, signed (DKIM) and
- * handed to the SMTP relay (libesmtp) over parallel sessions.
+ * handed to the SMTP relay (libesmtp) over parallel sessions; or one mail
+ * to one address. mailer_run() (run.c) is the entry point for both; the
+ * rest is what it is built from, and what the tests drive.
  */
 #ifndef NEWSLETTER_MAILER_H
 #define NEWSLETTER_MAILER_H
@@ -168,8 +170,13 @@ struct mailer_report {
  * reads the DKIM key, opens (or finds) the mailing's record and fills it,
  * sends (or renders) through the SMTP sessions, sums up and closes the
  * record when everyone due is handled. Fills @rep; @err says why for every
- * outcome but MAILER_OK and MAILER_PENDING. Runs may overlap (serve's
- * threads): GMime is set up while any run is going.
+ * outcome but MAILER_OK and MAILER_PENDING.
+ *
+ * GMime is set up while any run is going (a count under a mutex), so runs
+ * in several threads (serve) do not tear it down under each other; SMTP
+ * AUTH's auth_client_init() in send.c is not counted: runs with an
+ * [smtp] username must not overlap yet. The caller ignores SIGPIPE: a
+ * server that closes the connection must not kill the process.
  */
 enum mailer_outcome mailer_run(const struct mailer_job *job, struct mailer_report *rep,
 			       char *err);

@@ -155,7 +155,7 @@ sum_up(const struct mailer_job *job, const struct send_opts *o, bool failed,
 }
 
 static enum mailer_outcome
-run_parts(const struct mailer_job *job, const struct run_parts *pt, struct mailer_report *rep,
+run_job(const struct mailer_job *job, const struct run_parts *pt, struct mailer_report *rep,
 	  char *err)
 {
 	struct send_opts o = {
@@ -201,7 +201,7 @@ mailer_run(const struct mailer_job *job, struct mailer_report *rep, char *err)
 	gmime_hold();
 	rep->outcome = parts_build(job, &pt, err);
 	if (rep->outcome == MAILER_OK)
-		rep->outcome = run_parts(job, &pt, rep, err);
+		rep->outcome = run_job(job, &pt, rep, err);
 	parts_free(&pt);
 	gmime_release();
 	return rep->outcome;
