@@ -1,6 +1,8 @@
 /*
- * cli/cmd_send.c - 'newsletter send ISSUE.md': render the issue once, then
- * send, preview, count or test it through the mailer.
+ * cli/cmd_send.c - 'newsletter send ISSUE.md': options, then one
+ * mailer_run() that renders the issue once and sends, previews, counts or
+ * tests it; this file prints the plan and the summary from its figures and
+ * maps its outcome to an exit code.
  *
  * Says what it will do before it starts (a mailing already partly sent
  * says so) and sums up at the end. Exit 0: everyone due has been handled;
@@ -12,13 +14,10 @@
 #include "../mailer/mailer.h"
 
 #include <errno.h>
-#include <gmime/gmime.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 static int
 parse_count(struct cli *c, const char *opt, const char *v, int lo, int hi, int *out)
@@ -87,143 +86,70 @@ send_options(struct cli *c, int argc, char **argv, struct send_cmd *sc)
 	return EXIT_OK;
 }
 
-/* Mailing id, due count, and what was done before; prints the plan. */
-static int
-plan(struct cli *c, const struct issue *is, const struct send_cmd *sc, struct send_opts *o)
+/* Says what the run will do, before anything goes out. */
+static void
+print_plan(const struct mailer_plan *pl, void *arg)
 {
-	struct mailing_counts before;
-	enum store_status s;
-	char err[ERR_LEN];
-	bool existed = false;
-	long long added = 0;
+	const struct send_cmd *sc = arg;
 
-	if (sc->dry_run || sc->preview)
-		s = store_mailing_find(c->st, is->ident, &o->mailing_id, err);
-	else
-		s = store_mailing_open(c->st, is->ident, is->subject, &o->mailing_id, &existed, err);
-	if (s == STORE_OK && o->mailing_id != 0 && !sc->dry_run && !sc->preview)
-		s = store_mailing_fill(c->st, o->mailing_id, &added, err);
-	if (s == STORE_OK)
-		s = store_mailing_due(c->st, o->mailing_id, &o->total, err);
-	if (s == STORE_OK && o->mailing_id != 0)
-		s = store_mailing_counts(c->st, o->mailing_id, &before, err);
-	else
-		memset(&before, 0, sizeof(before));
-	if (s != STORE_OK)
-		return cli_fail(c, store_exit_code(s), "%s", err);
-	if (before.sent + before.failed > 0)
+	if (pl->before_sent + pl->before_failed > 0)
 		printf("mailing %s: %lld sent and %lld failed in earlier runs; %lld still to send\n",
-		       is->ident, before.sent, before.failed, o->total);
+		       pl->ident, pl->before_sent, pl->before_failed, pl->due);
 	else
-		printf("mailing %s%s: %lld recipients\n", is->ident,
-		       existed || o->mailing_id == 0 ? "" : " (new)", o->total);
-	return EXIT_OK;
-}
-
-static int
-summary(struct cli *c, const struct issue *is, const struct send_opts *o,
-	const struct send_result *res, bool failed, const char *why)
-{
-	struct mailing_counts after;
-	char err[ERR_LEN];
-
-	if (o->dry_run || o->preview_dir) {
-		printf("%s %lld messages of mailing %s; nothing sent\n",
-		       o->preview_dir ? "wrote" : "rendered", res->rendered, is->ident);
-		if (o->preview_dir)
-			printf("the messages are in %s/ID.eml, one per subscriber id\n", o->preview_dir);
-		return failed ? cli_fail(c, EXIT_FAIL, "%s", why) : EXIT_OK;
-	}
-	printf("this run: %lld sent, %lld failed (%lld hard bounces: deleted and suppressed), "
-	       "%lld deferred answers\n", res->sent, res->failed, res->bounced, res->deferred);
-	if (store_mailing_counts(c->st, o->mailing_id, &after, err) != STORE_OK)
-		return cli_fail(c, EXIT_FAIL, "%s", err);
-	printf("mailing %s: %lld sent, %lld failed, %lld pending\n", is->ident, after.sent,
-	       after.failed, after.pending);
-	if (failed)
-		return cli_fail(c, EXIT_FAIL, "%s; run the same command again to send the rest", why);
-	if (after.pending > 0) {
-		log_warn("%lld recipients are left pending (the server said try later): "
-			 "run the same command again", after.pending);
-		return EXIT_TEMPFAIL;
-	}
-	if (store_mailing_finish(c->st, o->mailing_id, err) != STORE_OK)
-		return cli_fail(c, EXIT_FAIL, "%s", err);
-	return EXIT_OK;
-}
-
-static int
-run_send(struct cli *c, const struct send_cmd *sc, const struct issue *is)
-{
-	char placeholder[TOKEN_LEN + 1], url[1024], boundary[64], err[ERR_LEN];
-	unsigned char rnd[12];
-	struct send_opts o = {0};
-	struct send_result res;
-	struct rendered body;
-	struct compose_params p;
-	struct compose *mailing;
-	struct dkim_signer *dkim = NULL;
-	int r, sr;
-
-	mailer_compose_placeholder(placeholder);
-	snprintf(url, sizeof(url), "%s/u/%s", c->cfg.list.base_url, placeholder);
-	if (mailer_render(is, &c->cfg, url, &body, err) < 0)
-		return cli_fail(c, EXIT_USAGE, "%s", err);
-	randombytes_buf(rnd, sizeof(rnd));
-	memcpy(boundary, "=-", 2);
-	sodium_bin2base64(boundary + 2, sizeof(boundary) - 2, rnd, sizeof(rnd),
-			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	p = (struct compose_params){
-		.from = c->cfg.list.from, .subject = is->subject, .list_id = c->cfg.list.id,
-		.list_name = c->cfg.list.name, .base_url = c->cfg.list.base_url,
-		.bounce_domain = c->cfg.bounce.domain, .text = body.text, .html = body.html,
-		.unsub_url = url, .date = time(NULL), .boundary = boundary,
-	};
-	mailing = mailer_compose_new(&p, err);
-	if (mailing == NULL) {
-		mailer_render_free(&body);
-		return cli_fail(c, EXIT_FAIL, "%s", err);
-	}
-	if (c->cfg.dkim.domain && (dkim = mailer_dkim_new(c->cfg.dkim.domain, c->cfg.dkim.selector,
-							  c->cfg.dkim.key_file, err)) == NULL) {
-		r = cli_fail(c, EXIT_USAGE, "%s", err);
-		goto out;
-	}
-	o = (struct send_opts){
-		.cfg = &c->cfg, .keys = c->keys, .mailing = mailing, .dkim = dkim,
-		.test_to = sc->to, .preview_dir = sc->preview, .dry_run = sc->dry_run,
-		.connections = sc->connections, .rate = sc->rate,
-	};
-	if (sc->to) {
-		sr = mailer_send(&o, &res, err);
-		if (sr < 0)
-			r = cli_fail(c, EXIT_FAIL, "%s", err);
-		else
-			printf("sent one test copy of mailing %s (not recorded)\n", is->ident);
-		if (sr == 0)
-			r = EXIT_OK;
-		goto out;
-	}
-	if ((r = plan(c, is, sc, &o)) != EXIT_OK)
-		goto out;
-	if (o.total == 0 && !sc->dry_run && !sc->preview) {
+		printf("mailing %s%s: %lld recipients\n", pl->ident, pl->is_new ? " (new)" : "",
+		       pl->due);
+	if (pl->due == 0 && !sc->dry_run && !sc->preview)
 		printf("nothing to send: every recipient has been handled\n");
-		r = summary(c, is, &o, &(struct send_result){0}, false, NULL);
-		goto out;
+}
+
+/* Sums up what the run did; the exit code of its outcome. */
+static int
+summary(struct cli *c, const struct send_cmd *sc, const struct issue *is,
+	const struct mailer_report *rep, const char *err)
+{
+	if (sc->to) {
+		if (rep->outcome != MAILER_OK)
+			return cli_fail(c, EXIT_FAIL, "%s", err);
+		printf("sent one test copy of mailing %s (not recorded)\n", is->ident);
+		return EXIT_OK;
 	}
-	sr = mailer_send(&o, &res, err);
-	r = summary(c, is, &o, &res, sr < 0, err);
-out:
-	mailer_dkim_free(dkim);
-	mailer_compose_free(mailing);
-	mailer_render_free(&body);
-	return r;
+	if (rep->ran && (sc->dry_run || sc->preview)) {
+		printf("%s %lld messages of mailing %s; nothing sent\n",
+		       sc->preview ? "wrote" : "rendered", rep->rendered, is->ident);
+		if (sc->preview)
+			printf("the messages are in %s/ID.eml, one per subscriber id\n", sc->preview);
+	} else if (rep->ran) {
+		printf("this run: %lld sent, %lld failed (%lld hard bounces: deleted and suppressed), "
+		       "%lld deferred answers\n", rep->sent, rep->failed, rep->bounced, rep->deferred);
+	}
+	if (rep->counted)
+		printf("mailing %s: %lld sent, %lld failed, %lld pending\n", is->ident,
+		       rep->after.sent, rep->after.failed, rep->after.pending);
+	switch (rep->outcome) {
+	case MAILER_OK:
+		return EXIT_OK;
+	case MAILER_PENDING:
+		log_warn("%lld recipients are left pending (the server said try later): "
+			 "run the same command again", rep->after.pending);
+		return EXIT_TEMPFAIL;
+	case MAILER_FAILED:
+		if (rep->resumable)
+			return cli_fail(c, EXIT_FAIL, "%s; run the same command again to send the rest", err);
+		return cli_fail(c, EXIT_FAIL, "%s", err);
+	case MAILER_BAD_INPUT:
+		return cli_fail(c, EXIT_USAGE, "%s", err);
+	case MAILER_STORE:
+		return cli_fail(c, store_exit_code(rep->store), "%s", err);
+	}
+	return cli_fail(c, EXIT_FAIL, "%s", err);
 }
 
 int
 cmd_send(struct cli *c, int argc, char **argv)
 {
 	struct send_cmd sc = {0};
+	struct mailer_job job;
+	struct mailer_report rep;
 	struct issue is;
 	char err[ERR_LEN], addr[ADDR_MAX + 1];
 	int r;
@@ -240,14 +166,18 @@ cmd_send(struct cli *c, int argc, char **argv)
 		mailer_issue_free(&is);
 		return r;
 	}
-	/* The fill and the counts read the whole list: a small page cache
-	 * keeps the memory flat (the sender's own handle has the same). */
-	store_mailing_sender(c->st);
 	/* A server that closes the connection must not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
-	g_mime_init();
-	r = run_send(c, &sc, &is);
-	g_mime_shutdown();
+	job = (struct mailer_job){
+		.cfg = &c->cfg, .keys = c->keys, .st = c->st, .issue = &is,
+		.mode = sc.to ? MAILER_ONE : sc.preview ? MAILER_PREVIEW
+			: sc.dry_run ? MAILER_DRY_RUN : MAILER_SEND,
+		.to = sc.to ? addr : NULL, .preview_dir = sc.preview,
+		.connections = sc.connections, .rate = sc.rate,
+		.on_plan = print_plan, .arg = &sc,
+	};
+	mailer_run(&job, &rep, err);
+	r = summary(c, &sc, &is, &rep, err);
 	mailer_issue_free(&is);
 	return r;
 }

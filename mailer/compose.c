@@ -72,8 +72,12 @@ mailer_compose_msgid(int64_t mailing, int64_t subscriber, char out[COMPOSE_MSGID
 		r[0] = (uint64_t)mailing;
 		r[1] = (uint64_t)subscriber;
 	}
-	snprintf(out, COMPOSE_MSGID_LEN + 1, "%016llx.%016llx",
-		 (unsigned long long)r[0], (unsigned long long)r[1]);
+	/* "%016llx.%016llx", written out: the length is fixed. */
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < 16; i++)
+			out[k * 17 + i] = "0123456789abcdef"[(r[k] >> (60 - 4 * i)) & 0xf];
+	out[16] = '.';
+	out[COMPOSE_MSGID_LEN] = '\0';
 }
 
 /* The domain of the From address ("Name <a@domain>"), for Message-IDs. */
@@ -83,10 +87,15 @@ domain_of(const char *from, char *out, size_t outlen)
 	const char *at = strrchr(from, '@');
 	size_t n = at ? strcspn(at + 1, "> \t") : 0;
 
-	if (n == 0 || n >= outlen)
-		snprintf(out, outlen, "localhost");
-	else
-		snprintf(out, outlen, "%.*s", (int)n, at + 1);
+	static const char none[] = "localhost";
+
+	if (n == 0 || n >= outlen) {
+		at = none - 1;
+		n = sizeof(none) - 1;
+	}
+	/* outlen is at least sizeof(none): the only caller's buffer is 256. */
+	memcpy(out, at + 1, n);
+	out[n] = '\0';
 }
 
 /* Appends @s with LF line ends turned into CRLF (as GMime's writer does). */
@@ -283,7 +292,7 @@ build(const struct compose_params *p, const struct personal *who, const char *te
 	GByteArray *bytes;
 	GDateTime *date;
 	struct buf v;
-	char id[COMPOSE_MSGID_LEN + 300], domain[256];
+	char domain[256];
 
 	from = internet_address_list_parse(NULL, p->from);
 	if (from) {
@@ -299,11 +308,12 @@ build(const struct compose_params *p, const struct personal *who, const char *te
 	g_date_time_unref(date);
 	/* GMime 3.2's own Message-ID formatting doubles the closing '>'. */
 	domain_of(p->from, domain, sizeof(domain));
-	snprintf(id, sizeof(id), " <%s@%s>\n", who->msgid, domain);
+	buf_init(&v);
+	buf_printf(&v, " <%s@%s>\n", who->msgid, domain);
 	g_mime_object_append_header(obj, "Message-ID", "", NULL);
 	g_mime_header_set_raw_value(g_mime_header_list_get_header(
-		g_mime_object_get_header_list(obj), "Message-ID"), id);
-	buf_init(&v);
+		g_mime_object_get_header_list(obj), "Message-ID"), v.s);
+	buf_reset(&v);
 	buf_printf(&v, "%s <%s>", p->list_name, p->list_id);
 	g_mime_object_append_header(obj, "List-Id", v.s, "utf-8");
 	buf_reset(&v);

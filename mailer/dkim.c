@@ -131,7 +131,8 @@ mailer_dkim_sign(struct dkim_signer *d, struct buf *msg, struct buf *tmp, char *
 	DKIM_STAT status;
 	DKIM *dk;
 
-	snprintf(job, sizeof(job), "nl%lu", (unsigned long)atomic_fetch_add(&d->jobs, 1));
+	if (fmt(job, sizeof(job), "nl%lu", (unsigned long)atomic_fetch_add(&d->jobs, 1)) < 0)
+		return errf(err, "DKIM: a job id of more than %zu bytes", sizeof(job) - 1);
 	dk = dkim_sign(d->lib, (unsigned char *)job, NULL, (dkim_sigkey_t)d->key,
 		       (unsigned char *)d->selector, (unsigned char *)d->domain,
 		       DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, DKIM_SIGN_RSASHA256, -1, &status);

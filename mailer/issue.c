@@ -192,7 +192,8 @@ mailer_issue_load(const char *path, struct issue *is, char *err)
 		crypto_generichash(h, sizeof(h), (const unsigned char *)s, len, NULL, 0);
 		sodium_bin2hex(hex, sizeof(hex), h, 16);
 		is->ident = xmalloc(sizeof(hex) + 8);
-		snprintf(is->ident, sizeof(hex) + 8, "b2-%s", hex);
+		memcpy(is->ident, "b2-", 3);
+		memcpy(is->ident + 3, hex, sizeof(hex));
 	}
 	free(s);
 	return 0;

@@ -1,7 +1,9 @@
 /*
  * mailer/mailer.h - the weekly send: an issue file rendered once into a
  * mailing (GMime, cmark), personalised per recipient, signed (DKIM) and
- * handed to the SMTP relay (libesmtp) over parallel sessions.
+ * handed to the SMTP relay (libesmtp) over parallel sessions; or one mail
+ * to one address. mailer_run() (run.c) is the entry point for both; the
+ * rest is what it is built from, and what the tests drive.
  */
 #ifndef NEWSLETTER_MAILER_H
 #define NEWSLETTER_MAILER_H
@@ -109,36 +111,72 @@ void mailer_dkim_free(struct dkim_signer *d);
 int mailer_dkim_sign(struct dkim_signer *d, struct buf *msg, struct buf *tmp,
 		     char *err);
 
-/* --- send.c: the send run --- */
+/* --- run.c: a mailing's whole life, or one mail to one address --- */
 
-struct send_opts {
+enum mailer_mode {
+	MAILER_SEND,		/* every due subscriber, each outcome recorded */
+	MAILER_DRY_RUN,		/* every due message rendered; nothing sent or written */
+	MAILER_PREVIEW,		/* DIR/ID.eml per due subscriber; nothing sent */
+	MAILER_ONE,		/* one message to @to, not recorded: a test copy
+				 * (send --to), or a transactional mail (serve) */
+};
+
+/* What will be done, known before anything goes out (not for MAILER_ONE). */
+struct mailer_plan {
+	const char *ident;	/* the issue's id */
+	bool is_new;		/* recorded by this run */
+	long long before_sent, before_failed;	/* in earlier runs */
+	long long due;		/* to be handled now */
+};
+
+struct mailer_job {
 	const struct config *cfg;
 	const struct store_keys *keys;
-	const struct compose *mailing;
-	struct dkim_signer *dkim;	/* NULL: no signing */
-	int64_t mailing_id;	/* 0 with test_to */
-	const char *test_to;	/* --to: one copy to this address, not recorded */
-	const char *preview_dir;	/* --preview: write DIR/ID.eml, send nothing */
-	bool dry_run;
-	int connections;
+	struct store *st;	/* the mailing's record; not used by MAILER_ONE */
+	const struct issue *issue;
+	enum mailer_mode mode;
+	const char *to;		/* MAILER_ONE: a normalised address */
+	const char *preview_dir;	/* MAILER_PREVIEW: an existing folder */
+	int connections;	/* SMTP sessions in parallel (1 for MAILER_ONE) */
 	int rate;		/* messages per second, 0: no limit */
-	long long total;	/* due when the run starts, for the progress line */
+	/* Called with the plan before anything goes out; may be NULL. */
+	void (*on_plan)(const struct mailer_plan *plan, void *arg);
+	void *arg;
 };
 
-struct send_result {
-	long long sent, failed, bounced, deferred, skipped, rendered;
-	bool fatal;		/* stopped early: @err says why */
+enum mailer_outcome {
+	MAILER_OK,		/* everyone due handled; the one mail accepted */
+	MAILER_PENDING,		/* some left pending after 4xx answers: run again */
+	MAILER_FAILED,		/* server, store or file failure; nothing lost */
+	MAILER_BAD_INPUT,	/* the issue, the template, a key or a config value */
+	MAILER_STORE,		/* the store refused the plan: rep->store says how */
 };
 
-/* Runs the send; fills @res; 0, or -1 with @err (nothing is lost). */
-int mailer_send(const struct send_opts *o, struct send_result *res, char *err);
+struct mailer_report {
+	enum mailer_outcome outcome;
+	enum store_status store;	/* with MAILER_STORE */
+	bool ran;		/* the run went: its figures below are meaningful */
+	long long sent, failed, bounced, deferred, rendered;	/* this run */
+	bool counted;		/* @after holds the mailing's counts after the run */
+	struct mailing_counts after;
+	bool resumable;		/* MAILER_FAILED after some work: running the
+				 * same job again sends the rest */
+};
 
-/* --- nodelay.c: connect() and write() of the SMTP client's sockets --- */
-
-#define MAILER_SIO_BUFSIZE 2048	/* libesmtp 1.1's write buffer (siobuf.h) */
-
-/* Whether a write of @buf is a full buffer of a message's data with more
- * of it to come (sent with MSG_MORE), rather than its end or anything else. */
-bool mailer_more_follows(const void *buf, size_t len);
+/*
+ * Runs @job from start to end: renders the issue, composes the mailing,
+ * reads the DKIM key, opens (or finds) the mailing's record and fills it,
+ * sends (or renders) through the SMTP sessions, sums up and closes the
+ * record when everyone due is handled. Fills @rep; @err says why for every
+ * outcome but MAILER_OK and MAILER_PENDING.
+ *
+ * GMime is set up while any run is going (a count under a mutex), so runs
+ * in several threads (serve) do not tear it down under each other; SMTP
+ * AUTH's auth_client_init() in send.c is not counted: runs with an
+ * [smtp] username must not overlap yet. The caller ignores SIGPIPE: a
+ * server that closes the connection must not kill the process.
+ */
+enum mailer_outcome mailer_run(const struct mailer_job *job, struct mailer_report *rep,
+			       char *err);
 
 #endif

@@ -2,31 +2,38 @@
  * mailer/nodelay.c - TCP_NODELAY on the SMTP client's sockets, and a
  * message's data sent in few segments.
  *
- * libesmtp 1.1.0 never sets TCP_NODELAY, so the tail of every message
- * waits for the server's delayed ACK (Nagle): about 23 messages a second
- * per session on loopback instead of about 3,600 (measured; DESIGN.md,
- * pitfall 1). libesmtp exposes no socket but calls connect() through the
- * PLT, so this program's own connect() sets the option on every TCP
- * socket and then calls the C library's connect(), found once with
- * dlsym(RTLD_NEXT). Every other caller of connect() in the process gets
- * the same harmless option; nothing else changes.
+ * What it touches, and when: this file defines connect() and write() for
+ * the whole program (libesmtp 1.1 exposes no socket, and calls both through
+ * the PLT), but they do more than the C library's only in a thread that is
+ * inside a mailer SMTP session, between mailer_nodelay_enter() and
+ * mailer_nodelay_leave(), which mailer/send.c calls around
+ * smtp_start_session() alone. In every other thread, and in that thread
+ * outside a session (the store's writes, the web server, every library),
+ * both go straight to the C library's, after one read of a thread-local
+ * flag. Inside a session:
  *
- * With TCP_NODELAY, every write() leaves at once as a segment of its own.
- * libesmtp copies a message's data through a buffer of 2,048 bytes
- * (SIO_BUFSIZE of its siobuf.h) and writes each full buffer, so a 20 KB
- * message leaves as ten segments, each waking the server (Postfix's
- * smtp-source writes it in one). This program's write() therefore sends a
- * full buffer with MSG_MORE: the kernel holds it until the next write
- * without the flag, and the message leaves in one or two segments. A full
- * buffer is always followed by more of the same message or by its end,
- * and the end of the data ("\r\n.\r\n", which dot-stuffing keeps out of
- * the data itself) is never sent with MSG_MORE; so nothing waits. Every
- * other write, and a write to anything that is not a socket, goes to the
- * C library's write() unchanged (libesmtp's TLS writes are records of
- * another size: they are not touched).
+ * - connect() of a TCP socket sets TCP_NODELAY on it and remembers it as
+ *   the session's socket. libesmtp 1.1.0 never sets the option, so the
+ *   tail of every message waits for the server's delayed ACK (Nagle):
+ *   about 23 messages a second per session on loopback instead of about
+ *   3,600 (measured; DESIGN.md, pitfall 1).
+ * - write() to that one socket of a full buffer of message data goes with
+ *   MSG_MORE. With TCP_NODELAY every write() leaves at once as a segment of
+ *   its own; libesmtp copies a message's data through a buffer of 2,048
+ *   bytes (SIO_BUFSIZE of its siobuf.h) and writes each full buffer, so a
+ *   20 KB message would leave as ten segments, each waking the server
+ *   (Postfix's smtp-source writes it in one). With MSG_MORE the kernel
+ *   holds a full buffer until the next write without the flag, and the
+ *   message leaves in one or two segments. A full buffer is always
+ *   followed by more of the same message or by its end, and the end of
+ *   the data ("\r\n.\r\n", which dot-stuffing keeps out of the data
+ *   itself) is never sent with MSG_MORE; so nothing waits. Every other
+ *   write, to that socket or any other file, is the C library's
+ *   (libesmtp's TLS writes are records of another size: not touched).
  *
- * The wrappers keep no state: the C library's connect() is looked up once
- * and only read after that; write() decides from its arguments alone.
+ * The C library's connect() is looked up once and only read after that;
+ * write() decides from its arguments and the thread's own flag, so it
+ * stays async-signal-safe as write() must be.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -37,12 +44,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mailer.h"
+#include "mailer_int.h"
 
 typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
 
 static connect_fn real_connect;	/* set once, then only read */
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+
+/* This thread's session: whether it is in one, and its socket (-1: none yet). */
+static _Thread_local struct {
+	bool on;
+	int fd;
+} session = {false, -1};
 
 static void
 find_real(void)
@@ -52,18 +65,38 @@ find_real(void)
 		fatal("connect() not found in the C library: %s", dlerror());
 }
 
+void
+mailer_nodelay_enter(void)
+{
+	session.on = true;
+	session.fd = -1;
+}
+
+void
+mailer_nodelay_leave(void)
+{
+	session.on = false;
+	session.fd = -1;
+}
+
 int
 connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	int type = 0, one = 1;
+	int type = 0, one = 1, r;
 	socklen_t tlen = sizeof(type);
+	bool tcp;
 
 	pthread_once(&real_once, find_real);
-	if (addr != NULL && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6) &&
-	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_STREAM) {
+	if (!session.on)
+		return real_connect(fd, addr, len);
+	tcp = addr != NULL && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6) &&
+	      getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_STREAM;
+	if (tcp)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
-	return real_connect(fd, addr, len);
+	r = real_connect(fd, addr, len);
+	if (tcp && (r == 0 || errno == EINPROGRESS))
+		session.fd = fd;
+	return r;
 }
 
 bool
@@ -75,6 +108,12 @@ mailer_more_follows(const void *buf, size_t len)
 	       memcmp((const char *)buf + len - (sizeof(end) - 1), end, sizeof(end) - 1) != 0;
 }
 
+bool
+mailer_nodelay_more(int fd, const void *buf, size_t len)
+{
+	return session.on && fd == session.fd && fd >= 0 && mailer_more_follows(buf, len);
+}
+
 /* The C library's own write(), under its exported internal name: no
  * lookup, so this stays async-signal-safe as write() must be. */
 extern ssize_t __write(int fd, const void *buf, size_t len);
@@ -82,7 +121,7 @@ extern ssize_t __write(int fd, const void *buf, size_t len);
 ssize_t
 write(int fd, const void *buf, size_t len)
 {
-	if (mailer_more_follows(buf, len)) {
+	if (mailer_nodelay_more(fd, buf, len)) {
 		ssize_t n = send(fd, buf, len, MSG_MORE);
 
 		if (n >= 0 || errno != ENOTSOCK)

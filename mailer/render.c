@@ -237,22 +237,23 @@ block_text(struct text *t, cmark_node *n, const char *lead, size_t indent)
 		bool ordered = cmark_node_get_list_type(n) == CMARK_ORDERED_LIST;
 
 		for (cmark_node *it = cmark_node_first_child(n); it; it = cmark_node_next(it)) {
-			char mark[16];
+			struct buf mark;
 			size_t keep = t->prefix.len;
 			bool first = true;
 
-			snprintf(mark, sizeof(mark), ordered ? "%d. " : "- ", num++);
+			buf_init(&mark);
+			buf_printf(&mark, ordered ? "%d. " : "- ", num++);
 			for (cmark_node *c = cmark_node_first_child(it); c; c = cmark_node_next(c)) {
 				struct buf l;
 
 				buf_init(&l);
-				buf_printf(&l, "%s%s", t->prefix.s, first ? mark : "");
+				buf_printf(&l, "%s%s", t->prefix.s, first ? mark.s : "");
 				if (!first)
-					buf_printf(&l, "%*s", (int)strlen(mark), "");
+					buf_printf(&l, "%*s", (int)mark.len, "");
 				if (cmark_node_get_type(c) == CMARK_NODE_PARAGRAPH) {
-					block_text(t, c, l.s, strlen(mark));
+					block_text(t, c, l.s, mark.len);
 				} else {
-					buf_printf(&t->prefix, "%*s", (int)strlen(mark), "");
+					buf_printf(&t->prefix, "%*s", (int)mark.len, "");
 					block_text(t, c, t->prefix.s, 0);
 					t->prefix.len = keep;
 					t->prefix.s[keep] = '\0';
@@ -260,6 +261,7 @@ block_text(struct text *t, cmark_node *n, const char *lead, size_t indent)
 				buf_free(&l);
 				first = false;
 			}
+			buf_free(&mark);
 		}
 		break;
 	}

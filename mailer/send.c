@@ -19,6 +19,8 @@
  * - a lost connection: reconnect and go on; a server that cannot be
  *   reached: stop with host:port named, nothing recorded wrongly.
  *
+ * A recipient's state changes in one function, set_state(), which records,
+ * counts and logs the change; the run stops in one, stop_locked().
  * Never logs an address, a name or a token: a subscriber id at most.
  */
 #include <stddef.h>		/* before libesmtp.h, which uses size_t (pitfall 3) */
@@ -30,7 +32,7 @@
 #include <libesmtp.h>
 #undef smtp_status
 
-#include "mailer.h"
+#include "mailer_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,28 +52,26 @@
 
 static const double pass_delay[PASSES] = {0, 2, 8};	/* seconds before each pass */
 
-enum item_state { ITEM_DUE, ITEM_SENT, ITEM_FAILED, ITEM_DEFERRED };
-
 struct item {
 	struct recipient r;
-	struct worker *w;
-	enum item_state state;
+	struct send_worker *w;
+	enum send_state state;
 	smtp_message_t msg;
 	smtp_recipient_t rcpt;
 	char verp[TOKEN_LEN + 300];
 };
 
-struct run {
+struct send_run {
 	const struct send_opts *o;
 	struct store *st;	/* under st_mu */
 	pthread_mutex_t st_mu;
 	/* Accepted messages not yet recorded: at most one per worker. */
 	pthread_mutex_t q_mu;
 	int64_t *q_ids;		/* under q_mu */
-	struct worker **q_ws;
+	struct send_worker **q_ws;
 	int q_n;
 	int64_t *rec_ids;	/* under st_mu: the group being committed */
-	struct worker **rec_ws;
+	struct send_worker **rec_ws;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int64_t cursor;		/* recipients up to this id are handed out */
@@ -89,8 +89,8 @@ struct run {
 	int batch;
 };
 
-struct worker {
-	struct run *run;
+struct send_worker {
+	struct send_run *run;
 	struct composer *comp;
 	struct buf msg, tmp;
 	const struct item *composed;	/* whose message is in msg */
@@ -102,22 +102,50 @@ struct worker {
 	pthread_t thread;
 };
 
-/* The first fatal error stops every worker; later ones are dropped. */
-static void
-run_fatal(struct run *run, const char *fmt, ...)
-{
-	va_list ap;
+static void set_state(struct send_worker *w, struct item *it, enum send_state to,
+		      const char *reply, const char *code);
 
-	pthread_mutex_lock(&run->mu);
+/*
+ * The ONLY place that stops the run, with run->mu held: the first fatal
+ * error stops every worker; later ones are dropped.
+ */
+static void
+stop_locked(struct send_run *run, const char *f, va_list ap)
+{
 	if (!run->stop) {
-		va_start(ap, fmt);
-		vsnprintf(run->err, sizeof(run->err), fmt, ap);
-		va_end(ap);
+		int n = vsnprintf(run->err, sizeof(run->err), f, ap);
+
+		/* An error too long for ERR_LEN keeps its start, which says what
+		 * failed, and says that it was cut. */
+		if (n < 0 || (size_t)n >= sizeof(run->err))
+			memcpy(run->err + sizeof(run->err) - 4, "...", 4);
 		run->stop = true;
 		run->res.fatal = true;
 	}
 	pthread_cond_broadcast(&run->cv);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+run_fatal(struct send_run *run, const char *f, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&run->mu);
+	va_start(ap, f);
+	stop_locked(run, f, ap);
+	va_end(ap);
 	pthread_mutex_unlock(&run->mu);
+}
+
+/* run_fatal() for a caller that holds run->mu. */
+static void __attribute__((format(printf, 2, 3)))
+run_fatal_locked(struct send_run *run, const char *f, ...)
+{
+	va_list ap;
+
+	va_start(ap, f);
+	stop_locked(run, f, ap);
+	va_end(ap);
 }
 
 static void
@@ -134,7 +162,7 @@ sleep_seconds(double s)
 
 /* Waits for this message's turn under the rate limit. */
 static void
-rate_wait(struct run *run)
+rate_wait(struct send_run *run)
 {
 	double now, slot;
 
@@ -150,7 +178,7 @@ rate_wait(struct run *run)
 
 /* Composes (and signs) the message of @it into w->msg. */
 static int
-compose(struct worker *w, const struct item *it, char *err)
+compose(struct send_worker *w, const struct item *it, char *err)
 {
 	const struct send_opts *o = w->run->o;
 	char token[TOKEN_LEN + 1], msgid[COMPOSE_MSGID_LEN + 1];
@@ -171,9 +199,9 @@ compose(struct worker *w, const struct item *it, char *err)
 
 /* Queues @it, just accepted, to be recorded (wait_recorded). */
 static void
-queue_sent(struct worker *w, const struct item *it)
+queue_sent(struct send_worker *w, const struct item *it)
 {
-	struct run *run = w->run;
+	struct send_run *run = w->run;
 
 	pthread_mutex_lock(&run->q_mu);
 	run->q_ids[run->q_n] = it->r.id;
@@ -189,13 +217,13 @@ queue_sent(struct worker *w, const struct item *it)
  * commit); the others find theirs done when they get the store.
  */
 static void
-wait_recorded(struct worker *w)
+wait_recorded(struct send_worker *w)
 {
-	struct run *run = w->run;
+	struct send_run *run = w->run;
 	char err[ERR_LEN];
 
 	for (;;) {
-		bool queued;
+		bool queued, failed = false;
 		int n;
 
 		pthread_mutex_lock(&run->q_mu);
@@ -212,12 +240,15 @@ wait_recorded(struct worker *w)
 		pthread_mutex_unlock(&run->q_mu);
 		if (n > 0 && store_mailing_sent(run->st, run->o->mailing_id, run->rec_ids, n,
 						err) != STORE_OK)
-			run_fatal(run, "recording %d deliveries as sent: %s", n, err);
+			failed = true;
 		pthread_mutex_lock(&run->q_mu);
 		for (int i = 0; i < n; i++)
 			run->rec_ws[i]->queued = false;
 		pthread_mutex_unlock(&run->q_mu);
 		pthread_mutex_unlock(&run->st_mu);
+		/* After st_mu: next_batch() takes run->mu before st_mu. */
+		if (failed)
+			run_fatal(run, "recording %d deliveries as sent: %s", n, err);
 	}
 }
 
@@ -226,7 +257,7 @@ static const char *
 message_cb(void **ctx, int *len, void *arg)
 {
 	struct item *it = arg;
-	struct worker *w = it->w;
+	struct send_worker *w = it->w;
 	char err[ERR_LEN];
 
 	(void)ctx;
@@ -237,7 +268,7 @@ message_cb(void **ctx, int *len, void *arg)
 				/* libesmtp cannot abort a message: what goes out
 				 * is not recorded as sent, and the run stops. */
 				run_fatal(w->run, "%s", err);
-				it->state = ITEM_DEFERRED;
+				set_state(w, it, SEND_HELD, NULL, NULL);
 				buf_reset(&w->msg);
 			}
 		}
@@ -256,35 +287,120 @@ message_cb(void **ctx, int *len, void *arg)
 	return w->msg.s;
 }
 
-static void
-count(struct run *run, long long *field)
+int
+mailer_send_apply(struct store *st, enum send_state from, enum send_state to,
+		  const struct send_change *c, struct send_result *tally, char *err)
 {
-	pthread_mutex_lock(&run->mu);
-	(*field)++;
-	pthread_mutex_unlock(&run->mu);
+	enum store_status s = STORE_OK;
+	char detail[STATUS_LEN + 40];
+	bool deleted = false;
+
+	if (from != SEND_DUE || to == SEND_DUE)
+		return errf(err, "subscriber %lld: no change of state from %d to %d",
+			    (long long)c->subscriber, (int)from, (int)to);
+	switch (to) {
+	case SEND_DUE:
+	case SEND_HELD:
+		break;
+	case SEND_SENT:
+		tally->sent++;
+		break;
+	case SEND_DEFERRED:
+		tally->deferred++;
+		if (c->mailing != 0)
+			s = store_mailing_mark(st, c->mailing, c->subscriber, DELIVERY_PENDING,
+					       c->reply, err);
+		break;
+	case SEND_FAILED:
+		tally->failed++;
+		if (c->mailing != 0)
+			s = store_mailing_mark(st, c->mailing, c->subscriber, DELIVERY_FAILED,
+					       c->reply, err);
+		break;
+	case SEND_BOUNCED:
+		tally->failed++;
+		if (c->mailing == 0)
+			break;
+		if (fmt(detail, sizeof(detail), "rejected at send time: %s", c->code) < 0)
+			return errf(err, "subscriber %lld: a status code of more than %d bytes",
+				    (long long)c->subscriber, STATUS_LEN - 1);
+		s = store_delete_id(st, c->subscriber, c->gen, STORE_DEL_BOUNCED, "send", detail,
+				    &deleted, err);
+		if (s == STORE_OK && deleted)
+			tally->bounced++;
+		break;
+	}
+	return s == STORE_OK ? 0 : -1;
 }
 
+/*
+ * The ONLY way to change a recipient's state (curl's smtp_state()): records
+ * the change (mailer_send_apply; an accepted message is queued for the
+ * group commit instead), counts it and logs it. A store that fails stops
+ * the run. @reply and @code are the server's, for the refusals.
+ */
 static void
-record(struct worker *w, struct item *it, enum delivery_state state, const char *reply)
+set_state(struct send_worker *w, struct item *it, enum send_state to, const char *reply,
+	  const char *code)
 {
+	struct send_run *run = w->run;
+	const struct send_change c = {run->o->mailing_id, it->r.id, reply, code, it->r.gen};
+	struct send_result tally = {0};
+	enum send_state from = it->state;
+	bool stored = c.mailing != 0 && to != SEND_SENT && to != SEND_HELD;
 	char err[ERR_LEN];
-	enum store_status s;
+	int r;
 
-	if (w->run->o->mailing_id == 0)
-		return;		/* a test copy is not recorded */
-	pthread_mutex_lock(&w->run->st_mu);
-	s = store_mailing_mark(w->run->st, w->run->o->mailing_id, it->r.id, state, reply, err);
-	pthread_mutex_unlock(&w->run->st_mu);
-	if (s != STORE_OK)
-		run_fatal(w->run, "recording the delivery to subscriber %lld: %s",
-			  (long long)it->r.id, err);
+	it->state = to;
+	if (stored)
+		pthread_mutex_lock(&run->st_mu);
+	r = mailer_send_apply(run->st, from, to, &c, &tally, err);
+	if (stored)
+		pthread_mutex_unlock(&run->st_mu);
+	if (r == 0 && to == SEND_SENT && c.mailing != 0)
+		queue_sent(w, it);
+	pthread_mutex_lock(&run->mu);
+	run->res.sent += tally.sent;
+	run->res.failed += tally.failed;
+	run->res.bounced += tally.bounced;
+	run->res.deferred += tally.deferred;
+	run->deferred += tally.deferred;
+	pthread_mutex_unlock(&run->mu);
+	if (r < 0) {
+		if (to == SEND_BOUNCED)
+			run_fatal(run, "subscriber %lld: %s", (long long)it->r.id, err);
+		else
+			run_fatal(run, "recording the delivery to subscriber %lld: %s",
+				  (long long)it->r.id, err);
+		return;
+	}
+	switch (to) {
+	case SEND_DUE:
+		break;
+	case SEND_SENT:
+		log_debug("subscriber %lld: sent", (long long)it->r.id);
+		break;
+	case SEND_DEFERRED:
+		log_debug("subscriber %lld: deferred (%.3s)", (long long)it->r.id, reply);
+		break;
+	case SEND_FAILED:
+		log_info("subscriber %lld: refused (%.3s %s), kept", (long long)it->r.id, reply, code);
+		break;
+	case SEND_BOUNCED:
+		log_info("subscriber %lld: %s, the address does not exist: deleted and suppressed",
+			 (long long)it->r.id, code);
+		break;
+	case SEND_HELD:
+		log_debug("subscriber %lld: not sent, the run stops", (long long)it->r.id);
+		break;
+	}
 }
 
 static void
 event_cb(smtp_session_t session, int event, void *arg, ...)
 {
-	struct worker *w = arg;
-	struct run *run = w->run;
+	struct send_worker *w = arg;
+	struct send_run *run = w->run;
 	int *ok;
 	va_list ap;
 
@@ -304,13 +420,8 @@ event_cb(smtp_session_t session, int event, void *arg, ...)
 
 		/* Accepted: queued, and on record before the data of the next
 		 * message goes out (message_cb) or the session ends. */
-		if (it && st && st->code / 100 == 2 && it->state == ITEM_DUE) {
-			it->state = ITEM_SENT;
-			if (run->o->mailing_id != 0)
-				queue_sent(w, it);
-			count(run, &run->res.sent);
-			log_debug("subscriber %lld: sent", (long long)it->r.id);
-		}
+		if (it && st && st->code / 100 == 2 && it->state == SEND_DUE)
+			set_state(w, it, SEND_SENT, NULL, NULL);
 		break;
 	}
 	case SMTP_EV_INVALID_PEER_CERTIFICATE:
@@ -346,7 +457,7 @@ event_cb(smtp_session_t session, int event, void *arg, ...)
 static int
 auth_cb(auth_client_request_t req, char **result, int fields, void *arg)
 {
-	struct run *run = arg;
+	struct send_run *run = arg;
 
 	for (int i = 0; i < fields; i++) {
 		if (req[i].flags & AUTH_USER)
@@ -368,7 +479,9 @@ classify(const smtp_status_t *st, char code[STATUS_LEN])
 
 	if (s.klass == 0 && (st->text == NULL ||
 			     status_find(st->text, strlen(st->text), &s) == NULL)) {
-		snprintf(code, STATUS_LEN, "%d", st->code);
+		/* libesmtp's reply codes have three digits. */
+		if (fmt(code, STATUS_LEN, "%d", st->code) < 0)
+			code[0] = '\0';
 		return STATUS_UNKNOWN;
 	}
 	status_format(&s, code);
@@ -377,15 +490,13 @@ classify(const smtp_status_t *st, char code[STATUS_LEN])
 
 /* What became of an item the session did not see accepted. */
 static void
-settle(struct worker *w, struct item *it)
+settle(struct send_worker *w, struct item *it)
 {
 	const smtp_status_t *mail = smtp_reverse_path_status(it->msg);
 	const smtp_status_t *rcpt = smtp_recipient_status(it->rcpt);
 	const smtp_status_t *data = smtp_message_transfer_status(it->msg);
 	const smtp_status_t *st = NULL;
-	struct run *run = w->run;
-	char code[STATUS_LEN], reply[600], err[ERR_LEN];
-	bool deleted = false;
+	char code[STATUS_LEN], reply[600];
 
 	/* The first refusal decides: the later ones (503) only follow from it. */
 	if (mail && mail->code >= 400)
@@ -396,46 +507,25 @@ settle(struct worker *w, struct item *it)
 		st = data;
 	if (st == NULL)
 		return;		/* never answered: the next session tries again */
-	snprintf(reply, sizeof(reply), "%d %s", st->code, st->text ? st->text : "");
+	/* Cut on purpose: the reply is kept as evidence of what the server
+	 * said, and its start (code and enhanced code) is what matters. */
+	(void)fmt_clip(reply, sizeof(reply), "%d %s", st->code, st->text ? st->text : "");
 	reply[strcspn(reply, "\r\n")] = '\0';
 	if (st->code < 500 || st == mail) {
 		/* 4xx, or a refusal of our sender: nothing about the recipient. */
-		it->state = ITEM_DEFERRED;
-		record(w, it, DELIVERY_PENDING, reply);
-		pthread_mutex_lock(&run->mu);
-		run->res.deferred++;
-		run->deferred++;
-		pthread_mutex_unlock(&run->mu);
-		log_debug("subscriber %lld: deferred (%d)", (long long)it->r.id, st->code);
+		set_state(w, it, SEND_DEFERRED, reply, NULL);
 		return;
 	}
-	it->state = ITEM_FAILED;
-	count(run, &run->res.failed);
-	if (classify(st, code) == STATUS_HARD && run->o->mailing_id != 0) {
-		char detail[STATUS_LEN + 40];
-
-		snprintf(detail, sizeof(detail), "rejected at send time: %s", code);
-		enum store_status ss;
-
-		pthread_mutex_lock(&run->st_mu);
-		ss = store_delete_id(run->st, it->r.id, it->r.gen, STORE_DEL_BOUNCED, "send", detail, &deleted, err);
-		pthread_mutex_unlock(&run->st_mu);
-		if (ss != STORE_OK)
-			run_fatal(run, "subscriber %lld: %s", (long long)it->r.id, err);
-		if (deleted)
-			count(run, &run->res.bounced);
-		log_info("subscriber %lld: %s, the address does not exist: deleted and suppressed",
-			 (long long)it->r.id, code);
-	} else {
-		record(w, it, DELIVERY_FAILED, reply);
-		log_info("subscriber %lld: refused (%d %s), kept", (long long)it->r.id, st->code, code);
-	}
+	if (classify(st, code) == STATUS_HARD && w->run->o->mailing_id != 0)
+		set_state(w, it, SEND_BOUNCED, reply, code);
+	else
+		set_state(w, it, SEND_FAILED, reply, code);
 }
 
 static smtp_session_t
-new_session(struct worker *w, auth_context_t *auth)
+new_session(struct send_worker *w, auth_context_t *auth)
 {
-	struct run *run = w->run;
+	struct send_run *run = w->run;
 	const struct config *cfg = run->o->cfg;
 	smtp_session_t s = smtp_create_session();
 	static const enum starttls_option modes[] = {
@@ -468,15 +558,15 @@ new_session(struct worker *w, auth_context_t *auth)
 
 /* Sends the batch, reconnecting while sessions get something done. */
 static void
-send_batch(struct worker *w)
+send_batch(struct send_worker *w)
 {
-	struct run *run = w->run;
+	struct send_run *run = w->run;
 	int idle = 0;
 
 	for (;;) {
 		smtp_session_t s;
 		auth_context_t auth;
-		int due = 0, settled = 0;
+		int due = 0, settled = 0, ok;
 		char why[128];
 
 		if (run->stop)
@@ -485,7 +575,7 @@ send_batch(struct worker *w)
 		for (int i = 0; i < w->n; i++) {
 			struct item *it = &w->items[i];
 
-			if (it->state != ITEM_DUE)
+			if (it->state != SEND_DUE)
 				continue;
 			due++;
 			it->msg = smtp_add_message(s);
@@ -502,23 +592,28 @@ send_batch(struct worker *w)
 		}
 		w->connected = w->tls_missing = false;
 		w->composed = NULL;
-		if (!smtp_start_session(s)) {
+		mailer_nodelay_enter();
+		ok = smtp_start_session(s);
+		mailer_nodelay_leave();
+		if (!ok) {
 			smtp_strerror(smtp_errno(), why, sizeof(why));
 		} else {
 			const smtp_status_t *st = smtp_message_transfer_status(w->items[0].msg);
 
-			snprintf(why, sizeof(why), "the connection ended early (libesmtp error %d, reply %d)",
-				 smtp_errno(), st ? st->code : -1);
+			/* Two numbers in a fixed text: it fits. */
+			if (fmt(why, sizeof(why), "the connection ended early (libesmtp error %d, reply %d)",
+				smtp_errno(), st ? st->code : -1) < 0)
+				why[0] = '\0';
 		}
 		wait_recorded(w);
 		for (int i = 0; i < w->n; i++) {
 			struct item *it = &w->items[i];
 
-			if (it->state == ITEM_DUE && it->msg) {
+			if (it->state == SEND_DUE && it->msg) {
 				settle(w, it);
-				if (it->state != ITEM_DUE)
+				if (it->state != SEND_DUE)
 					settled++;
-			} else if (it->state == ITEM_SENT && it->msg) {
+			} else if (it->state == SEND_SENT && it->msg) {
 				settled++;
 			}
 			it->msg = NULL;
@@ -527,7 +622,7 @@ send_batch(struct worker *w)
 		if (auth)
 			auth_destroy_context(auth);
 		for (int i = 0; i < w->n; i++)
-			if (w->items[i].state == ITEM_SENT)
+			if (w->items[i].state == SEND_SENT)
 				w->items[i].msg = NULL;
 		if (w->tls_missing) {
 			run_fatal(run, "%s does not offer STARTTLS (tls = required): nothing sent",
@@ -553,7 +648,7 @@ send_batch(struct worker *w)
 
 /* Writes, or counts, the batch without SMTP (--dry-run, --preview). */
 static void
-render_batch(struct worker *w)
+render_batch(struct send_worker *w)
 {
 	const struct send_opts *o = w->run->o;
 	char err[ERR_LEN], path[4096];
@@ -566,8 +661,12 @@ render_batch(struct worker *w)
 		if (o->preview_dir) {
 			int fd;
 
-			snprintf(path, sizeof(path), "%s/%lld.eml", o->preview_dir,
-				 (long long)w->items[i].r.id);
+			if (fmt(path, sizeof(path), "%s/%lld.eml", o->preview_dir,
+				(long long)w->items[i].r.id) < 0) {
+				run_fatal(w->run, "--preview: the folder's name is too long "
+					  "(%zu bytes at most)", sizeof(path) - 24);
+				return;
+			}
 			fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 			if (fd < 0 || write(fd, w->msg.s, w->msg.len) != (ssize_t)w->msg.len) {
 				run_fatal(w->run, "writing %s: %s", path, strerror(errno));
@@ -577,15 +676,48 @@ render_batch(struct worker *w)
 			}
 			close(fd);
 		}
-		count(w->run, &w->run->res.rendered);
+		pthread_mutex_lock(&w->run->mu);
+		w->run->res.rendered++;
+		pthread_mutex_unlock(&w->run->mu);
 	}
+}
+
+/* The bounce address of a recipient (mailer_send has checked that the
+ * domain leaves room for it). */
+static int
+verp_of(const struct send_opts *o, const struct token_claims *tc, char *out, size_t size,
+	char *err)
+{
+	char token[TOKEN_LEN + 1];
+
+	/* The claims were checked by compose()'s token: mailing ids are
+	 * checked when the mailing is opened, generations by rectify. */
+	(void)store_token_make(o->keys, TOKEN_BOUNCE, tc, token);
+	if (fmt(out, size, "bounces+%s@%s", token, o->cfg->bounce.domain) < 0)
+		return errf(err, "[bounce] domain is too long for a bounce address (%zu bytes at most)",
+			    size - TOKEN_LEN - 10);
+	return 0;
+}
+
+/* Makes @it the item of recipient @r, due. */
+static int
+item_load(struct send_worker *w, struct item *it, const struct recipient *r, char *err)
+{
+	const struct send_opts *o = w->run->o;
+	struct token_claims tc = {r->id, r->gen, o->mailing_id};
+
+	memset(it, 0, sizeof(*it));
+	it->r = *r;
+	it->w = w;
+	it->state = SEND_DUE;
+	return verp_of(o, &tc, it->verp, sizeof(it->verp), err);
 }
 
 /* Hands the worker its next batch; 0 when the run is over. */
 static int
-next_batch(struct worker *w)
+next_batch(struct send_worker *w)
 {
-	struct run *run = w->run;
+	struct send_run *run = w->run;
 	const struct send_opts *o = run->o;
 	struct recipient r[BATCH_MAX];
 	char err[ERR_LEN];
@@ -617,9 +749,7 @@ next_batch(struct worker *w)
 		n = store_mailing_next(run->st, o->mailing_id, run->cursor, r, run->batch, err);
 		pthread_mutex_unlock(&run->st_mu);
 		if (n < 0) {
-			snprintf(run->err, sizeof(run->err), "%s", err);
-			run->stop = run->res.fatal = true;
-			pthread_cond_broadcast(&run->cv);
+			run_fatal_locked(run, "%s", err);
 			n = 0;
 			break;
 		}
@@ -646,18 +776,11 @@ next_batch(struct worker *w)
 	}
 	pthread_mutex_unlock(&run->mu);
 	for (int i = 0; i < n; i++) {
-		struct item *it = &w->items[i];
-		char token[TOKEN_LEN + 1];
-		struct token_claims tc = {r[i].id, r[i].gen, o->mailing_id};
-
-		it->r = r[i];
-		it->w = w;
-		it->state = ITEM_DUE;
-		it->msg = NULL;
-		/* The claims were checked by compose()'s token: mailing ids are
-		 * checked when the mailing is opened, generations by rectify. */
-		(void)store_token_make(o->keys, TOKEN_BOUNCE, &tc, token);
-		snprintf(it->verp, sizeof(it->verp), "bounces+%s@%s", token, o->cfg->bounce.domain);
+		if (item_load(w, &w->items[i], &r[i], err) < 0) {
+			run_fatal(run, "%s", err);
+			n = i;
+			break;
+		}
 	}
 	sodium_memzero(r, sizeof(r));
 	w->n = n;
@@ -665,7 +788,7 @@ next_batch(struct worker *w)
 }
 
 static void
-batch_done(struct worker *w)
+batch_done(struct send_worker *w)
 {
 	pthread_mutex_lock(&w->run->mu);
 	w->run->busy--;
@@ -678,7 +801,7 @@ batch_done(struct worker *w)
 static void *
 worker_main(void *arg)
 {
-	struct worker *w = arg;
+	struct send_worker *w = arg;
 
 	while (next_batch(w) > 0) {
 		if (w->run->o->dry_run || w->run->o->preview_dir)
@@ -695,7 +818,8 @@ read_password(const char *path, char **out, char *err)
 {
 	struct stat sb;
 	FILE *fp;
-	size_t n;
+	size_t n, line;
+	bool bad;
 
 	*out = NULL;
 	if (path == NULL)
@@ -706,17 +830,29 @@ read_password(const char *path, char **out, char *err)
 		fclose(fp);
 		return errf(err, "the SMTP password file %s is readable by others: chmod 600 it", path);
 	}
-	if ((*out = sodium_malloc(PASSWORD_MAX + 1)) == NULL)
+	/* The password is the file's first line: one byte more than the
+	 * limit shows whether that line is longer. */
+	if ((*out = sodium_malloc(PASSWORD_MAX + 2)) == NULL)
 		fatal("out of memory");
-	n = fread(*out, 1, PASSWORD_MAX, fp);
+	n = fread(*out, 1, PASSWORD_MAX + 1, fp);
+	bad = ferror(fp);
 	fclose(fp);
 	(*out)[n] = '\0';
-	(*out)[strcspn(*out, "\r\n")] = '\0';
+	line = strcspn(*out, "\r\n");
+	(*out)[line] = '\0';
+	if (bad || line > PASSWORD_MAX) {
+		sodium_free(*out);
+		*out = NULL;
+		if (bad)
+			return errf(err, "the SMTP password file %s: cannot read it", path);
+		return errf(err, "the SMTP password file %s: the password (its first line) is longer "
+			    "than %d bytes", path, PASSWORD_MAX);
+	}
 	return 0;
 }
 
 static int
-tls_setup(struct run *run, char *err)
+tls_setup(struct send_run *run, char *err)
 {
 	const struct config *cfg = run->o->cfg;
 
@@ -736,28 +872,33 @@ tls_setup(struct run *run, char *err)
 
 /* One test copy to o->test_to: a recipient with subscriber id 0. */
 static void
-test_copy(struct worker *w)
+test_copy(struct send_worker *w)
 {
 	struct item *it = &w->items[0];
-	char token[TOKEN_LEN + 1];
-	struct token_claims none = {0};
+	struct recipient r = {0};
+	char err[ERR_LEN];
 
-	memset(it, 0, sizeof(*it));
-	snprintf(it->r.email, sizeof(it->r.email), "%s", w->run->o->test_to);
-	it->w = w;
-	(void)store_token_make(w->run->o->keys, TOKEN_BOUNCE, &none, token);
-	snprintf(it->verp, sizeof(it->verp), "bounces+%s@%s", token, w->run->o->cfg->bounce.domain);
+	/* A token of subscriber 0 names nobody: a bounce of it does nothing. */
+	if (fmt(r.email, sizeof(r.email), "%s", w->run->o->test_to) < 0) {
+		run_fatal(w->run, "the address is longer than %d bytes", ADDR_MAX);
+		return;
+	}
+	if (item_load(w, it, &r, err) < 0) {
+		run_fatal(w->run, "%s", err);
+		return;
+	}
+	sodium_memzero(&r, sizeof(r));
 	w->n = 1;
 	send_batch(w);
-	if (it->state == ITEM_FAILED || it->state == ITEM_DEFERRED)
+	if (it->state == SEND_FAILED || it->state == SEND_DEFERRED || it->state == SEND_BOUNCED)
 		run_fatal(w->run, "the test copy was refused");
 }
 
 int
 mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 {
-	struct run run = {0};
-	struct worker *ws;
+	struct send_run run = {0};
+	struct send_worker *ws;
 	struct progress prog;
 	int nw = o->test_to || o->connections < 1 ? 1 : o->connections;
 	int started = 0, rc = 0;
@@ -768,12 +909,30 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 	pthread_mutex_init(&run.st_mu, NULL);
 	pthread_mutex_init(&run.q_mu, NULL);
 	pthread_cond_init(&run.cv, NULL);
-	snprintf(run.hostport, sizeof(run.hostport), "%s:%d", o->cfg->smtp.host, o->cfg->smtp.port);
 	run.batch = BATCH_MAX;
 	if (o->rate > 0 && o->rate / nw < BATCH_MAX)
 		run.batch = o->rate / nw > 0 ? o->rate / nw : 1;	/* about a second's worth */
-	if (o->cfg->smtp.username && *o->cfg->smtp.username)
-		snprintf(run.user, sizeof(run.user), "%s", o->cfg->smtp.username);
+	if (fmt(run.hostport, sizeof(run.hostport), "%s:%d", o->cfg->smtp.host, o->cfg->smtp.port) < 0) {
+		rc = errf(err, "[smtp] host is too long (%zu bytes at most)", sizeof(run.hostport) - 7);
+		goto out;
+	}
+	if (o->cfg->smtp.username && *o->cfg->smtp.username &&
+	    fmt(run.user, sizeof(run.user), "%s", o->cfg->smtp.username) < 0) {
+		rc = errf(err, "[smtp] username is too long (%zu bytes at most)", sizeof(run.user) - 1);
+		run.user[0] = '\0';	/* no auth_client_init() to undo */
+		goto out;
+	}
+	{
+		/* Every bounce address has the same length: one checked here
+		 * fails the run before anything goes out. */
+		struct token_claims none = {0};
+		char verp[sizeof(((struct item *)0)->verp)];
+
+		if (verp_of(o, &none, verp, sizeof(verp), err) < 0) {
+			rc = -1;
+			goto out;
+		}
+	}
 	if (read_password(o->cfg->smtp.password_file, &run.password, err) < 0 ||
 	    tls_setup(&run, err) < 0) {
 		rc = -1;
@@ -792,7 +951,7 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 	run.q_ws = xcalloc((size_t)nw, sizeof(*run.q_ws));
 	run.rec_ws = xcalloc((size_t)nw, sizeof(*run.rec_ws));
 	for (int i = 0; i < nw; i++) {
-		struct worker *w = &ws[i];
+		struct send_worker *w = &ws[i];
 
 		w->run = &run;
 		w->comp = mailer_composer_new(o->mailing);
@@ -832,9 +991,11 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 			pthread_mutex_unlock(&run.mu);
 			if (over)
 				break;
-			snprintf(what, sizeof(what), "%s (of %lld; %lld failed)",
-				 o->dry_run || o->preview_dir ? "rendered" : "sent", o->total, failed);
-			progress_update(&prog, what, done, o->total > 0 ? (double)done / (double)o->total : -1);
+			/* A word and two numbers: it fits. */
+			if (fmt(what, sizeof(what), "%s (of %lld; %lld failed)",
+				o->dry_run || o->preview_dir ? "rendered" : "sent", o->total, failed) == 0)
+				progress_update(&prog, what, done,
+						o->total > 0 ? (double)done / (double)o->total : -1);
 			sleep_seconds(0.1);
 		}
 		for (int i = 0; i < started; i++)
@@ -853,7 +1014,7 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 	free(run.q_ws);
 	free(run.rec_ws);
 	if (rc == 0 && run.res.fatal) {
-		snprintf(err, ERR_LEN, "%s", run.err);
+		memcpy(err, run.err, ERR_LEN);
 		rc = -1;
 	}
 out:

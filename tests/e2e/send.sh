@@ -141,6 +141,19 @@ start_smtpd
 expect_rc 0 "after the server is back the same command completes the mailing" nl send "$SCRATCH/issue4.md"
 check "every subscriber got the fourth issue" test "$(nmail)" = "$(count)"
 
+# --- limits: a password file is not cut to its limit, it is refused ---
+sent_before=$(nmail)
+printf '%01025d\n' 0 >"$SCRATCH/smtp.pw"
+chmod 600 "$SCRATCH/smtp.pw"
+conf_smtp "username = u" "password_file = $SCRATCH/smtp.pw"
+expect_out 1 "smtp.pw: the password \(its first line\) is longer than 1024 bytes" \
+	"a password file longer than the limit: exit 1 naming the file and the limit" nl send "$SCRATCH/issue4.md" --to probe@example.no
+printf '%01024d\n' 0 >"$SCRATCH/smtp.pw"
+expect_rc 0 "a password of exactly the limit is read whole (the server asks for none)" \
+	nl send "$SCRATCH/issue4.md" --to probe@example.no
+conf_smtp
+check "the over-long password sent nothing" test "$(nmail)" = $((sent_before + 1))
+
 # --- options ---
 expect_rc 2 "no issue file: exit 2" nl send
 expect_rc 2 "--connections 0: exit 2" nl send "$SCRATCH/issue.md" --connections 0
