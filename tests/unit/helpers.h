@@ -58,4 +58,32 @@ token_for(const struct store_keys *k, enum token_purpose p, int64_t sub, int64_t
 	cr_assert_eq(store_token_make(k, p, &tc, out), 0);
 }
 
+/* Whether the scratch database's files (and its -wal, -shm) hold @needle
+ * anywhere in their bytes. */
+static inline bool
+files_contain(const struct scratch *s, const char *needle)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	bool found = false;
+
+	for (size_t i = 0; i < 3 && !found; i++) {
+		char path[128], *data;
+		size_t n;
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s%s", s->db, suffix[i]);
+		if ((fp = fopen(path, "rb")) == NULL)
+			continue;
+		fseek(fp, 0, SEEK_END);
+		n = (size_t)ftell(fp);
+		fseek(fp, 0, SEEK_SET);
+		data = malloc(n + 1);
+		cr_assert_eq(fread(data, 1, n, fp), n);
+		fclose(fp);
+		found = memmem(data, n, needle, strlen(needle)) != NULL;
+		free(data);
+	}
+	return found;
+}
+
 #endif

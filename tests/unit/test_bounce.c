@@ -508,33 +508,6 @@ Test(bounce, verp_acts_only_on_the_current_address)
 	scratch_close(&s);
 }
 
-/* Whether the scratch database's files hold @needle anywhere in their bytes. */
-static bool
-in_files(const struct scratch *s, const char *needle)
-{
-	static const char *const suffix[] = {"", "-wal", "-shm"};
-	bool found = false;
-
-	for (size_t i = 0; i < 3 && !found; i++) {
-		char path[128], *data;
-		long n;
-		FILE *fp;
-
-		snprintf(path, sizeof(path), "%s%s", s->db, suffix[i]);
-		if ((fp = fopen(path, "rb")) == NULL)
-			continue;
-		fseek(fp, 0, SEEK_END);
-		n = ftell(fp);
-		fseek(fp, 0, SEEK_SET);
-		data = malloc((size_t)n + 1);
-		cr_assert_eq(fread(data, 1, (size_t)n, fp), (size_t)n);
-		fclose(fp);
-		found = memmem(data, (size_t)n, needle, strlen(needle)) != NULL;
-		free(data);
-	}
-	return found;
-}
-
 /*
  * What a bounce deletes leaves the files when its transaction commits (the
  * store's deletion scrubs, not bounce/act.c): a hard bounce, a complaint
@@ -568,7 +541,7 @@ Test(bounce, acting_scrubs_what_it_deletes)
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		int64_t a = enrol(&s, rows[i].email);
 
-		cr_expect(in_files(&s, "4711@example.net"), "%s: the check cannot see the address", rows[i].email);
+		cr_expect(files_contain(&s, "4711@example.net"), "%s: the check cannot see the address", rows[i].email);
 		token_for(s.keys, rows[i].purpose, a, 1, tok);
 		if (rows[i].diag) {
 			snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
@@ -580,7 +553,7 @@ Test(bounce, acting_scrubs_what_it_deletes)
 		cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
 		cr_expect_str_eq(bounce_effect_name(out.effect), rows[i].done);
 		cr_expect_eq(store_subscriber_get(s.st, a, &sub, err), STORE_NOTFOUND, "%s", rows[i].email);
-		cr_expect(!in_files(&s, "4711@example.net"), "%s: the address is still in the files", rows[i].email);
+		cr_expect(!files_contain(&s, "4711@example.net"), "%s: the address is still in the files", rows[i].email);
 	}
 	scratch_close(&s);
 }

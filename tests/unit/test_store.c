@@ -17,33 +17,6 @@ enroll(struct scratch *s, const char *email, const char *date, bool consent,
 	return store_enroll(s->st, &p, res, id, err);
 }
 
-/* Whether the database files contain @needle anywhere in their bytes. */
-static bool
-files_contain(const struct scratch *s, const char *needle)
-{
-	static const char *const suffix[] = {"", "-wal", "-shm"};
-	bool found = false;
-
-	for (size_t i = 0; i < 3 && !found; i++) {
-		char path[128], *data;
-		size_t n;
-		FILE *fp;
-
-		snprintf(path, sizeof(path), "%s%s", s->db, suffix[i]);
-		if ((fp = fopen(path, "rb")) == NULL)
-			continue;
-		fseek(fp, 0, SEEK_END);
-		n = (size_t)ftell(fp);
-		fseek(fp, 0, SEEK_SET);
-		data = malloc(n + 1);
-		cr_assert_eq(fread(data, 1, n, fp), n);
-		fclose(fp);
-		found = memmem(data, n, needle, strlen(needle)) != NULL;
-		free(data);
-	}
-	return found;
-}
-
 Test(store, enrol_refresh_and_identity)
 {
 	struct scratch s;
