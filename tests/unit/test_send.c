@@ -21,6 +21,21 @@ add(struct scratch *s, const char *email)
 	return id;
 }
 
+/* A scratch store with one subscriber, "a@example.no", due in mailing "m1";
+ * sets @id and @m. */
+static void
+one_due(struct scratch *s, int64_t *id, int64_t *m)
+{
+	char err[ERR_LEN] = "";
+	bool existed;
+	long long added;
+
+	scratch_open(s);
+	*id = add(s, "a@example.no");
+	cr_assert_eq(store_mailing_open(s->st, "m1", "S", m, &existed, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_fill(s->st, *m, &added, err), STORE_OK, "%s", err);
+}
+
 /* What the store holds for @email after the change. */
 struct held {
 	bool subscriber;	/* still a subscriber */
@@ -94,13 +109,8 @@ Test(send, state_changes)
 		struct send_result tally = {0};
 		char err[ERR_LEN] = "";
 		int64_t id, m = 0;
-		bool existed;
-		long long added;
 
-		scratch_open(&s);
-		id = add(&s, "a@example.no");
-		cr_assert_eq(store_mailing_open(s.st, "m1", "S", &m, &existed, err), STORE_OK, "%s", err);
-		cr_assert_eq(store_mailing_fill(s.st, m, &added, err), STORE_OK, "%s", err);
+		one_due(&s, &id, &m);
 		{
 			const struct send_change c = {k->recorded ? m : 0, id, k->reply, k->code, 0};
 
@@ -123,13 +133,9 @@ Test(send, bounce_of_the_gone)
 	struct send_result tally = {0};
 	char err[ERR_LEN] = "";
 	int64_t id, m = 0;
-	bool existed, was;
-	long long added;
+	bool was;
 
-	scratch_open(&s);
-	id = add(&s, "a@example.no");
-	cr_assert_eq(store_mailing_open(s.st, "m1", "S", &m, &existed, err), STORE_OK, "%s", err);
-	cr_assert_eq(store_mailing_fill(s.st, m, &added, err), STORE_OK, "%s", err);
+	one_due(&s, &id, &m);
 	cr_assert_eq(store_unsubscribe(s.st, "a@example.no", "test", &was, err), STORE_OK, "%s", err);
 	{
 		const struct send_change c = {m, id, "550 5.1.1 no such user", "5.1.1", 0};
@@ -154,13 +160,8 @@ Test(send, no_other_change)
 	struct scratch s;
 	char err[ERR_LEN] = "";
 	int64_t id, m = 0;
-	bool existed;
-	long long added;
 
-	scratch_open(&s);
-	id = add(&s, "a@example.no");
-	cr_assert_eq(store_mailing_open(s.st, "m1", "S", &m, &existed, err), STORE_OK, "%s", err);
-	cr_assert_eq(store_mailing_fill(s.st, m, &added, err), STORE_OK, "%s", err);
+	one_due(&s, &id, &m);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const struct send_change c = {m, id, "550 5.1.1 no such user", "5.1.1", 0};
 		struct send_result tally = {0};

@@ -17,6 +17,21 @@ enroll(struct scratch *s, const char *email, const char *date, bool consent,
 	return store_enroll(s->st, &p, res, id, err);
 }
 
+/* Enrols @n neighbours, whose pages a deletion must leave in the files. */
+static void
+neighbours(struct scratch *s, int n)
+{
+	enum enroll_result res;
+	int64_t id;
+
+	for (int i = 0; i < n; i++) {
+		char a[64];
+
+		cr_assert_eq(fmt(a, sizeof(a), "neighbour%d@example.no", i), 0);
+		cr_assert_eq(enroll(s, a, NULL, false, &res, &id), STORE_OK);
+	}
+}
+
 Test(store, enrol_refresh_and_identity)
 {
 	struct scratch s;
@@ -96,12 +111,7 @@ Test(store, unsubscribe_suppresses_and_scrubs)
 	int64_t id;
 
 	scratch_open(&s);
-	for (int i = 0; i < 50; i++) {
-		char a[64];
-
-		snprintf(a, sizeof(a), "neighbour%d@example.no", i);
-		enroll(&s, a, NULL, false, &res, &id);
-	}
+	neighbours(&s, 50);
 	cr_assert_eq(enroll(&s, "zq-gone-4711@example.no", NULL, false, &res, &id), STORE_OK);
 	cr_expect(files_contain(&s, "zq-gone-4711"));
 	cr_assert_eq(store_unsubscribe(s.st, "zq-gone-4711@example.no", "test", &was, err), STORE_OK, "%s", err);
@@ -538,12 +548,7 @@ Test(store, delete_id_is_the_one_deletion)
 	int64_t id;
 
 	scratch_open(&s);
-	for (int i = 0; i < 50; i++) {
-		char a[64];
-
-		snprintf(a, sizeof(a), "neighbour%d@example.no", i);
-		enroll(&s, a, NULL, false, &res, &id);
-	}
+	neighbours(&s, 50);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const char *local = rows[i].email;
 
