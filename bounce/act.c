@@ -169,14 +169,21 @@ too_long(const char *what, char *err)
 
 #define SAY(out, ...) fmt((out)->detail, sizeof((out)->detail), __VA_ARGS__)
 
+/*
+ * Acts on subscriber c->subscriber (address generation c->gen); a deletion
+ * is counted on mailing c->mailing (the token's; 0 without one). @source
+ * is the audit's: "bounce" for a report, "mail" for a mail to the
+ * unsubscribe address.
+ */
 static enum store_status
-apply(struct store *st, const struct bounce_policy *pol, int64_t id, unsigned gen,
-      enum bounce_action action, const char *status, const char *reason,
+apply(struct store *st, const struct bounce_policy *pol, const struct token_claims *c,
+      const char *source, enum bounce_action action, const char *status, const char *reason,
       struct bounce_outcome *out, char *err)
 {
 	char detail[128];
 	enum store_status s = STORE_OK;
 	bool deleted = false, was = false;
+	int64_t id = c->subscriber;
 	int score = 0;
 
 	out->subscriber = id;
@@ -189,7 +196,7 @@ apply(struct store *st, const struct bounce_policy *pol, int64_t id, unsigned ge
 			out->effect = BOUNCE_WOULD_DELETE;
 			break;
 		}
-		s = store_delete_id(st, id, gen, STORE_DEL_BOUNCED, "bounce", detail, &deleted, err);
+		s = store_delete_claims(st, c, STORE_DEL_BOUNCED, source, detail, &deleted, err);
 		out->effect = deleted ? BOUNCE_DELETED : BOUNCE_GONE_ALREADY;
 		break;
 	case BOUNCE_SOFT:
@@ -213,7 +220,9 @@ apply(struct store *st, const struct bounce_policy *pol, int64_t id, unsigned ge
 			out->effect = BOUNCE_WOULD_UNSUBSCRIBE;
 			break;
 		}
-		s = store_delete_id(st, id, gen, STORE_DEL_UNSUBSCRIBED, "bounce", NULL, &was, err);
+		/* A mail to the unsubscribe address says how: "mailto". */
+		s = store_delete_claims(st, c, STORE_DEL_UNSUBSCRIBED, source,
+					action == BOUNCE_UNSUBSCRIBE ? reason : NULL, &was, err);
 		out->effect = was ? BOUNCE_UNSUBSCRIBED : BOUNCE_UNSUBSCRIBED_ALREADY;
 		break;
 	case BOUNCE_IGNORE:
@@ -269,12 +278,12 @@ bounce_act(struct store *st, const struct store_keys *keys, const struct bounce_
 		if (s != STORE_OK)
 			goto end;
 		if (purpose == TOKEN_UNSUBSCRIBE) {
-			s = apply(st, pol, id, sub.gen, BOUNCE_UNSUBSCRIBE, "", "mailto", out, err);
+			s = apply(st, pol, &tc, "mail", BOUNCE_UNSUBSCRIBE, "", "mailto", out, err);
 			if (SAY(out, "a mail to the unsubscribe address of subscriber %lld", (long long)id) != 0 &&
 			    s == STORE_OK)
 				s = too_long("an outcome", err);
 		} else if ((r = pick(rep, sub.email, &how)) != NULL) {
-			s = apply(st, pol, id, sub.gen, r->action, r->status, r->reason, out, err);
+			s = apply(st, pol, &tc, "bounce", r->action, r->status, r->reason, out, err);
 			if (how == PICK_TOKEN && s == STORE_OK &&
 			    SAY(out, "%s subscriber %lld alone",
 				r->action == BOUNCE_COMPLAINT
@@ -315,8 +324,11 @@ bounce_act(struct store *st, const struct store_keys *keys, const struct bounce_
 			s = STORE_OK;
 			continue;
 		}
-		if (s == STORE_OK)
-			s = apply(st, pol, sub.id, sub.gen, r->action, r->status, r->reason, out, err);
+		if (s == STORE_OK) {
+			const struct token_claims by_address = {.subscriber = sub.id, .gen = sub.gen};
+
+			s = apply(st, pol, &by_address, "bounce", r->action, r->status, r->reason, out, err);
+		}
 		sodium_memzero(&sub, sizeof(sub));
 	}
 	if (out->subscriber == 0 && SAY(out, "no subscriber has an address the report names") != 0 &&

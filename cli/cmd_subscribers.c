@@ -381,6 +381,37 @@ cmd_list(struct cli *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* One issue's history, as a line of 'stats' or an item of its JSON array. */
+struct history {
+	json_t *json;		/* the array, or NULL for text */
+	long long n;
+};
+
+static int
+history_one(const struct mailing_summary *m, void *arg)
+{
+	struct history *h = arg;
+
+	if (h->json) {
+		json_array_append_new(h->json,
+			json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I, s:I, s:I, s:I}",
+				  "id", m->ident, "subject", m->subject, "created", m->created,
+				  "finished", m->finished[0] ? m->finished : NULL,
+				  "sent", (json_int_t)m->sent, "failed", (json_int_t)m->failed,
+				  "pending", (json_int_t)m->pending,
+				  "hard_bounces", (json_int_t)m->bounced,
+				  "unsubscribes", (json_int_t)m->unsubscribed));
+		return 0;
+	}
+	if (h->n++ == 0)
+		printf("mailings:\n  %-10s %8s %8s %8s %8s  %s\n", "DATE", "SENT", "FAILED", "BOUNCED",
+		       "UNSUBS", "ISSUE");
+	/* The date of a timestamp: its first 10 bytes (YYYY-MM-DD). */
+	printf("  %-10.10s %8lld %8lld %8lld %8lld  %s \"%s\"\n", m->created, m->sent, m->failed,
+	       m->bounced, m->unsubscribed, m->ident, m->subject);
+	return 0;
+}
+
 int
 cmd_stats(struct cli *c, int argc, char **argv)
 {
@@ -390,6 +421,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
 		{0},
 	};
 	struct store_stats st;
+	struct history h = {0};
 	enum store_status s;
 	bool json = false;
 	char err[ERR_LEN];
@@ -408,6 +440,13 @@ cmd_stats(struct cli *c, int argc, char **argv)
 	if ((s = store_stats(c->st, &st, err)) != STORE_OK)
 		return cli_fail(c, store_exit_code(s), "%s", err);
 	if (json) {
+		h.json = json_array();
+		if ((s = store_mailing_each(c->st, history_one, &h, err)) != STORE_OK) {
+			json_decref(h.json);
+			return cli_fail(c, store_exit_code(s), "%s", err);
+		}
+	}
+	if (json) {
 		json_t *o = json_pack("{s:{s:I, s:I, s:I}, s:I, s:I}",
 				      "subscribers", "total", (json_int_t)(st.active + st.restricted),
 				      "active", (json_int_t)st.active, "restricted", (json_int_t)st.restricted,
@@ -419,6 +458,9 @@ cmd_stats(struct cli *c, int argc, char **argv)
 				  "subject", st.mailing_subject, "created", st.mailing_created,
 				  "sent", (json_int_t)st.mailing_sent, "pending", (json_int_t)st.mailing_pending,
 				  "failed", (json_int_t)st.mailing_failed));
+		/* Each issue's history, oldest first: counts kept on the
+		 * mailing, which later deletions do not shrink. */
+		json_object_set_new(o, "mailings", h.json);
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(o);
@@ -434,5 +476,9 @@ cmd_stats(struct cli *c, int argc, char **argv)
 		       st.mailing_sent, st.mailing_pending, st.mailing_failed);
 	else
 		printf("last mailing:  none\n");
+	if ((s = store_mailing_each(c->st, history_one, &h, err)) != STORE_OK)
+		return cli_fail(c, store_exit_code(s), "%s", err);
+	if (fflush(stdout) != 0)
+		return cli_fail(c, EXIT_FAIL, "writing the counts: %s", strerror(errno));
 	return EXIT_OK;
 }

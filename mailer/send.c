@@ -324,8 +324,9 @@ mailer_send_apply(struct store *st, enum send_state from, enum send_state to,
 		if (fmt(detail, sizeof(detail), "rejected at send time: %s", c->code) < 0)
 			return errf(err, "subscriber %lld: a status code of more than %d bytes",
 				    (long long)c->subscriber, STATUS_LEN - 1);
-		s = store_delete_id(st, c->subscriber, c->gen, STORE_DEL_BOUNCED, "send", detail,
-				    &deleted, err);
+		s = store_delete_claims(st, &(const struct token_claims){.subscriber = c->subscriber,
+					.gen = c->gen, .mailing = c->mailing},
+					STORE_DEL_BOUNCED, "send", detail, &deleted, err);
 		if (s == STORE_OK && deleted)
 			tally->bounced++;
 		break;

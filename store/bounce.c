@@ -103,7 +103,7 @@ store_bounce_soft(struct store *st, int64_t id, const char *status, const char *
 			     sizeof(detail) - 1);
 			goto out;
 		}
-		s = store_remove(st, &sub, "bounced", "bounce", detail, err);
+		s = store_remove(st, &sub, 0, "bounced", "bounce", detail, err);
 		*deleted = s == STORE_OK;
 	}
 out:

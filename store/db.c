@@ -80,6 +80,34 @@ static const char *const migrations[] = {
 	/* 4: addresses with a quoted local part, stored as written before,
 	 * in their shortest form (store_renormalize(), after this step) */
 	"",
+	/*
+	 * 5: a mailing's counts, kept on its row as numbers that name nobody:
+	 * deliveries cascade away with a deleted subscriber, and an issue's
+	 * history must not shrink with them. The triggers keep sent and
+	 * failed in the statement (so the transaction) that changes a
+	 * delivery's state; there is no trigger on DELETE, by design.
+	 * bounced and unsubscribed are counted by the deletion itself
+	 * (store_mailing_left()). An existing database starts from the
+	 * deliveries still there; its past deletions are not known.
+	 */
+	"ALTER TABLE mailing ADD COLUMN sent INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE mailing ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE mailing ADD COLUMN bounced INTEGER NOT NULL DEFAULT 0;"	/* hard bounces */
+	"ALTER TABLE mailing ADD COLUMN unsubscribed INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE mailing SET"
+	"  sent = (SELECT count(*) FROM delivery d WHERE d.mailing_id = mailing.id AND d.state = 'sent'),"
+	"  failed = (SELECT count(*) FROM delivery d WHERE d.mailing_id = mailing.id AND d.state = 'failed');"
+	"CREATE TRIGGER delivery_counted_insert AFTER INSERT ON delivery"
+	"  WHEN new.state <> 'pending' BEGIN"
+	"  UPDATE mailing SET sent = sent + (new.state = 'sent'), failed = failed + (new.state = 'failed')"
+	"   WHERE id = new.mailing_id;"
+	" END;"
+	"CREATE TRIGGER delivery_counted_update AFTER UPDATE OF state ON delivery"
+	"  WHEN new.state <> old.state BEGIN"
+	"  UPDATE mailing SET sent = sent + (new.state = 'sent') - (old.state = 'sent'),"
+	"   failed = failed + (new.state = 'failed') - (old.state = 'failed')"
+	"   WHERE id = new.mailing_id;"
+	" END;",
 };
 #define MIGRATION_RENORMALIZE 3	/* the index of the step above */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

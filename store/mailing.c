@@ -140,10 +140,13 @@ enum store_status
 store_mailing_counts(struct store *st, int64_t mailing, struct mailing_counts *out,
 		     char *err)
 {
+	/* Sent and failed as kept on the mailing's row (they outlive the
+	 * subscribers: migration 5); pending ones are live by nature. */
 	static const char sql[] =
-		"SELECT d.state, count(*) FROM delivery d JOIN subscriber s ON s.id = d.subscriber_id"
-		" WHERE d.mailing_id = ?1 AND (d.state <> 'pending' OR s.state = 'active')"
-		" GROUP BY d.state";
+		"SELECT m.sent, m.failed,"
+		" (SELECT count(*) FROM delivery d JOIN subscriber s ON s.id = d.subscriber_id"
+		"  WHERE d.mailing_id = m.id AND d.state = 'pending' AND s.state = 'active')"
+		" FROM mailing m WHERE m.id = ?1";
 	sqlite3_stmt *s = store_stmt(st, sql, err);
 	int rc;
 
@@ -151,19 +154,94 @@ store_mailing_counts(struct store *st, int64_t mailing, struct mailing_counts *o
 	if (s == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_int64(s, 1, mailing);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *state = (const char *)sqlite3_column_text(s, 0);
-		long long n = sqlite3_column_int64(s, 1);
-
-		if (strcmp(state, "sent") == 0)
-			out->sent = n;
-		else if (strcmp(state, "failed") == 0)
-			out->failed = n;
-		else
-			out->pending = n;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->sent = sqlite3_column_int64(s, 0);
+		out->failed = sqlite3_column_int64(s, 1);
+		out->pending = sqlite3_column_int64(s, 2);
 	}
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "counting deliveries", err);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK
+		: store_fail(st, rc, "counting deliveries", err);
+}
+
+enum store_status
+store_mailing_left(struct store *st, int64_t subscriber, int64_t mailing, bool bounced,
+		   char *err)
+{
+	/*
+	 * The mailing named, else the newest one sent to them. A hard bounce
+	 * of a delivery still pending was a refusal at send time: the message
+	 * never went out, and it counts as failed too (the send's own tally
+	 * does), since the pending row goes with the subscriber.
+	 */
+	static const char sql[] =
+		"UPDATE mailing SET bounced = bounced + ?3, unsubscribed = unsubscribed + (1 - ?3),"
+		" failed = failed + (?3 AND EXISTS (SELECT 1 FROM delivery d WHERE d.mailing_id = mailing.id"
+		"  AND d.subscriber_id = ?2 AND d.state = 'pending'))"
+		" WHERE id = CASE WHEN ?1 > 0 THEN ?1 ELSE (SELECT max(d.mailing_id) FROM delivery d"
+		"  WHERE d.subscriber_id = ?2 AND d.state = 'sent') END";
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+	int rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, mailing);
+	sqlite3_bind_int64(s, 2, subscriber);
+	sqlite3_bind_int(s, 3, bounced ? 1 : 0);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "counting on the mailing", err);
+}
+
+enum store_status
+store_mailing_each(struct store *st, int (*cb)(const struct mailing_summary *, void *),
+		   void *arg, char *err)
+{
+	static const char sql[] =
+		"SELECT m.id, m.ident, m.subject, m.created, coalesce(m.finished, ''),"
+		" m.sent, m.failed, m.bounced, m.unsubscribed,"
+		" (SELECT count(*) FROM delivery d WHERE d.mailing_id = m.id AND d.state = 'pending')"
+		" FROM mailing m ORDER BY m.id";
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+	struct mailing_summary m;
+	enum store_status r = STORE_OK;
+	int rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *ident = (const char *)sqlite3_column_text(s, 1);
+		const char *subject = (const char *)sqlite3_column_text(s, 2);
+		const char *created = (const char *)sqlite3_column_text(s, 3);
+		const char *finished = (const char *)sqlite3_column_text(s, 4);
+
+		memset(&m, 0, sizeof(m));
+		m.id = sqlite3_column_int64(s, 0);
+		/* store_mailing_open keeps ident and subject within the fields,
+		 * and the times are store_now()'s: a longer one was written by
+		 * something else. */
+		if (fmt(m.ident, sizeof(m.ident), "%s", ident ? ident : "") < 0 ||
+		    fmt(m.subject, sizeof(m.subject), "%s", subject ? subject : "") < 0 ||
+		    fmt(m.created, sizeof(m.created), "%s", created ? created : "") < 0 ||
+		    fmt(m.finished, sizeof(m.finished), "%s", finished ? finished : "") < 0) {
+			errf(err, "mailing %lld: its id, subject or a time is longer than %d, %d or %d bytes",
+			     (long long)m.id, MAILING_IDENT_MAX, MAILING_SUBJECT_MAX, TIMESTAMP_LEN - 1);
+			r = STORE_ERROR;
+			break;
+		}
+		m.sent = sqlite3_column_int64(s, 5);
+		m.failed = sqlite3_column_int64(s, 6);
+		m.bounced = sqlite3_column_int64(s, 7);
+		m.unsubscribed = sqlite3_column_int64(s, 8);
+		m.pending = sqlite3_column_int64(s, 9);
+		if (cb(&m, arg) != 0)
+			break;
+	}
+	if (r == STORE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = store_fail(st, rc, "reading the mailings", err);
+	sqlite3_reset(s);
+	return r;
 }
 
 /* Active subscribers above ?2 with no delivery of the mailing yet, or a pending one. */

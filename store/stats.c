@@ -28,10 +28,9 @@ store_stats(struct store *st, struct store_stats *out, char *err)
 	static const char suppressed[] = "SELECT count(*) FROM suppression";
 	static const char audit[] = "SELECT count(*) FROM audit";
 	static const char last[] =
-		"SELECT m.ident, m.subject, m.created,"
-		" (SELECT count(*) FROM delivery d WHERE d.mailing_id = m.id AND d.state = 'sent'),"
+		"SELECT m.ident, m.subject, m.created, m.sent,"
 		" (SELECT count(*) FROM delivery d WHERE d.mailing_id = m.id AND d.state = 'pending'),"
-		" (SELECT count(*) FROM delivery d WHERE d.mailing_id = m.id AND d.state = 'failed')"
+		" m.failed"	/* kept on the row: they outlive the subscribers */
 		" FROM mailing m ORDER BY m.id DESC LIMIT 1";
 	enum store_status r;
 	sqlite3_stmt *s;

@@ -177,7 +177,7 @@ const char *store_deletion_name(enum store_deletion why);
  * The one deletion of a subscriber named by id (a verified token, a bounce,
  * a refusal at send time): deletes them and their deliveries, keeps a
  * suppression entry, records the audit event @why with @source ("web",
- * "bounce", "send") and @detail (a status and a word, never an address, or
+ * "bounce", "mail", "send") and @detail (a status and a word, never an address, or
  * NULL), and scrubs the files when it owns the transaction (else the owner
  * does, with store_end()). Nothing, and *was false, when they are gone
  * already or generation @gen is not their current one (the token or the
@@ -186,6 +186,18 @@ const char *store_deletion_name(enum store_deletion why);
 enum store_status store_delete_id(struct store *st, int64_t id, unsigned gen,
 				  enum store_deletion why, const char *source,
 				  const char *detail, bool *was, char *err);
+/*
+ * store_delete_id() for the subscriber and generation of @c, counted on
+ * the mailing it names (c->mailing: the issue whose link or VERP address
+ * was used, or whose send refused the address): as a hard bounce
+ * (STORE_DEL_BOUNCED; one still pending there counts as failed too) or as
+ * an unsubscribe. Mailing 0 (store_delete_id() and every other deletion:
+ * unsubscribe, erase, soft bounces over the threshold): the newest
+ * mailing sent to them, if any.
+ */
+enum store_status store_delete_claims(struct store *st, const struct token_claims *c,
+				      enum store_deletion why, const char *source,
+				      const char *detail, bool *was, char *err);
 /*
  * Ends a transaction the caller opened with store_begin() around the
  * deletions above: commits when @s is STORE_OK, else rolls back, and when
@@ -303,7 +315,9 @@ enum store_status store_mailing_find(struct store *st, const char *ident,
  * transactions; *added counts the new rows. */
 enum store_status store_mailing_fill(struct store *st, int64_t mailing,
 				     long long *added, char *err);
-/* Deliveries by state; pending ones of restricted subscribers not counted. */
+/* A mailing's sent and failed as kept on its row (they outlive the
+ * subscribers they were about), and its pending deliveries now, those of
+ * restricted subscribers not counted; all 0 when there is no such mailing. */
 enum store_status store_mailing_counts(struct store *st, int64_t mailing,
 				       struct mailing_counts *out, char *err);
 /* How many active subscribers are due: no delivery yet, or a pending one. */
@@ -324,6 +338,23 @@ enum store_status store_mailing_mark(struct store *st, int64_t mailing,
 enum store_status store_mailing_sent(struct store *st, int64_t mailing,
 				     const int64_t *subscribers, int n, char *err);
 enum store_status store_mailing_finish(struct store *st, int64_t mailing, char *err);
+
+/* One issue's history: counts only, nothing that names a subscriber. */
+struct mailing_summary {
+	int64_t id;
+	char ident[MAILING_IDENT_MAX + 1];
+	char subject[MAILING_SUBJECT_MAX + 1];
+	char created[TIMESTAMP_LEN];
+	char finished[TIMESTAMP_LEN];	/* "" while not finished */
+	long long sent, failed, pending;
+	long long bounced;		/* hard bounces, at send time or reported later */
+	long long unsubscribed;		/* unsubscribes (and erasures) since */
+};
+
+/* Every mailing, oldest first; stops when @cb returns non-zero. */
+enum store_status store_mailing_each(struct store *st,
+				     int (*cb)(const struct mailing_summary *, void *),
+				     void *arg, char *err);
 /* For the sender's handle: commits survive a crash of the process, not a
  * power cut; a 4 MiB page cache. */
 void store_mailing_sender(struct store *st);

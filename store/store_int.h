@@ -71,11 +71,18 @@ void store_audit_hash(const struct store *st, const char *normalized,
 enum store_status store_suppress_remove(struct store *st, const char *normalized,
 					bool *removed, char *err);
 /* Deletes a subscriber (deliveries and bounce days cascade), keeps a
- * suppression entry with @event as its reason and records the audit event
- * @event; in the caller's transaction. (subscriber.c) */
+ * suppression entry with @event as its reason, records the audit event
+ * @event and counts the leave on @mailing (store_mailing_left(); "bounced"
+ * as a hard bounce); in the caller's transaction. (subscriber.c) */
 enum store_status store_remove(struct store *st, const struct subscriber *sub,
-			       const char *event, const char *source,
+			       int64_t mailing, const char *event, const char *source,
 			       const char *detail, char *err);
+/* Counts subscriber @subscriber, about to be deleted, on @mailing (0: the
+ * newest mailing sent to them; none, nothing): as a hard bounce when
+ * @bounced, else as an unsubscribe. In the caller's transaction, before
+ * the deletion cascades their deliveries away. (mailing.c) */
+enum store_status store_mailing_left(struct store *st, int64_t subscriber, int64_t mailing,
+				     bool bounced, char *err);
 /* The shared end of every deletion: commit when @own, then scrub the files
  * when @deleted or store_remove() ran in the transaction (unless the owner of
  * the store has taken that on: store_defer_scrub()). Not @own: @s, and the

@@ -361,12 +361,14 @@ store_end(struct store *st, enum store_status s, char *err)
 }
 
 enum store_status
-store_remove(struct store *st, const struct subscriber *sub, const char *event,
-	     const char *source, const char *detail, char *err)
+store_remove(struct store *st, const struct subscriber *sub, int64_t mailing,
+	     const char *event, const char *source, const char *detail, char *err)
 {
 	enum store_status s;
 
-	if ((s = delete_row(st, sub->id, err)) != STORE_OK ||
+	if ((s = store_mailing_left(st, sub->id, mailing, strcmp(event, "bounced") == 0,
+				    err)) != STORE_OK ||
+	    (s = delete_row(st, sub->id, err)) != STORE_OK ||
 	    (s = store_suppress_add_norm(st, sub->email, event, err)) != STORE_OK)
 		return s;
 	st->deleted = true;	/* the end of the transaction scrubs */
@@ -390,7 +392,7 @@ store_unsubscribe(struct store *st, const char *email, const char *source,
 	s = find_norm(st, addr, &sub, err);
 	if (s == STORE_OK) {
 		*was_subscribed = true;
-		s = store_remove(st, &sub, "unsubscribed", source, NULL, err);
+		s = store_remove(st, &sub, 0, "unsubscribed", source, NULL, err);
 	} else if (s == STORE_NOTFOUND) {
 		/* Nobody to delete; still make sure no purchase enrols them. */
 		s = store_suppress_add_norm(st, addr, "unsubscribed", err);
@@ -412,6 +414,15 @@ enum store_status
 store_delete_id(struct store *st, int64_t id, unsigned gen, enum store_deletion why,
 		const char *source, const char *detail, bool *was, char *err)
 {
+	const struct token_claims c = {.subscriber = id, .gen = gen};
+
+	return store_delete_claims(st, &c, why, source, detail, was, err);
+}
+
+enum store_status
+store_delete_claims(struct store *st, const struct token_claims *c, enum store_deletion why,
+		    const char *source, const char *detail, bool *was, char *err)
+{
 	struct subscriber sub;
 	enum store_status s;
 	bool own;
@@ -419,12 +430,12 @@ store_delete_id(struct store *st, int64_t id, unsigned gen, enum store_deletion 
 	*was = false;
 	if ((s = store_tx_start(st, &own, err)) != STORE_OK)
 		return s;
-	s = store_subscriber_get(st, id, &sub, err);
-	if (s == STORE_OK && sub.gen != gen)
+	s = store_subscriber_get(st, c->subscriber, &sub, err);
+	if (s == STORE_OK && sub.gen != c->gen)
 		s = STORE_NOTFOUND;	/* about an address they no longer have */
 	if (s == STORE_OK) {
 		*was = true;
-		s = store_remove(st, &sub, store_deletion_name(why), source, detail, err);
+		s = store_remove(st, &sub, c->mailing, store_deletion_name(why), source, detail, err);
 	} else if (s == STORE_NOTFOUND) {
 		s = STORE_OK;	/* gone already: not an error */
 	}
@@ -471,7 +482,11 @@ store_erase(struct store *st, const char *email, bool suppress, const char *sour
 	s = find_norm(st, addr, &sub, err);
 	if (s == STORE_OK) {
 		*existed = true;
-		s = delete_row(st, sub.id, err);
+		/* A leave like an unsubscribe, on the newest mailing they got:
+		 * a count, which names nobody, survives the erasure. */
+		s = store_mailing_left(st, sub.id, 0, false, err);
+		if (s == STORE_OK)
+			s = delete_row(st, sub.id, err);
 	} else if (s == STORE_NOTFOUND) {
 		s = STORE_OK;
 		sub.id = 0;

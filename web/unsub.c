@@ -111,6 +111,7 @@ web_unsub_post(struct web_request *r, struct MHD_Connection *c)
 		return web_reply_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
 	j->id = tc.subscriber;
 	j->gen = tc.gen;
+	j->mailing = tc.mailing;
 	j->conn = c;
 	r->queued = true;
 	MHD_suspend_connection(c);

@@ -141,6 +141,7 @@ struct web_writer_job {
 	struct MHD_Connection *conn;	/* suspended until the job is done */
 	int64_t id;
 	unsigned gen;			/* the link's address generation */
+	int64_t mailing;		/* the link's mailing: counts the unsubscribe */
 	enum store_status status;
 	bool was;			/* was subscribed (now deleted) */
 	char err[ERR_LEN];

@@ -24,6 +24,15 @@
 
 #include <string.h>
 
+/* The deletion of one job, counted on the mailing its link came with. */
+static enum store_status
+delete_job(struct store *st, struct web_writer_job *j)
+{
+	const struct token_claims c = {.subscriber = j->id, .gen = j->gen, .mailing = j->mailing};
+
+	return store_delete_claims(st, &c, STORE_DEL_UNSUBSCRIBED, "web", NULL, &j->was, j->err);
+}
+
 /* Commits @n jobs from @first in one transaction; false if that failed. */
 static bool
 commit_group(struct store *st, struct web_writer_job *first, char *err)
@@ -33,7 +42,7 @@ commit_group(struct store *st, struct web_writer_job *first, char *err)
 	if (store_begin(st, err) != STORE_OK)
 		return false;
 	for (j = first; j; j = j->next) {
-		j->status = store_delete_id(st, j->id, j->gen, STORE_DEL_UNSUBSCRIBED, "web", NULL, &j->was, j->err);
+		j->status = delete_job(st, j);
 		if (j->status != STORE_OK) {
 			store_rollback(st);
 			return false;
@@ -59,7 +68,7 @@ run_group(struct web_writer *w, struct store *st, struct web_writer_job *first)
 		}
 	} else if (!commit_group(st, first, err)) {
 		for (j = first; j; j = j->next)
-			j->status = store_delete_id(st, j->id, j->gen, STORE_DEL_UNSUBSCRIBED, "web", NULL, &j->was, j->err);
+			j->status = delete_job(st, j);
 	}
 	web_worker_write_end(srv);	/* before the replies: a page view after one reads afresh */
 	for (j = first; j; j = j->next)

@@ -11,6 +11,8 @@
  */
 #include "helpers.h"
 
+#include <sqlite3.h>
+
 #include "../../bounce/bounce.h"
 
 struct want {
@@ -447,6 +449,90 @@ Test(bounce, unsubscribe_by_mail)
 		 "Subject: unsubscribe\n\n", tok);
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
 	cr_expect_eq(store_subscriber_get(s.st, a, &sub, err), STORE_NOTFOUND);
+	scratch_close(&s);
+}
+
+/* The audit event of subscriber @id, as "event source detail" ("-" for none). */
+static void
+audit_of(struct scratch *s, int64_t id, char *out, size_t n)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	snprintf(out, n, "none");
+	cr_assert_eq(sqlite3_open(s->db, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT event, source, coalesce(detail, '-') FROM audit"
+					" WHERE subscriber_id = ?1 AND event <> 'enrolled' ORDER BY id DESC",
+					-1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_bind_int64(q, 1, id);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		snprintf(out, n, "%s %s %s", sqlite3_column_text(q, 0), sqlite3_column_text(q, 1),
+			 sqlite3_column_text(q, 2));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+static int
+keep_summary(const struct mailing_summary *m, void *arg)
+{
+	struct mailing_summary *want = arg;
+
+	if (m->id == want->id)
+		*want = *m;
+	return 0;
+}
+
+/*
+ * A mail to unsubscribe+TOKEN@ is audited as what it is (source "mail",
+ * detail "mailto"), a VERP bounce as a bounce; each is counted on the
+ * mailing its token names, though a newer one went out since.
+ */
+Test(bounce, mailto_audited_as_mail_and_counted_on_its_mailing)
+{
+	struct bounce_policy pol = {.require_verp = true, .soft_threshold = 3, .soft_window_days = 30};
+	struct scratch s;
+	struct bounce_outcome out;
+	struct mailing_summary m1 = {0}, m2 = {0};
+	char tok[TOKEN_LEN + 1], to[128], msg[2048], err[ERR_LEN], audit[128];
+	int64_t ids[3];
+	bool existed;
+	long long added;
+
+	scratch_open(&s);
+	ids[0] = enrol(&s, "leaving@example.net");
+	ids[1] = enrol(&s, "dead@example.net");
+	ids[2] = enrol(&s, "stays@example.net");
+	cr_assert_eq(store_mailing_open(s.st, "one", "One", &m1.id, &existed, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_fill(s.st, m1.id, &added, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_sent(s.st, m1.id, ids, 3, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_open(s.st, "two", "Two", &m2.id, &existed, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_fill(s.st, m2.id, &added, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_sent(s.st, m2.id, ids, 3, err), STORE_OK, "%s", err);
+
+	token_for(s.keys, TOKEN_UNSUBSCRIBE, ids[0], m1.id, tok);
+	snprintf(msg, sizeof(msg), "From: leaving@example.net\nTo: unsubscribe+%s@news.example.org\n"
+		 "Subject: unsubscribe\n\n", tok);
+	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
+	cr_expect_eq(out.effect, BOUNCE_UNSUBSCRIBED);
+	audit_of(&s, ids[0], audit, sizeof(audit));
+	cr_expect_str_eq(audit, "unsubscribed mail mailto");
+
+	token_for(s.keys, TOKEN_BOUNCE, ids[1], m1.id, tok);
+	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
+	verp_dsn(msg, sizeof(msg), to, "dead@example.net", "5.1.1", "550 5.1.1 User unknown");
+	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
+	cr_expect_eq(out.effect, BOUNCE_DELETED);
+	audit_of(&s, ids[1], audit, sizeof(audit));
+	cr_expect_eq(strncmp(audit, "bounced bounce 5.1.1", 20), 0, "%s", audit);
+
+	cr_assert_eq(store_mailing_each(s.st, keep_summary, &m1, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_each(s.st, keep_summary, &m2, err), STORE_OK, "%s", err);
+	cr_expect_eq(m1.sent, 3);
+	cr_expect_eq(m1.unsubscribed, 1, "the token's mailing");
+	cr_expect_eq(m1.bounced, 1, "the token's mailing");
+	cr_expect_eq(m2.sent, 3);
+	cr_expect_eq(m2.unsubscribed, 0, "not the newest one");
+	cr_expect_eq(m2.bounced, 0);
 	scratch_close(&s);
 }
 

@@ -460,6 +460,12 @@ Test(store, newer_schema_is_refused)
 	scratch_close(&s);
 }
 
+/* What migration 5 (a mailing's kept counts) added: a test that makes an
+ * older database takes it away first. */
+#define UNDO_5 "DROP TRIGGER delivery_counted_insert; DROP TRIGGER delivery_counted_update;" \
+	" ALTER TABLE mailing DROP COLUMN sent; ALTER TABLE mailing DROP COLUMN failed;" \
+	" ALTER TABLE mailing DROP COLUMN bounced; ALTER TABLE mailing DROP COLUMN unsubscribed;"
+
 Test(store, version_1_migrates_to_the_bounce_score)
 {
 	struct scratch s;
@@ -472,7 +478,7 @@ Test(store, version_1_migrates_to_the_bounce_score)
 	store_close(s.st);
 	/* Make the file a version 1 database, as the first release wrote it. */
 	cr_assert_eq(sqlite3_open(s.db, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(db, "DROP TABLE bounce; ALTER TABLE subscriber DROP COLUMN gen;"
+	cr_assert_eq(sqlite3_exec(db, UNDO_5 "DROP TABLE bounce; ALTER TABLE subscriber DROP COLUMN gen;"
 				  " PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	cr_assert_eq(store_open(&st2, s.db, s.keys, err), STORE_OK, "%s", err);
@@ -484,6 +490,54 @@ Test(store, version_1_migrates_to_the_bounce_score)
 	sqlite3_finalize(q);
 	sqlite3_close(db);
 	cr_assert_eq(store_open(&s.st, s.db, s.keys, err), STORE_OK, "%s", err);
+	scratch_close(&s);
+}
+
+/*
+ * A version 4 database counted a mailing from its deliveries: migrating
+ * keeps what they say (sent and failed; later deletions were not known),
+ * in the same step as the triggers that keep the counts from then on, and
+ * a deletion after the migration no longer shrinks them.
+ */
+Test(store, version_4_keeps_the_counts_of_the_deliveries)
+{
+	struct scratch s;
+	struct mailing_counts c;
+	enum enroll_result res;
+	char err[ERR_LEN] = "", email[32];
+	int64_t ids[6], m = 0;
+	bool existed, was;
+	long long added;
+	sqlite3 *db;
+
+	scratch_open(&s);
+	for (int i = 0; i < 6; i++) {
+		cr_assert(snprintf(email, sizeof(email), "zq-m%d@example.no", i) < (int)sizeof(email));
+		cr_assert_eq(enroll(&s, email, NULL, false, &res, &ids[i]), STORE_OK);
+	}
+	cr_assert_eq(store_mailing_open(s.st, "old", "Old", &m, &existed, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_fill(s.st, m, &added, err), STORE_OK, "%s", err);
+	store_close(s.st);
+	/* Version 4, with deliveries written as it wrote them: 3 sent, 2 failed, 1 pending. */
+	cr_assert_eq(sqlite3_open(s.db, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, UNDO_5
+		"UPDATE delivery SET state = 'sent' WHERE subscriber_id <= 3;"
+		"UPDATE delivery SET state = 'failed' WHERE subscriber_id IN (4, 5);"
+		"PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	cr_assert_eq(store_open(&s.st, s.db, s.keys, err), STORE_OK, "%s", err);
+	cr_expect_geq(store_schema_version(s.st), 5);
+	cr_assert_eq(store_mailing_counts(s.st, m, &c, err), STORE_OK, "%s", err);
+	cr_expect_eq(c.sent, 3);
+	cr_expect_eq(c.failed, 2);
+	cr_expect_eq(c.pending, 1);
+	cr_assert_eq(store_unsubscribe(s.st, "zq-m0@example.no", "test", &was, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_erase(s.st, "zq-m3@example.no", false, "test", &was, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_sent(s.st, m, &ids[5], 1, err), STORE_OK, "%s", err);
+	cr_assert_eq(store_mailing_counts(s.st, m, &c, err), STORE_OK, "%s", err);
+	cr_expect_eq(c.sent, 4, "3 kept, one more by the trigger, none lost with the deleted");
+	cr_expect_eq(c.failed, 2);
+	cr_expect_eq(c.pending, 0);
 	scratch_close(&s);
 }
 
@@ -499,7 +553,7 @@ Test(store, version_3_renormalizes_quoted_addresses)
 	scratch_open(&s);
 	store_close(s.st);
 	cr_assert_eq(sqlite3_open(s.db, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(db,
+	cr_assert_eq(sqlite3_exec(db, UNDO_5
 		"INSERT INTO subscriber(email, enrolled, last_purchase) VALUES"
 		" ('\"per.x\"@example.com', '2026-01-01T00:00:00Z', '2026-01-01'),"
 		" ('\"a b\"@example.com', '2026-01-01T00:00:00Z', '2026-01-01'),"
