@@ -7,9 +7,41 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/*
+ * The folder that is to hold @path ([store] @key) must exist and be ours
+ * to write: init does not make it, since a folder made by whoever runs
+ * init (root, often) would not belong to the user that runs newsletter.
+ */
+static int
+folder_ready(struct cli *c, const char *path, const char *key)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat sb;
+
+	if (slash == NULL)
+		return EXIT_OK;	/* the current folder */
+	if (fmt(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path), path) < 0)
+		return cli_fail(c, EXIT_USAGE, "[store] %s: the folder of %s is longer than %d bytes",
+				key, path, PATH_MAX - 1);
+	if (stat(dir, &sb) != 0)
+		return cli_fail(c, EXIT_FAIL, "the folder %s (of [store] %s) %s: create it, owned by the "
+				"user that runs newsletter (install -d -m 0750 -o newsletter -g newsletter %s), "
+				"or install the newsletter package, which does; or set [store] %s",
+				dir, key, errno == ENOENT ? "does not exist" : strerror(errno), dir, key);
+	if (!S_ISDIR(sb.st_mode))
+		return cli_fail(c, EXIT_FAIL, "%s (the folder of [store] %s) is not a folder", dir, key);
+	if (access(dir, W_OK | X_OK) != 0)
+		return cli_fail(c, EXIT_FAIL, "the folder %s (of [store] %s) is not writable by this user: "
+				"run init as the user that runs newsletter (sudo -u newsletter newsletter init)",
+				dir, key);
+	return EXIT_OK;
+}
 
 int
 cmd_init(struct cli *c, int argc, char **argv)
@@ -26,6 +58,9 @@ cmd_init(struct cli *c, int argc, char **argv)
 	if (access(c->cfg.store.database, F_OK) == 0)
 		return cli_fail(c, EXIT_FAIL, "the database %s exists already: refusing to overwrite it",
 				c->cfg.store.database);
+	if ((r = folder_ready(c, c->cfg.store.database, "database")) != EXIT_OK ||
+	    (r = folder_ready(c, c->cfg.store.key_file, "key_file")) != EXIT_OK)
+		return r;
 	if (store_keys_create(c->cfg.store.key_file, err) < 0)
 		return cli_fail(c, EXIT_FAIL, "%s", err);
 	s = store_create(c->cfg.store.database, err);

@@ -151,12 +151,18 @@ set_str(char **slot, const char *value)
 	*slot = value ? xstrdup(value) : NULL;
 }
 
+/* Where the database, the key file and kept bounces are by default. */
+#define CONFIG_STATE_DIR "/var/lib/newsletter"
+
 static void
 config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	set_str(&cfg->store.database, "newsletter.db");
-	set_str(&cfg->store.key_file, "newsletter.key");
+	/* The state folder of the packaged units (ReadWritePaths), absolute
+	 * wherever the config file is: the config's folder, /etc/newsletter,
+	 * is read-only under their ProtectSystem=strict. */
+	set_str(&cfg->store.database, CONFIG_STATE_DIR "/newsletter.db");
+	set_str(&cfg->store.key_file, CONFIG_STATE_DIR "/newsletter.key");
 	set_str(&cfg->list.name, "Newsletter");
 	set_str(&cfg->list.id, "newsletter.example.org");
 	set_str(&cfg->list.from, "Newsletter <newsletter@example.org>");
@@ -168,6 +174,7 @@ config_defaults(struct config *cfg)
 	cfg->smtp.connections = 4;
 	cfg->smtp.rate = 0;
 	set_str(&cfg->bounce.domain, "example.org");
+	set_str(&cfg->bounce.keep, CONFIG_STATE_DIR "/keep");
 	cfg->bounce.soft_threshold = 5;
 	cfg->bounce.soft_window_days = 30;
 	cfg->bounce.require_verp = true;
@@ -745,19 +752,6 @@ config_load(struct config *cfg, const char *path, bool must_exist, char *err)
 		ctx.dir = slash ? xstrndup(path, (size_t)(slash - path == 0 ? 1 : slash - path)) : NULL;
 	}
 	ctx.fp = fp;
-	/* Default paths, like those in the file, are relative to its folder. */
-	if (ctx.dir != NULL) {
-		char **paths[] = {&cfg->store.database, &cfg->store.key_file};
-
-		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-			struct buf b;
-
-			buf_init(&b);
-			buf_printf(&b, "%s/%s", ctx.dir, *paths[i]);
-			free(*paths[i]);
-			*paths[i] = b.s;
-		}
-	}
 	config_inih_options();
 	line = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
 	fclose(fp);

@@ -49,8 +49,10 @@ Test(config, defaults_without_a_file)
 	char err[ERR_LEN] = "";
 
 	cr_assert_eq(config_load(&cfg, "/nonexistent/newsletter.conf", false, err), 0, "%s", err);
-	cr_expect_str_eq(cfg.store.database, "newsletter.db");
-	cr_expect_str_eq(cfg.store.key_file, "newsletter.key");
+	/* The state folder of the packaged units (issue 14), not the current one. */
+	cr_expect_str_eq(cfg.store.database, "/var/lib/newsletter/newsletter.db");
+	cr_expect_str_eq(cfg.store.key_file, "/var/lib/newsletter/newsletter.key");
+	cr_expect_str_eq(cfg.bounce.keep, "/var/lib/newsletter/keep");
 	cr_expect_eq(cfg.smtp.port, 25);
 	cr_expect(cfg.bounce.require_verp);
 	cr_expect_null(cfg.path);
@@ -58,6 +60,26 @@ Test(config, defaults_without_a_file)
 	cr_expect_eq(config_load(&cfg, "/nonexistent/newsletter.conf", true, err), -1);
 	cr_expect(strstr(err, "/nonexistent/newsletter.conf") != NULL, "%s", err);
 	config_free(&cfg);
+}
+
+/* A file that sets no paths leaves the defaults where they are (they are
+ * absolute: not beside the file, whose folder the units make read-only);
+ * an empty keep means none. */
+Test(config, default_paths_stay_absolute)
+{
+	struct config cfg;
+	char err[ERR_LEN] = "";
+
+	cr_assert_eq(load("[list]\nname = Only List\n", &cfg, err), 0, "%s", err);
+	cr_expect_str_eq(cfg.store.database, "/var/lib/newsletter/newsletter.db");
+	cr_expect_str_eq(cfg.store.key_file, "/var/lib/newsletter/newsletter.key");
+	cr_expect_str_eq(cfg.bounce.keep, "/var/lib/newsletter/keep");
+	config_free(&cfg);
+	unlink(path);
+	cr_assert_eq(load("[bounce]\nkeep =\n", &cfg, err), 0, "%s", err);
+	cr_expect_null(cfg.bounce.keep);
+	config_free(&cfg);
+	unlink(path);
 }
 
 Test(config, values)
