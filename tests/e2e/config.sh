@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # tests/e2e/config.sh - finding and reading the configuration file.
 #
-# Without a file the built-in defaults work (./newsletter.db in the current
-# folder); ./newsletter.conf, $NEWSLETTER_CONFIG and --config are honoured in
-# that order of strength; every bad line is exit 2 with FILE:LINE and the
-# key; relative paths in the file are relative to the file's folder.
+# Without a file the built-in defaults work (/var/lib/newsletter, the
+# packaged units' state folder, wherever the command runs; init says what
+# to do when that folder is missing); ./newsletter.conf, $NEWSLETTER_CONFIG
+# and --config are honoured in that order of strength; every bad line is
+# exit 2 with FILE:LINE and the key; relative paths in the file are
+# relative to the file's folder, the built-in ones are not.
+#
+# The test never touches the machine's /var/lib/newsletter: the commands
+# that use the defaults run in a private mount namespace (unshare) whose
+# /var/lib is an empty tmpfs, with the scratch folder $V mounted as
+# /var/lib/newsletter (or, for the missing folder, nothing there).
 . "$(dirname "$0")/lib.sh"
 
 unset NEWSLETTER_CONFIG
@@ -19,21 +26,54 @@ in_dir() {
 }
 count_in() { sqlite3 "$1" 'SELECT count(*) FROM subscriber'; }
 
-# --- no configuration file at all: built-in defaults in the current folder ---
+# The state folder as the commands below see it: /var/lib/newsletter.
+V=$SCRATCH/var-lib-newsletter
+mkdir -p "$V"
+# Runs bare in a folder, /var/lib/newsletter being $V: in_state DIR ARGS...
+# (in_state_missing: with no /var/lib/newsletter at all).
+in_state() {
+	local d=$1
+	shift
+	unshare -rm bash -c 'mount -t tmpfs -o mode=755 tmpfs /var/lib && mkdir /var/lib/newsletter &&
+		mount --bind "$1" /var/lib/newsletter && cd "$2" && shift 2 && exec "$@"' \
+		_ "$V" "$d" $NEWSLETTER_WRAP "$NEWSLETTER" "$@"
+}
+in_state_missing() {
+	local d=$1
+	shift
+	unshare -rm bash -c 'mount -t tmpfs -o mode=755 tmpfs /var/lib && cd "$1" && shift && exec "$@"' \
+		_ "$d" $NEWSLETTER_WRAP "$NEWSLETTER" "$@"
+}
+if ! unshare -rm bash -c 'mount -t tmpfs tmpfs /var/lib' 2>"$SCRATCH/unshare.err"; then
+	fail "a private /var/lib for the default paths" \
+		"unshare -rm cannot make a mount namespace here ($(head -c 300 "$SCRATCH/unshare.err")):" \
+		"run as root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
+	finish
+fi
+
+# --- no configuration file at all: built-in defaults in /var/lib/newsletter ---
 P=$SCRATCH/plain
 mkdir -p "$P"
-expect_out 0 "created the database" "no config file: init works with the defaults" in_dir "$P" init
-check "no config file: ./newsletter.db is made in the current folder" test -s "$P/newsletter.db"
-check "no config file: ./newsletter.key is made in the current folder" test -s "$P/newsletter.key"
+expect_out 1 "the folder /var/lib/newsletter \(of \[store\] database\) does not exist: create it, owned by the user that runs newsletter.*or install the newsletter package" \
+	"no config file, no /var/lib/newsletter: init says what to do" in_state_missing "$P" init
+check "no config file, no /var/lib/newsletter: init made nothing" test -z "$(ls -A "$P")"
+expect_out 0 "created the database /var/lib/newsletter/newsletter\.db" "no config file: init works with the defaults" \
+	in_state "$P" init
+check "no config file: newsletter.db is made in /var/lib/newsletter" test -s "$V/newsletter.db"
+check "no config file: newsletter.key is made in /var/lib/newsletter" test -s "$V/newsletter.key"
+check "no config file: nothing is made in the current folder" test -z "$(ls -A "$P")"
 check "no config file: nothing is made in the scratch folder" test ! -e "$SCRATCH/newsletter.db"
-expect_rc 0 "no config file: enroll works" in_dir "$P" enroll kari@example.no
-check "no config file: the subscriber is in ./newsletter.db" test "$(count_in "$P/newsletter.db")" = 1
-run_cmd in_dir "$P" list --json
+expect_rc 0 "no config file: enroll works" in_state "$P" enroll kari@example.no
+check "no config file: the subscriber is in /var/lib/newsletter/newsletter.db" test "$(count_in "$V/newsletter.db")" = 1
+run_cmd in_state "$P" list --json
 check "no config file: list shows the subscriber" \
 	test "$(printf '%s' "$OUT" | jval 'd["subscribers"][0]["email"]')" = kari@example.no
 expect_out 0 "^http://127\.0\.0\.1:8080/u/[A-Za-z0-9_-]{26}\.[A-Za-z0-9_-]{22}$" \
-	"no config file: link uses the default base_url" in_dir "$P" link kari@example.no
-run_cmd in_dir "$P" export kari@example.no
+	"no config file: link uses the default base_url" in_state "$P" link kari@example.no
+printf 'x' >"$SCRATCH/garbage"
+expect_rc 0 "no config file: an unparseable bounce is kept (exit 0)" in_state "$P" bounce <"$SCRATCH/garbage"
+check "no config file: in /var/lib/newsletter/keep/new" test "$(ls "$V/keep/new" | wc -l)" = 1
+run_cmd in_state "$P" export kari@example.no
 check "no config file: export names the default list as controller" \
 	test "$(printf '%s' "$OUT" | jval 'd["controller"]')" = Newsletter
 
@@ -76,8 +116,8 @@ expect_out 2 "missing\.conf" "NEWSLETTER_CONFIG naming a missing file: exit 2 na
 	env NEWSLETTER_CONFIG="$SCRATCH/missing.conf" $NEWSLETTER_WRAP "$NEWSLETTER" stats
 expect_rc 0 "--config wins over NEWSLETTER_CONFIG" \
 	env NEWSLETTER_CONFIG="$SCRATCH/missing.conf" $NEWSLETTER_WRAP "$NEWSLETTER" --config "$CONF" stats
-expect_rc 0 "an empty NEWSLETTER_CONFIG falls back to the current folder" \
-	env NEWSLETTER_CONFIG= bash -c 'cd "$1" && shift && "$@"' _ "$P" $NEWSLETTER_WRAP "$NEWSLETTER" list
+empty_config() { (export NEWSLETTER_CONFIG= && in_state "$@"); }
+expect_rc 0 "an empty NEWSLETTER_CONFIG falls back to the current folder" empty_config "$P" list
 
 # --- --config ---
 expect_out 2 "nope\.conf" "--config with a missing file: exit 2 naming the file" \
@@ -258,13 +298,16 @@ check "relative paths: the bare file name reached the same database" test "$(cou
 check "relative paths: still nothing in the current folders" \
 	test -z "$(ls -A "$R/cwd")" -a ! -e "$R/etc/var" -a ! -e /var/nl.db
 
-# Built-in default paths are relative to the config file's folder when one is read.
+# Built-in default paths are absolute: not beside a config file that sets
+# none (/etc/newsletter is read-only under the units' ProtectSystem=strict).
 mkdir -p "$R/only-list" "$R/cwd2"
 printf '[list]\nname = Only List\n' >"$R/only-list/nl.conf"
+rm -rf "$V" && mkdir -p "$V"
 expect_rc 0 "default paths: init with a config file that has no [store]" \
-	in_dir "$R/cwd2" --config "$R/only-list/nl.conf" init
-check "default paths: newsletter.db is made beside the config file" test -s "$R/only-list/newsletter.db"
-check "default paths: newsletter.key is made beside the config file" test -s "$R/only-list/newsletter.key"
+	in_state "$R/cwd2" --config "$R/only-list/nl.conf" init
+check "default paths: newsletter.db is made in /var/lib/newsletter" test -s "$V/newsletter.db"
+check "default paths: newsletter.key is made in /var/lib/newsletter" test -s "$V/newsletter.key"
+check "default paths: nothing is made beside the config file" test "$(ls -A "$R/only-list")" = nl.conf
 check "default paths: nothing is made in the current folder" test -z "$(ls -A "$R/cwd2")"
 
 # --- values that reach mail headers (issue #13) ---

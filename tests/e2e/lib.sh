@@ -29,8 +29,17 @@ trap 'exit 130' INT TERM
 track() { PIDS+=("$1"); }
 
 # Writes a config file into the scratch folder; extra lines are appended.
+# The built-in [bounce] keep is /var/lib/newsletter/keep: a test keeps
+# none ("keep ="), as the tests were written for, unless it gives a keep line.
 write_conf() {
-	cat >"$CONF" <<CONF
+	local a keep="keep ="
+
+	for a in "$@"; do
+		case $a in "keep "* | "keep="*) keep= ;; esac
+	done
+	: >"$CONF"
+	[ -n "$keep" ] && printf '[bounce]\n%s\n\n' "$keep" >>"$CONF"
+	cat >>"$CONF" <<CONF
 [store]
 database = $SCRATCH/newsletter.db
 key_file = $SCRATCH/newsletter.key
