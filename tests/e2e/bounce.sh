@@ -87,6 +87,9 @@ printf 'From: leaving@example.net\nTo: unsubscribe+%s@news.example.org\nSubject:
 	"$(token unsubscribe "$LEAVING")" >"$SCRATCH/unsub"
 expect_rc 0 "a mail to unsubscribe+TOKEN@ exits 0" nl bounce <"$SCRATCH/unsub"
 check "and unsubscribes" test "$(sub_field leaving@example.net id)" = none
+check "the audit says how: source mail, detail mailto (not bounce)" \
+	test "$(sqlite3 "$DB" "SELECT source || ' ' || coalesce(detail, '-') FROM audit
+		WHERE event = 'unsubscribed' AND subscriber_id = $LEAVING")" = "mail mailto"
 
 # --- not a bounce; an auto-reply ---
 printf 'From: friend@example.net\nTo: bounces+%s@news.example.org\nSubject: hi\n\nuser unknown\n' \
