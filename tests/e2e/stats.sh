@@ -3,7 +3,8 @@
 # sent to 22 over a real SMTP server (aiosmtpd on 127.0.0.1), two refused
 # at RCPT (hard bounces at send time), then one unsubscribed by the CLI,
 # one erased, one bounced by a DSN to their message's return path, one by a
-# mail to the unsubscribe address of their message; 'stats' (text and
+# mail to the unsubscribe address of their message (and, after the next
+# issue, one by the first issue's one-click link); 'stats' (text and
 # --json) and the send's own summary still say 20 sent, with the bounces
 # and unsubscribes counted on that issue, not on the next one. Every token
 # is taken from mail as it arrived.
@@ -38,6 +39,16 @@ for line in open(sys.argv[1]):
     r = json.loads(line)
     if sys.argv[2] in r["to"]:
         print(r["from"])
+PY
+}
+# The path of the one-click link of a message as it arrived (/u/TOKEN).
+link_of() {
+	python3 - "$1" "$MAILDIR" <<'PY'
+import email, email.policy, glob, re, sys
+for f in glob.glob(sys.argv[2] + "/*.eml"):
+    m = email.message_from_bytes(open(f, "rb").read(), policy=email.policy.default)
+    if sys.argv[1] in str(m["To"]):
+        print(re.search(r"<https?://[^/>]+(/u/[^>]+)>", str(m["List-Unsubscribe"])).group(1))
 PY
 }
 mailto_of() {
@@ -86,15 +97,30 @@ check "stats --json: last_mailing agrees" \
 # issue is counted on the first.
 sed -i 's/^id: stats-1/id: stats-2/' "$SCRATCH/issue.md"
 MAILTO5=$(mailto_of r05@example.no)
+LINK7=$(link_of r07@example.no)
+check "stats: r07's message has a one-click link" bash -c "[[ '$LINK7' == /u/* ]]"
 rm -f "$MAILDIR"/*.eml
 expect_out 0 "this run: 16 sent, 0 failed" "stats: the next issue went to the 16 left" nl send "$SCRATCH/issue.md"
 printf 'From: r05@example.no\nTo: %s\nSubject: unsubscribe\n\n' "$MAILTO5" >"$SCRATCH/unsub5.eml"
 expect_rc 0 "stats: r05 leaves by the first issue's unsubscribe address" \
 	env ORIGINAL_RECIPIENT="$MAILTO5" "$NEWSLETTER" --config "$CONF" bounce "$SCRATCH/unsub5.eml"
 expect_rc 0 "stats: r06 unsubscribed by the CLI after the second issue" nl unsubscribe r06@example.no
+# r07 by the first issue's one-click link, through 'serve'.
+WPORT=$(free_port)
+printf '\n[web]\nlisten = 127.0.0.1:%s\n' "$WPORT" >>"$CONF"
+$NEWSLETTER_WRAP "$NEWSLETTER" --config "$CONF" serve >"$SCRATCH/serve.log" 2>&1 &
+SRV=$!
+track "$SRV"
+for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$WPORT/healthz" && break; sleep 0.05; done
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/x-www-form-urlencoded' \
+	--data 'List-Unsubscribe=One-Click' "http://127.0.0.1:$WPORT$LINK7")
+check "stats: r07's one-click POST of the first issue's link answers 200" test "$code" = 200
+kill -TERM "$SRV"
+wait "$SRV" 2>/dev/null
+check "stats: r07 is gone" test "$(sub_field r07@example.no id)" = none
 run_cmd nl stats --json
-check "stats --json: the first issue counts r05's leave (4 unsubscribes)" test "$(printf '%s' "$OUT" | jval \
-	'" ".join(str(d["mailings"][0][k]) for k in ("id", "sent", "hard_bounces", "unsubscribes"))')" = "stats-1 20 3 4"
+check "stats --json: the first issue counts r05's and r07's leaves (5 unsubscribes)" test "$(printf '%s' "$OUT" | jval \
+	'" ".join(str(d["mailings"][0][k]) for k in ("id", "sent", "hard_bounces", "unsubscribes"))')" = "stats-1 20 3 5"
 check "stats --json: the second counts r06's (the newest they got)" test "$(printf '%s' "$OUT" | jval \
 	'" ".join(str(d["mailings"][1][k]) for k in ("id", "sent", "failed", "hard_bounces", "unsubscribes"))')" = "stats-2 16 0 0 1"
 run_cmd nl stats
