@@ -12,6 +12,10 @@
  * subscriber's current address: a report about another address (an old
  * one, a forward) is no evidence about theirs.
  *
+ * A deletion is counted on the mailing the token names (a mailing's hard
+ * bounces and unsubscribes). A mail to the unsubscribe address is audited
+ * as what it is: source "mail", detail "mailto"; a report as "bounce".
+ *
  * One transaction per message. Logs subscriber ids, never an address.
  */
 #include "bounce.h"

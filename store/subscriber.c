@@ -364,10 +364,10 @@ enum store_status
 store_remove(struct store *st, const struct subscriber *sub, int64_t mailing,
 	     const char *event, const char *source, const char *detail, char *err)
 {
+	bool bounced = strcmp(event, store_deletion_name(STORE_DEL_BOUNCED)) == 0;
 	enum store_status s;
 
-	if ((s = store_mailing_left(st, sub->id, mailing, strcmp(event, "bounced") == 0,
-				    err)) != STORE_OK ||
+	if ((s = store_mailing_left(st, sub->id, mailing, bounced, err)) != STORE_OK ||
 	    (s = delete_row(st, sub->id, err)) != STORE_OK ||
 	    (s = store_suppress_add_norm(st, sub->email, event, err)) != STORE_OK)
 		return s;

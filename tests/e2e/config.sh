@@ -34,21 +34,28 @@ mkdir -p "$V"
 in_state() {
 	local d=$1
 	shift
-	unshare -rm bash -c 'mount -t tmpfs -o mode=755 tmpfs /var/lib && mkdir /var/lib/newsletter &&
+	"${UNSHARE[@]}" bash -c 'mount -t tmpfs -o mode=755 tmpfs /var/lib && mkdir /var/lib/newsletter &&
 		mount --bind "$1" /var/lib/newsletter && cd "$2" && shift 2 && exec "$@"' \
 		_ "$V" "$d" $NEWSLETTER_WRAP "$NEWSLETTER" "$@"
 }
 in_state_missing() {
 	local d=$1
 	shift
-	unshare -rm bash -c 'mount -t tmpfs -o mode=755 tmpfs /var/lib && cd "$1" && shift && exec "$@"' \
+	"${UNSHARE[@]}" bash -c 'mount -t tmpfs -o mode=755 tmpfs /var/lib && cd "$1" && shift && exec "$@"' \
 		_ "$d" $NEWSLETTER_WRAP "$NEWSLETTER" "$@"
 }
-if ! unshare -rm bash -c 'mount -t tmpfs tmpfs /var/lib' 2>"$SCRATCH/unshare.err"; then
-	fail "a private /var/lib for the default paths" \
-		"unshare -rm cannot make a mount namespace here ($(head -c 300 "$SCRATCH/unshare.err")):" \
-		"run as root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
-	finish
+# A user namespace where allowed; as root without one (a container that
+# forbids them), a mount namespace alone.
+UNSHARE=(unshare -rm)
+if ! "${UNSHARE[@]}" bash -c 'mount -t tmpfs tmpfs /var/lib' 2>"$SCRATCH/unshare.err"; then
+	UNSHARE=(unshare -m)
+	if [ "$(id -u)" != 0 ] || ! "${UNSHARE[@]}" bash -c 'mount -t tmpfs tmpfs /var/lib' 2>>"$SCRATCH/unshare.err"; then
+		fail "a private /var/lib for the default paths" \
+			"neither 'unshare -rm' nor (as root) 'unshare -m' can make a mount namespace here:" \
+			"$(head -c 400 "$SCRATCH/unshare.err")" \
+			"allow user namespaces (sysctl kernel.unprivileged_userns_clone=1), or run as root with CAP_SYS_ADMIN"
+		finish
+	fi
 fi
 
 # --- no configuration file at all: built-in defaults in /var/lib/newsletter ---
