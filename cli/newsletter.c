@@ -16,7 +16,9 @@ static const struct command commands[] = {
 	 "create the database and the key file",
 	 "Creates the database and a new key file (mode 0600). Refuses to overwrite\n"
 	 "either. Keep the key file secret and backed up: links in mail sent so far,\n"
-	 "and the suppression list, depend on it.\n"},
+	 "and the suppression list, depend on it. Makes no folder: theirs\n"
+	 "([store] database and key_file; by default /var/lib/newsletter) must\n"
+	 "exist and be writable by the user that runs newsletter.\n"},
 	{"enroll", cmd_enroll, "EMAIL [--name NAME] [--order REF] [--date YYYY-MM-DD] [--consent]",
 	 "enrol a buyer (a purchase), or refresh their last purchase",
 	 "A purchase enrols the buyer (legal basis: soft opt-in), or refreshes the\n"
@@ -44,9 +46,11 @@ static const struct command commands[] = {
 	 "\n"
 	 "  --json               {\"subscribers\": [...]}, one object per subscriber\n"},
 	{"stats", cmd_stats, "[--json]",
-	 "counts by state, suppression entries, last mailing",
+	 "counts by state, suppression entries, each mailing's history",
 	 "Prints how many subscribers there are by state, how many addresses are\n"
-	 "suppressed, the size of the audit log and the state of the last mailing.\n"
+	 "suppressed, the size of the audit log, the state of the last mailing, and\n"
+	 "each mailing's history: sent, failed, hard bounces and unsubscribes since,\n"
+	 "counts kept on the mailing that later deletions do not shrink.\n"
 	 "\n"
 	 "  --json               the same as a JSON object\n"},
 	{"export", cmd_export, "EMAIL",
