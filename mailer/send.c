@@ -88,6 +88,7 @@ struct send_run {
 	struct send_result res;
 	char err[ERR_LEN];
 	char hostport[300];
+	char helo[ADDR_DOMAIN_MAX + 1];	/* the EHLO name (config_helo) */
 	char user[256];
 	char *password;
 	SSL_CTX *tls;		/* verifies [smtp] host: its name, or its IP address */
@@ -625,6 +626,10 @@ new_session(struct send_worker *w, auth_context_t *auth)
 	if (s == NULL)
 		fatal("libesmtp: out of memory");
 	smtp_set_server(s, run->hostport);
+	/* libesmtp's own is gethostname(): a bare name that relays checking
+	 * HELO (Postfix's reject_non_fqdn_helo_hostname) refuse. */
+	if (run->helo[0] && !smtp_set_hostname(s, run->helo))
+		fatal("libesmtp: cannot set the EHLO name");
 	smtp_set_eventcb(s, event_cb, w);
 	smtp_starttls_enable(s, modes[cfg->smtp.tls]);
 	if (run->tls)
@@ -1042,6 +1047,10 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 			rc = -1;
 			goto out;
 		}
+	}
+	if (!o->dry_run && !o->preview_dir) {
+		config_helo(o->cfg, run.helo);
+		log_debug("EHLO %s", run.helo);
 	}
 	if (read_password(o->cfg->smtp.password_file, &run.password, err) < 0 ||
 	    tls_setup(&run, err) < 0) {
