@@ -1057,10 +1057,8 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 			goto out;
 		}
 	}
-	if (!o->dry_run && !o->preview_dir) {
+	if (!o->dry_run && !o->preview_dir)
 		config_helo(o->cfg, run.helo);
-		log_debug("EHLO %s", run.helo);
-	}
 	if (read_password(o->cfg->smtp.password_file, &run.password, err) < 0 ||
 	    tls_setup(&run, err) < 0) {
 		rc = -1;
