@@ -15,9 +15,12 @@
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /*
  * What a value must be. Every value is first UTF-8 text without control
@@ -99,6 +102,7 @@ static const struct ckey config_keys[] = {
 	{"smtp", "ca_file", C_PATH, O(smtp.ca_file), CONFIG_PATH_MAX, 0, 0},
 	{"smtp", "connections", C_INT, O(smtp.connections), CONFIG_WORD_MAX, 1, 64},
 	{"smtp", "rate", C_INT, O(smtp.rate), CONFIG_WORD_MAX, 0, 1000000},
+	{"smtp", "helo", C_DOMAIN, O(smtp.helo), ADDR_DOMAIN_MAX, 0, 0},
 	{"bounce", "domain", C_DOMAIN, O(bounce.domain), CONFIG_BOUNCE_DOMAIN_MAX, 0, 0},
 	{"bounce", "soft_threshold", C_INT, O(bounce.soft_threshold), CONFIG_WORD_MAX, 1, 1000},
 	{"bounce", "soft_window_days", C_INT, O(bounce.soft_window_days), CONFIG_WORD_MAX, 1, 3650},
@@ -767,6 +771,51 @@ config_load(struct config *cfg, const char *path, bool must_exist, char *err)
 		return errf(err, "%s:%d: %s", path, line, ctx.err);
 	}
 	return config_check_dkim(cfg, &ctx, err);
+}
+
+/* The domain of [list] from, lower-cased (config_load has checked it). */
+static void
+from_domain(const char *from, char out[ADDR_DOMAIN_MAX + 1])
+{
+	const char *lt = strchr(from, '<'), *at;
+	char addr[ADDR_MAX + 1], norm[ADDR_MAX + 1], why[ERR_LEN];
+	size_t n = lt ? strcspn(lt + 1, ">") : strlen(from);
+
+	out[0] = '\0';
+	if (n > ADDR_MAX)
+		return;
+	memcpy(addr, lt ? lt + 1 : from, n);
+	addr[n] = '\0';
+	if (addr_normalize(addr, norm, why) == 0 && (at = strrchr(norm, '@')) != NULL &&
+	    fmt(out, ADDR_DOMAIN_MAX + 1, "%s", at + 1) < 0)
+		out[0] = '\0';
+}
+
+void
+config_helo(const struct config *cfg, char out[ADDR_DOMAIN_MAX + 1])
+{
+	struct addrinfo hints = {.ai_flags = AI_CANONNAME, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai = NULL;
+	char host[ADDR_DOMAIN_MAX + 2], why[ERR_LEN];
+
+	/* The key's limit is ADDR_DOMAIN_MAX: it fits. */
+	if (cfg->smtp.helo && fmt(out, ADDR_DOMAIN_MAX + 1, "%s", cfg->smtp.helo) == 0)
+		return;
+	/* A name that is cut, or is not a full domain (no dot, "localhost",
+	 * an address), is not one that a relay checking HELO would take. */
+	if (gethostname(host, sizeof(host)) == 0 && memchr(host, '\0', sizeof(host)) != NULL &&
+	    getaddrinfo(host, NULL, &hints, &ai) == 0 && ai->ai_canonname != NULL &&
+	    fmt(out, ADDR_DOMAIN_MAX + 1, "%s", ai->ai_canonname) == 0 &&
+	    check_labels(out, true, why) == 0) {
+		freeaddrinfo(ai);
+		for (char *p = out; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		return;
+	}
+	if (ai)
+		freeaddrinfo(ai);
+	from_domain(cfg->list.from, out);
 }
 
 void

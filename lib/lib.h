@@ -238,6 +238,7 @@ struct config {
 		char *ca_file;		/* CAs that verify the relay (tls = required), NULL: system's */
 		int connections;
 		int rate;
+		char *helo;		/* the EHLO name, NULL: config_helo() finds one */
 	} smtp;
 	struct {
 		char *domain;
@@ -277,5 +278,11 @@ struct config {
 int config_load(struct config *cfg, const char *path, bool must_exist,
 		char *err);
 void config_free(struct config *cfg);
+/*
+ * The name to give in EHLO, into @out: [smtp] helo; else the machine's
+ * fully qualified name (getaddrinfo's canonical name of gethostname()),
+ * when it has a dot and is a domain name; else the domain of [list] from.
+ */
+void config_helo(const struct config *cfg, char out[ADDR_DOMAIN_MAX + 1]);
 
 #endif

@@ -17,7 +17,10 @@
  *   server's reply, and a hard bounce (subscriber deleted, suppressed)
  *   only when lib/status.c says the address is gone;
  * - a lost connection: reconnect and go on; a server that cannot be
- *   reached: stop with host:port named, nothing recorded wrongly.
+ *   reached: stop with host:port named, nothing recorded wrongly;
+ * - with tls = required, a certificate that does not verify, or does not
+ *   name [smtp] host (its IP entries when host is an IP address): stop,
+ *   saying which and what the certificate names, without a retry.
  *
  * A recipient's state changes in one function, set_state(), which records,
  * counts and logs the change; the run stops in one, stop_locked().
@@ -25,6 +28,7 @@
  */
 #include <stddef.h>		/* before libesmtp.h, which uses size_t (pitfall 3) */
 #include <openssl/ssl.h>	/* before libesmtp.h: smtp_starttls_set_ctx */
+#include <openssl/x509v3.h>
 #include <auth-client.h>
 /* libesmtp's reply struct shares its tag with lib.h's enhanced status code:
  * renamed here, which changes nothing in the library's ABI. */
@@ -34,6 +38,7 @@
 
 #include "mailer_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -83,9 +88,10 @@ struct send_run {
 	struct send_result res;
 	char err[ERR_LEN];
 	char hostport[300];
+	char helo[ADDR_DOMAIN_MAX + 1];	/* the EHLO name (config_helo) */
 	char user[256];
 	char *password;
-	SSL_CTX *tls;
+	SSL_CTX *tls;		/* verifies [smtp] host: its name, or its IP address */
 	int batch;
 };
 
@@ -397,6 +403,68 @@ set_state(struct send_worker *w, struct item *it, enum send_state to, const char
 	}
 }
 
+/* Appends ", DNS:name" or ", IP:address" for each subjectAltName entry. */
+static void
+cert_names(X509 *cert, struct buf *b)
+{
+	STACK_OF(GENERAL_NAME) *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	int n = names ? sk_GENERAL_NAME_num(names) : 0;
+
+	for (int i = 0; i < n; i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		const char *sep = b->len > 0 ? ", " : "";
+		char ip[INET6_ADDRSTRLEN];
+
+		if (g->type == GEN_DNS) {
+			/* Shown as text: a byte that is not printable ASCII as '?'. */
+			buf_printf(b, "%sDNS:", sep);
+			for (int k = 0; k < g->d.dNSName->length; k++) {
+				unsigned char c = g->d.dNSName->data[k];
+
+				buf_addc(b, c > ' ' && c < 0x7f ? (char)c : '?');
+			}
+		} else if (g->type == GEN_IPADD) {
+			int len = g->d.iPAddress->length;
+			int af = len == 4 ? AF_INET : len == 16 ? AF_INET6 : -1;
+
+			if (af < 0 || inet_ntop(af, g->d.iPAddress->data, ip, sizeof(ip)) == NULL)
+				buf_printf(b, "%sIP:(%d bytes)", sep, len);
+			else
+				buf_printf(b, "%sIP:%s", sep, ip);
+		}
+	}
+	GENERAL_NAMES_free(names);
+}
+
+/*
+ * Stops the run for the server's certificate (tls = required), saying what
+ * failed once: the host it does not name and the names it has, or
+ * OpenSSL's reason. What a stopped run says is all that is said: the
+ * worker does not reconnect (send_batch).
+ */
+static void
+cert_refused(struct send_run *run, SSL *ssl, long result)
+{
+	const char *host = run->o->cfg->smtp.host;
+	X509 *cert = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
+	struct buf names;
+
+	if (result != X509_V_ERR_HOSTNAME_MISMATCH && result != X509_V_ERR_IP_ADDRESS_MISMATCH) {
+		run_fatal(run, "%s: the server's TLS certificate did not verify: %s "
+			  "(tls = required; [smtp] ca_file names the CA to trust)", run->hostport,
+			  X509_verify_cert_error_string(result));
+		X509_free(cert);
+		return;
+	}
+	buf_init(&names);
+	if (cert)
+		cert_names(cert, &names);
+	run_fatal(run, "%s: the server's TLS certificate does not name %s (its names: %s), "
+		  "and tls = required", run->hostport, host, names.len > 0 ? names.s : "none");
+	buf_free(&names);
+	X509_free(cert);
+}
+
 static void
 event_cb(smtp_session_t session, int event, void *arg, ...)
 {
@@ -425,22 +493,43 @@ event_cb(smtp_session_t session, int event, void *arg, ...)
 			set_state(w, it, SEND_SENT, NULL, NULL);
 		break;
 	}
-	case SMTP_EV_INVALID_PEER_CERTIFICATE:
-		(void)va_arg(ap, long);
+	case SMTP_EV_INVALID_PEER_CERTIFICATE: {
+		/* OpenSSL's verification failed, the check of [smtp] host
+		 * included (tls_setup). */
+		long result = va_arg(ap, long);
+
 		ok = va_arg(ap, int *);
 		/* Opportunistic TLS protects against eavesdropping only. */
 		*ok = run->o->cfg->smtp.tls == TLS_OPPORTUNISTIC;
 		if (!*ok)
-			run_fatal(run, "%s: the server's TLS certificate did not verify "
-				  "(tls = required; [smtp] ca_file names the CA to trust)", run->hostport);
+			cert_refused(run, va_arg(ap, SSL *), result);
 		break;
+	}
+	case SMTP_EV_WRONG_PEER_CERTIFICATE: {
+		/*
+		 * libesmtp compares DNS names only, and with the name that
+		 * getaddrinfo() calls canonical rather than [smtp] host. OpenSSL
+		 * has checked the host itself, its IP entries for an address:
+		 * its verdict stands, and a certificate it did not pass is
+		 * refused here too.
+		 */
+		SSL *ssl;
+
+		ok = va_arg(ap, int *);
+		(void)va_arg(ap, const char *);
+		ssl = va_arg(ap, SSL *);
+		*ok = run->o->cfg->smtp.tls == TLS_OPPORTUNISTIC ||
+		      (run->tls != NULL && SSL_get_verify_result(ssl) == X509_V_OK);
+		if (!*ok)
+			cert_refused(run, ssl, X509_V_ERR_HOSTNAME_MISMATCH);
+		break;
+	}
 	case SMTP_EV_NO_PEER_CERTIFICATE:
-	case SMTP_EV_WRONG_PEER_CERTIFICATE:
 		ok = va_arg(ap, int *);
 		*ok = run->o->cfg->smtp.tls == TLS_OPPORTUNISTIC;
 		if (!*ok)
-			run_fatal(run, "%s: the server's TLS certificate is missing or names another host "
-				  "(tls = required)", run->hostport);
+			run_fatal(run, "%s: the server sent no TLS certificate (tls = required)",
+				  run->hostport);
 		break;
 	case SMTP_EV_NO_CLIENT_CERTIFICATE:
 		ok = va_arg(ap, int *);
@@ -538,6 +627,10 @@ new_session(struct send_worker *w, auth_context_t *auth)
 	if (s == NULL)
 		fatal("libesmtp: out of memory");
 	smtp_set_server(s, run->hostport);
+	/* libesmtp's own is gethostname(): a bare name that relays checking
+	 * HELO (Postfix's reject_non_fqdn_helo_hostname) refuse. */
+	if (run->helo[0] && !smtp_set_hostname(s, run->helo))
+		fatal("libesmtp: cannot set the EHLO name");
 	smtp_set_eventcb(s, event_cb, w);
 	smtp_starttls_enable(s, modes[cfg->smtp.tls]);
 	if (run->tls)
@@ -634,6 +727,10 @@ send_batch(struct send_worker *w)
 			run_fatal(run, "cannot connect to the SMTP server %s: %s", run->hostport, why);
 			return;
 		}
+		/* Stopped meanwhile (a certificate refused, a store that failed):
+		 * what stopped it is the one thing to say, and nothing to retry. */
+		if (run->stop)
+			return;
 		idle = settled > 0 ? 0 : idle + 1;
 		if (idle > 0) {
 			if (idle >= RECONNECTS) {
@@ -856,17 +953,44 @@ static int
 tls_setup(struct send_run *run, char *err)
 {
 	const struct config *cfg = run->o->cfg;
+	const char *host = cfg->smtp.host;
+	X509_VERIFY_PARAM *param;
+	struct in6_addr a6;
 
 	if (cfg->smtp.tls == TLS_OFF)
 		return 0;
 	if ((run->tls = SSL_CTX_new(TLS_client_method())) == NULL)
 		return errf(err, "TLS: cannot create a context");
 	SSL_CTX_set_min_proto_version(run->tls, TLS1_2_VERSION);
+	/*
+	 * And at most 1.2: after a TLS 1.3 handshake the server sends session
+	 * tickets, and libesmtp 1.1, finding the socket readable, reads for
+	 * the EHLO reply before it has sent the EHLO; the read times out and
+	 * the session ends as a dropped connection (about one in three on
+	 * loopback, more on a slow link). TLS 1.2 sends no tickets after the
+	 * handshake.
+	 */
+	SSL_CTX_set_max_proto_version(run->tls, TLS1_2_VERSION);
 	if (cfg->smtp.ca_file) {
 		if (SSL_CTX_load_verify_locations(run->tls, cfg->smtp.ca_file, NULL) != 1)
 			return errf(err, "TLS: cannot read the CA file %s", cfg->smtp.ca_file);
 	} else {
 		SSL_CTX_set_default_verify_paths(run->tls);
+	}
+	/*
+	 * The certificate must name [smtp] host: an IP address in its IP
+	 * entries (libesmtp knows none), a name in its DNS entries. Set here,
+	 * OpenSSL's verification checks it, and its result is what the event
+	 * callback goes by.
+	 */
+	param = SSL_CTX_get0_param(run->tls);
+	if (inet_pton(AF_INET, host, &a6) == 1 || inet_pton(AF_INET6, host, &a6) == 1) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1)
+			return errf(err, "TLS: cannot check certificates for the address %s", host);
+	} else {
+		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (X509_VERIFY_PARAM_set1_host(param, host, 0) != 1)
+			return errf(err, "TLS: cannot check certificates for the name %s", host);
 	}
 	return 0;
 }
@@ -934,6 +1058,8 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 			goto out;
 		}
 	}
+	if (!o->dry_run && !o->preview_dir)
+		config_helo(o->cfg, run.helo);
 	if (read_password(o->cfg->smtp.password_file, &run.password, err) < 0 ||
 	    tls_setup(&run, err) < 0) {
 		rc = -1;

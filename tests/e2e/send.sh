@@ -57,6 +57,37 @@ check "--to: the server got one message for that address" \
 check "--to: not recorded" test "$(sqlite3 "$DB" 'SELECT count(*) FROM delivery')" = 0
 expect_out 2 "" "--to with a bad address: exit 2" nl send "$SCRATCH/issue.md" --to not-an-address
 
+# --- EHLO: [smtp] helo, else a full domain (reject_non_fqdn_helo_hostname) ---
+# The name the program should find without [smtp] helo: the machine's
+# canonical name when it is a domain with a dot, else the from domain.
+helo_default=$($PY - <<'PYEOF'
+import re, socket
+try:
+    name = socket.getaddrinfo(socket.gethostname(), None, 0, socket.SOCK_STREAM, 0,
+                              socket.AI_CANONNAME)[0][3]
+except OSError:
+    name = ""
+label = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+ok = len(name) <= 253 and re.fullmatch(r"(%s\.)+%s" % (label, label), name) \
+    and not name.rsplit(".", 1)[1].isdigit()
+print(name.lower() if ok else "example.org")
+PYEOF
+)
+# helos: the distinct EHLO names the server logged, one line.
+helos() { $PY -c 'import json, sys; print(" ".join(sorted({json.loads(l)["helo"] for l in open(sys.argv[1])})))' "$MAILDIR/log.jsonl"; }
+echo "# EHLO expected without [smtp] helo: $helo_default (the machine's name: $(hostname))"
+check "EHLO without [smtp] helo: $helo_default, a name with a dot (the machine's full name or the from domain)" \
+	test "$(helos)" = "$helo_default"
+check "EHLO without [smtp] helo: never the bare host name" bash -c '[[ "$1" == *.* ]]' _ "$(helos)"
+start_smtpd
+conf_smtp "helo = Relay-Out.Example.NET"
+expect_rc 0 "[smtp] helo: the test copy is sent" nl send "$SCRATCH/issue.md" --to tester@example.org
+check "[smtp] helo: EHLO gives it, lower-cased" test "$(helos)" = relay-out.example.net
+conf_smtp "helo = localhost"
+expect_out 2 "helo: no dot: a full domain" "[smtp] helo without a dot: refused at load, exit 2" \
+	nl send "$SCRATCH/issue.md" --to tester@example.org
+conf_smtp
+
 # --- the real send ---
 start_smtpd
 expect_out 0 "2026-48 \(new\): 300 recipients" "send to 300 subscribers: exit 0" nl send "$SCRATCH/issue.md"
@@ -66,6 +97,7 @@ if checked "$MAILDIR" --mailing "$MID"; then pass "every message parses without 
 check "every subscriber got exactly one message" test "$(cval 'd["subscribers"]') $(cval 'd["max_copies"]')" = "300 1"
 check "300 unique unsubscribe tokens and Message-IDs" test "$(cval 'd["unique_tokens"]') $(cval 'd["unique_message_ids"]')" = "300 300"
 check "300 deliveries recorded as sent" test "$(deliveries sent)" = 300
+check "EHLO on every connection of the run: $helo_default" test "$(helos)" = "$helo_default"
 check "the mailing is finished" test -n "$(sqlite3 "$DB" "SELECT finished FROM mailing WHERE id = $MID")"
 f=$(grep -l 'u5@example.no' "$MAILDIR"/*.eml | head -n 1)
 check "æøå arrive intact in subject, text and HTML" $PY - "$f" <<'PYEOF'

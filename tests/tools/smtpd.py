@@ -84,7 +84,8 @@ class Handler:
         with open(os.path.join(self.dir, "log.jsonl"), "a") as f:
             f.write(json.dumps({"n": k, "from": envelope.mail_from, "to": envelope.rcpt_tos,
                                 "tls": session.ssl is not None,
-                                "auth": bool(getattr(session, "authenticated", False))}) + "\n")
+                                "auth": bool(getattr(session, "authenticated", False)),
+                                "helo": session.host_name}) + "\n")
         return "250 2.0.0 Ok: queued as %d" % k
 
 

@@ -156,6 +156,10 @@ Test(config, errors_name_file_line_and_key)
 		{"[smtp]\nhost = mail.example.org:25\n", ":2: host: not a host name or IP address"},
 		{"[smtp]\nhost = mail example.org\n", ":2: host: a space is not allowed"},
 		{"[smtp]\nhost = \n", ":2: host: the value is empty"},
+		{"[smtp]\nhelo = localhost\n", ":2: helo: no dot: a full domain"},
+		{"[smtp]\nhelo = mail_out.example.org\n", ":2: helo: '_' is not allowed"},
+		{"[smtp]\nhelo = 192.0.2.1\n", ":2: helo: the last label is all digits"},
+		{"[smtp]\nhelo = \n", ":2: helo: the value is empty"},
 		{"[dkim]\nselector = s_1\n", ":2: selector: '_' is not allowed"},
 		{"[dkim]\nselector = s1.\n", ":2: selector: an empty label"},
 		/* base URLs */
@@ -246,6 +250,37 @@ Test(config, values_by_kind)
 		config_free(&cfg);
 		unlink(path);
 	}
+}
+
+/*
+ * The EHLO name: [smtp] helo, lower-cased; without it a name with a dot,
+ * the machine's full name when it has one, else the domain of [list] from.
+ */
+Test(config, helo)
+{
+	struct config cfg;
+	char err[ERR_LEN] = "", helo[ADDR_DOMAIN_MAX + 1], host[256] = "";
+
+	cr_assert_eq(load("[smtp]\nhelo = Relay-Out.Example.NET\n", &cfg, err), 0, "%s", err);
+	cr_expect_str_eq(cfg.smtp.helo, "relay-out.example.net");
+	config_helo(&cfg, helo);
+	cr_expect_str_eq(helo, "relay-out.example.net");
+	config_free(&cfg);
+	unlink(path);
+
+	cr_assert_eq(load("[list]\nfrom = \"Kurs\" <News@Kurs.Example.NO>\n", &cfg, err), 0, "%s", err);
+	cr_expect_null(cfg.smtp.helo);
+	config_helo(&cfg, helo);
+	(void)gethostname(host, sizeof(host) - 1);
+	cr_expect(strchr(helo, '.') != NULL, "'%s' has no dot", helo);
+	cr_expect(strcmp(helo, host) != 0 || strchr(host, '.') != NULL,
+		  "'%s' is the bare host name", helo);
+	/* The machine's full name is machine-specific; without one, the from
+	 * domain. tests/e2e/send.sh checks which against Python's view. */
+	if (strchr(host, '.') == NULL && strstr(helo, host) != helo)
+		cr_expect_str_eq(helo, "kurs.example.no");
+	config_free(&cfg);
+	unlink(path);
 }
 
 /* The README's lengths: a value of 1024 bytes, a line of 2048. */
@@ -373,6 +408,7 @@ Test(config, limits_by_kind)
 		{"[bounce]\ndomain = ", "domain", DOTTED, 0, 189, NULL},		/* C_DOMAIN */
 		{"[dkim]\ndomain = ", "domain", DOTTED, 0, 253, NULL},
 		{"[smtp]\nhost = ", "host", DOTTED, 0, 253, NULL},			/* C_HOST */
+		{"[smtp]\nhelo = ", "helo", DOTTED, 0, 253, NULL},
 		{"[list]\nid = ", "id", LIST_ID, 0, 75, NULL},				/* C_LIST_ID */
 		{"[list]\nfrom = ", "from", MAILBOX, 'N', 1024, NULL},			/* C_MAILBOX */
 		{"[dkim]\nselector = ", "selector", DOTTED, 0, 253, NULL},		/* C_SELECTOR */
