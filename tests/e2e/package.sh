@@ -95,7 +95,7 @@ while IFS= read -r line; do
 		newer=
 		if [ -f "$DEB" ] && [ -f "$CHANGES" ]; then
 			newer=$(git ls-files -z --cached --others --exclude-standard |
-				xargs -0 -r find 2>/dev/null -newer "$DEB" -print | head -1)
+				xargs -0 -r sh -c 'find "$@" -newer "$0" -print' "$DEB" 2>/dev/null | head -1)
 		fi
 		if [ -f "$DEB" ] && [ -f "$CHANGES" ] && [ -z "$newer" ]; then
 			pass "README: $line (build/deb is newer than the tree: reused)"
@@ -120,7 +120,7 @@ fi
 # --- lintian ------------------------------------------------------------------
 run_cmd lintian -I --pedantic "$CHANGES"
 lint=$(printf '%s\n%s\n' "$OUT" "$ERR" | grep -v -e 'running with root privileges' -e '^$')
-printf '%s\n' "$lint" | sed 's/^/#   lintian: /'
+printf '%s\n' "${lint:-(nothing to report)}" | sed 's/^/#   lintian: /'
 bad=$(printf '%s\n' "$lint" | grep -E '^[EW]: ')
 if [ -z "$bad" ] && [ "$RC" -eq 0 ]; then
 	pass "lintian: no error and no warning that debian/ does not justify"
