@@ -60,6 +60,9 @@ in_root() {
 		in_root "$ROOT" "$@"
 }
 
+# last N TEXT: the end of TEXT (${TEXT: -N} would be empty when shorter).
+last() { printf '%s' "$2" | tail -c "$1"; }
+
 # The README's "Deploy on Debian" commands: the first sh block of that
 # section, one command a line, comments and blank lines left out.
 steps=$(awk '/^## Deploy on Debian/ { s = 1; next }
@@ -105,7 +108,7 @@ while IFS= read -r line; do
 			if [ "$RC" -eq 0 ] && [ -f "$DEB" ]; then
 				pass "README: $line ($((SECONDS - start)) s)"
 			else
-				fail "README: $line" "exit $RC" "${OUT: -1500}" "${ERR: -1500}"
+				fail "README: $line" "exit $RC" "$(last 1500 "$OUT")" "$(last 1500 "$ERR")"
 				finish
 			fi
 		fi
@@ -169,7 +172,7 @@ check "Depends names the package of every NEEDED library" test -z "$nodep"
 start=$SECONDS
 run_cmd debootstrap --variant=minbase bookworm "$ROOT" "$MIRROR"
 if [ "$RC" -ne 0 ]; then
-	fail "debootstrap --variant=minbase bookworm (from $MIRROR)" "exit $RC" "${ERR: -800}" \
+	fail "debootstrap --variant=minbase bookworm (from $MIRROR)" "exit $RC" "$(last 800 "$ERR")" \
 		"$(tail -5 "$ROOT/debootstrap/debootstrap.log" 2>/dev/null)"
 	finish
 fi
@@ -213,7 +216,7 @@ while IFS= read -r line; do
 	run_cmd in_root /bin/bash -c "$PRELUDE
 $line"
 	if [ "$RC" -eq 0 ]; then pass "README: $line"; else
-		fail "README: $line" "exit $RC" "${OUT: -800}" "${ERR: -800}"
+		fail "README: $line" "exit $RC" "$(last 800 "$OUT")" "$(last 800 "$ERR")"
 	fi
 	case $line in "apt-get install"*) after_install ;; esac
 done <<<"$steps"
