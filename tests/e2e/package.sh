@@ -235,7 +235,10 @@ done
 for u in newsletter-send.timer newsletter-retention.timer; do
 	check "README's steps enabled $u" test -L "$ROOT/etc/systemd/system/timers.target.wants/$u"
 done
-check "newsletter-bounce.path stays disabled" test ! -e "$ROOT/etc/systemd/system/paths.target.wants/newsletter-bounce.path"
+# (-L, not -e: the links point to absolute paths inside the root.)
+no_link() { [ ! -L "$1" ]; }
+check "newsletter-bounce.path stays disabled" no_link "$ROOT/etc/systemd/system/paths.target.wants/newsletter-bounce.path"
+check "newsletter-bounce.timer stays disabled" no_link "$ROOT/etc/systemd/system/timers.target.wants/newsletter-bounce.timer"
 
 # The installed units: systemd's own check (the ExecStart binary exists and
 # is executable, every directive is known) and its security rating. No man
