@@ -64,9 +64,10 @@ in_root() {
 last() { printf '%s' "$2" | tail -c "$1"; }
 
 # The README's "Deploy on Debian" commands: the first sh block of that
-# section, one command a line, comments and blank lines left out.
+# section, before its sub-sections ("Mail: Postfix" is tests/e2e/postfix.sh's),
+# one command a line, comments and blank lines left out.
 steps=$(awk '/^## Deploy on Debian/ { s = 1; next }
-	s && /^## / { exit }
+	s && /^##+ / { exit }
 	s && /^```sh/ { b = 1; next }
 	b && /^```/ { exit }
 	b && !/^[[:space:]]*(#|$)/ { print }' "$README")
