@@ -159,4 +159,5 @@ deb:
 clean:
 	rm -rf build $(PROG)
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# (not build/deb: a package build's own tree)
+-include $(shell find build -path build/deb -prune -o -name '*.d' -print 2>/dev/null)
