@@ -269,7 +269,8 @@ port=$(free_port)
 unshare --mount --propagation private -- /bin/sh -c "$IN_ROOT_SH" in_root "$ROOT" \
 	runuser -u newsletter -- newsletter --config /etc/newsletter/newsletter.conf \
 	serve --listen "127.0.0.1:$port" 2>"$SCRATCH/serve.log" &
-track $!
+serve_pid=$!
+track $serve_pid
 code=000
 for _ in $(seq 50); do
 	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz") && [ "$code" = 200 ] && break
@@ -277,5 +278,16 @@ for _ in $(seq 50); do
 done
 check "newsletter serve, as the newsletter user with the conffile, answers /healthz" test "$code" = 200
 [ "$code" = 200 ] || echo "#   $(tail -3 "$SCRATCH/serve.log")"
+kill "$serve_pid" 2>/dev/null
+wait "$serve_pid" 2>/dev/null
+
+# Purging the package removes the conffile and leaves the data and the
+# user, as the README says.
+run_cmd in_root apt-get purge -y -q newsletter
+check "apt-get purge newsletter succeeds" test "$RC" -eq 0
+[ "$RC" -eq 0 ] || echo "#   $(last 600 "$ERR")"
+check "purging removes /etc/newsletter/newsletter.conf" test ! -e "$ROOT/etc/newsletter/newsletter.conf"
+check "purging leaves the database, the key and the user" \
+	in_root sh -c 'test -f /var/lib/newsletter/newsletter.db && test -f /var/lib/newsletter/newsletter.key && getent passwd newsletter >/dev/null'
 
 finish
