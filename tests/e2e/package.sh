@@ -11,7 +11,7 @@
 # its Depends, then init, import, a dry-run send, the units enabled. In that
 # root it checks the user, the folders and their modes, the conffile, runs
 # 'systemd-analyze verify' and 'security' over the installed units and
-# 'newsletter serve' as the newsletter user.
+# 'newsletter serve' as the newsletter user, then purges the package.
 #
 # This machine's system is never changed: every command in the root runs
 # in a private mount namespace (unshare) where /proc is mounted for it
@@ -25,7 +25,8 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 ROOT=$SCRATCH/root
 README=$TOP/README.md
 
-# Refuses to remove the scratch folder while anything is mounted in it.
+# Nothing should be mounted in the scratch folder (the mounts live in
+# private namespaces); if anything is, it is unmounted before the removal.
 pkg_cleanup() {
 	local m
 	m=$(findmnt -rn -o TARGET | grep -F "$SCRATCH/" || true)
