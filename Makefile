@@ -8,6 +8,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make valgrind   the end-to-end tests under valgrind
 #   make fuzz       libFuzzer over every parser (FUZZ_SECONDS=60 each)
+#   make deb        the Debian package, in build/deb/ (newsletter_*.deb)
 
 PROG     = newsletter
 PREFIX  ?= /usr/local
@@ -17,7 +18,9 @@ PKGS     = sqlite3 libsodium jansson inih libmicrohttpd libesmtp-1.0 gmime-3.0 \
 BUILD   ?= build/release
 
 WARN     = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Werror
-CPPFLAGS = -D_DEFAULT_SOURCE -D_GNU_SOURCE
+# CFLAGS, CPPFLAGS and LDFLAGS from the environment (dpkg-buildflags, in
+# the package build) come first; ours are appended.
+CPPFLAGS += -D_DEFAULT_SOURCE -D_GNU_SOURCE
 OPT     ?= -O2 -g
 ifeq ($(SANITIZE),1)
 BUILD    = build/san
@@ -52,7 +55,7 @@ FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps demo check test unit tools bench bounce-eval install clean valgrind fuzz fuzz-build browser-deps
+.PHONY: all deps demo check test unit tools bench bounce-eval install clean valgrind fuzz fuzz-build browser-deps deb
 
 all: $(PROG)
 
@@ -139,7 +142,22 @@ install: all
 	install -m 0755 $(PROG) $(DESTDIR)$(PREFIX)/bin/$(PROG)
 	install -m 0644 contrib/$(PROG).1 $(DESTDIR)$(PREFIX)/share/man/man1/$(PROG).1
 
+# The Debian package (debian/), built with dpkg-buildpackage from a copy of
+# the tree's files (tracked and untracked, not ignored) in build/deb/src, so
+# that it compiles afresh with dpkg-buildflags' hardening and its 'clean'
+# leaves this tree's build/ alone. The .deb, .buildinfo and .changes land
+# in build/deb/.
+deb:
+	rm -rf build/deb
+	mkdir -p build/deb/src
+	git ls-files -z --cached --others --exclude-standard | \
+	  tar -c --null -T - -f - | tar -x -f - -C build/deb/src
+	cd build/deb/src && dpkg-buildpackage -us -uc -b
+	rm -rf build/deb/src
+	@ls build/deb/*.deb
+
 clean:
 	rm -rf build $(PROG)
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# (not build/deb: a package build's own tree)
+-include $(shell find build -path build/deb -prune -o -name '*.d' -print 2>/dev/null)
