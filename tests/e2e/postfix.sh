@@ -71,8 +71,12 @@ pf_stop() {
 	return 0
 }
 trap 'pf_stop; cleanup' EXIT
-# On failure: what Postfix logged.
-pf_log() { tail -n "${1:-15}" "$PF/maillog" 2>/dev/null | sed 's/^/#   /'; }
+# On failure: what Postfix logged, and other output, as TAP comments.
+note() {
+	local a
+	for a; do [ -n "$a" ] && printf '%s\n' "$a"; done | sed 's/^/#   /'
+}
+pf_log() { note "$(tail -n "${1:-15}" "$PF/maillog" 2>/dev/null)"; }
 
 SUBMIT=$(free_port)
 MX=$(free_port)
@@ -198,9 +202,10 @@ chown -R "$PIPE_UID:$PIPE_GID" "$VAR"
 
 run_cmd postfix -c "$PF/etc" check
 check "postfix check: the configuration with contrib/postfix is clean" test "$RC" = 0 -a -z "$OUT$ERR"
-[ -z "$OUT$ERR" ] || printf '#   %s\n' "$OUT" "$ERR"
+[ -z "$OUT$ERR" ] || note "$OUT" "$ERR"
 if postfix -c "$PF/etc" start >/dev/null 2>&1; then pass "the private Postfix starts"; else
-	fail "the private Postfix starts" "$(pf_log)"
+	fail "the private Postfix starts"
+	pf_log
 	finish
 fi
 MASTER_PID=$(tr -d ' ' <"$PF/queue/pid/master.pid" 2>/dev/null)
@@ -229,6 +234,8 @@ Hei {{name}}, dette er nytt. [Meld av]({{unsubscribe_url}}).
 MD
 expect_rc 0 "send to 12 subscribers through Postfix (STARTTLS, tls = required, host $SMTP_HOST): exit 0" \
 	nl send "$SCRATCH/issue.md"
+# The rest needs the mail sent.
+[ "$RC" = 0 ] || { pf_log 5; finish; }
 wait_for "$WAIT" test "$(delivered)" -ge 10
 check "10 messages delivered into the Maildirs of example.no" test "$(delivered)" = 10
 for a in "${KNOWN[@]}"; do
@@ -264,7 +271,7 @@ with open(os.path.join(d, "log.jsonl"), "w") as log:
 print(tls)
 PY
 check "every delivered message parses with email.policy.strict" test "$RC" = 0
-[ "$RC" = 0 ] || printf '#   %s\n' "$ERR"
+[ "$RC" = 0 ] || note "$ERR"
 check "all 10 came to Postfix over TLS (its Received header says so)" test "$OUT" = 10
 if CHK=$($PY "$TOOLS/check_mail.py" "$SCRATCH/got" "$DB"); then
 	pass "check_mail.py: headers, parts, tokens, VERP envelope sender of all 10"
@@ -279,7 +286,8 @@ ghosts_gone() { [ "$(sub_field ghost1@example.no id)" = none ] && [ "$(sub_field
 if wait_for "$WAIT" ghosts_gone; then
 	pass "Postfix's DSNs, piped into 'newsletter bounce', deleted the two unknown users"
 else
-	fail "Postfix's DSNs, piped into 'newsletter bounce', deleted the two unknown users" "$(pf_log)"
+	fail "Postfix's DSNs, piped into 'newsletter bounce', deleted the two unknown users"
+	pf_log
 fi
 check "the DSNs went through the pipe transport 'newsletter'" \
 	test "$(grep -c 'relay=newsletter,.*status=sent' "$PF/maillog")" -ge 2
@@ -305,7 +313,7 @@ PY
 out=$(smtp_rcpt "$MX" postmaster@news.example.org 2>&1)
 check "MX: an unknown local part of the bounce domain is refused with 550 5.1.1" \
 	bash -c '[[ $1 == "550 5.1.1 "* ]]' _ "$out"
-[[ $out == "550 5.1.1 "* ]] || printf '#   %s\n' "$out"
+
 
 # --- one mail to two unsubscribe+ addresses (List-Unsubscribe mailto) ---
 mailto() { sed -n 's/.*<mailto:\(unsubscribe+[^?>]*\)?.*/\1/p' "$1" | head -n 1; }
@@ -327,20 +335,22 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=20) as s:
     sys.exit(1 if refused else 0)
 PY
 check "MX: one mail, two unsubscribe+ recipients: accepted" test "$RC" = 0
-[ "$RC" = 0 ] || printf '#   %s\n' "$OUT" "$ERR"
+[ "$RC" = 0 ] || note "$OUT" "$ERR"
 both_gone() { [ "$(sub_field reader01@example.no id)" = none ] && [ "$(sub_field reader02@example.no id)" = none ]; }
 if wait_for "$WAIT" both_gone; then
 	pass "both subscribers unsubscribed by the one mail"
 else
-	fail "both subscribers unsubscribed by the one mail" "$(pf_log)"
+	fail "both subscribers unsubscribed by the one mail"
+	pf_log
 fi
 check "eight subscribers left" test "$(count)" = 8
 wait_for 20 queue_empty
 if queue_empty; then pass "the queue is empty (nothing deferred)"; else
-	fail "the queue is empty (nothing deferred)" "$(postqueue -c "$PF/etc" -p 2>&1 | head -n 8)"
+	fail "the queue is empty (nothing deferred)"
+	note "$(postqueue -c "$PF/etc" -p 2>&1 | head -n 8)"
 fi
 check "no delivery was deferred" bash -c '! grep -q "status=deferred" "$1"' _ "$PF/maillog"
-grep 'status=deferred' "$PF/maillog" | head -n 3 | sed 's/^/#   /'
+note "$(grep 'status=deferred' "$PF/maillog" | head -n 3)"
 
 pf_stop
 check "Postfix stopped" bash -c '! kill -0 "$1" 2>/dev/null' _ "${MASTER_PID:-0}"
