@@ -18,6 +18,8 @@
 #
 #   PF_SMTP_HOST=localhost   the [smtp] host 'newsletter send' connects to
 #                            (default 127.0.0.1: the certificate's IP entry)
+#   PF_WAIT=60               seconds to wait for each delivery step
+#   PF_KEEP=FILE             keep Postfix's log there when a check failed
 set -u
 . "$(dirname "$0")/lib.sh"
 TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
@@ -70,7 +72,8 @@ pf_stop() {
 	fi
 	return 0
 }
-trap 'pf_stop; cleanup' EXIT
+# PF_KEEP=FILE keeps Postfix's log there when a check failed.
+trap 'pf_stop; [ -n "${PF_KEEP:-}" ] && [ "$T_FAILED" -gt 0 ] && cp "$PF/maillog" "$PF_KEEP"; cleanup' EXIT
 # On failure: what Postfix logged, and other output, as TAP comments.
 note() {
 	local a
@@ -111,6 +114,7 @@ smtpd_tls_security_level = may
 smtpd_tls_cert_file = $PF/tls.crt
 smtpd_tls_key_file = $PF/tls.key
 smtpd_tls_received_header = yes
+smtpd_tls_loglevel = 1
 virtual_mailbox_domains = example.no
 virtual_mailbox_base = $PF/vmail
 virtual_mailbox_maps = texthash:$PF/etc/vmailbox
@@ -235,7 +239,7 @@ MD
 expect_rc 0 "send to 12 subscribers through Postfix (STARTTLS, tls = required, host $SMTP_HOST): exit 0" \
 	nl send "$SCRATCH/issue.md"
 # The rest needs the mail sent.
-[ "$RC" = 0 ] || { pf_log 5; finish; }
+[ "$RC" = 0 ] || { pf_log 30; finish; }
 # Postfix took all twelve: the two unknown users come back as DSNs, later.
 check "Postfix accepted all 12 at RCPT (this run: 12 sent)" \
 	grep -q 'this run: 12 sent' <<<"$OUT"
