@@ -226,10 +226,6 @@ PY
 }
 for _ in $(seq 50); do tls_ready && break; sleep 0.2; done
 check "smtpd offers STARTTLS with a certificate for $SMTP_HOST" tls_ready
-# The first sends right after 'postfix start' failed now and then (libesmtp
-# error 3 after the second EHLO, on every reconnect of that run); a few
-# seconds later never (28 runs). Give the new instance that time.
-sleep 3
 
 # wait_for SECONDS CMD...: polls CMD until it succeeds, at most SECONDS.
 wait_for() {
