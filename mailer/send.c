@@ -635,14 +635,11 @@ new_session(struct send_worker *w, auth_context_t *auth)
 	smtp_starttls_enable(s, modes[cfg->smtp.tls]);
 	if (run->tls)
 		smtp_starttls_set_ctx(s, run->tls);
-	/* libesmtp counts milliseconds (and raises anything under 1000 to
-	 * 1000): seconds here made every wait 1 s, and a relay slower than
-	 * that "ended the connection early". */
-	smtp_set_timeout(s, Timeout_GREETING | Timeout_OVERRIDE_RFC2822_MINIMUM, 60 * 1000L);
-	smtp_set_timeout(s, Timeout_ENVELOPE | Timeout_OVERRIDE_RFC2822_MINIMUM, 60 * 1000L);
-	smtp_set_timeout(s, Timeout_DATA | Timeout_OVERRIDE_RFC2822_MINIMUM, 60 * 1000L);
-	smtp_set_timeout(s, Timeout_TRANSFER | Timeout_OVERRIDE_RFC2822_MINIMUM, 60 * 1000L);
-	smtp_set_timeout(s, Timeout_DATA2 | Timeout_OVERRIDE_RFC2822_MINIMUM, 120 * 1000L);
+	smtp_set_timeout(s, Timeout_GREETING | Timeout_OVERRIDE_RFC2822_MINIMUM, 60);
+	smtp_set_timeout(s, Timeout_ENVELOPE | Timeout_OVERRIDE_RFC2822_MINIMUM, 60);
+	smtp_set_timeout(s, Timeout_DATA | Timeout_OVERRIDE_RFC2822_MINIMUM, 60);
+	smtp_set_timeout(s, Timeout_TRANSFER | Timeout_OVERRIDE_RFC2822_MINIMUM, 60);
+	smtp_set_timeout(s, Timeout_DATA2 | Timeout_OVERRIDE_RFC2822_MINIMUM, 120);
 	*auth = NULL;
 	if (run->user[0]) {
 		*auth = auth_create_context();
