@@ -328,6 +328,16 @@ Test(bounce, parser_reuse)
 
 /* --- acting on a real store --- */
 
+/* The VERP address bounces+TOKEN@news.example.org of a token for @id. */
+static void
+verp_to(const struct store_keys *k, enum token_purpose p, int64_t id, int64_t mailing, char to[128])
+{
+	char tok[TOKEN_LEN + 1];
+
+	token_for(k, p, id, mailing, tok);
+	cr_assert_eq(fmt(to, 128, "bounces+%s@news.example.org", tok), 0);
+}
+
 static const char *
 verp_dsn(char *buf, size_t n, const char *to, const char *rcpt, const char *status, const char *diag)
 {
@@ -371,7 +381,7 @@ Test(bounce, verp_hard_deletes_and_forged_deletes_nobody)
 	struct scratch s;
 	struct subscriber sub;
 	struct bounce_outcome out;
-	char tok[TOKEN_LEN + 1], to[128], msg[2048], err[ERR_LEN];
+	char to[128], msg[2048], err[ERR_LEN];
 	bool has;
 	int64_t a, b;
 
@@ -382,15 +392,13 @@ Test(bounce, verp_hard_deletes_and_forged_deletes_nobody)
 	/* A forged bounce: no token, or a token of the wrong purpose. */
 	verp_dsn(msg, sizeof(msg), "bounces@news.example.org", "alive@example.net", "5.1.1", "550 5.1.1 User unknown");
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
-	token_for(s.keys, TOKEN_UNSUBSCRIBE, b, 1, tok);
-	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
+	verp_to(s.keys, TOKEN_UNSUBSCRIBE, b, 1, to);
 	verp_dsn(msg, sizeof(msg), to, "alive@example.net", "5.1.1", "550 5.1.1 User unknown");
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
 	cr_expect_eq(store_subscriber_get(s.st, b, &sub, err), STORE_OK, "a forged bounce deleted nobody");
 
 	/* A real one. */
-	token_for(s.keys, TOKEN_BOUNCE, a, 1, tok);
-	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
+	verp_to(s.keys, TOKEN_BOUNCE, a, 1, to);
 	verp_dsn(msg, sizeof(msg), to, "dead@example.net", "5.1.1", "550 5.1.1 User unknown");
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
 	cr_expect_eq(out.subscriber, a);
@@ -407,15 +415,14 @@ Test(bounce, soft_score_one_point_a_day_then_hard)
 	struct scratch s;
 	struct subscriber sub;
 	struct bounce_outcome out;
-	char tok[TOKEN_LEN + 1], to[128], msg[2048], err[ERR_LEN];
+	char to[128], msg[2048], err[ERR_LEN];
 	int64_t a;
 	int score;
 	bool deleted;
 
 	scratch_open(&s);
 	a = enrol(&s, "full@example.net");
-	token_for(s.keys, TOKEN_BOUNCE, a, 1, tok);
-	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
+	verp_to(s.keys, TOKEN_BOUNCE, a, 1, to);
 	verp_dsn(msg, sizeof(msg), to, "full@example.net", "4.2.2", "452 4.2.2 Mailbox full");
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
@@ -517,8 +524,7 @@ Test(bounce, mailto_audited_as_mail_and_counted_on_its_mailing)
 	audit_of(&s, ids[0], audit, sizeof(audit));
 	cr_expect_str_eq(audit, "unsubscribed mail mailto");
 
-	token_for(s.keys, TOKEN_BOUNCE, ids[1], m1.id, tok);
-	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
+	verp_to(s.keys, TOKEN_BOUNCE, ids[1], m1.id, to);
 	verp_dsn(msg, sizeof(msg), to, "dead@example.net", "5.1.1", "550 5.1.1 User unknown");
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
 	cr_expect_eq(out.effect, BOUNCE_DELETED);
@@ -542,13 +548,12 @@ Test(bounce, dry_run_changes_nothing)
 	struct scratch s;
 	struct subscriber sub;
 	struct bounce_outcome out;
-	char tok[TOKEN_LEN + 1], to[128], msg[2048], err[ERR_LEN];
+	char to[128], msg[2048], err[ERR_LEN];
 	int64_t a;
 
 	scratch_open(&s);
 	a = enrol(&s, "dead@example.net");
-	token_for(s.keys, TOKEN_BOUNCE, a, 1, tok);
-	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
+	verp_to(s.keys, TOKEN_BOUNCE, a, 1, to);
 	verp_dsn(msg, sizeof(msg), to, "dead@example.net", "5.1.1", "550 5.1.1 User unknown");
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
 	cr_expect_str_eq(bounce_effect_name(out.effect), "would delete");
@@ -567,13 +572,12 @@ Test(bounce, verp_acts_only_on_the_current_address)
 	struct scratch s;
 	struct subscriber sub;
 	struct bounce_outcome out;
-	char tok[TOKEN_LEN + 1], to[128], msg[2048], err[ERR_LEN];
+	char to[128], msg[2048], err[ERR_LEN];
 	int64_t a;
 
 	scratch_open(&s);
 	a = enrol(&s, "kari@example.net");
-	token_for(s.keys, TOKEN_BOUNCE, a, 1, tok);
-	snprintf(to, sizeof(to), "bounces+%s@news.example.org", tok);
+	verp_to(s.keys, TOKEN_BOUNCE, a, 1, to);
 
 	verp_dsn(msg, sizeof(msg), to, "kari.old@example.org", "5.1.1", "550 5.1.1 User unknown");
 	cr_expect_eq(run(&s, &pol, msg, &out), STORE_OK);
