@@ -61,13 +61,32 @@ Test(date, months_ago_is_a_valid_earlier_date)
 	cr_expect_str_eq(then, today);
 }
 
+struct text_case {
+	const char *in;
+	int ok;
+	const char *why;	/* in the error when not ok */
+};
+
+/* Runs @check over @cases: each is accepted or refused as it says, and a
+ * refusal names its reason. */
+static void
+check_cases(const struct text_case *cases, size_t n,
+	    int (*check)(const char *, size_t, const char *, char *))
+{
+	for (size_t i = 0; i < n; i++) {
+		char err[ERR_LEN] = "";
+		int r = check(cases[i].in, 200, "name", err);
+
+		cr_expect_eq(r == 0, cases[i].ok, "case %zu: %s", i, err);
+		if (!cases[i].ok)
+			cr_expect(strstr(err, cases[i].why) != NULL, "case %zu: wanted '%s' in '%s'",
+				  i, cases[i].why, err);
+	}
+}
+
 Test(text, check)
 {
-	static const struct {
-		const char *in;
-		int ok;
-		const char *why;
-	} cases[] = {
+	static const struct text_case cases[] = {
 		{"Kari Nordmann", 1, NULL},
 		{"Åse Ærlig-Østby", 1, NULL},
 		{"Ольга 陈伟 محمد 😀", 1, NULL},
@@ -85,24 +104,12 @@ Test(text, check)
 		{"\xe2\x82", 0, "UTF-8"},
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char err[ERR_LEN] = "";
-		int r = text_check(cases[i].in, 200, "name", err);
-
-		cr_expect_eq(r == 0, cases[i].ok, "case %zu: %s", i, err);
-		if (!cases[i].ok)
-			cr_expect(strstr(err, cases[i].why) != NULL, "case %zu: wanted '%s' in '%s'",
-				  i, cases[i].why, err);
-	}
+	check_cases(cases, sizeof(cases) / sizeof(cases[0]), text_check);
 }
 
 Test(text, names_refuse_bidi_and_format_characters)
 {
-	static const struct {
-		const char *in;
-		int ok;
-		const char *why;
-	} cases[] = {
+	static const struct text_case cases[] = {
 		{"Kari Nordmann", 1, NULL},
 		{"Ольга 陈伟 محمد 😀", 1, NULL},
 		{"\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xae\xd9\x88\xd8\xa7\xd9\x87", 1, NULL}, /* ZWNJ, Persian */
@@ -130,15 +137,7 @@ Test(text, names_refuse_bidi_and_format_characters)
 		{"\xff", 0, "UTF-8"},
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char err[ERR_LEN] = "";
-		int r = text_check_name(cases[i].in, 200, "name", err);
-
-		cr_expect_eq(r == 0, cases[i].ok, "case %zu: %s", i, err);
-		if (!cases[i].ok)
-			cr_expect(strstr(err, cases[i].why) != NULL, "case %zu: wanted '%s' in '%s'",
-				  i, cases[i].why, err);
-	}
+	check_cases(cases, sizeof(cases) / sizeof(cases[0]), text_check_name);
 	/* Other text (subjects) may hold what a right-to-left language needs. */
 	cr_expect_eq(text_check("\xe2\x80\x8f\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d", 200, "subject", NULL), 0);
 }
