@@ -106,6 +106,12 @@ check() {
 }
 
 # A free TCP port on 127.0.0.1.
+# self_signed KEY CRT CN SAN: a self-signed certificate (2 days, RSA 2048)
+# naming SAN ("DNS:a,IP:b"), which is also the CA file that trusts it.
+self_signed() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$3" \
+		-addext "subjectAltName=$4" -keyout "$1" -out "$2" >/dev/null 2>&1
+}
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

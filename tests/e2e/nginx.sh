@@ -29,9 +29,7 @@ HTTP=$(free_port)
 HTTPS=$(free_port)
 while [ "$HTTPS" = "$HTTP" ]; do HTTPS=$(free_port); done
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=news.example.no" \
-	-addext "subjectAltName=DNS:news.example.no" \
-	-keyout "$N/privkey.pem" -out "$N/fullchain.pem" >/dev/null 2>&1 ||
+self_signed "$N/privkey.pem" "$N/fullchain.pem" news.example.no DNS:news.example.no ||
 	{ fail "openssl makes a certificate"; finish; }
 
 # The shipped server blocks; the IPv6 listen lines go (loopback only).

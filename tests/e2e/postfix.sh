@@ -85,9 +85,7 @@ MX=$(free_port)
 while [ "$MX" = "$SUBMIT" ]; do MX=$(free_port); done
 
 # --- the certificate ---
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
-	-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-	-keyout "$PF/tls.key" -out "$PF/tls.crt" >/dev/null 2>&1 ||
+self_signed "$PF/tls.key" "$PF/tls.crt" localhost DNS:localhost,IP:127.0.0.1 ||
 	{ fail "openssl makes a certificate"; finish; }
 chmod 600 "$PF/tls.key"
 

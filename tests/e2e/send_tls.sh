@@ -20,9 +20,7 @@ again() { sqlite3 "$DB" "DELETE FROM delivery; DELETE FROM mailing"; }
 # CN names nothing that could match), which is also the CA file that
 # trusts it: what it names is the only thing under test.
 mkcert() {
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=newsletter test" \
-		-addext "subjectAltName=$2" \
-		-keyout "$SCRATCH/$1.key" -out "$SCRATCH/$1.crt" >/dev/null 2>&1 || fail "openssl req $1"
+	self_signed "$SCRATCH/$1.key" "$SCRATCH/$1.crt" "newsletter test" "$2" || fail "openssl req $1"
 }
 pending() { sqlite3 "$DB" "SELECT count(*) FROM delivery WHERE state = 'pending'"; }
 # refused NAME WHY REGEX: the send exits 1 saying REGEX in one line, with
