@@ -3,7 +3,7 @@
  * to their bounce score (at most one a day), and enough points within the
  * window count as a hard bounce. Points older than the window no longer
  * count and are deleted: the score decays when no bounce comes. (A hard
- * bounce is a deletion like any other: store_delete_id() in subscriber.c.)
+ * bounce is a deletion like any other: store_delete_claims() in subscriber.c.)
  *
  * Called by bounce/ with a subscriber id from a verified token (or, when
  * the operator allows it, from an address). Each function is one

@@ -174,24 +174,18 @@ enum store_deletion {
 };
 const char *store_deletion_name(enum store_deletion why);
 /*
- * The one deletion of a subscriber named by id (a verified token, a bounce,
- * a refusal at send time): deletes them and their deliveries, keeps a
- * suppression entry, records the audit event @why with @source ("web",
- * "bounce", "mail", "send") and @detail (a status and a word, never an address, or
- * NULL), and scrubs the files when it owns the transaction (else the owner
- * does, with store_end()). Nothing, and *was false, when they are gone
- * already or generation @gen is not their current one (the token or the
- * mail was about an address they no longer have).
- */
-enum store_status store_delete_id(struct store *st, int64_t id, unsigned gen,
-				  enum store_deletion why, const char *source,
-				  const char *detail, bool *was, char *err);
-/*
- * store_delete_id() for the subscriber and generation of @c, counted on
- * the mailing it names (c->mailing: the issue whose link or VERP address
- * was used, or whose send refused the address): as a hard bounce
- * (STORE_DEL_BOUNCED; one still pending there counts as failed too) or as
- * an unsubscribe. Mailing 0 (store_delete_id() and every other deletion:
+ * The one deletion of a subscriber named by a token's claims (a verified
+ * link, a bounce, a refusal at send time): deletes c->subscriber and their
+ * deliveries, keeps a suppression entry, records the audit event @why
+ * with @source ("web", "bounce", "mail", "send") and @detail (a status and
+ * a word, never an address, or NULL), and scrubs the files when it owns
+ * the transaction (else the owner does, with store_end()). Nothing, and
+ * *was false, when they are gone already or c->gen is not their current
+ * generation (the token or the mail was about an address they no longer
+ * have). Counted on the mailing c->mailing names (the issue whose link or
+ * VERP address was used, or whose send refused the address): as a hard
+ * bounce (STORE_DEL_BOUNCED; one still pending there counts as failed
+ * too) or as an unsubscribe. Mailing 0 (and every other deletion:
  * unsubscribe, erase, soft bounces over the threshold): the newest
  * mailing sent to them, if any.
  */
@@ -361,7 +355,7 @@ void store_mailing_sender(struct store *st);
 
 /* --- bounce.c: what bounces do to a subscriber (used by bounce/) --- */
 
-/* A hard bounce is a deletion: store_delete_id(..., STORE_DEL_BOUNCED, ...). */
+/* A hard bounce is a deletion: store_delete_claims(..., STORE_DEL_BOUNCED, ...). */
 /* A soft bounce: one point a day at most; points older than @window_days
  * are dropped (decay); @threshold points within the window delete as a hard
  * bounce. *score is the score after this bounce. */

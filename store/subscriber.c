@@ -411,15 +411,6 @@ store_deletion_name(enum store_deletion why)
 }
 
 enum store_status
-store_delete_id(struct store *st, int64_t id, unsigned gen, enum store_deletion why,
-		const char *source, const char *detail, bool *was, char *err)
-{
-	const struct token_claims c = {.subscriber = id, .gen = gen};
-
-	return store_delete_claims(st, &c, why, source, detail, was, err);
-}
-
-enum store_status
 store_delete_claims(struct store *st, const struct token_claims *c, enum store_deletion why,
 		    const char *source, const char *detail, bool *was, char *err)
 {

@@ -140,13 +140,13 @@ Test(mailing, hard_bounce_deletes_and_suppresses)
 
 	scratch_open(&s);
 	id = add(&s, "gone@example.no", "Gone");
-	cr_assert_eq(store_delete_id(s.st, id, 0, STORE_DEL_BOUNCED, "send", "rejected at send time: 5.1.1",
+	cr_assert_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = id, .gen = 0}, STORE_DEL_BOUNCED, "send", "rejected at send time: 5.1.1",
 					   &deleted, err), STORE_OK, "%s", err);
 	cr_assert(deleted);
 	cr_assert_eq(store_subscriber_get(s.st, id, &sub, err), STORE_NOTFOUND);
 	cr_assert_eq(store_suppress_has(s.st, "gone@example.no", &has, err), STORE_OK);
 	cr_assert(has, "a later purchase does not enrol the dead address");
-	cr_assert_eq(store_delete_id(s.st, id, 0, STORE_DEL_BOUNCED, "send", "again", &deleted, err), STORE_OK);
+	cr_assert_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = id, .gen = 0}, STORE_DEL_BOUNCED, "send", "again", &deleted, err), STORE_OK);
 	cr_assert(!deleted, "a second bounce for the same subscriber changes nothing");
 	scratch_close(&s);
 }
@@ -246,7 +246,7 @@ Test(mailing, counts_outlive_the_subscribers)
 					 STORE_DEL_UNSUBSCRIBED, "mail", "mailto", &was, err), STORE_OK);
 	cr_assert_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = ids[6], .mailing = m1},
 					 STORE_DEL_BOUNCED, "bounce", "5.1.1", &was, err), STORE_OK);
-	cr_assert_eq(store_delete_id(s.st, ids[7], 0, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
+	cr_assert_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = ids[7], .gen = 0}, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_assert_eq(store_erase(s.st, "r19@example.no", true, "cli", &was, err), STORE_OK);
 	m = summary(&s, m1);
 	cr_expect_eq(m.sent, 20);

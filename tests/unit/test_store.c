@@ -128,9 +128,9 @@ Test(store, unsubscribe_suppresses_and_scrubs)
 	cr_expect(!has);
 	/* by id, as a link does; twice is fine */
 	token_for(s.keys, TOKEN_UNSUBSCRIBE, id, 0, tok);
-	cr_expect_eq(store_delete_id(s.st, id, 0, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
+	cr_expect_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = id, .gen = 0}, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_expect(was);
-	cr_expect_eq(store_delete_id(s.st, id, 0, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
+	cr_expect_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = id, .gen = 0}, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_expect(!was);
 	/* an unknown address still gets a suppression entry */
 	cr_expect_eq(store_unsubscribe(s.st, "never@example.no", "test", &was, err), STORE_OK);
@@ -254,14 +254,14 @@ Test(store, rectify_binds_links_to_the_address)
 	cr_expect_str_eq(email, "");
 	cr_expect_eq(store_subscriber_email(s.st, id, 1, email, err), STORE_OK);
 	cr_expect_str_eq(email, "zq-new@example.no");
-	cr_expect_eq(store_delete_id(s.st, id, 0, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
+	cr_expect_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = id, .gen = 0}, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_expect(!was, "an old link unsubscribed the new address");
 	cr_expect_eq(store_subscriber_get(s.st, id, &sub, err), STORE_OK);
 	/* the reply keeps its words, not the old address, in any case */
 	cr_expect(!files_contain(&s, "ecycled@"), "the old address is still in the files");
 	cr_expect_eq(count_rows(&s, "SELECT count(*) FROM delivery WHERE reply ="
 			     " '452 4.2.2 <[a former address]>: mailbox full, [a former address]'"), 1);
-	cr_expect_eq(store_delete_id(s.st, id, 1, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
+	cr_expect_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = id, .gen = 1}, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_expect(was);
 	scratch_close(&s);
 }
@@ -573,7 +573,7 @@ Test(store, version_3_renormalizes_quoted_addresses)
 }
 
 /*
- * store_delete_id, the one deletion by id (a hard bounce, an unsubscribe
+ * store_delete_claims, the one deletion by id (a hard bounce, an unsubscribe
  * by token or by mail): a row per caller. Each deletes the subscriber,
  * keeps a suppression entry and an audit event with the caller's source
  * and detail (the event names the reason), scrubs the address from the
@@ -609,14 +609,14 @@ Test(store, delete_id_is_the_one_deletion)
 		cr_assert_eq(enroll(&s, rows[i].email, NULL, false, &res, &id), STORE_OK);
 		cr_expect(files_contain(&s, "4711@example.no"));
 		/* a generation the subscriber does not have: nothing */
-		cr_expect_eq(store_delete_id(s.st, id, 1, rows[i].why, rows[i].source, rows[i].detail, &was, err),
+		cr_expect_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = id, .gen = 1}, rows[i].why, rows[i].source, rows[i].detail, &was, err),
 			     STORE_OK, "%s", err);
 		cr_expect(!was, "%s: deleted by a generation they never had", local);
 		cr_expect_eq(store_subscriber_get(s.st, id, &sub, err), STORE_OK, "%s", local);
 
 		if (rows[i].callers_tx)
 			cr_assert_eq(store_begin(s.st, err), STORE_OK, "%s", err);
-		cr_expect_eq(store_delete_id(s.st, id, 0, rows[i].why, rows[i].source, rows[i].detail, &was, err),
+		cr_expect_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = id, .gen = 0}, rows[i].why, rows[i].source, rows[i].detail, &was, err),
 			     STORE_OK, "%s: %s", local, err);
 		cr_expect(was, "%s: not deleted", local);
 		if (rows[i].callers_tx)
@@ -635,7 +635,7 @@ Test(store, delete_id_is_the_one_deletion)
 		cr_expect(!files_contain(&s, "4711@example.no"), "%s: the address is still in the files", local);
 
 		/* gone already: not an error, nobody deleted, no second event */
-		cr_expect_eq(store_delete_id(s.st, id, 0, rows[i].why, rows[i].source, rows[i].detail, &was, err),
+		cr_expect_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = id, .gen = 0}, rows[i].why, rows[i].source, rows[i].detail, &was, err),
 			     STORE_OK, "%s", err);
 		cr_expect(!was, "%s: deleted twice", local);
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE subscriber_id = %lld AND event = '%s'",
@@ -645,7 +645,7 @@ Test(store, delete_id_is_the_one_deletion)
 	/* a caller's transaction that fails is rolled back: nobody deleted */
 	cr_assert_eq(enroll(&s, "zq-kept@example.no", NULL, false, &res, &id), STORE_OK);
 	cr_assert_eq(store_begin(s.st, err), STORE_OK, "%s", err);
-	cr_expect_eq(store_delete_id(s.st, id, 0, STORE_DEL_BOUNCED, "bounce", "5.1.1", &was, err), STORE_OK);
+	cr_expect_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = id, .gen = 0}, STORE_DEL_BOUNCED, "bounce", "5.1.1", &was, err), STORE_OK);
 	cr_expect(was);
 	cr_expect_eq(store_end(s.st, STORE_ERROR, err), STORE_ERROR);
 	cr_expect_eq(store_subscriber_get(s.st, id, &sub, err), STORE_OK, "a rolled back deletion stands");
