@@ -263,6 +263,14 @@ struct config {
 		int max_connections_per_client;	/* open connections of one address, public listener */
 	} web;
 	struct {
+		bool enabled;		/* the signup form, confirmation and API */
+		int confirm_hours;	/* a confirmation link's life */
+		int resend_hours;	/* one confirmation mail per address per this */
+		int max_pending;	/* pending signups held at most */
+		char *consent_text_nb;	/* the consent texts shown beside the button */
+		char *consent_text_en;
+	} signup;
+	struct {
 		int months_without_purchase;
 		int audit_months;
 		int keep_days;		/* days a message stays in [bounce] keep */

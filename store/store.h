@@ -49,7 +49,10 @@ int store_keys_current(const struct store_keys *k);
 enum token_purpose {
 	TOKEN_UNSUBSCRIBE = 1,
 	TOKEN_BOUNCE = 2,	/* VERP envelope sender */
-	TOKEN_ACCESS = 3	/* data access request */
+	TOKEN_ACCESS = 3,	/* data access request */
+	TOKEN_CONFIRM = 4	/* a signup's confirmation link: names the
+				 * pending signup (claims.subscriber), not a
+				 * subscriber; claims.gen and .mailing are 0 */
 };
 
 #define TOKEN_LEN 49		/* base64url(19) "." base64url(16) */
@@ -203,6 +206,86 @@ enum store_status store_end(struct store *st, enum store_status s, char *err);
 enum store_status store_erase(struct store *st, const char *email,
 			      bool suppress, const char *source, bool *existed,
 			      char *err);
+
+/* --- signup.c: double opt-in of people who bought nothing --- */
+
+#define CONSENT_TEXT_MAX 2000	/* bytes of a consent text */
+
+enum signup_channel { SIGNUP_WEB = 1, SIGNUP_API = 2 };
+
+/* "web-form" or "api": what export and the audit log say. */
+const char *store_signup_channel_name(enum signup_channel ch);
+
+struct signup {
+	const char *email;	/* raw input: normalised and validated here */
+	const char *name;	/* NULL or "" for none */
+	const char *lang;	/* "nb" or "en": the confirmation mail's language */
+	const char *consent_text;	/* exactly the text shown beside the button */
+	enum signup_channel channel;
+	int confirm_hours;	/* the confirmation link's life */
+	int resend_hours;	/* at most one confirmation mail per address per this */
+	long long max_pending;	/* pending signups held at most */
+};
+
+enum signup_outcome {
+	SIGNUP_QUEUED,		/* a confirmation mail is queued (durably) */
+	SIGNUP_THROTTLED,	/* one was queued less than resend_hours ago: none now */
+	SIGNUP_FULL,		/* max_pending reached: nothing recorded */
+};
+
+/*
+ * One transaction: records the pending signup of @s (or refreshes the
+ * address's pending one: new name, language, consent text, expiry), keeps
+ * its consent text once per version (by hash), adds the audit event
+ * "signup-requested" (keyed hash, never the address) and queues its
+ * confirmation mail, due now. The same work whatever the address's state
+ * (new, pending, subscribed, suppressed): the caller answers the same.
+ * STORE_INVALID (the message says why) for an address that is not one.
+ */
+enum store_status store_signup_request(struct store *st, const struct signup *s,
+				       enum signup_outcome *out, char *err);
+
+/* A confirmation mail that is due: what the mailer needs to build it. */
+struct signup_mail {
+	int64_t id;		/* the pending signup: TOKEN_CONFIRM's claims.subscriber */
+	char email[ADDR_MAX + 1];
+	char name[NAME_MAX_LEN + 1];
+	char lang[3];		/* "nb" or "en" */
+	char expires[TIMESTAMP_LEN];	/* when the link stops working (UTC) */
+	int attempts;		/* tries so far */
+};
+
+/* Up to @max confirmation mails due now (queued, or their retry time
+ * reached) whose links have not expired, oldest first, into @out;
+ * returns how many, or -1 with @err. Reads only. */
+int store_signup_due(struct store *st, struct signup_mail *out, int max, char *err);
+/* Records one attempt at mail @id: @sent, or tried again @retry_seconds
+ * from now (never past the link's expiry: then it is not tried again). */
+enum store_status store_signup_mailed(struct store *st, int64_t id, bool sent,
+				      int retry_seconds, char *err);
+
+enum confirm_outcome {
+	CONFIRM_ENROLLED,	/* a new subscriber, basis consent */
+	CONFIRM_CONSENTED,	/* already a subscriber: the basis is now consent */
+	CONFIRM_ALREADY,	/* confirmed before: nothing changed */
+	CONFIRM_EXPIRED,	/* no such pending signup (expired, deleted) */
+};
+
+/*
+ * Confirms the pending signup a verified TOKEN_CONFIRM names (@c): in one
+ * transaction enrols the address with basis consent (or makes an existing
+ * subscriber's basis consent: no second row), clears its suppression
+ * entry, records the consent evidence with the subscriber (requested,
+ * confirmed, channel, consent text hash) and the audit event
+ * "consent-confirmed". *subscriber and *gen name the subscriber (for
+ * their unsubscribe link) unless CONFIRM_EXPIRED.
+ */
+enum store_status store_signup_confirm(struct store *st, const struct token_claims *c,
+				       enum confirm_outcome *out, int64_t *subscriber,
+				       unsigned *gen, char *err);
+/* Deletes the pending signups whose links have expired, bytes and all
+ * (scrubs when any was deleted); *deleted counts them. */
+enum store_status store_signup_expire(struct store *st, long long *deleted, char *err);
 
 /* --- suppress.c: keyed hashes of addresses that must not be enrolled --- */
 
