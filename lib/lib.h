@@ -267,6 +267,7 @@ struct config {
 		int confirm_hours;	/* a confirmation link's life */
 		int resend_hours;	/* one confirmation mail per address per this */
 		int max_pending;	/* pending signups held at most */
+		int client_hourly;	/* signup requests one client may make an hour */
 		char *consent_text_nb;	/* the consent texts shown beside the button */
 		char *consent_text_en;
 	} signup;
