@@ -239,6 +239,87 @@ web_api_purchases(struct web_request *r, struct MHD_Connection *c, const char *m
 	}
 }
 
+/*
+ * POST /api/v1/signups {"email", "name"}: the shop's "send me the
+ * newsletter" box. Starts the same double opt-in as the form (channel api,
+ * the consent text of [list] language): nothing is enrolled until the
+ * person confirms from the mail. 202 whether a mail is queued now or one
+ * went out within [signup] resend_hours; 503 when max_pending is reached.
+ */
+enum MHD_Result
+web_api_signups(struct web_request *r, struct MHD_Connection *c)
+{
+	const struct config *cfg = r->srv->cfg;
+	enum web_lang l = r->srv->lang;
+	struct signup sg = {
+		.lang = web_page_lang_tag(l),
+		.consent_text = web_signup_consent(cfg, l),
+		.channel = SIGNUP_API,
+		.confirm_hours = cfg->signup.confirm_hours,
+		.resend_hours = cfg->signup.resend_hours,
+		.max_pending = cfg->signup.max_pending,
+	};
+	enum signup_outcome out;
+	char err[ERR_LEN];
+	json_error_t jerr;
+	struct store *st;
+	enum store_status s;
+	const char *key;
+	json_t *o, *v;
+
+	o = json_loadb(r->body.s ? r->body.s : "", r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL || !json_is_object(o)) {
+		json_decref(o);
+		return web_reply_error(r, c, MHD_HTTP_BAD_REQUEST,
+				       "the body must be a JSON object {\"email\", \"name\"}");
+	}
+	json_object_foreach(o, key, v) {
+		if (strcmp(key, "email") != 0 && strcmp(key, "name") != 0) {
+			json_decref(o);
+			return web_reply_error(r, c, MHD_HTTP_BAD_REQUEST,
+					       "unknown field (known: email, name)");
+		}
+	}
+	if (opt_string(o, "email", &sg.email) < 0 || opt_string(o, "name", &sg.name) < 0) {
+		json_decref(o);
+		return web_reply_error(r, c, MHD_HTTP_BAD_REQUEST, "email and name must be strings");
+	}
+	if (sg.email == NULL) {
+		json_decref(o);
+		return web_reply_error(r, c, MHD_HTTP_BAD_REQUEST, "email is missing");
+	}
+	if ((st = web_worker_store(r->srv, err)) == NULL) {
+		json_decref(o);
+		log_warn("%s", err);
+		return web_reply_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				       "the database is unreachable: try again");
+	}
+	web_worker_write_begin(r->srv);
+	s = store_signup_request(st, &sg, &out, err);
+	web_worker_write_end(r->srv);
+	json_decref(o);
+	if (s == STORE_INVALID)
+		return web_reply_error(r, c, MHD_HTTP_BAD_REQUEST, err);
+	if (s != STORE_OK)
+		return store_error(r, c, s, err);
+	if (out == SIGNUP_FULL) {
+		atomic_fetch_add(&r->srv->metrics.signups_full, 1);
+		log_warn("API signup not recorded: [signup] max_pending (%d) pending signups are "
+			 "waiting for confirmation", cfg->signup.max_pending);
+		return web_reply_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				       "too many signups wait for confirmation ([signup] max_pending): "
+				       "try again later");
+	}
+	atomic_fetch_add(out == SIGNUP_QUEUED ? &r->srv->metrics.signups
+					      : &r->srv->metrics.signups_throttled, 1);
+	return web_reply_json(r, c, MHD_HTTP_ACCEPTED,
+			      json_pack("{s:s, s:s}", "result", "pending",
+					"detail", out == SIGNUP_QUEUED
+					? "a confirmation mail is on its way; nothing is enrolled until it is confirmed"
+					: "a confirmation mail went out recently and is not sent again yet; "
+					  "nothing is enrolled until it is confirmed"));
+}
+
 enum MHD_Result
 web_api_subscriber(struct web_request *r, struct MHD_Connection *c, const char *method)
 {

@@ -16,12 +16,15 @@ static const char *const route_names[ROUTE_COUNT] = {
 	[ROUTE_PURCHASES] = "api_purchases",
 	[ROUTE_SUBSCRIBER] = "api_subscriber",
 	[ROUTE_SUBSCRIBER_ACTION] = "api_subscriber_action",
+	[ROUTE_SIGNUP] = "signup",
+	[ROUTE_SIGNUP_CONFIRM] = "signup_confirm",
+	[ROUTE_API_SIGNUPS] = "api_signups",
 	[ROUTE_NOT_FOUND] = "not_found",
 };
 
 /* The statuses counted one by one; the last slot takes any other. */
 static const unsigned statuses[METRICS_STATUSES] = {
-	200, 201, 400, 401, 404, 405, 413, 422, 431, 500, 503, 0,
+	200, 201, 202, 400, 401, 404, 405, 413, 422, 429, 431, 500, 503, 0,
 };
 
 const char *
@@ -84,6 +87,19 @@ web_metrics_render(const struct web_metrics *m,
 		   "newsletter_enrolments_total{result=\"suppressed\"} %lu\n",
 		   atomic_load(&m->enrol_new), atomic_load(&m->enrol_refreshed),
 		   atomic_load(&m->enrol_suppressed));
+	buf_printf(out, "# HELP newsletter_signups_total Signup requests through the form and the API, by what became of them.\n"
+		   "# TYPE newsletter_signups_total counter\n"
+		   "newsletter_signups_total{result=\"queued\"} %lu\n"
+		   "newsletter_signups_total{result=\"throttled\"} %lu\n"
+		   "newsletter_signups_total{result=\"full\"} %lu\n"
+		   "newsletter_signups_total{result=\"honeypot\"} %lu\n"
+		   "newsletter_signups_total{result=\"client_limit\"} %lu\n"
+		   "# HELP newsletter_signup_confirmations_total Signups confirmed through this server.\n"
+		   "# TYPE newsletter_signup_confirmations_total counter\n"
+		   "newsletter_signup_confirmations_total %lu\n",
+		   atomic_load(&m->signups), atomic_load(&m->signups_throttled),
+		   atomic_load(&m->signups_full), atomic_load(&m->signups_honeypot),
+		   atomic_load(&m->signups_limited), atomic_load(&m->confirmations));
 	if (st == NULL)
 		return;
 	buf_printf(out, "# HELP newsletter_subscribers Subscribers in the store, by state.\n"

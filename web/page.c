@@ -31,7 +31,19 @@ static const char style[] =
 	"button:hover{background:#082c69;border-color:#082c69;color:#fff}"
 	"button:focus,button:focus-visible{outline:3px solid #b34700;outline-offset:3px}"
 	".addr{font-weight:700;overflow-wrap:anywhere}"
-	"hr{border:0;border-top:1px solid #767676;margin:2rem 0}";
+	"hr{border:0;border-top:1px solid #767676;margin:2rem 0}"
+	"label{display:block;font-weight:600;margin:0 0 .25rem}"
+	"input{font:inherit;box-sizing:border-box;width:100%;min-height:2.75rem;padding:.4rem .6rem;"
+	"border:2px solid #595959;border-radius:.3rem}"
+	"input:focus{outline:3px solid #b34700;outline-offset:2px}"
+	".hp{display:none}"
+	".error{color:#a4000f;font-weight:600}"
+	".consent{font-size:1rem;color:#3b3b3b}"
+	"table{border-collapse:collapse;width:100%;margin:0 0 1.5rem;font-size:1rem}"
+	"caption{text-align:left;font-weight:700;margin:0 0 .5rem}"
+	"th,td{border:1px solid #959595;padding:.4rem;text-align:left;vertical-align:top;"
+	"overflow-wrap:anywhere}"
+	"th{background:#eef1f6}";
 
 /* Text per page and language: the title, then paragraphs (%1$s: the list). */
 struct text {
@@ -267,6 +279,32 @@ add_text(struct buf *b, const char *fmt, const char *list, const char *masked)
 /* Room for a page at once: no reallocation while it is written. */
 #define PAGE_SIZE_HINT 4096
 
+void
+web_page_open(struct buf *b, enum web_lang l, const char *title, const char *list)
+{
+	/* buf_adds only: this is the hot path of the server (no printf). */
+	buf_reserve(b, PAGE_SIZE_HINT);
+	buf_adds(b, "<!DOCTYPE html>\n<html lang=\"");
+	buf_adds(b, lang_tags[l]);
+	buf_adds(b, "\">\n<head>\n<meta charset=\"utf-8\">\n"
+		 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+		 "<meta name=\"referrer\" content=\"no-referrer\">\n<title>");
+	html_escape(b, title);
+	buf_adds(b, " – ");
+	html_escape(b, list);
+	buf_adds(b, "</title>\n<style>");
+	buf_add(b, style, sizeof(style) - 1);
+	buf_adds(b, "</style>\n</head>\n<body>\n<main>\n<h1>");
+	html_escape(b, title);
+	buf_adds(b, "</h1>\n");
+}
+
+void
+web_page_close(struct buf *b)
+{
+	buf_adds(b, "</main>\n</body>\n</html>\n");
+}
+
 char *
 web_page_render(enum web_page_kind kind, enum web_lang l, const struct web_page_args *a, size_t *len)
 {
@@ -274,22 +312,8 @@ web_page_render(enum web_page_kind kind, enum web_lang l, const struct web_page_
 	const char *list = a && a->list ? a->list : "";
 	struct buf b;
 
-	/* buf_adds only: this is the hot path of the server (no printf). */
 	buf_init(&b);
-	buf_reserve(&b, PAGE_SIZE_HINT);
-	buf_adds(&b, "<!DOCTYPE html>\n<html lang=\"");
-	buf_adds(&b, lang_tags[l]);
-	buf_adds(&b, "\">\n<head>\n<meta charset=\"utf-8\">\n"
-		 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-		 "<meta name=\"referrer\" content=\"no-referrer\">\n<title>");
-	html_escape(&b, t->title);
-	buf_adds(&b, " – ");
-	html_escape(&b, list);
-	buf_adds(&b, "</title>\n<style>");
-	buf_add(&b, style, sizeof(style) - 1);
-	buf_adds(&b, "</style>\n</head>\n<body>\n<main>\n<h1>");
-	html_escape(&b, t->title);
-	buf_adds(&b, "</h1>\n");
+	web_page_open(&b, l, t->title, list);
 	if (kind == PAGE_CONFIRM) {
 		buf_adds(&b, "<p>");
 		add_text(&b, confirm[l].question, list, a->masked);
@@ -312,7 +336,7 @@ web_page_render(enum web_page_kind kind, enum web_lang l, const struct web_page_
 		add_text(&b, t->para, list, NULL);
 		buf_addc(&b, '\n');
 	}
-	buf_adds(&b, "</main>\n</body>\n</html>\n");
+	web_page_close(&b);
 	*len = b.len;
 	return b.s;
 }
@@ -364,6 +388,9 @@ web_page_cache_free(struct web_page_cache *pc)
 			free(pc->fixed[k][l].s);
 	for (int l = 0; l < LANG_COUNT; l++)
 		free(pc->confirm[l].s);
+	for (int k = 0; k < SPAGE_COUNT; k++)
+		for (int l = 0; l < LANG_COUNT; l++)
+			free(pc->signup[k][l].s);
 	memset(pc, 0, sizeof(*pc));
 }
 
@@ -404,4 +431,204 @@ web_page_csp(char *out, size_t outlen)
 	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), sodium_base64_VARIANT_ORIGINAL);
 	return fmt(out, outlen, "default-src 'none'; style-src 'sha256-%s'; form-action 'self'; "
 		   "frame-ancestors 'none'; base-uri 'none'", b64);
+}
+
+/* --- the signup pages (double opt-in) --- */
+
+static const struct {
+	const char *title;
+	const char *para;	/* HTML, may hold %1$s (the list's name) */
+} signup_texts[SPAGE_COUNT][LANG_COUNT] = {
+	[SPAGE_FORM] = {
+		[LANG_EN] = {"Subscribe to the newsletter",
+			     "<p>Get the newsletter of %1$s by e-mail. We send you a message with a "
+			     "link first: nothing is signed up until you click it.</p>"},
+		[LANG_NB] = {"Meld deg på nyhetsbrevet",
+			     "<p>Få nyhetsbrevet fra %1$s på e-post. Først sender vi deg en melding "
+			     "med en lenke: ingenting blir meldt på før du klikker på den.</p>"},
+	},
+	[SPAGE_CHECK_MAIL] = {
+		[LANG_EN] = {"Check your mailbox",
+			     "<p>If the address can receive mail, a message from %1$s with a link "
+			     "to confirm is on its way to it.</p>"
+			     "<p>Open the message and click the link to start the newsletter. Until "
+			     "you do, you are not signed up; if you never do, the address is "
+			     "deleted when the link expires.</p>"
+			     "<p>No message within a few minutes? Look in the spam folder.</p>"},
+		[LANG_NB] = {"Sjekk innboksen din",
+			     "<p>Kan adressen ta imot e-post, er en melding fra %1$s med en lenke "
+			     "du kan bekrefte med, på vei dit.</p>"
+			     "<p>Åpne meldingen og klikk på lenken for å få nyhetsbrevet. Før du "
+			     "gjør det, er du ikke meldt på; gjør du det aldri, slettes adressen "
+			     "når lenken går ut.</p>"
+			     "<p>Ingen melding etter noen minutter? Se i søppelpostmappen.</p>"},
+	},
+	[SPAGE_CONFIRM] = {
+		[LANG_EN] = {"Confirm your subscription",
+			     "<p>Do you want to receive the newsletter of %1$s? Click the button to "
+			     "confirm. Every issue has a link to unsubscribe, which deletes your "
+			     "address.</p>"},
+		[LANG_NB] = {"Bekreft påmeldingen",
+			     "<p>Vil du ha nyhetsbrevet fra %1$s? Klikk på knappen for å bekrefte. "
+			     "Hvert nyhetsbrev har en lenke for å melde seg av, som sletter "
+			     "adressen din.</p>"},
+	},
+	[SPAGE_DONE] = {
+		[LANG_EN] = {"You are subscribed",
+			     "<p>Thank you: you will receive the newsletter of %1$s. Every issue "
+			     "has a link to unsubscribe; this is yours too.</p>"},
+		[LANG_NB] = {"Du er meldt på",
+			     "<p>Takk: du får nyhetsbrevet fra %1$s. Hvert nyhetsbrev har en lenke "
+			     "for å melde seg av; her er din også.</p>"},
+	},
+	[SPAGE_INVALID] = {
+		[LANG_EN] = {"This confirmation link is not valid",
+			     "<p>The link may have expired (it works for a limited time), or it "
+			     "was cut short or changed on its way to you. Nothing was signed "
+			     "up.</p>"
+			     "<p>To get the newsletter, <a href=\"../subscribe\">sign up again</a> "
+			     "and use the link in the new message.</p>"},
+		[LANG_NB] = {"Bekreftelseslenken er ikke gyldig",
+			     "<p>Lenken kan ha gått ut (den virker en begrenset tid), eller den ble "
+			     "kuttet av eller endret på veien til deg. Ingenting ble meldt på.</p>"
+			     "<p>For å få nyhetsbrevet, <a href=\"../subscribe\">meld deg på "
+			     "igjen</a> og bruk lenken i den nye meldingen.</p>"},
+	},
+	[SPAGE_TOO_MANY] = {
+		[LANG_EN] = {"Please try again later",
+			     "<p>We have had too many signups from your network within the hour. "
+			     "Nothing was recorded. Please try again in an hour.</p>"},
+		[LANG_NB] = {"Prøv igjen senere",
+			     "<p>Vi har fått for mange påmeldinger fra nettverket ditt den siste "
+			     "timen. Ingenting ble lagret. Prøv igjen om en time.</p>"},
+	},
+};
+
+/* The form's own words. */
+static const struct {
+	const char *email, *name, *honeypot, *button;
+	const char *unsubscribe, *data_heading, *data_text, *data_button;
+	const char *confirm_button;
+} signup_words[LANG_COUNT] = {
+	[LANG_EN] = {"E-mail address", "Name (optional)", "Leave this field empty", "Subscribe",
+		     "Unsubscribe", "Your data",
+		     "You can see everything we hold about you, and why.",
+		     "See the data you hold about me", "Yes, subscribe me"},
+	[LANG_NB] = {"E-postadresse", "Navn (valgfritt)", "La dette feltet stå tomt", "Meld meg på",
+		     "Meld meg av", "Dine opplysninger",
+		     "Du kan se alt vi har lagret om deg, og hvorfor.",
+		     "Se opplysningene dere har om meg", "Ja, meld meg på"},
+};
+
+/* The signup form, with what was typed and why it was refused, if it was. */
+static void
+signup_form(struct buf *b, enum web_lang l, const struct web_signup_args *a)
+{
+	bool bad = a->reason != NULL;
+
+	if (bad) {
+		buf_adds(b, "<p class=\"error\" id=\"email-error\" role=\"alert\">");
+		html_escape(b, a->reason);
+		buf_adds(b, "</p>\n");
+	}
+	/* No action: the form posts to the page's own address. */
+	buf_adds(b, "<form method=\"post\">\n<p><label for=\"email\">");
+	html_escape(b, signup_words[l].email);
+	buf_adds(b, "</label>\n<input id=\"email\" name=\"email\" type=\"email\" required "
+		 "maxlength=\"254\" autocomplete=\"email\" spellcheck=\"false\"");
+	if (bad)
+		buf_adds(b, " aria-invalid=\"true\" aria-describedby=\"email-error\"");
+	if (a->email != NULL && *a->email) {
+		buf_adds(b, " value=\"");
+		html_escape(b, a->email);
+		buf_addc(b, '"');
+	}
+	buf_adds(b, "></p>\n<p><label for=\"name\">");
+	html_escape(b, signup_words[l].name);
+	buf_adds(b, "</label>\n<input id=\"name\" name=\"name\" type=\"text\" maxlength=\"200\" "
+		 "autocomplete=\"name\"");
+	if (a->name != NULL && *a->name) {
+		buf_adds(b, " value=\"");
+		html_escape(b, a->name);
+		buf_addc(b, '"');
+	}
+	/*
+	 * The honeypot: a field people neither see nor hear (display:none,
+	 * hidden, aria-hidden, out of the tab order) that form-filling robots
+	 * fill. Its label is for the robots' benefit only.
+	 */
+	buf_adds(b, "></p>\n<div class=\"hp\" hidden aria-hidden=\"true\"><label for=\"website\">");
+	html_escape(b, signup_words[l].honeypot);
+	buf_adds(b, "</label><input id=\"website\" name=\"" SIGNUP_HONEYPOT "\" type=\"text\" "
+		 "tabindex=\"-1\" autocomplete=\"off\"></div>\n<p class=\"consent\">");
+	html_escape(b, a->consent ? a->consent : "");
+	buf_adds(b, "</p>\n<button type=\"submit\">");
+	html_escape(b, signup_words[l].button);
+	buf_adds(b, "</button>\n</form>\n");
+}
+
+/* The confirmed page: the subscriber's own unsubscribe link and data button. */
+static void
+signup_done(struct buf *b, enum web_lang l, const struct web_signup_args *a)
+{
+	buf_adds(b, "<p><a href=\"../u/");
+	html_escape(b, a->unsub ? a->unsub : "");
+	buf_adds(b, "\">");
+	html_escape(b, signup_words[l].unsubscribe);
+	buf_adds(b, "</a></p>\n<hr>\n<h2>");
+	html_escape(b, signup_words[l].data_heading);
+	buf_adds(b, "</h2>\n<p>");
+	html_escape(b, signup_words[l].data_text);
+	buf_adds(b, "</p>\n<form method=\"post\" action=\"../a/");
+	html_escape(b, a->access ? a->access : "");
+	buf_adds(b, "\">\n<button type=\"submit\" class=\"secondary\">");
+	html_escape(b, signup_words[l].data_button);
+	buf_adds(b, "</button>\n</form>\n");
+}
+
+char *
+web_page_signup(enum web_signup_page kind, enum web_lang l, const struct web_signup_args *a,
+		size_t *len)
+{
+	const char *list = a->list ? a->list : "";
+	struct buf b;
+
+	buf_init(&b);
+	web_page_open(&b, l, signup_texts[kind][l].title, list);
+	add_text(&b, signup_texts[kind][l].para, list, NULL);
+	buf_addc(&b, '\n');
+	if (kind == SPAGE_FORM) {
+		signup_form(&b, l, a);
+	} else if (kind == SPAGE_CONFIRM) {
+		/* No action: the button posts to the link's own address. */
+		buf_adds(&b, "<form method=\"post\">\n<button type=\"submit\">");
+		html_escape(&b, signup_words[l].confirm_button);
+		buf_adds(&b, "</button>\n</form>\n");
+	} else if (kind == SPAGE_DONE) {
+		signup_done(&b, l, a);
+	}
+	web_page_close(&b);
+	*len = b.len;
+	return b.s;
+}
+
+void
+web_page_cache_signup(struct web_page_cache *pc, const char *list, const char *const consent[LANG_COUNT])
+{
+	for (int k = 0; k < SPAGE_COUNT; k++)
+		for (int l = 0; l < LANG_COUNT; l++) {
+			struct web_signup_args a = {.list = list, .consent = consent[l]};
+			struct web_page_piece *p = &pc->signup[k][l];
+
+			/* The confirmed page names its subscriber: made for each. */
+			p->s = k == SPAGE_DONE ? NULL : web_page_signup(k, l, &a, &p->len);
+		}
+}
+
+const char *
+web_page_signup_cached(const struct web_page_cache *pc, enum web_signup_page kind, enum web_lang l,
+		       size_t *len)
+{
+	*len = pc->signup[kind][l].len;
+	return pc->signup[kind][l].s;
 }

@@ -17,7 +17,7 @@
 /* Queues a reply of @body, which MHD frees (MUST_FREE) or which outlives it (PERSISTENT). */
 static enum MHD_Result
 reply(struct web_request *r, struct MHD_Connection *c, unsigned status, const char *ctype,
-      void *body, size_t len, enum MHD_ResponseMemoryMode mode)
+      void *body, size_t len, enum MHD_ResponseMemoryMode mode, const char *disposition)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -50,6 +50,10 @@ reply(struct web_request *r, struct MHD_Connection *c, unsigned status, const ch
 					"Bearer realm=\"newsletter admin\"");
 	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+	if (status == MHD_HTTP_TOO_MANY_REQUESTS)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "3600");	/* the limit's hour */
+	if (disposition != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition);
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	if (ret == MHD_YES)
@@ -61,7 +65,7 @@ enum MHD_Result
 web_reply(struct web_request *r, struct MHD_Connection *c, unsigned status,
 	  const char *ctype, char *body, size_t len)
 {
-	return reply(r, c, status, ctype, body, len, MHD_RESPMEM_MUST_FREE);
+	return reply(r, c, status, ctype, body, len, MHD_RESPMEM_MUST_FREE, NULL);
 }
 
 enum web_lang
@@ -84,12 +88,43 @@ web_reply_page(struct web_request *r, struct MHD_Connection *c, unsigned status,
 	if (kind == PAGE_CONFIRM) {
 		char *body = web_page_confirm(pc, l, a->masked, a->access, &len);
 
-		return reply(r, c, status, html, body, len, MHD_RESPMEM_MUST_FREE);
+		return reply(r, c, status, html, body, len, MHD_RESPMEM_MUST_FREE, NULL);
 	}
 	/* Made when the server started; it outlives every response. */
 	const char *page = web_page_cached(pc, kind, l, &len);
 
-	return reply(r, c, status, html, (void *)page, len, MHD_RESPMEM_PERSISTENT);
+	return reply(r, c, status, html, (void *)page, len, MHD_RESPMEM_PERSISTENT, NULL);
+}
+
+enum MHD_Result
+web_reply_signup(struct web_request *r, struct MHD_Connection *c, unsigned status,
+		 enum web_signup_page kind, const struct web_signup_args *a)
+{
+	static const char html[] = "text/html; charset=utf-8";
+	enum web_lang l = web_reply_lang(r, c);
+	size_t len;
+
+	if (a != NULL) {
+		char *body = web_page_signup(kind, l, a, &len);
+
+		return reply(r, c, status, html, body, len, MHD_RESPMEM_MUST_FREE, NULL);
+	}
+	/* Made when the server started; it outlives every response. */
+	const char *page = web_page_signup_cached(&r->srv->pages, kind, l, &len);
+
+	return reply(r, c, status, html, (void *)page, len, MHD_RESPMEM_PERSISTENT, NULL);
+}
+
+enum MHD_Result
+web_reply_download(struct web_request *r, struct MHD_Connection *c, const char *ctype, char *body,
+		   size_t len, const char *filename)
+{
+	char disposition[128];
+
+	/* Our own names (data.c's): they fit; if not, the body still goes, inline. */
+	if (fmt(disposition, sizeof(disposition), "attachment; filename=\"%s\"", filename) < 0)
+		return reply(r, c, MHD_HTTP_OK, ctype, body, len, MHD_RESPMEM_MUST_FREE, NULL);
+	return reply(r, c, MHD_HTTP_OK, ctype, body, len, MHD_RESPMEM_MUST_FREE, disposition);
 }
 
 enum MHD_Result

@@ -53,21 +53,25 @@ struct route_def {
 	unsigned methods;
 	const char *allow;
 	bool auth;		/* needs the bearer token */
+	bool signup;		/* only when [signup] enabled; else 404 */
 };
 
 static const struct route_def routes[] = {
-	{ROUTE_UNSUBSCRIBE, false, "/u/", true, M_GET | M_HEAD | M_POST, "GET, HEAD, POST", false},
-	{ROUTE_DATA, false, "/a/", true, M_POST, "POST", false},
-	{ROUTE_HEALTHZ, false, "/healthz", false, M_GET | M_HEAD, "GET, HEAD", false},
-	{ROUTE_HEALTHZ, true, "/healthz", false, M_GET | M_HEAD, "GET, HEAD", false},
-	{ROUTE_METRICS, true, "/metrics", false, M_GET | M_HEAD, "GET, HEAD", true},
-	{ROUTE_PURCHASES, true, "/api/v1/purchases", false, M_POST, "POST", true},
-	{ROUTE_SUBSCRIBER_ACTION, true, "/api/v1/subscribers/", true, M_POST, "POST", true},
+	{ROUTE_UNSUBSCRIBE, false, "/u/", true, M_GET | M_HEAD | M_POST, "GET, HEAD, POST", false, false},
+	{ROUTE_DATA, false, "/a/", true, M_POST, "POST", false, false},
+	{ROUTE_SIGNUP, false, "/subscribe", false, M_GET | M_HEAD | M_POST, "GET, HEAD, POST", false, true},
+	{ROUTE_SIGNUP_CONFIRM, false, "/c/", true, M_GET | M_HEAD | M_POST, "GET, HEAD, POST", false, true},
+	{ROUTE_HEALTHZ, false, "/healthz", false, M_GET | M_HEAD, "GET, HEAD", false, false},
+	{ROUTE_HEALTHZ, true, "/healthz", false, M_GET | M_HEAD, "GET, HEAD", false, false},
+	{ROUTE_METRICS, true, "/metrics", false, M_GET | M_HEAD, "GET, HEAD", true, false},
+	{ROUTE_PURCHASES, true, "/api/v1/purchases", false, M_POST, "POST", true, false},
+	{ROUTE_API_SIGNUPS, true, "/api/v1/signups", false, M_POST, "POST", true, true},
+	{ROUTE_SUBSCRIBER_ACTION, true, "/api/v1/subscribers/", true, M_POST, "POST", true, false},
 	{ROUTE_SUBSCRIBER, true, "/api/v1/subscribers/", true, M_GET | M_HEAD | M_DELETE,
-	 "GET, HEAD, DELETE", true},
+	 "GET, HEAD, DELETE", true, false},
 };
 
-static const struct route_def not_found = {ROUTE_NOT_FOUND, false, "", true, 0, NULL, false};
+static const struct route_def not_found = {ROUTE_NOT_FOUND, false, "", true, 0, NULL, false, false};
 
 /* Whether an API path names an action: ADDRESS/restrict and the like. */
 static bool
@@ -96,7 +100,7 @@ route_find(const struct web_server *srv, bool admin, const char *url, const char
 		const struct route_def *d = &routes[i];
 		size_t n = strlen(d->path);
 
-		if (d->admin != admin)
+		if (d->admin != admin || (d->signup && !srv->cfg->signup.enabled))
 			continue;
 		if (d->prefix ? strncmp(url, d->path, n) != 0 : strcmp(url, d->path) != 0)
 			continue;
@@ -466,6 +470,12 @@ handle_locked(void *cls, struct MHD_Connection *c, const char *url, const char *
 		return m == M_POST ? web_unsub_post(r, c) : web_unsub_get(r, c);
 	case ROUTE_DATA:
 		return web_unsub_data(r, c);
+	case ROUTE_SIGNUP:
+		return m == M_POST ? web_signup_post(r, c) : web_signup_form(r, c);
+	case ROUTE_SIGNUP_CONFIRM:
+		return m == M_POST ? web_signup_confirm_post(r, c) : web_signup_confirm_get(r, c);
+	case ROUTE_API_SIGNUPS:
+		return web_api_signups(r, c);
 	case ROUTE_HEALTHZ:
 		return web_api_healthz(r, c);
 	case ROUTE_METRICS:
@@ -932,6 +942,7 @@ web_serve(const struct config *cfg, const struct store_keys *keys, const char *l
 	srv->keys = keys;
 	srv->lang = web_page_lang_code(cfg->list.language);
 	web_page_cache_init(&srv->pages, cfg->list.name);
+	web_signup_init(srv);
 	base_path(srv, cfg->list.base_url);
 	web_workers_init(srv);
 	pthread_mutex_init(&srv->conns_lock, NULL);
@@ -991,6 +1002,7 @@ out:
 		log_info("stopped");
 	web_api_token_free(srv->admin_hash);
 	web_page_cache_free(&srv->pages);
+	web_signup_free(srv);
 	/* The pools' threads have ended, and their stores with them. */
 	web_workers_free(srv);
 	pthread_mutex_destroy(&srv->conns_lock);

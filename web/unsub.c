@@ -109,6 +109,7 @@ web_unsub_post(struct web_request *r, struct MHD_Connection *c)
 	st = web_worker_store(srv, err);
 	if (verify(r, st, TOKEN_UNSUBSCRIBE, &tc) < 0)
 		return web_reply_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
+	j->kind = JOB_UNSUBSCRIBE;
 	j->id = tc.subscriber;
 	j->gen = tc.gen;
 	j->mailing = tc.mailing;
@@ -117,6 +118,37 @@ web_unsub_post(struct web_request *r, struct MHD_Connection *c)
 	MHD_suspend_connection(c);
 	web_writer_submit(&srv->writer, j);
 	return MHD_YES;
+}
+
+/* The data page's form: format=json asks for the file. */
+static void
+data_field(void *cls, const char *key, const char *value)
+{
+	if (strcmp(key, "format") == 0)
+		*(bool *)cls = strcmp(value, "json") == 0;
+}
+
+#define DATA_FIELD_MAX 64	/* bytes of a field of the data page's form */
+
+/* The export as a download, for GDPR art. 20: no address in its name. */
+static enum MHD_Result
+data_json(struct web_request *r, struct MHD_Connection *c, json_t *o)
+{
+	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char day[DATE_LEN], name[64];
+	struct buf b;
+
+	json_decref(o);
+	if (s == NULL)
+		fatal("out of memory (JSON)");
+	buf_init(&b);
+	buf_adds(&b, s);
+	buf_addc(&b, '\n');
+	free(s);
+	date_today(day);
+	if (fmt(name, sizeof(name), "newsletter-data-%s.json", day) < 0)
+		memcpy(name, "newsletter-data.json", sizeof("newsletter-data.json"));
+	return web_reply_download(r, c, "application/json", b.s, b.len, name);
 }
 
 enum MHD_Result
@@ -128,9 +160,15 @@ web_unsub_data(struct web_request *r, struct MHD_Connection *c)
 	struct subscriber sub;
 	struct token_claims tc;
 	enum store_status s;
+	bool want_json = false;
+	size_t len;
+	char *page;
 	json_t *o;
 	int64_t id;
 
+	/* A body that is no form asks for nothing more than the page. */
+	if (web_form_read(r, c, DATA_FIELD_MAX, data_field, &want_json, err) < 0)
+		want_json = false;
 	if (verify(r, st, TOKEN_ACCESS, &tc) < 0)
 		return web_reply_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
 	if (st == NULL) {
@@ -150,5 +188,9 @@ web_unsub_data(struct web_request *r, struct MHD_Connection *c)
 		log_warn("data access for subscriber %lld: %s", (long long)id, err);
 		return web_reply_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
 	}
-	return web_reply_json(r, c, MHD_HTTP_OK, o);
+	if (want_json)
+		return data_json(r, c, o);
+	page = web_data_page(o, web_reply_lang(r, c), cfg->list.name, &len);
+	json_decref(o);
+	return web_reply(r, c, MHD_HTTP_OK, "text/html; charset=utf-8", page, len);
 }

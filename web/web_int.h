@@ -62,10 +62,44 @@ struct web_page_template {
 	size_t len;
 	size_t masked_at, access_at;	/* the one-byte marks to fill */
 };
+/* The signup pages (signup.c's), apart: they show the consent texts. */
+enum web_signup_page {
+	SPAGE_FORM,		/* the form: email, name, the honeypot, the consent text */
+	SPAGE_CHECK_MAIL,	/* 200 to every valid address: "check your mailbox" */
+	SPAGE_CONFIRM,		/* GET /c/: one button */
+	SPAGE_DONE,		/* POST /c/: subscribed; their unsubscribe link, data button */
+	SPAGE_INVALID,		/* 400: an expired, forged or changed confirmation link */
+	SPAGE_TOO_MANY,		/* 429: the per-client limit */
+	SPAGE_COUNT
+};
+
+#define SIGNUP_HONEYPOT "website"	/* the form field only robots fill */
+
+struct web_signup_args {
+	const char *list;
+	const char *consent;	/* SPAGE_FORM: the consent text in the page's language */
+	const char *reason;	/* SPAGE_FORM at 400: what was wrong, NULL otherwise */
+	const char *email, *name;	/* SPAGE_FORM at 400: what was typed, given back */
+	const char *unsub, *access;	/* SPAGE_DONE: the subscriber's tokens */
+};
+
 struct web_page_cache {
 	struct web_page_piece fixed[PAGE_COUNT][LANG_COUNT];	/* all but PAGE_CONFIRM */
 	struct web_page_template confirm[LANG_COUNT];
+	struct web_page_piece signup[SPAGE_COUNT][LANG_COUNT];	/* all but SPAGE_DONE */
 };
+
+/* Every page's start (through <h1>) and end: one look for all of them. */
+void web_page_open(struct buf *b, enum web_lang l, const char *title, const char *list);
+void web_page_close(struct buf *b);
+/* A signup page as a malloc'd string; the caller frees it. */
+char *web_page_signup(enum web_signup_page kind, enum web_lang l, const struct web_signup_args *a,
+		      size_t *len);
+/* Makes the signup pages that depend on the list and the consent texts only. */
+void web_page_cache_signup(struct web_page_cache *pc, const char *list,
+			   const char *const consent[LANG_COUNT]);
+const char *web_page_signup_cached(const struct web_page_cache *pc, enum web_signup_page kind,
+				   enum web_lang l, size_t *len);
 
 void web_page_cache_init(struct web_page_cache *pc, const char *list);
 void web_page_cache_free(struct web_page_cache *pc);
@@ -84,6 +118,7 @@ int web_page_csp(char *out, size_t outlen) __attribute__((warn_unused_result));
 enum web_route {
 	ROUTE_UNSUBSCRIBE, ROUTE_DATA, ROUTE_HEALTHZ, ROUTE_METRICS,
 	ROUTE_PURCHASES, ROUTE_SUBSCRIBER, ROUTE_SUBSCRIBER_ACTION,
+	ROUTE_SIGNUP, ROUTE_SIGNUP_CONFIRM, ROUTE_API_SIGNUPS,
 	ROUTE_NOT_FOUND, ROUTE_COUNT
 };
 #define METRICS_STATUSES 16
@@ -91,6 +126,8 @@ enum web_route {
 /* Events of the server: rare, so shared by its threads. */
 struct web_metrics {
 	atomic_ulong unsubscribes;
+	atomic_ulong signups, signups_throttled, signups_full, signups_honeypot, signups_limited;
+	atomic_ulong confirmations;
 	atomic_ulong enrol_new, enrol_refreshed, enrol_suppressed;
 };
 
@@ -132,16 +169,30 @@ void web_scrub_note(struct web_scrub *s);
 /* Scrubs what is pending, then ends the thread. */
 void web_scrub_stop(struct web_scrub *s);
 
-/* --- writer.c: unsubscriptions committed in groups --- */
+/* --- writer.c: the public pages' writes, committed in groups --- */
 
-#define WRITER_BATCH 512	/* unsubscriptions in one transaction at most */
+#define WRITER_BATCH 512	/* jobs in one transaction at most */
+
+enum web_job_kind {
+	JOB_UNSUBSCRIBE,	/* POST /u/: id, gen, mailing in; was out */
+	JOB_SIGNUP,		/* POST /subscribe: signup in; signup_out out */
+	JOB_CONFIRM,		/* POST /c/: id (the pending signup) in; confirm_out.. out */
+};
 
 struct web_writer_job {
 	struct web_writer_job *next;
 	struct MHD_Connection *conn;	/* suspended until the job is done */
+	enum web_job_kind kind;
 	int64_t id;
 	unsigned gen;			/* the link's address generation */
 	int64_t mailing;		/* the link's mailing: counts the unsubscribe */
+	struct signup signup;		/* JOB_SIGNUP: points at the two below */
+	char email[ADDR_MAX + 1];	/* JOB_SIGNUP: normalised */
+	char name[NAME_MAX_LEN + 1];
+	enum signup_outcome signup_out;
+	enum confirm_outcome confirm_out;
+	int64_t subscriber;		/* JOB_CONFIRM: whom the signup enrolled */
+	unsigned sub_gen;
 	enum store_status status;
 	bool was;			/* was subscribed (now deleted) */
 	char err[ERR_LEN];
@@ -211,6 +262,7 @@ struct web_server {
 	enum web_lang lang;		/* [list] language */
 	char csp[256];
 	struct web_page_cache pages;	/* made at start, read-only after */
+	struct web_rate *rate;		/* signup.c's per-client limit, NULL when off */
 	const char *base_path;		/* of [list] base_url, "" for none */
 	size_t base_path_len;
 	unsigned char *admin_hash;	/* BLAKE2b of the bearer token (sodium_malloc) */
@@ -285,12 +337,46 @@ enum MHD_Result web_reply_json(struct web_request *r, struct MHD_Connection *c,
 enum MHD_Result web_reply_error(struct web_request *r, struct MHD_Connection *c,
 				unsigned status, const char *msg);
 enum web_lang web_reply_lang(struct web_request *r, struct MHD_Connection *c);
+/* A signup page in the reader's language (@a: NULL for a kept one). */
+enum MHD_Result web_reply_signup(struct web_request *r, struct MHD_Connection *c, unsigned status,
+				 enum web_signup_page kind, const struct web_signup_args *a);
+/* @body (malloc'd, taken) as a download named @filename. */
+enum MHD_Result web_reply_download(struct web_request *r, struct MHD_Connection *c,
+				   const char *ctype, char *body, size_t len, const char *filename);
 
 /* --- unsub.c: the subscriber's pages --- */
 
 enum MHD_Result web_unsub_get(struct web_request *r, struct MHD_Connection *c);
 enum MHD_Result web_unsub_post(struct web_request *r, struct MHD_Connection *c);
 enum MHD_Result web_unsub_data(struct web_request *r, struct MHD_Connection *c);
+
+/* --- signup.c: the signup form and its confirmation (double opt-in) --- */
+
+struct web_rate;
+
+/* The signup pages and the per-client limit, when [signup] enabled. */
+void web_signup_init(struct web_server *srv);
+void web_signup_free(struct web_server *srv);
+enum MHD_Result web_signup_form(struct web_request *r, struct MHD_Connection *c);
+enum MHD_Result web_signup_post(struct web_request *r, struct MHD_Connection *c);
+enum MHD_Result web_signup_confirm_get(struct web_request *r, struct MHD_Connection *c);
+enum MHD_Result web_signup_confirm_post(struct web_request *r, struct MHD_Connection *c);
+/* The consent text shown in @l, from [signup]. */
+const char *web_signup_consent(const struct config *cfg, enum web_lang l);
+
+/*
+ * Reads an application/x-www-form-urlencoded or multipart/form-data body
+ * already received: @fn is called for each field whole (at most @max
+ * bytes, else -1 "the field NAME is longer than MAX bytes"). -1 with the
+ * reason in @err for a body of another type or a malformed one.
+ */
+int web_form_read(struct web_request *r, struct MHD_Connection *c, size_t max,
+		  void (*fn)(void *cls, const char *key, const char *value), void *cls, char *err);
+
+/* --- data.c: the data page a person can read --- */
+
+/* The HTML page of @export (store_export's JSON); malloc'd. */
+char *web_data_page(const json_t *export, enum web_lang l, const char *list, size_t *len);
 
 /* --- api.c: the admin API --- */
 
@@ -303,6 +389,7 @@ enum MHD_Result web_api_purchases(struct web_request *r, struct MHD_Connection *
 enum MHD_Result web_api_subscriber(struct web_request *r, struct MHD_Connection *c, const char *method);
 enum MHD_Result web_api_subscriber_action(struct web_request *r, struct MHD_Connection *c,
 					  const char *method);
+enum MHD_Result web_api_signups(struct web_request *r, struct MHD_Connection *c);
 enum MHD_Result web_api_healthz(struct web_request *r, struct MHD_Connection *c);
 enum MHD_Result web_api_metrics(struct web_request *r, struct MHD_Connection *c);
 

@@ -1,6 +1,6 @@
 /*
- * web/writer.c - the one thread that commits the web's unsubscriptions, in
- * groups.
+ * web/writer.c - the one thread that commits the public pages' writes
+ * (unsubscriptions, signup requests and confirmations), in groups.
  *
  * A commit with synchronous = FULL waits for the disk (an fsync of the
  * write-ahead log: about 0.1 to 0.5 ms here). One commit per request would
@@ -16,21 +16,49 @@
  * timeout, a full disk), each of its jobs is tried again alone, so that one
  * bad job cannot fail the others.
  *
- * Below the handlers: unsub.c submits, and this file calls only the store
- * and the helpers below it (worker.c's write lock, scrub.c). Never logs an
- * address or a token: a job holds a subscriber id only.
+ * A signup request (POST /subscribe) and its confirmation (POST /c/) go
+ * the same way: each must be on disk before its page says so, and a form
+ * posted by thousands must not cost thousands of fsyncs.
+ *
+ * Below the handlers: unsub.c and signup.c submit, and this file calls
+ * only the store and the helpers below it (worker.c's write lock,
+ * scrub.c). Never logs an address or a token: a job holds a subscriber id,
+ * or a signup's address that it hands to the store and nowhere else.
  */
 #include "web_int.h"
 
 #include <string.h>
 
-/* The deletion of one job, counted on the mailing its link came with. */
+/* One job's write, inside the group's transaction (the store joins it). */
 static enum store_status
-delete_job(struct store *st, struct web_writer_job *j)
+run_job(struct store *st, struct web_writer_job *j)
 {
 	const struct token_claims c = {.subscriber = j->id, .gen = j->gen, .mailing = j->mailing};
 
-	return store_delete_claims(st, &c, STORE_DEL_UNSUBSCRIBED, "web", NULL, &j->was, j->err);
+	switch (j->kind) {
+	case JOB_SIGNUP:
+		return store_signup_request(st, &j->signup, &j->signup_out, j->err);
+	case JOB_CONFIRM:
+		/* A confirmation names the pending signup only: gen, mailing 0. */
+		return store_signup_confirm(st, &(struct token_claims){.subscriber = j->id},
+					    &j->confirm_out, &j->subscriber, &j->sub_gen, j->err);
+	default:
+		/* An unsubscription, counted on the mailing its link came with. */
+		return store_delete_claims(st, &c, STORE_DEL_UNSUBSCRIBED, "web", NULL, &j->was,
+					   j->err);
+	}
+}
+
+/* Whether the job deleted bytes that the scrub thread must clear. */
+static bool
+deleted_bytes(const struct web_writer_job *j)
+{
+	if (j->status != STORE_OK)
+		return false;
+	/* A confirmation deletes its pending row (the address moves over). */
+	return j->kind == JOB_CONFIRM ? j->confirm_out != CONFIRM_ALREADY &&
+					j->confirm_out != CONFIRM_EXPIRED
+				      : j->kind == JOB_UNSUBSCRIBE && j->was;
 }
 
 /* Commits @n jobs from @first in one transaction; false if that failed. */
@@ -42,7 +70,7 @@ commit_group(struct store *st, struct web_writer_job *first, char *err)
 	if (store_begin(st, err) != STORE_OK)
 		return false;
 	for (j = first; j; j = j->next) {
-		j->status = delete_job(st, j);
+		j->status = run_job(st, j);
 		if (j->status != STORE_OK) {
 			store_rollback(st);
 			return false;
@@ -57,6 +85,7 @@ run_group(struct web_writer *w, struct store *st, struct web_writer_job *first)
 	struct web_server *srv = w->srv;
 	struct web_writer_job *j, *next;
 	unsigned long deleted = 0;
+	bool scrub = false;
 	char err[ERR_LEN];
 
 	web_worker_write_begin(srv);
@@ -68,15 +97,17 @@ run_group(struct web_writer *w, struct store *st, struct web_writer_job *first)
 		}
 	} else if (!commit_group(st, first, err)) {
 		for (j = first; j; j = j->next)
-			j->status = delete_job(st, j);
+			j->status = run_job(st, j);
 	}
 	web_worker_write_end(srv);	/* before the replies: a page view after one reads afresh */
-	for (j = first; j; j = j->next)
-		deleted += j->status == STORE_OK && j->was;
-	if (deleted > 0) {
-		atomic_fetch_add(&srv->metrics.unsubscribes, deleted);
-		web_scrub_note(&srv->scrub);
+	for (j = first; j; j = j->next) {
+		deleted += j->kind == JOB_UNSUBSCRIBE && j->status == STORE_OK && j->was;
+		scrub |= deleted_bytes(j);
 	}
+	if (deleted > 0)
+		atomic_fetch_add(&srv->metrics.unsubscribes, deleted);
+	if (scrub)
+		web_scrub_note(&srv->scrub);
 	atomic_fetch_add(&w->batches, 1);
 	for (j = first; j; j = next) {
 		/* Once done, the request (and the job in it) may be gone. */
