@@ -187,6 +187,8 @@ cmd_retention(struct cli *c, int argc, char **argv)
 		       res.audit_events, res.audit_events == 1 ? "" : "s", res.audit_cutoff);
 	else
 		printf("audit events: no age limit ([retention] audit_months = 0)\n");
+	printf("%s %lld pending signup%s whose confirmation link expired\n",
+	       dry_run ? "would delete" : "deleted", res.signups, res.signups == 1 ? "" : "s");
 	/* Kept bounce messages carry the addresses of people since deleted. */
 	if (c->cfg.bounce.keep == NULL || c->cfg.bounce.keep[0] == '\0') {
 		printf("kept bounce messages: none ([bounce] keep is not set)\n");

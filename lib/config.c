@@ -83,6 +83,9 @@ struct ckey {
 /* Paths: what the README promises. The config file's folder put in front
  * of a relative one may make it longer; open() holds that to PATH_MAX. */
 #define CONFIG_PATH_MAX CONFIG_VALUE_MAX
+/* A consent text: what a line holds beside "consent_text_nb = ", and
+ * within the store's CONSENT_TEXT_MAX (2000, store/store.h). */
+#define CONFIG_CONSENT_MAX 1900
 
 #define O(f) offsetof(struct config, f)
 static const struct ckey config_keys[] = {
@@ -119,6 +122,13 @@ static const struct ckey config_keys[] = {
 	{"web", "max_connections", C_INT, O(web.max_connections), CONFIG_WORD_MAX, 1, 100000},
 	{"web", "request_timeout", C_INT, O(web.request_timeout), CONFIG_WORD_MAX, 1, 3600},
 	{"web", "max_connections_per_client", C_INT, O(web.max_connections_per_client), CONFIG_WORD_MAX, 1, 100000},
+	{"signup", "enabled", C_BOOL, O(signup.enabled), CONFIG_WORD_MAX, 0, 0},
+	{"signup", "confirm_hours", C_INT, O(signup.confirm_hours), CONFIG_WORD_MAX, 1, 720},
+	{"signup", "resend_hours", C_INT, O(signup.resend_hours), CONFIG_WORD_MAX, 0, 720},
+	{"signup", "max_pending", C_INT, O(signup.max_pending), CONFIG_WORD_MAX, 1, 10000000},
+	{"signup", "client_hourly", C_INT, O(signup.client_hourly), CONFIG_WORD_MAX, 1, 100000},
+	{"signup", "consent_text_nb", C_STR, O(signup.consent_text_nb), CONFIG_CONSENT_MAX, 0, 0},
+	{"signup", "consent_text_en", C_STR, O(signup.consent_text_en), CONFIG_CONSENT_MAX, 0, 0},
 	{"retention", "months_without_purchase", C_INT,
 	 O(retention.months_without_purchase), CONFIG_WORD_MAX, 0, 1200},
 	{"retention", "audit_months", C_INT, O(retention.audit_months), CONFIG_WORD_MAX, 0, 1200},
@@ -155,6 +165,16 @@ set_str(char **slot, const char *value)
 	*slot = value ? xstrdup(value) : NULL;
 }
 
+/*
+ * The consent texts shown beside the signup button unless the config
+ * gives its own: what the person receives, how often, and how to leave.
+ * A changed text is a new version of the consent (the store keeps each).
+ */
+#define CONFIG_CONSENT_NB "Ja takk, send meg nyhetsbrevet, omtrent én gang i uka. " \
+	"Hver utgave har en lenke nederst som melder meg av med ett klikk og sletter adressen min."
+#define CONFIG_CONSENT_EN "Yes, send me the newsletter, about once a week. " \
+	"Every issue has a link at the bottom that unsubscribes me in one click and deletes my address."
+
 /* Where the database, the key file and kept bounces are by default. */
 #define CONFIG_STATE_DIR "/var/lib/newsletter"
 
@@ -188,6 +208,13 @@ config_defaults(struct config *cfg)
 	cfg->web.max_connections = 1000;
 	cfg->web.request_timeout = 10;
 	cfg->web.max_connections_per_client = 32;
+	cfg->signup.enabled = false;
+	cfg->signup.confirm_hours = 72;
+	cfg->signup.resend_hours = 24;
+	cfg->signup.max_pending = 10000;
+	cfg->signup.client_hourly = 10;
+	set_str(&cfg->signup.consent_text_nb, CONFIG_CONSENT_NB);
+	set_str(&cfg->signup.consent_text_en, CONFIG_CONSENT_EN);
 	cfg->retention.months_without_purchase = 24;
 	cfg->retention.audit_months = 36;
 	cfg->retention.keep_days = 30;

@@ -108,6 +108,41 @@ static const char *const migrations[] = {
 	"   failed = failed + (new.state = 'failed') - (old.state = 'failed')"
 	"   WHERE id = new.mailing_id;"
 	" END;",
+	/*
+	 * 6: double opt-in (store/signup.c). A pending signup holds the
+	 * address until it is confirmed (then only a marker that names the
+	 * subscriber remains, and goes with them) or expires (deleted, bytes
+	 * and all). Consent texts are kept once per version, by hash; the
+	 * subscriber row holds the evidence of a confirmed consent.
+	 */
+	"CREATE TABLE consent_text ("
+	"  hash BLOB PRIMARY KEY,"	/* BLAKE2b-256 of the text, unkeyed: anyone can check it */
+	"  text TEXT NOT NULL,"
+	"  first_seen TEXT NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE signup ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"	/* never reused: a link names one */
+	"  email TEXT UNIQUE COLLATE NOCASE,"	/* normalised; NULL once confirmed */
+	"  name TEXT,"
+	"  lang TEXT NOT NULL,"
+	"  channel TEXT NOT NULL,"
+	"  consent_hash BLOB NOT NULL REFERENCES consent_text(hash),"
+	"  requested TEXT NOT NULL,"
+	"  expires TEXT NOT NULL,"	/* the link's end; the row is deleted after it */
+	"  queued TEXT NOT NULL,"	/* the last confirmation mail queued (resend limit) */
+	"  mail_due TEXT,"		/* NULL: no mail to send */
+	"  mail_attempts INTEGER NOT NULL DEFAULT 0,"
+	"  mail_sent TEXT,"
+	"  confirmed TEXT,"		/* the confirmed marker */
+	"  subscriber_id INTEGER REFERENCES subscriber(id) ON DELETE CASCADE"
+	");"
+	"CREATE INDEX signup_due ON signup(mail_due) WHERE mail_due IS NOT NULL;"
+	"CREATE INDEX signup_expires ON signup(expires);"
+	"CREATE INDEX signup_subscriber ON signup(subscriber_id) WHERE subscriber_id IS NOT NULL;"
+	"ALTER TABLE subscriber ADD COLUMN consent_requested TEXT;"
+	"ALTER TABLE subscriber ADD COLUMN consent_confirmed TEXT;"
+	"ALTER TABLE subscriber ADD COLUMN consent_channel TEXT;"
+	"ALTER TABLE subscriber ADD COLUMN consent_hash BLOB;",
 };
 #define MIGRATION_RENORMALIZE 3	/* the index of the step above */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

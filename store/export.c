@@ -43,6 +43,73 @@ subscriber_json(const struct subscriber *s)
 	return o;
 }
 
+/* The consent evidence of a confirmed signup (GDPR art. 7(1)), or NULL. */
+static enum store_status
+evidence_json(struct store *st, int64_t id, json_t **out, char *err)
+{
+	static const char sql[] =
+		"SELECT s.consent_requested, s.consent_confirmed, s.consent_channel,"
+		" lower(hex(s.consent_hash)), t.text, t.first_seen"
+		" FROM subscriber s LEFT JOIN consent_text t ON t.hash = s.consent_hash"
+		" WHERE s.id = ?1 AND s.consent_confirmed IS NOT NULL";
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+	int rc;
+
+	*out = NULL;
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}",
+			"purpose", "to show that you asked for the newsletter and confirmed it (double opt-in): "
+				   "when, through what, and the exact text you agreed to",
+			"legal_basis", "GDPR art. 7(1) and art. 6(1)(c): we must be able to show your consent",
+			"requested", sqlite3_column_text(s, 0), "confirmed", sqlite3_column_text(s, 1),
+			"channel", sqlite3_column_text(s, 2), "consent_text_hash", sqlite3_column_text(s, 3),
+			"consent_text", sqlite3_column_text(s, 4),
+			"consent_text_first_shown", sqlite3_column_text(s, 5));
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "reading the consent evidence", err);
+}
+
+/* A signup of @addr waiting for its confirmation, or NULL. */
+static enum store_status
+pending_json(struct store *st, const char *addr, json_t **out, char *err)
+{
+	static const char sql[] =
+		"SELECT g.name, g.lang, g.channel, g.requested, g.expires, g.mail_sent,"
+		" g.mail_attempts, lower(hex(g.consent_hash)), t.text"
+		" FROM signup g LEFT JOIN consent_text t ON t.hash = g.consent_hash"
+		" WHERE g.email = ?1";
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+	int rc;
+
+	*out = NULL;
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s?, s:i, s:s?, s:s?}",
+			"purpose", "to send you one confirmation link; nothing else is done with it, "
+				   "and it is deleted when the link expires unless you confirm",
+			"legal_basis", "GDPR art. 6(1)(b): steps taken at your request (you asked to subscribe)",
+			"email", addr, "name", sqlite3_column_text(s, 0),
+			"language", sqlite3_column_text(s, 1), "channel", sqlite3_column_text(s, 2),
+			"requested", sqlite3_column_text(s, 3), "expires", sqlite3_column_text(s, 4),
+			"confirmation_mail_sent", sqlite3_column_text(s, 5),
+			"confirmation_mail_attempts", sqlite3_column_int(s, 6),
+			"consent_text_hash", sqlite3_column_text(s, 7),
+			"consent_text", sqlite3_column_text(s, 8));
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "reading a pending signup", err);
+}
+
 static enum store_status
 deliveries_json(struct store *st, int64_t id, json_t *items, char *err)
 {
@@ -114,7 +181,7 @@ store_export(struct store *st, const char *email, const char *controller,
 {
 	char addr[ADDR_MAX + 1], now[TIMESTAMP_LEN];
 	struct subscriber sub;
-	json_t *o, *deliveries, *audit, *bounces;
+	json_t *o, *deliveries, *audit, *bounces, *evidence = NULL, *pending = NULL;
 	enum store_status s;
 	bool suppressed;
 
@@ -130,14 +197,20 @@ store_export(struct store *st, const char *email, const char *controller,
 	}
 	if (s != STORE_OK)
 		goto fail;
-	if ((s = store_suppress_has_norm(st, addr, &suppressed, err)) != STORE_OK)
+	if ((s = store_suppress_has_norm(st, addr, &suppressed, err)) != STORE_OK ||
+	    (sub.id && (s = evidence_json(st, sub.id, &evidence, err)) != STORE_OK) ||
+	    (s = pending_json(st, addr, &pending, err)) != STORE_OK) {
+		json_decref(evidence);
 		goto fail;
+	}
 
 	timestamp_now(now);
 	o = json_object();
 	json_object_set_new(o, "controller", json_string(controller));
 	json_object_set_new(o, "generated", json_string(now));
 	json_object_set_new(o, "subscriber", sub.id ? subscriber_json(&sub) : json_null());
+	json_object_set_new(o, "consent", evidence ? evidence : json_null());
+	json_object_set_new(o, "pending_signup", pending ? pending : json_null());
 	deliveries = json_array();
 	audit = json_array();
 	bounces = json_array();

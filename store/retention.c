@@ -1,7 +1,8 @@
 /*
  * store/retention.c - deletes what has no purpose any more: subscribers
  * whose legal basis expired (no purchase, and no consent, within the
- * configured months) and audit events older than their age limit.
+ * configured months), audit events older than their age limit, and
+ * pending signups whose confirmation links expired.
  *
  * An expired subscriber gets no suppression entry: they did not object, and
  * a new purchase may enrol them again.
@@ -94,12 +95,16 @@ store_retention(struct store *st, int months_without_purchase, int audit_months,
 		date_months_ago(audit_months, out->audit_cutoff);
 		s = expire_audit(st, out->audit_cutoff, dry_run, &out->audit_events, err);
 	}
+	/* Unconfirmed signups whose links expired (serve deletes them every
+	 * minute; this is for a store that no server runs on). */
+	if (s == STORE_OK)
+		s = store_signup_expire(st, &out->signups, err);
 	if (s != STORE_OK || dry_run) {
 		store_rollback(st);
 		return s;
 	}
 	if ((s = store_commit(st, err)) == STORE_OK &&
-	    out->subscribers + out->audit_events > 0)
+	    out->subscribers + out->audit_events + out->signups > 0)
 		store_scrub(st, err);
 	return s;
 }

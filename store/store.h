@@ -260,7 +260,8 @@ struct signup_mail {
  * returns how many, or -1 with @err. Reads only. */
 int store_signup_due(struct store *st, struct signup_mail *out, int max, char *err);
 /* Records one attempt at mail @id: @sent, or tried again @retry_seconds
- * from now (never past the link's expiry: then it is not tried again). */
+ * from now (never past the link's expiry: then it is not tried again;
+ * nor when @retry_seconds is negative: a refusal for the address). */
 enum store_status store_signup_mailed(struct store *st, int64_t id, bool sent,
 				      int retry_seconds, char *err);
 
@@ -326,6 +327,7 @@ enum store_status store_stats(struct store *st, struct store_stats *out, char *e
 struct retention_result {
 	long long subscribers;	/* deleted (or, in a dry run, to delete) */
 	long long audit_events;
+	long long signups;	/* pending signups whose links expired */
 	char subscriber_cutoff[DATE_LEN];	/* "" when disabled */
 	char audit_cutoff[DATE_LEN];
 };

@@ -92,6 +92,9 @@ enum store_status store_end_deletion(struct store *st, bool own, enum store_stat
 /* Writes every stored address that has a quoted local part in the form
  * addr_normalize() gives now (a migration step; subscriber.c). */
 enum store_status store_renormalize(struct store *st, char *err);
+/* Deletes the pending signup of @normalized, if any, in the caller's
+ * transaction (erasure). (signup.c) */
+enum store_status store_signup_forget(struct store *st, const char *normalized, char *err);
 enum store_status store_suppress_add_norm(struct store *st, const char *normalized,
 					  const char *reason, char *err);
 enum store_status store_suppress_has_norm(struct store *st, const char *normalized,

@@ -482,6 +482,9 @@ store_erase(struct store *st, const char *email, bool suppress, const char *sour
 		s = STORE_OK;
 		sub.id = 0;
 	}
+	/* A pending signup is held about the address too. */
+	if (s == STORE_OK)
+		s = store_signup_forget(st, addr, err);
 	if (s == STORE_OK)
 		s = suppress ? store_suppress_add_norm(st, addr, "erased", err)
 			     : store_suppress_remove(st, addr, &removed, err);

@@ -460,9 +460,14 @@ Test(store, newer_schema_is_refused)
 	scratch_close(&s);
 }
 
-/* What migration 5 (a mailing's kept counts) added: a test that makes an
- * older database takes it away first. */
-#define UNDO_5 "DROP TRIGGER delivery_counted_insert; DROP TRIGGER delivery_counted_update;" \
+/* What migration 6 (double opt-in) added, and 5 (a mailing's kept counts)
+ * with it: a test that makes an older database takes them away first. */
+#define UNDO_6 "DROP TABLE signup; DROP TABLE consent_text;" \
+	" ALTER TABLE subscriber DROP COLUMN consent_requested;" \
+	" ALTER TABLE subscriber DROP COLUMN consent_confirmed;" \
+	" ALTER TABLE subscriber DROP COLUMN consent_channel;" \
+	" ALTER TABLE subscriber DROP COLUMN consent_hash;"
+#define UNDO_5 UNDO_6 " DROP TRIGGER delivery_counted_insert; DROP TRIGGER delivery_counted_update;" \
 	" ALTER TABLE mailing DROP COLUMN sent; ALTER TABLE mailing DROP COLUMN failed;" \
 	" ALTER TABLE mailing DROP COLUMN bounced; ALTER TABLE mailing DROP COLUMN unsubscribed;"
 
@@ -649,5 +654,34 @@ Test(store, delete_id_is_the_one_deletion)
 	cr_expect(was);
 	cr_expect_eq(store_end(s.st, STORE_ERROR, err), STORE_ERROR);
 	cr_expect_eq(store_subscriber_get(s.st, id, &sub, err), STORE_OK, "a rolled back deletion stands");
+	scratch_close(&s);
+}
+
+/* A version 5 database gains the signup tables and the consent evidence
+ * columns; its subscribers are kept. */
+Test(store, version_5_migrates_to_double_opt_in)
+{
+	struct scratch s;
+	struct subscriber sub;
+	enum enroll_result res;
+	enum signup_outcome out;
+	char err[ERR_LEN] = "";
+	int64_t id;
+	sqlite3 *db;
+
+	scratch_open(&s);
+	cr_assert_eq(enroll(&s, "kept@example.no", NULL, false, &res, &id), STORE_OK);
+	store_close(s.st);
+	cr_assert_eq(sqlite3_open(s.db, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, UNDO_6 " PRAGMA user_version = 5", NULL, NULL, NULL), SQLITE_OK,
+		     "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	cr_assert_eq(store_open(&s.st, s.db, s.keys, err), STORE_OK, "%s", err);
+	cr_expect_geq(store_schema_version(s.st), 6);
+	cr_expect_eq(store_subscriber_find(s.st, "kept@example.no", &sub, err), STORE_OK, "%s", err);
+	cr_expect_eq(store_signup_request(s.st, &(struct signup){.email = "new@example.no", .lang = "en",
+			.consent_text = "Yes.", .channel = SIGNUP_API, .confirm_hours = 1,
+			.resend_hours = 1, .max_pending = 10}, &out, err), STORE_OK, "%s", err);
+	cr_expect_eq(out, SIGNUP_QUEUED);
 	scratch_close(&s);
 }
