@@ -64,6 +64,13 @@ static const struct {
 	{"text", "The text you agreed to", "Teksten du sa ja til"},
 	{"text_hash", "Fingerprint of that text", "Fingeravtrykk av teksten"},
 	{"consent_text_hash", "Fingerprint of the text you agreed to", "Fingeravtrykk av teksten du sa ja til"},
+	{"consent_text", "The text you agreed to", "Teksten du sa ja til"},
+	{"consent_text_first_shown", "That text first shown", "Teksten først vist"},
+	{"pending_signup", "Signup waiting for confirmation", "Påmelding som venter på bekreftelse"},
+	{"language", "Language", "Språk"},
+	{"expires", "The link expires", "Lenken går ut"},
+	{"confirmation_mail_sent", "Confirmation mail sent", "Bekreftelse sendt"},
+	{"confirmation_mail_attempts", "Attempts at the confirmation mail", "Forsøk på å sende bekreftelsen"},
 	{"deliveries", "Newsletters sent to you", "Nyhetsbrev sendt til deg"},
 	{"bounces", "Days your mail bounced", "Dager e-post til deg kom i retur"},
 	{"suppression", "Block list", "Sperreliste"},
@@ -106,7 +113,10 @@ static const struct {
 	{"none: nothing is held", "ingen: ingenting er lagret"},
 	{"none: your data is kept", "ingen: opplysningene dine ligger i en egen database og deles ikke med noen"},
 	{"your purchases from us, or your own sign-up", "kjøpene dine hos oss, eller din egen påmelding"},
-	{"proof of your consent", "bevis for samtykket ditt"},
+	{"to show that you asked for the newsletter", "for å kunne vise at du ba om nyhetsbrevet og bekreftet det (dobbel bekreftelse): når, hvordan, og nøyaktig hvilken tekst du sa ja til"},
+	{"GDPR art. 7(1) and art. 6(1)(c)", "GDPR art. 7 nr. 1 og art. 6 nr. 1 bokstav c: vi må kunne vise samtykket ditt"},
+	{"to send you one confirmation link", "for å sende deg én bekreftelseslenke; ingenting annet gjøres med den, og den slettes når lenken går ut hvis du ikke bekrefter"},
+	{"GDPR art. 6(1)(b)", "GDPR art. 6 nr. 1 bokstav b: tiltak du har bedt om (du ba om å bli meldt på)"},
 };
 
 static const char *
