@@ -4,14 +4,14 @@
 // downloads no browser). Opens real links of a running 'newsletter serve'
 // with Accept-Language nb-NO and en, checks the text and <html lang>, the
 // page at 320 px, the keyboard focus ring and the accessible names, looks at
-// the data button's JSON, clicks "Unsubscribe", sees the confirmation, and
+// the data button's page and its JSON download, clicks "Unsubscribe", sees the confirmation, and
 // checks that no cookie was set and that no request left 127.0.0.1. Saves a
 // screenshot of every page in OUTDIR. Prints "ok - ..." / "not ok - ..."
 // lines; exits 1 if any check failed.
 //
 //   node unsubscribe.mjs OUTDIR NB_URL EN_URL
 import { chromium } from 'playwright-core';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -42,6 +42,7 @@ try {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1024, height: 768 },
+    acceptDownloads: true,
   });
 } catch (e) {
   check('chromium starts', false, e.message);
@@ -90,15 +91,22 @@ async function run(lang, url, t) {
   await page.screenshot({ path: join(outdir, `confirm-${lang}-320px.png`), fullPage: true });
   await page.setViewportSize({ width: 1024, height: 768 });
 
-  // The data button: the export, by POST.
+  // The data button: the data page (HTML), by POST; its own button gives the JSON.
   if (t.viewData) {
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: t.data }).click()]);
-    const body = await page.textContent('body');
-    let json = null;
-    try { json = JSON.parse(body); } catch (e) { /* checked below */ }
-    check(`${lang}: the data button shows the export as JSON`,
-      json && json.subscriber && json.subscriber.email.value.startsWith('kari.browser'), body);
+    const h = await page.textContent('h1');
+    check(`${lang}: the data button shows the data page`, h === t.dataTitle, h);
+    const cells = await page.locator('td').allTextContents();
+    check(`${lang}: the data page's table holds the address`,
+      cells.some((c) => c.startsWith('kari.browser')), cells.join(' | '));
     await page.screenshot({ path: join(outdir, `data-${lang}.png`), fullPage: true });
+    const [dl] = await Promise.all([page.waitForEvent('download'),
+      page.getByRole('button', { name: t.json, exact: true }).click()]);
+    let json = null;
+    try { json = JSON.parse(readFileSync(await dl.path(), 'utf8')); } catch (e) { /* checked below */ }
+    check(`${lang}: the JSON button downloads the export (${dl.suggestedFilename()})`,
+      json && json.subscriber && json.subscriber.email.value.startsWith('kari.browser') &&
+      !dl.suggestedFilename().includes('@'));
     await page.goBack();
   }
 
@@ -128,6 +136,7 @@ try {
   await run('en', enUrl, {
     title: 'Unsubscribe', button: 'Unsubscribe', data: 'See the data you hold about me',
     done: 'You are unsubscribed', viewData: true,
+    dataTitle: 'The data we hold about you', json: 'Download my data (JSON)',
   });
   check('no request left 127.0.0.1', foreign.length === 0, foreign.join(' '));
 } catch (e) {
