@@ -87,6 +87,7 @@ static const struct {
 	{"at", "When", "Når"},
 	{"event", "What", "Hva"},
 	{"detail", "Detail", "Detalj"},
+	{"source", "By", "Av"},
 };
 
 /* Norwegian for the store's purposes and bases, by their English start. */
@@ -333,7 +334,7 @@ web_data_page(const json_t *export, enum web_lang l, const char *list, size_t *l
 	struct buf b;
 
 	buf_init(&b);
-	web_page_open(&b, l, words[l].title, list);
+	web_page_open(&b, l, words[l].title, list, true);
 	buf_adds(&b, "<p>");
 	pc = strstr(intro, "%1$s");
 	buf_add(&b, intro, (size_t)(pc - intro));

@@ -41,8 +41,9 @@ static const char style[] =
 	".consent{font-size:1rem;color:#3b3b3b}"
 	"table{border-collapse:collapse;width:100%;margin:0 0 1.5rem;font-size:1rem}"
 	"caption{text-align:left;font-weight:700;margin:0 0 .5rem}"
+	"main.wide{max-width:60rem}"
 	"th,td{border:1px solid #959595;padding:.4rem;text-align:left;vertical-align:top;"
-	"overflow-wrap:anywhere}"
+	"overflow-wrap:break-word}"
 	"th{background:#eef1f6}";
 
 /* Text per page and language: the title, then paragraphs (%1$s: the list). */
@@ -280,7 +281,7 @@ add_text(struct buf *b, const char *fmt, const char *list, const char *masked)
 #define PAGE_SIZE_HINT 4096
 
 void
-web_page_open(struct buf *b, enum web_lang l, const char *title, const char *list)
+web_page_open(struct buf *b, enum web_lang l, const char *title, const char *list, bool wide)
 {
 	/* buf_adds only: this is the hot path of the server (no printf). */
 	buf_reserve(b, PAGE_SIZE_HINT);
@@ -294,7 +295,8 @@ web_page_open(struct buf *b, enum web_lang l, const char *title, const char *lis
 	html_escape(b, list);
 	buf_adds(b, "</title>\n<style>");
 	buf_add(b, style, sizeof(style) - 1);
-	buf_adds(b, "</style>\n</head>\n<body>\n<main>\n<h1>");
+	buf_adds(b, wide ? "</style>\n</head>\n<body>\n<main class=\"wide\">\n<h1>"
+			 : "</style>\n</head>\n<body>\n<main>\n<h1>");
 	html_escape(b, title);
 	buf_adds(b, "</h1>\n");
 }
@@ -313,7 +315,7 @@ web_page_render(enum web_page_kind kind, enum web_lang l, const struct web_page_
 	struct buf b;
 
 	buf_init(&b);
-	web_page_open(&b, l, t->title, list);
+	web_page_open(&b, l, t->title, list, false);
 	if (kind == PAGE_CONFIRM) {
 		buf_adds(&b, "<p>");
 		add_text(&b, confirm[l].question, list, a->masked);
@@ -594,7 +596,7 @@ web_page_signup(enum web_signup_page kind, enum web_lang l, const struct web_sig
 	struct buf b;
 
 	buf_init(&b);
-	web_page_open(&b, l, signup_texts[kind][l].title, list);
+	web_page_open(&b, l, signup_texts[kind][l].title, list, false);
 	add_text(&b, signup_texts[kind][l].para, list, NULL);
 	buf_addc(&b, '\n');
 	if (kind == SPAGE_FORM) {

@@ -89,8 +89,9 @@ struct web_page_cache {
 	struct web_page_piece signup[SPAGE_COUNT][LANG_COUNT];	/* all but SPAGE_DONE */
 };
 
-/* Every page's start (through <h1>) and end: one look for all of them. */
-void web_page_open(struct buf *b, enum web_lang l, const char *title, const char *list);
+/* Every page's start (through <h1>) and end: one look for all of them;
+ * @wide for a page of tables. */
+void web_page_open(struct buf *b, enum web_lang l, const char *title, const char *list, bool wide);
 void web_page_close(struct buf *b);
 /* A signup page as a malloc'd string; the caller frees it. */
 char *web_page_signup(enum web_signup_page kind, enum web_lang l, const struct web_signup_args *a,
