@@ -360,6 +360,8 @@ web_page_cache_init(struct web_page_cache *pc, const char *list)
 	struct web_page_args none = {.list = list};
 	struct web_page_args marks = {.list = list, .masked = MARK_MASKED, .access = MARK_ACCESS};
 
+	/* The signup pages are made later, if at all (web_page_cache_signup). */
+	memset(pc->signup, 0, sizeof(pc->signup));
 	for (int k = 0; k < PAGE_COUNT; k++)
 		for (int l = 0; l < LANG_COUNT; l++) {
 			struct web_page_piece *p = &pc->fixed[k][l];

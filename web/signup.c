@@ -436,6 +436,8 @@ web_signup_confirm_post(struct web_request *r, struct MHD_Connection *c)
 		return web_reply_signup(r, c, MHD_HTTP_BAD_REQUEST, SPAGE_INVALID, NULL);
 	j->kind = JOB_CONFIRM;
 	j->id = tc.subscriber;
+	j->gen = tc.gen;
+	j->mailing = tc.mailing;
 	j->conn = c;
 	r->queued = true;
 	MHD_suspend_connection(c);

@@ -39,9 +39,9 @@ run_job(struct store *st, struct web_writer_job *j)
 	case JOB_SIGNUP:
 		return store_signup_request(st, &j->signup, &j->signup_out, j->err);
 	case JOB_CONFIRM:
-		/* A confirmation names the pending signup only: gen, mailing 0. */
-		return store_signup_confirm(st, &(struct token_claims){.subscriber = j->id},
-					    &j->confirm_out, &j->subscriber, &j->sub_gen, j->err);
+		/* The claims as the link carried them: they name the pending signup. */
+		return store_signup_confirm(st, &c, &j->confirm_out, &j->subscriber, &j->sub_gen,
+					    j->err);
 	default:
 		/* An unsubscription, counted on the mailing its link came with. */
 		return store_delete_claims(st, &c, STORE_DEL_UNSUBSCRIBED, "web", NULL, &j->was,
