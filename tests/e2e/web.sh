@@ -77,7 +77,10 @@ check "after 100 GETs nothing is suppressed" test "$(suppressed)" = 0
 http GET "$BASE$KP"
 ACCESS=$(grep -o 'action="../a/[^"]*"' <<<"$BODY" | sed 's|action="../a/||; s|"$||')
 http POST "$BASE/a/$ACCESS"
-check "POST /a/ACCESS: 200 JSON" test "$CODE" = 200 -a "$(header content-type)" = application/json
+check "POST /a/ACCESS: 200, the data page in HTML" \
+	test "$CODE" = 200 -a "$(header content-type)" = "text/html; charset=utf-8"
+http POST "$BASE/a/$ACCESS" --data format=json
+check "POST /a/ACCESS format=json: 200 JSON" test "$CODE" = 200 -a "$(header content-type)" = application/json
 check "the JSON is the export, with the address" \
 	test "$(jval 'd["subscriber"]["email"]["value"]' <<<"$BODY")" = $KARI
 check "the JSON has a purpose and legal basis" grep -q legal_basis <<<"$BODY"
