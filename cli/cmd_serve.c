@@ -93,6 +93,7 @@ signup_main(void *arg)
 	double next_drain = 0, next_expire = 0, relay_wait = 0;
 	char err[ERR_LEN];
 
+	mailer_hold();	/* GMime stays set up: one mail at a time would leak */
 	for (;;) {
 		double now = monotonic_seconds();
 		long long deleted;
@@ -118,6 +119,7 @@ signup_main(void *arg)
 			break;
 	}
 	store_close(st);
+	mailer_release();
 	return NULL;
 }
 

@@ -225,5 +225,14 @@ struct mailer_report {
  */
 enum mailer_outcome mailer_run(const struct mailer_job *job, struct mailer_report *rep,
 			       char *err);
+/*
+ * Keeps GMime set up from mailer_hold() to mailer_release(), between runs:
+ * for a server that sends one mail at a time (serve's confirmation
+ * mails). Each set-up and tear-down of GMime 3.2 leaks a few hundred
+ * bytes (its crypto context registry), which a long-running process must
+ * not pay per mail.
+ */
+void mailer_hold(void);
+void mailer_release(void);
 
 #endif

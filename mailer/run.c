@@ -45,6 +45,18 @@ gmime_release(void)
 	pthread_mutex_unlock(&gmime_mu);
 }
 
+void
+mailer_hold(void)
+{
+	gmime_hold();
+}
+
+void
+mailer_release(void)
+{
+	gmime_release();
+}
+
 /* What a run needs beyond the job, built before anything else happens. */
 struct run_parts {
 	struct rendered body;
