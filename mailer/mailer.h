@@ -111,6 +111,49 @@ void mailer_dkim_free(struct dkim_signer *d);
 int mailer_dkim_sign(struct dkim_signer *d, struct buf *msg, struct buf *tmp,
 		     char *err);
 
+/* --- confirm.c: a signup's confirmation mail, and serve's queue of them --- */
+
+/* What a signup's confirmation mail says beyond the address it goes to. */
+struct mailer_confirm {
+	int64_t signup;		/* the pending signup: logged, never the address */
+	const char *name;	/* NULL or "" for none */
+	const char *lang;	/* "nb" or "en" */
+	const char *link;	/* <base_url>/c/<token> */
+	const char *expires;	/* when the link stops working: YYYY-MM-DDTHH:MM:SSZ */
+};
+
+/*
+ * The confirmation mail to @to from the built-in nb or en template, into
+ * @out (CRLF, not signed): multipart/alternative, Auto-Submitted:
+ * auto-generated, no List-Unsubscribe, no tracking. GMime must be set up
+ * (mailer_run does it). 0, or -1 with @err for a value it cannot hold.
+ */
+int mailer_confirm_message(const struct config *cfg, const char *to,
+			   const struct mailer_confirm *c, time_t date,
+			   struct buf *out, char *err);
+
+#define CONFIRM_BATCH 32	/* due mails one drain takes */
+#define CONFIRM_RETRY_MIN 60	/* seconds before the first retry ... */
+#define CONFIRM_RETRY_MAX 3600	/* ... doubling up to this */
+
+struct confirm_drain {
+	int sent;		/* accepted by the relay */
+	int retried;		/* 4xx, or the relay down: again after a back-off */
+	int refused;		/* 5xx for the address: not tried again */
+	bool relay_down;	/* the relay could not be reached: wait before the next drain */
+};
+
+/*
+ * Sends the confirmation mails due in @st (up to CONFIRM_BATCH), each
+ * through mailer_run(MAILER_CONFIRM) with its TOKEN_CONFIRM link, and
+ * records each outcome (store_signup_mailed). Stops at the first that
+ * finds the relay down. 0, or -1 with @err when the store failed. Logs by
+ * signup id, never the address. Not to run in two threads at once with
+ * an [smtp] username (see mailer_run).
+ */
+int mailer_confirm_drain(const struct config *cfg, const struct store_keys *keys,
+			 struct store *st, struct confirm_drain *res, char *err);
+
 /* --- run.c: a mailing's whole life, or one mail to one address --- */
 
 enum mailer_mode {
@@ -119,6 +162,8 @@ enum mailer_mode {
 	MAILER_PREVIEW,		/* DIR/ID.eml per due subscriber; nothing sent */
 	MAILER_ONE,		/* one message to @to, not recorded: a test copy
 				 * (send --to), or a transactional mail (serve) */
+	MAILER_CONFIRM,		/* a signup's confirmation mail to @to (serve):
+				 * @confirm says what; nothing recorded */
 };
 
 /* What will be done, known before anything goes out (not for MAILER_ONE). */
@@ -135,7 +180,8 @@ struct mailer_job {
 	struct store *st;	/* the mailing's record; not used by MAILER_ONE */
 	const struct issue *issue;
 	enum mailer_mode mode;
-	const char *to;		/* MAILER_ONE: a normalised address */
+	const char *to;		/* MAILER_ONE, MAILER_CONFIRM: a normalised address */
+	const struct mailer_confirm *confirm;	/* MAILER_CONFIRM */
 	const char *preview_dir;	/* MAILER_PREVIEW: an existing folder */
 	int connections;	/* SMTP sessions in parallel (1 for MAILER_ONE) */
 	int rate;		/* messages per second, 0: no limit */
@@ -156,7 +202,8 @@ struct mailer_report {
 	enum mailer_outcome outcome;
 	enum store_status store;	/* with MAILER_STORE */
 	bool ran;		/* the run went: its figures below are meaningful */
-	long long sent, failed, bounced, deferred, rendered;	/* this run */
+	long long sent, failed, bounced, deferred, rendered;	/* this run; MAILER_CONFIRM:
+								 * failed is a 5xx, deferred a 4xx */
 	bool counted;		/* @after holds the mailing's counts after the run */
 	struct mailing_counts after;
 	bool resumable;		/* MAILER_FAILED after some work: running the
@@ -178,5 +225,14 @@ struct mailer_report {
  */
 enum mailer_outcome mailer_run(const struct mailer_job *job, struct mailer_report *rep,
 			       char *err);
+/*
+ * Keeps GMime set up from mailer_hold() to mailer_release(), between runs:
+ * for a server that sends one mail at a time (serve's confirmation
+ * mails). Each set-up and tear-down of GMime 3.2 leaks a few hundred
+ * bytes (its crypto context registry), which a long-running process must
+ * not pay per mail.
+ */
+void mailer_hold(void);
+void mailer_release(void);
 
 #endif

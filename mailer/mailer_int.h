@@ -17,6 +17,9 @@ struct send_opts {
 	struct dkim_signer *dkim;	/* NULL: no signing */
 	int64_t mailing_id;	/* 0 with test_to */
 	const char *test_to;	/* one copy to this address, not recorded */
+	const struct buf *message;	/* with test_to: this message, built
+					 * already (serve's confirmation mail),
+					 * instead of one composed from mailing */
 	const char *preview_dir;	/* write DIR/ID.eml, send nothing */
 	bool dry_run;
 	int connections;
@@ -62,6 +65,22 @@ struct send_change {
  */
 int mailer_send_apply(struct store *st, enum send_state from, enum send_state to,
 		      const struct send_change *c, struct send_result *tally, char *err);
+
+/* --- compose.c: a single message, not a mailing --- */
+
+/* One message to one person that is not an issue (a signup's
+ * confirmation mail): no List-* headers. */
+struct single_mail {
+	const char *from;	/* [list] from */
+	const char *to, *to_name;	/* a normalised address; "" for no name */
+	const char *subject;
+	const char *text, *html;	/* UTF-8, LF line ends */
+	const char *const *headers;	/* more header name, value pairs; NULL ends */
+	time_t date;
+};
+
+/* @m written by GMime, CRLF line ends, into @out (reset first). */
+void mailer_compose_single(const struct single_mail *m, struct buf *out);
 
 /* --- nodelay.c: connect() and write() of the SMTP client's sockets --- */
 

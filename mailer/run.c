@@ -1,6 +1,7 @@
 /*
  * mailer/run.c - a mailing's whole life, from the issue to the summary, or
- * one mail to one address (send --to; serve's signup confirmation).
+ * one mail to one address (send --to), or a signup's confirmation mail
+ * (serve, MAILER_CONFIRM: built by confirm.c, not from an issue).
  *
  * Renders the issue once, composes it with a random MIME boundary, reads
  * the DKIM key, opens (or finds) the mailing's record and fills it, hands
@@ -42,6 +43,18 @@ gmime_release(void)
 	if (--gmime_users == 0)
 		g_mime_shutdown();
 	pthread_mutex_unlock(&gmime_mu);
+}
+
+void
+mailer_hold(void)
+{
+	gmime_hold();
+}
+
+void
+mailer_release(void)
+{
+	gmime_release();
 }
 
 /* What a run needs beyond the job, built before anything else happens. */
@@ -191,6 +204,46 @@ run_job(const struct mailer_job *job, const struct run_parts *pt, struct mailer_
 	return sum_up(job, &o, sr < 0, rep, err);
 }
 
+/*
+ * One confirmation mail: built from its template, signed, sent through
+ * the same SMTP path as everything else, as one message in one session.
+ */
+static enum mailer_outcome
+run_confirm(const struct mailer_job *job, struct mailer_report *rep, char *err)
+{
+	const struct config *cfg = job->cfg;
+	struct dkim_signer *dkim = NULL;
+	struct send_result res = {0};
+	struct buf msg;
+	int sr;
+
+	if (job->to == NULL || job->confirm == NULL) {
+		errf(err, "a confirmation mail needs an address and what to say");
+		return MAILER_BAD_INPUT;
+	}
+	buf_init(&msg);
+	if (mailer_confirm_message(cfg, job->to, job->confirm, time(NULL), &msg, err) < 0) {
+		buf_free(&msg);
+		return MAILER_BAD_INPUT;
+	}
+	if (cfg->dkim.domain && (dkim = mailer_dkim_new(cfg->dkim.domain, cfg->dkim.selector,
+							cfg->dkim.key_file, err)) == NULL) {
+		buf_free(&msg);
+		return MAILER_BAD_INPUT;
+	}
+	sr = mailer_send(&(const struct send_opts){.cfg = cfg, .keys = job->keys, .dkim = dkim,
+			 .test_to = job->to, .message = &msg, .connections = 1}, &res, err);
+	rep->ran = true;
+	rep->sent = res.sent;
+	rep->failed = res.failed;
+	rep->deferred = res.deferred;
+	mailer_dkim_free(dkim);
+	if (msg.s)
+		sodium_memzero(msg.s, msg.cap);
+	buf_free(&msg);
+	return sr < 0 ? MAILER_FAILED : MAILER_OK;
+}
+
 enum mailer_outcome
 mailer_run(const struct mailer_job *job, struct mailer_report *rep, char *err)
 {
@@ -198,6 +251,12 @@ mailer_run(const struct mailer_job *job, struct mailer_report *rep, char *err)
 
 	memset(rep, 0, sizeof(*rep));
 	err[0] = '\0';
+	if (job->mode == MAILER_CONFIRM) {
+		gmime_hold();
+		rep->outcome = run_confirm(job, rep, err);
+		gmime_release();
+		return rep->outcome;
+	}
 	gmime_hold();
 	rep->outcome = parts_build(job, &pt, err);
 	if (rep->outcome == MAILER_OK)

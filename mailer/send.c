@@ -191,6 +191,15 @@ compose(struct send_worker *w, const struct item *it, char *err)
 	struct token_claims tc = {it->r.id, it->r.gen, o->mailing_id};
 	struct personal who;
 
+	if (o->message) {
+		/* Built already, for one person: only signed here. */
+		buf_reset(&w->msg);
+		buf_add(&w->msg, o->message->s, o->message->len);
+		if (o->dkim && mailer_dkim_sign(o->dkim, &w->msg, &w->tmp, err) < 0)
+			return -1;
+		w->composed = it;
+		return 0;
+	}
 	if (store_token_make(o->keys, TOKEN_UNSUBSCRIBE, &tc, token) < 0)
 		return errf(err, "subscriber %lld: beyond what a link can name", (long long)it->r.id);
 	mailer_compose_msgid(o->mailing_id, it->r.id, msgid);
@@ -1016,7 +1025,7 @@ test_copy(struct send_worker *w)
 	w->n = 1;
 	send_batch(w);
 	if (it->state == SEND_FAILED || it->state == SEND_DEFERRED || it->state == SEND_BOUNCED)
-		run_fatal(w->run, "the test copy was refused");
+		run_fatal(w->run, "the %s was refused", w->run->o->message ? "mail" : "test copy");
 }
 
 int
@@ -1081,7 +1090,7 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 		struct send_worker *w = &ws[i];
 
 		w->run = &run;
-		w->comp = mailer_composer_new(o->mailing);
+		w->comp = o->message ? NULL : mailer_composer_new(o->mailing);
 		buf_init(&w->msg);
 		buf_init(&w->tmp);
 	}

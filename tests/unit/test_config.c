@@ -109,6 +109,56 @@ Test(config, values)
 	unlink(path);
 }
 
+/* [signup]: off by default, the defaults, each limit refused. */
+Test(config, signup)
+{
+	static const struct {
+		const char *text, *want;	/* want NULL: accepted */
+	} rows[] = {
+		{"[signup]\nenabled = yes\nconfirm_hours = 1\nresend_hours = 0\nmax_pending = 5\n"
+		 "client_hourly = 3\nconsent_text_en = Yes please.\n", NULL},
+		{"[signup]\nconfirm_hours = 0\n", "confirm_hours: 0 is out of range (1 to 720)"},
+		{"[signup]\nconfirm_hours = 721\n", "confirm_hours: 721 is out of range (1 to 720)"},
+		{"[signup]\nresend_hours = -1\n", "resend_hours: -1 is out of range (0 to 720)"},
+		{"[signup]\nmax_pending = 0\n", "max_pending: 0 is out of range"},
+		{"[signup]\nclient_hourly = 0\n", "client_hourly: 0 is out of range"},
+		{"[signup]\nenabled = maybe\n", "enabled: 'maybe' is not true or false"},
+		{"[signup]\nconsent_text_nb =\n", "consent_text_nb: the value is empty"},
+	};
+	struct config cfg;
+	char err[ERR_LEN] = "";
+
+	cr_assert_eq(config_load(&cfg, NULL, false, err), 0);
+	cr_expect(!cfg.signup.enabled);
+	cr_expect_eq(cfg.signup.confirm_hours, 72);
+	cr_expect_eq(cfg.signup.resend_hours, 24);
+	cr_expect_eq(cfg.signup.max_pending, 10000);
+	cr_expect_eq(cfg.signup.client_hourly, 10);
+	cr_expect(strstr(cfg.signup.consent_text_en, "once a week") != NULL);
+	cr_expect(strstr(cfg.signup.consent_text_en, "unsubscribe") != NULL);
+	cr_expect(strstr(cfg.signup.consent_text_nb, "uka") != NULL);
+	cr_expect(strstr(cfg.signup.consent_text_nb, "sletter") != NULL);
+	config_free(&cfg);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int r = load(rows[i].text, &cfg, err);
+
+		if (rows[i].want == NULL) {
+			cr_expect_eq(r, 0, "row %zu: %s", i, err);
+			cr_expect(cfg.signup.enabled);
+			cr_expect_eq(cfg.signup.confirm_hours, 1);
+			cr_expect_eq(cfg.signup.resend_hours, 0);
+			cr_expect_eq(cfg.signup.max_pending, 5);
+			cr_expect_eq(cfg.signup.client_hourly, 3);
+			cr_expect_str_eq(cfg.signup.consent_text_en, "Yes please.");
+		} else {
+			cr_expect_eq(r, -1, "row %zu", i);
+			cr_expect(strstr(err, rows[i].want) != NULL, "row %zu: %s", i, err);
+		}
+		config_free(&cfg);
+		unlink(path);
+	}
+}
+
 Test(config, errors_name_file_line_and_key)
 {
 	static const struct {
@@ -294,6 +344,8 @@ Test(config, lengths)
 	} rows[] = {
 		{"[list]\nname = ", 'N', 1024, NULL},
 		{"[list]\nname = ", 'N', 1025, ":2: name: the value is longer than 1024 bytes"},
+		{"[signup]\nconsent_text_en = ", 'c', 1900, NULL},
+		{"[signup]\nconsent_text_en = ", 'c', 1901, ":2: consent_text_en: the value is longer than 1900 bytes"},
 		{"[store]\ndatabase = ", 'd', 1024, NULL},
 		{"[store]\ndatabase = ", 'd', 1025, ":2: database: the value is longer than 1024 bytes"},
 		{"[list]\nname = ", ' ', 2040, ":2: name: the value is empty"},	/* a 2047-byte line */
