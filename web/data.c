@@ -120,6 +120,18 @@ static const struct {
 	{"GDPR art. 6(1)(b)", "GDPR art. 6 nr. 1 bokstav b: tiltak du har bedt om (du ba om å bli meldt på)"},
 };
 
+/* Norwegian for the store's words that stand alone as values (exact match). */
+static const struct {
+	const char *en, *nb;
+} values[] = {
+	{"active", "aktiv"},
+	{"restricted", "begrenset: lagret, men ikke sendt til"},
+	{"consent", "samtykke"},
+	{"soft-opt-in", "kjøp (påmelding ved kjøp)"},
+	{"web-form", "skjemaet på nettsiden"},
+	{"api", "butikken (API)"},
+};
+
 static const char *
 label(const char *key, enum web_lang l)
 {
@@ -135,6 +147,9 @@ phrase(const char *en, enum web_lang l)
 {
 	if (l == LANG_EN || en == NULL)
 		return en;
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		if (strcmp(en, values[i].en) == 0)
+			return values[i].nb;
 	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
 		if (strncmp(en, phrases[i].en, strlen(phrases[i].en)) == 0)
 			return phrases[i].nb;
