@@ -3,12 +3,13 @@
  * limits, the request watchdog, one log line per request, and a clean
  * shutdown.
  *
- * The top of web/: it calls the handlers (unsub.c, api.c) and the helpers
+ * The top of web/: it calls the handlers (unsub.c, signup.c, api.c) and the helpers
  * below them (reply.c, worker.c, page.c), and no file of web/ calls back
  * into it but for web_serve() and web_listen_check(), which cli/ calls.
  * It never reads or writes the store itself: the handlers do.
  *
- * Two listeners: the public one (subscriber pages, one-click POST) and,
+ * Two listeners: the public one (subscriber pages, one-click POST, and the
+ * signup form and its confirmation links when [signup] is enabled) and,
  * when a bearer token file is configured, the admin API. Each runs
  * libmicrohttpd's own thread pool over epoll, one thread per core. Every
  * thread opens its own store on first use (a store belongs to one thread);

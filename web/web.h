@@ -1,6 +1,8 @@
 /*
  * web/web.h - the HTTP server of 'newsletter serve': the subscriber's
- * unsubscribe pages, RFC 8058 one-click unsubscription, and the admin API.
+ * unsubscribe and data pages, RFC 8058 one-click unsubscription, the
+ * signup form with its confirmation links (double opt-in), and the admin
+ * API.
  */
 #ifndef NEWSLETTER_WEB_H
 #define NEWSLETTER_WEB_H
