@@ -36,6 +36,8 @@ static const char style[] =
 	"input{font:inherit;box-sizing:border-box;width:100%;min-height:2.75rem;padding:.4rem .6rem;"
 	"border:2px solid #595959;border-radius:.3rem}"
 	"input:focus{outline:3px solid #b34700;outline-offset:2px}"
+	"a{color:#0b3d91}"
+	"a:focus,a:focus-visible{outline:3px solid #b34700;outline-offset:3px}"
 	".hp{display:none}"
 	".error{color:#a4000f;font-weight:600}"
 	".consent{font-size:1rem;color:#3b3b3b}"
