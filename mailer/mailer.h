@@ -146,10 +146,10 @@ struct confirm_drain {
 /*
  * Sends the confirmation mails due in @st (up to CONFIRM_BATCH), each
  * through mailer_run(MAILER_CONFIRM) with its TOKEN_CONFIRM link, and
- * records each outcome (store_signup_mailed). Stops at the first that
- * finds the relay down. 0, or -1 with @err when the store failed. Logs by
- * signup id, never the address. Not to run in two threads at once with
- * an [smtp] username (see mailer_run).
+ * records their outcomes (store_signup_mailed) in one transaction. Stops
+ * at the first that finds the relay down. 0, or -1 with @err when the
+ * store failed. Logs by signup id, never the address. Not to run in two
+ * threads at once with an [smtp] username (see mailer_run).
  */
 int mailer_confirm_drain(const struct config *cfg, const struct store_keys *keys,
 			 struct store *st, struct confirm_drain *res, char *err);
