@@ -161,7 +161,7 @@ enum mailer_mode {
 	MAILER_DRY_RUN,		/* every due message rendered; nothing sent or written */
 	MAILER_PREVIEW,		/* DIR/ID.eml per due subscriber; nothing sent */
 	MAILER_ONE,		/* one message to @to, not recorded: a test copy
-				 * (send --to), or a transactional mail (serve) */
+				 * (send --to) */
 	MAILER_CONFIRM,		/* a signup's confirmation mail to @to (serve):
 				 * @confirm says what; nothing recorded */
 };
@@ -220,7 +220,8 @@ struct mailer_report {
  * GMime is set up while any run is going (a count under a mutex), so runs
  * in several threads (serve) do not tear it down under each other; SMTP
  * AUTH's auth_client_init() in send.c is not counted: runs with an
- * [smtp] username must not overlap yet. The caller ignores SIGPIPE: a
+ * [smtp] username must not overlap yet (serve sends from its signup
+ * thread alone, cli/cmd_serve.c). The caller ignores SIGPIPE: a
  * server that closes the connection must not kill the process.
  */
 enum mailer_outcome mailer_run(const struct mailer_job *job, struct mailer_report *rep,
