@@ -87,7 +87,8 @@ static const struct command commands[] = {
 	 "Deletes subscribers with no purchase (nor consent) within\n"
 	 "[retention] months_without_purchase, audit events older than\n"
 	 "[retention] audit_months, and the messages in the [bounce] keep Maildir\n"
-	 "older than [retention] keep_days (default 30), and prints the counts.\n"
+	 "older than [retention] keep_days (default 30), and pending signups whose\n"
+	 "confirmation links expired, and prints the counts.\n"
 	 "Run it daily.\n"
 	 "\n"
 	 "  --dry-run            count, delete nothing\n"},
@@ -105,7 +106,9 @@ static const struct command commands[] = {
 	 "GET and DELETE /api/v1/subscribers/EMAIL, POST .../restrict, .../unrestrict,\n"
 	 ".../unsubscribe, GET /metrics; GET /healthz on both. Logs one line per\n"
 	 "request to standard error. Stops on SIGTERM or SIGINT after in-flight\n"
-	 "requests finish.\n"
+	 "requests finish. With [signup] enabled, also mails each pending signup's\n"
+	 "confirmation link through [smtp] within seconds (retried while the relay\n"
+	 "is down) and deletes unconfirmed signups whose links expired.\n"
 	 "\n"
 	 "  --listen ADDRESS:PORT  where to listen (default: [web] listen, 127.0.0.1:8080)\n"},
 	{"send", cmd_send, "ISSUE.md [--dry-run] [--to ADDRESS] [--preview DIR] [--connections N] [--rate N]",

@@ -179,19 +179,25 @@ backoff(int attempts)
 	return s < CONFIRM_RETRY_MAX ? s : CONFIRM_RETRY_MAX;
 }
 
-/* Sends mail @m; records the outcome; -1 with @err when the store failed. */
-static int
-drain_one(const struct config *cfg, const struct store_keys *keys, struct store *st,
-	  const struct signup_mail *m, struct confirm_drain *res, char *err)
+/* What became of one mail: recorded with the others of its drain. */
+struct outcome {
+	bool sent;
+	int retry;		/* seconds; -1: not tried again */
+};
+
+/* Sends mail @m; its outcome into @o. */
+static void
+drain_one(const struct config *cfg, const struct store_keys *keys, const struct signup_mail *m,
+	  struct outcome *o, struct confirm_drain *res)
 {
 	struct token_claims tc = {.subscriber = m->id};
 	char token[TOKEN_LEN + 1], link[CONFIRM_URL_MAX + 1], why[ERR_LEN] = "";
 	struct mailer_report rep = {0};
 	struct mailer_confirm c;
 	enum mailer_outcome oc;
-	bool sent = false;
-	int retry = -1;
 
+	o->sent = false;
+	o->retry = -1;
 	if (store_token_make(keys, TOKEN_CONFIRM, &tc, token) < 0 ||
 	    fmt(link, sizeof(link), "%s/c/%s", cfg->list.base_url, token) < 0) {
 		/* base_url is at most 512 bytes and ids fit a token: not met. */
@@ -207,27 +213,48 @@ drain_one(const struct config *cfg, const struct store_keys *keys, struct store 
 	sodium_memzero(token, sizeof(token));
 	sodium_memzero(link, sizeof(link));
 	if (oc == MAILER_OK) {
-		sent = true;
+		o->sent = true;
 		res->sent++;
 		log_info("signup %lld: confirmation mail sent", (long long)m->id);
 	} else if (oc == MAILER_FAILED && rep.failed > 0) {
 		res->refused++;
 		log_warn("signup %lld: the relay refused the confirmation mail (5xx): not tried again",
 			 (long long)m->id);
-	} else if (oc == MAILER_FAILED || oc == MAILER_BAD_INPUT) {
+	} else {
 		/* A 4xx, a relay that cannot be reached, or a DKIM key that
 		 * cannot be read (the config): nothing about the address. */
-		retry = backoff(m->attempts);
+		o->retry = backoff(m->attempts);
 		res->retried++;
 		if (oc == MAILER_FAILED && rep.deferred == 0)
 			res->relay_down = true;
 		log_warn("signup %lld: confirmation mail not sent: %s; tried again in %d s "
 			 "(or not, past the link's expiry)", (long long)m->id,
-			 oc == MAILER_BAD_INPUT && why[0] == '\0' ? "no link" : why, retry);
+			 why[0] == '\0' ? "no link" : why, o->retry);
 	}
-	if (store_signup_mailed(st, m->id, sent, retry, err) != STORE_OK)
+}
+
+/*
+ * The outcomes of a drain are recorded in one transaction: a commit waits
+ * for the disk (synchronous = FULL), and one per mail cost more than the
+ * mail. A crash between a send and that commit sends those mails again
+ * (CONFIRM_BATCH at most), which a confirmation mail may afford.
+ */
+static int
+record(struct store *st, const struct signup_mail *m, const struct outcome *o, int n, char *err)
+{
+	enum store_status s;
+
+	if (n == 0)
+		return 0;
+	if ((s = store_begin(st, err)) != STORE_OK)
 		return -1;
-	return 0;
+	for (int i = 0; i < n && s == STORE_OK; i++)
+		s = store_signup_mailed(st, m[i].id, o[i].sent, o[i].retry, err);
+	if (s != STORE_OK) {
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st, err) == STORE_OK ? 0 : -1;
 }
 
 int
@@ -235,15 +262,18 @@ mailer_confirm_drain(const struct config *cfg, const struct store_keys *keys, st
 		     struct confirm_drain *res, char *err)
 {
 	struct signup_mail *m = xcalloc(CONFIRM_BATCH, sizeof(*m));
-	int n, r = 0;
+	struct outcome o[CONFIRM_BATCH];
+	int n, done = 0, r;
 
 	memset(res, 0, sizeof(*res));
 	if ((n = store_signup_due(st, m, CONFIRM_BATCH, err)) < 0) {
 		free(m);
 		return -1;
 	}
-	for (int i = 0; i < n && r == 0 && !res->relay_down; i++)
-		r = drain_one(cfg, keys, st, &m[i], res, err);
+	/* The relay down: the rest wait for the next drain, untried. */
+	for (; done < n && !res->relay_down; done++)
+		drain_one(cfg, keys, &m[done], &o[done], res);
+	r = record(st, m, o, done, err);
 	sodium_memzero(m, CONFIRM_BATCH * sizeof(*m));
 	free(m);
 	return r;

@@ -30,7 +30,9 @@ struct dkim_signer {
 
 static const char *signed_headers[] = {
 	"from", "to", "subject", "date", "message-id", "list-id", "list-unsubscribe",
-	"list-unsubscribe-post", "mime-version", "content-type", NULL,
+	"list-unsubscribe-post", "mime-version", "content-type",
+	"auto-submitted",	/* the confirmation mails' (confirm.c): when present */
+	NULL,
 };
 
 struct dkim_signer *

@@ -146,10 +146,10 @@ struct confirm_drain {
 /*
  * Sends the confirmation mails due in @st (up to CONFIRM_BATCH), each
  * through mailer_run(MAILER_CONFIRM) with its TOKEN_CONFIRM link, and
- * records each outcome (store_signup_mailed). Stops at the first that
- * finds the relay down. 0, or -1 with @err when the store failed. Logs by
- * signup id, never the address. Not to run in two threads at once with
- * an [smtp] username (see mailer_run).
+ * records their outcomes (store_signup_mailed) in one transaction. Stops
+ * at the first that finds the relay down. 0, or -1 with @err when the
+ * store failed. Logs by signup id, never the address. Not to run in two
+ * threads at once with an [smtp] username (see mailer_run).
  */
 int mailer_confirm_drain(const struct config *cfg, const struct store_keys *keys,
 			 struct store *st, struct confirm_drain *res, char *err);
@@ -161,7 +161,7 @@ enum mailer_mode {
 	MAILER_DRY_RUN,		/* every due message rendered; nothing sent or written */
 	MAILER_PREVIEW,		/* DIR/ID.eml per due subscriber; nothing sent */
 	MAILER_ONE,		/* one message to @to, not recorded: a test copy
-				 * (send --to), or a transactional mail (serve) */
+				 * (send --to) */
 	MAILER_CONFIRM,		/* a signup's confirmation mail to @to (serve):
 				 * @confirm says what; nothing recorded */
 };
@@ -220,7 +220,8 @@ struct mailer_report {
  * GMime is set up while any run is going (a count under a mutex), so runs
  * in several threads (serve) do not tear it down under each other; SMTP
  * AUTH's auth_client_init() in send.c is not counted: runs with an
- * [smtp] username must not overlap yet. The caller ignores SIGPIPE: a
+ * [smtp] username must not overlap yet (serve sends from its signup
+ * thread alone, cli/cmd_serve.c). The caller ignores SIGPIPE: a
  * server that closes the connection must not kill the process.
  */
 enum mailer_outcome mailer_run(const struct mailer_job *job, struct mailer_report *rep,

@@ -96,7 +96,8 @@ pending_json(struct store *st, const char *addr, json_t **out, char *err)
 		*out = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s?, s:i, s:s?, s:s?}",
 			"purpose", "to send you one confirmation link; nothing else is done with it, "
 				   "and it is deleted when the link expires unless you confirm",
-			"legal_basis", "GDPR art. 6(1)(b): steps taken at your request (you asked to subscribe)",
+			"legal_basis", "GDPR art. 6(1)(f), at your request: to check that the request came from "
+				       "the owner of the address before anything else is sent (double opt-in)",
 			"email", addr, "name", sqlite3_column_text(s, 0),
 			"language", sqlite3_column_text(s, 1), "channel", sqlite3_column_text(s, 2),
 			"requested", sqlite3_column_text(s, 3), "expires", sqlite3_column_text(s, 4),

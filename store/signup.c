@@ -110,18 +110,16 @@ find_pending(struct store *st, const char *addr, int64_t *id, char queued[TIMEST
 	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "reading pending signups", err);
 }
 
-/* Whether @max pending signups are held already (counted up to @max). */
+/* Whether @max pending signups are held already. */
 static enum store_status
 pending_full(struct store *st, long long max, bool *full, char *err)
 {
-	static const char sql[] =
-		"SELECT count(*) FROM (SELECT 1 FROM signup WHERE email IS NOT NULL LIMIT ?1)";
+	static const char sql[] = "SELECT n FROM signup_pending";	/* kept by triggers (db.c) */
 	sqlite3_stmt *s = store_stmt(st, sql, err);
 	int rc;
 
 	if (s == NULL)
 		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, max);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		*full = sqlite3_column_int64(s, 0) >= max;

@@ -20,14 +20,14 @@ SPORT=$(free_port)
 SMTPD=
 STARTS=0
 
-# start_smtpd: the server on $SPORT, writing to a folder of its own (it
-# numbers its messages from 1 each time).
+# start_smtpd [ARGS...]: the server on $SPORT, writing to a folder of its
+# own (it numbers its messages from 1 each time).
 start_smtpd() {
 	STARTS=$((STARTS + 1))
 	MAILDIR=$SCRATCH/mail.$STARTS
 	mkdir -p "$MAILDIR"
 	: >"$SCRATCH/smtpd.out"
-	$PY "$TOOLS/smtpd.py" --port "$SPORT" --dir "$MAILDIR" >"$SCRATCH/smtpd.out" 2>&1 &
+	$PY "$TOOLS/smtpd.py" --port "$SPORT" --dir "$MAILDIR" "$@" >"$SCRATCH/smtpd.out" 2>&1 &
 	SMTPD=$!
 	track "$SMTPD"
 	for _ in $(seq 100); do
@@ -141,6 +141,45 @@ stop_server
 check "serve stopped cleanly again" test "$STOP_RC" = 0
 check "no sanitizer report in the log" bash -c '! grep -q -E "Sanitizer|runtime error" "$1"' _ "$LOG"
 check "the log never names an address" bash -c '! grep -E -q "(first|second|third|zq-expiring-4711)@example" "$1"' _ "$LOG"
+
+# --- SMTP AUTH and DKIM: mail after mail from the one signup thread ---
+stop_smtpd
+start_smtpd --auth "newsletter:s3cret pass" || finish
+printf 's3cret pass\n' >"$SCRATCH/smtp.pass"
+chmod 600 "$SCRATCH/smtp.pass"
+openssl genrsa -out "$SCRATCH/dkim.key" 2048 >/dev/null 2>&1
+chmod 600 "$SCRATCH/dkim.key"
+openssl rsa -in "$SCRATCH/dkim.key" -pubout -out "$SCRATCH/dkim.pub" >/dev/null 2>&1
+web_conf en "" "[smtp]" "host = 127.0.0.1" "port = $SPORT" "username = newsletter" \
+	"password_file = $SCRATCH/smtp.pass" "" "[bounce]" "domain = bounce.example.org" "keep =" "" \
+	"[dkim]" "domain = example.org" "selector = news" "key_file = $SCRATCH/dkim.key" "" \
+	"[signup]" "enabled = true"
+start_server || finish
+N=$(mails)
+for who in auth1 auth2 auth3; do
+	"$REQ" "$DB" "$SCRATCH/newsletter.key" "$who@example.org" en >/dev/null
+	sleep 0.3
+done
+if wait_mails $((N + 3)); then pass "with [smtp] username: three mails in a row, each through AUTH"; else fail "with [smtp] username: three mails in a row, each through AUTH" "$(tail -5 "$LOG")"; fi
+check "the server saw AUTH for each" test "$(grep -c '"auth": true' "$MAILDIR/log.jsonl")" = 3
+check "DKIM: python3-dkim verifies the signature (From, Subject, Date, Auto-Submitted signed)" \
+	$PY - "$(newest)" "$SCRATCH/dkim.pub" <<'PY'
+import dkim, email, email.policy, re, sys
+raw = open(sys.argv[1], "rb").read()
+msg = email.message_from_bytes(raw, policy=email.policy.default)
+der = "".join(l for l in open(sys.argv[2]).read().splitlines() if "-----" not in l)
+rec = ("v=DKIM1; k=rsa; p=" + der).encode()
+def dnsfunc(name, timeout=5):
+    return rec
+sig = msg["DKIM-Signature"]
+if sig is None: print("# no DKIM-Signature"); sys.exit(1)
+h = re.search(r"(?:^|;)h=([^;]+)", re.sub(r"\s", "", str(sig))).group(1).lower().split(":")
+for want in ("from", "subject", "date", "to", "auto-submitted"):
+    if want not in h: print("# %s not signed" % want); sys.exit(1)
+sys.exit(0 if dkim.verify(raw, dnsfunc=dnsfunc) else 1)
+PY
+stop_server
+check "serve stopped cleanly after the AUTH runs" test "$STOP_RC" = 0
 
 # --- [signup] enabled = false: no mail goes ---
 web_conf en "" "[smtp]" "host = 127.0.0.1" "port = $SPORT" "" \

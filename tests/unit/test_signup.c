@@ -167,6 +167,37 @@ Test(signup, cap_on_pending_signups)
 	su.email = "two@example.no";
 	su.resend_hours = 0;
 	cr_expect_eq(request(&s, &su), SIGNUP_QUEUED);
+	su.resend_hours = 24;
+	/* a confirmation, an expiry and an erasure each make room for one */
+	{
+		int64_t sub;
+		unsigned gen;
+
+		cr_expect_eq(confirm(&s, due_id(&s, "one@example.no"), &sub, &gen), CONFIRM_ENROLLED);
+	}
+	su.email = "three@example.no";
+	cr_expect_eq(request(&s, &su), SIGNUP_QUEUED);
+	su.email = "four@example.no";
+	cr_expect_eq(request(&s, &su), SIGNUP_FULL);
+	age(&s, "UPDATE signup SET expires = '2000-01-01T00:00:00Z' WHERE email = 'two@example.no'");
+	{
+		long long deleted;
+
+		cr_assert_eq(store_signup_expire(s.st, &deleted, err), STORE_OK, "%s", err);
+		cr_expect_eq(deleted, 1);
+	}
+	cr_expect_eq(request(&s, &su), SIGNUP_QUEUED);
+	su.email = "five@example.no";
+	cr_expect_eq(request(&s, &su), SIGNUP_FULL);
+	{
+		bool existed;
+
+		cr_assert_eq(store_erase(s.st, "three@example.no", false, "test", &existed, err), STORE_OK);
+	}
+	cr_expect_eq(request(&s, &su), SIGNUP_QUEUED);
+	cr_expect_eq(request(&s, &(struct signup){.email = "six@example.no", .lang = "en",
+		.consent_text = CONSENT, .channel = SIGNUP_API, .confirm_hours = 1, .resend_hours = 1,
+		.max_pending = 2}), SIGNUP_FULL);
 	scratch_close(&s);
 }
 

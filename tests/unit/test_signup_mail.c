@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -223,6 +224,8 @@ smtpd_start(int port, const char *dir)
 	smtpd_pid = fork();
 	cr_assert_geq(smtpd_pid, 0);
 	if (smtpd_pid == 0) {
+		/* Stopped with the test's process even if it crashes. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(fds[1], 1);
 		close(fds[0]);
 		execl("/usr/bin/python3", "python3", "tests/tools/smtpd.py", "--port", p, "--dir", dir,

@@ -462,7 +462,7 @@ Test(store, newer_schema_is_refused)
 
 /* What migration 6 (double opt-in) added, and 5 (a mailing's kept counts)
  * with it: a test that makes an older database takes them away first. */
-#define UNDO_6 "DROP TABLE signup; DROP TABLE consent_text;" \
+#define UNDO_6 "DROP TABLE signup; DROP TABLE consent_text; DROP TABLE signup_pending;" \
 	" ALTER TABLE subscriber DROP COLUMN consent_requested;" \
 	" ALTER TABLE subscriber DROP COLUMN consent_confirmed;" \
 	" ALTER TABLE subscriber DROP COLUMN consent_channel;" \

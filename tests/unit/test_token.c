@@ -135,14 +135,16 @@ Test(token, malformed_inputs_are_rejected)
 
 Test(token, other_purpose_is_rejected)
 {
-	static const enum token_purpose p[] = {TOKEN_UNSUBSCRIBE, TOKEN_BOUNCE, TOKEN_ACCESS};
+	static const enum token_purpose p[] = {TOKEN_UNSUBSCRIBE, TOKEN_BOUNCE, TOKEN_ACCESS,
+					       TOKEN_CONFIRM};
+	const size_t n = sizeof(p) / sizeof(p[0]);
 	struct scratch s;
 	char tok[TOKEN_LEN + 1];
 
 	scratch_open(&s);
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < n; i++) {
 		token_for(s.keys, p[i], 9, 1, tok);
-		for (size_t j = 0; j < 3; j++)
+		for (size_t j = 0; j < n; j++)
 			cr_expect_eq(store_token_verify(s.keys, tok, p[j], NULL), i == j ? 0 : -1,
 				     "made for %d, verified for %d", p[i], p[j]);
 	}
