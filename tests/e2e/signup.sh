@@ -157,22 +157,28 @@ for who in "$A" "$SUPP" "$PEND" new.signup@example.no; do
 done
 check "the suppressed address is still suppressed and not enrolled" \
 	test "$(sub_field "$SUPP" id)" = none
-# Comparable time: the same work for every state. A loose bound (this
-# machine is shared): skipping the store for a known address would answer
-# some ten times faster than a commit does.
-ms_median() {
-	local a=$1 i
-	for i in $(seq 9); do
-		curl -s -o /dev/null -w '%{time_total}\n' -H "Accept-Language: nb" \
-			--data-urlencode "email=$a" "$BASE/subscribe"
-	done | sort -n | sed -n 5p
-}
-t_known=$(ms_median "$A")
-t_unknown=$(ms_median "unknown.timing@example.no")
-t_supp=$(ms_median "$SUPP")
-echo "# median time of 9 requests: subscribed $t_known s, unknown $t_unknown s, suppressed $t_supp s"
-check "comparable time: the medians for subscribed, unknown and suppressed are within 4x of each other" \
-	$PY -c 'import sys; t=[float(x) for x in sys.argv[1:]]; assert max(t) < 4 * min(t), t' "$t_known" "$t_unknown" "$t_supp"
+# Comparable time: the same work for every state. Samples taken in turn,
+# so that the load of this shared machine weighs on all three alike, and a
+# loose bound: skipping the store for a known address would answer some
+# twenty times faster than a group commit does.
+for _ in $(seq 11); do
+	for who in "$A" unknown.timing@example.no "$SUPP"; do
+		printf '%s %s\n' "$who" "$(curl -s -o /dev/null -w '%{time_total}' -H "Accept-Language: nb" \
+			--data-urlencode "email=$who" "$BASE/subscribe")"
+	done
+done >"$SCRATCH/times"
+read -r t_known t_unknown t_supp < <($PY - "$SCRATCH/times" "$A" unknown.timing@example.no "$SUPP" <<'PY'
+import statistics, sys
+t = {}
+for line in open(sys.argv[1]):
+    a, s = line.split()
+    t.setdefault(a, []).append(float(s))
+print(" ".join("%.6f" % statistics.median(t[a]) for a in sys.argv[2:]))
+PY
+)
+echo "# median time of 11 requests: subscribed $t_known s, unknown $t_unknown s, suppressed $t_supp s"
+check "comparable time: the medians for subscribed, unknown and suppressed are within 5x of each other" \
+	$PY -c 'import sys; t=[float(x) for x in sys.argv[1:]]; assert max(t) < 5 * min(t), t' "$t_known" "$t_unknown" "$t_supp"
 
 # --- one mail per resend_hours ---
 wait_mail "$PEND" 1 || true
