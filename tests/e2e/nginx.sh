@@ -56,7 +56,8 @@ http {
 }
 CONF
 
-web_conf en
+# Signup on; its mails go to a port where nothing listens (they wait).
+web_conf en "" "[signup]" "enabled = true" "[smtp]" "host = 127.0.0.1" "port = $(free_port)"
 nl init >/dev/null 2>&1 || { fail "init"; finish; }
 for a in kari ola per; do nl enroll "$a@example.no" >/dev/null; done
 start_server || finish
@@ -111,6 +112,14 @@ p=$(link_path per@example.no)
 via POST "https://news.example.no$p" --data 'List-Unsubscribe=One-Click'
 expect_http 200 "" "one-click POST to https://: 200"
 check "one-click POST to https://: unsubscribed" not_sub per@example.no
+# The signup form is passed on, and its POST answers through nginx.
+via GET "https://news.example.no/subscribe"
+expect_http 200 "" "https://: the signup form through nginx"
+check "the signup form's page is serve's (it holds the form)" grep -q 'name="email"' "$SCRATCH/.body"
+via POST "https://news.example.no/subscribe" --data 'email=new%40example.no'
+expect_http 200 "" "https://: a signup POST through nginx"
+via GET "https://news.example.no/c/AAAA"
+check "/c/ is passed to serve: a forged token is its 400 page" test "$CODE" = 400
 via GET "https://news.example.no/healthz"
 check "/healthz is passed to serve" test "$CODE" = 200
 via GET "https://news.example.no/other"
