@@ -26,6 +26,11 @@ left_in() {
 	done
 	return 0
 }
+check "the signup's confirmation mail reached its SMTP server (Auto-Submitted)" \
+	bash -c 'grep -l -s "^Auto-Submitted: auto-generated" "$1"/mail/*.eml | grep -q .' _ "$DIR"
+check "the demo's signup, confirmed, is a subscriber with basis consent" \
+	test "$(sqlite3 "$DIR/newsletter.db" "SELECT consent_date IS NOT NULL AND consent_confirmed IS NOT NULL FROM subscriber WHERE email = 'nora@example.no'")" = 1
+check "it says how to sign up in a browser" grep -qE '^open http://127\.0\.0\.1:[0-9]+/subscribe' <<<"$OUT"
 check "no server of the demo is left running" test -z "$(left_in "$DIR")"
 [ -n "$DIR" ] && [ -d "$DIR" ] || finish
 
