@@ -133,7 +133,8 @@ bench: all
 	bench/send
 	bench/bounce
 
-# The bounce corpus: recipient recall, verdict agreement, false hard verdicts.
+# Each labelled bounce source in tests/bounce/: recipients found, verdict
+# agreement, false hard verdicts, per source.
 bounce-eval: all
 	tests/bounce-eval
 

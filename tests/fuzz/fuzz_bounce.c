@@ -3,8 +3,9 @@
  * DSN and ARF fields, the phrase table, the text scanner): any input must
  * give at most BOUNCE_MAX_RESULTS results, each with a valid address, a
  * known action and printable evidence, or a clean refusal. Seeded with one
- * message of each kind of the labelled corpus (tests/bounce-corpus, BSD
- * 2-Clause, see its LICENSE) and the crashes found so far (regress-*).
+ * message of each kind of the Sisimai source (tests/bounce/sisimai, BSD
+ * 2-Clause, see its LICENSE), the crashes found so far (regress-*) and, by
+ * tests/fuzz/run, every message of every source under tests/bounce/.
  */
 #include <stdlib.h>
 #include <string.h>
