@@ -262,4 +262,8 @@ bounce_text_parse(struct bounce_ctx *c, const char *text, size_t len, const char
 	read_recipients(c, text, len, failed_hdr);
 	for (int i = 0; i < c->rep->n; i++)
 		bounce_verdict_context(c, &c->rep->r[i]);
+	/* A DSN whose only recipient field held no address, and no address
+	 * in its text either: say so. */
+	if (c->rep->n == 0 && c->bad[0])
+		(void)bounce_verdict_unaddressed(c->rep, c->bad_field, c->bad, c->bad_why);
 }
