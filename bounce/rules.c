@@ -383,7 +383,7 @@ bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match *m)
  * rate limit soft.
  */
 static const struct bounce_code_rule code_rules[] = {
-	{2, -1, -1, BOUNCE_CODE_SUCCESS, "2.x.x", "success: delivered, relayed or expanded", "delivered"},
+	{2, -1, -1, BOUNCE_CODE_SUCCESS, "2.x.x", "delivered, relayed or expanded", "delivered"},
 	{4, -1, -1, BOUNCE_CODE_TEMPORARY, "4.x.x", "a temporary failure", "temporary"},
 	{5, 1, 1, BOUNCE_CODE_GONE, "5.1.1", "bad destination mailbox address", "unknown-user"},
 	{5, 1, 2, BOUNCE_CODE_GONE, "5.1.2", "bad destination system address (the recipient's domain)", "unknown-domain"},
