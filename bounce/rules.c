@@ -171,6 +171,7 @@ static const struct bounce_rule {
 	 * dead address, whatever code it gives. */
 	{RANK_BLOCK, "badrcptto", BOUNCE_SOFT, "policy", "the receiver's local list of refused recipients (policy)", false},
 	{RANK_BLOCK, "bad rcpt to", BOUNCE_SOFT, "policy", "the receiver's local list of refused recipients (policy)", false},
+	{RANK_BLOCK, "policy", BOUNCE_SOFT, "policy", "the receiver's policy (given with a code of a dead address, after DATA, it is about the content)", false},
 	{RANK_BLOCK, "by policy", BOUNCE_SOFT, "policy", "the receiver refuses the recipient by policy", false},
 	{RANK_BLOCK, "policy reasons", BOUNCE_SOFT, "policy", "the receiver refuses the recipient by policy", false},
 	{RANK_BLOCK, "due to policy", BOUNCE_SOFT, "policy", "the receiver refuses the recipient by policy", false},
@@ -277,7 +278,6 @@ static const struct bounce_rule {
 	{RANK_WEAK, "denied", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
 	{RANK_WEAK, "refused", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
 	{RANK_WEAK, "not allowed", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
-	{RANK_WEAK, "policy", BOUNCE_SOFT, "policy", "the receiver's policy", false},
 	{RANK_WEAK, "timed out", BOUNCE_SOFT, "network", "a network failure", false},
 	{RANK_WEAK, "timeout", BOUNCE_SOFT, "network", "a network failure", false},
 	{RANK_WEAK, "connection", BOUNCE_SOFT, "network", "a network failure", false},

@@ -118,9 +118,9 @@ Test(bounce_rules, sender_and_message_codes_are_never_hard)
 		{"5.6.0 with user unknown", "5.6.0", "550 5.6.0 User unknown content type", BOUNCE_SOFT, "status 5.6.x"},
 		{"5.6.1 reworded", "5.6.1", "554 5.6.1 Mailbox not found for this media type", BOUNCE_SOFT, "status 5.6.x"},
 		{"5.3.4 with no such user", "5.3.4", "552 5.3.4 No such user can take a message this big", BOUNCE_SOFT, "status 5.3.4"},
-		{"5.3.4 reworded", "5.3.4", "552 5.3.4 Recipient unknown size policy: too big", BOUNCE_SOFT, "status 5.3.4"},
+		{"5.3.4 reworded", "5.3.4", "552 5.3.4 Recipient unknown, size exceeded", BOUNCE_SOFT, "status 5.3.4"},
 		{"5.2.3 with user unknown", "5.2.3", "552 5.2.3 User unknown limit: message length exceeded", BOUNCE_SOFT, "status 5.2.3"},
-		{"5.2.3 reworded", "5.2.3", "552 5.2.3 Invalid recipient length policy", BOUNCE_SOFT, "status 5.2.3"},
+		{"5.2.3 reworded", "5.2.3", "552 5.2.3 Invalid recipient: length exceeded", BOUNCE_SOFT, "status 5.2.3"},
 	};
 
 	check_rows(rows, sizeof(rows) / sizeof(rows[0]));
@@ -175,6 +175,7 @@ Test(bounce_rules, gone_code_after_data_for_content_is_soft)
 		{"5.1.1 with spam text", "5.1.1", "550 5.1.1 Message rejected as spam by the content filter", BOUNCE_SOFT, "(block)"},
 		{"5.1.1 reworded", "5.1.1", "550 5.1.1 Your message looks like unsolicited bulk mail", BOUNCE_SOFT, "(block)"},
 		{"550 content rejected", NULL, "550 Content rejected: message content violates our policy", BOUNCE_SOFT, "(block)"},
+		{"5.1.1 policy violation", "5.1.1", "550 5.1.1 Policy violation: unknown user", BOUNCE_SOFT, "\"policy\""},
 		{"5.1.1 user unknown, no other reason", "5.1.1", "550 5.1.1 <rcpt@example.net>: User unknown", BOUNCE_HARD,
 		 "\"user unknown\""},
 	};
