@@ -26,6 +26,21 @@ static const char *const rcpt_marks[] = {
 	"rcpt",
 };
 
+/* Whether a text decided on says itself that the refusal came after DATA
+ * ("550 5.1.1 user unknown (after end of data)"). */
+static bool
+after_data(const char *low, size_t len)
+{
+	/* not ">>> DATA" of a transcript: with PIPELINING, the replies to
+	 * RCPT TO come after it */
+	static const char *const said[] = {"end of data", "in reply to data", "after data"};
+
+	for (size_t i = 0; i < sizeof(said) / sizeof(said[0]); i++)
+		if (memmem(low, len, said[i], strlen(said[i])))
+			return true;
+	return false;
+}
+
 /* Whether one of @marks is within a few lines of @addr in the readable text. */
 static bool
 near(const struct bounce_ctx *c, const char *addr, const char *const *marks, size_t nmarks)
@@ -394,6 +409,10 @@ bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
 				 ? "the status code is about the sender or the message, not the address: code and text disagree"
 				 : "the status code says the mailbox exists: code and text disagree";
 			rule_code(r, code, "whatever the text says");
+		} else if (!m.strong && after_data(low.s, len)) {
+			r->reason = "filtered";
+			r->why = "refused after the message was sent (after DATA): a content filter, not a dead address";
+			bounce_verdict_rule(r, "context \"after DATA\" (the receiver had accepted the address)");
 		} else if (syntax_reply(text, len) && !gone_by_code) {
 			r->reason = "syntax";
 			r->why = "a reply to a malformed command (500-504) says nothing about the address";
