@@ -360,6 +360,24 @@ bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
 		if (st.klass == 4)
 			temporary = true;
 	}
+	if (given) {
+		/* The text's own code may disagree with the report's Status
+		 * ("Status: 5.1.1" beside "550 5.7.1 ..."): one about the
+		 * sender, a mailbox that exists or a temporary failure is
+		 * what decides, and the verdict is never hard. */
+		struct smtp_status ts;
+		const char *at = status_find(text, len, &ts);
+		const struct bounce_code_rule *tc = at ? bounce_rules_code(&ts) : NULL;
+
+		if (tc && (tc->cls == BOUNCE_CODE_SENDER || tc->cls == BOUNCE_CODE_EXISTS ||
+			   tc->cls == BOUNCE_CODE_TEMPORARY) && tc != code) {
+			code = tc;
+			st = ts;
+			code_at = at;
+			if (ts.klass == 4)
+				temporary = true;
+		}
+	}
 	buf_init(&low);
 	bounce_scan_lower(&low, text, len);
 	rule = bounce_rules_match(low.s, len, &m);

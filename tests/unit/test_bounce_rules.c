@@ -121,6 +121,12 @@ Test(bounce_rules, sender_and_message_codes_are_never_hard)
 		{"5.3.4 reworded", "5.3.4", "552 5.3.4 Recipient unknown, size exceeded", BOUNCE_SOFT, "status 5.3.4"},
 		{"5.2.3 with user unknown", "5.2.3", "552 5.2.3 User unknown limit: message length exceeded", BOUNCE_SOFT, "status 5.2.3"},
 		{"5.2.3 reworded", "5.2.3", "552 5.2.3 Invalid recipient: length exceeded", BOUNCE_SOFT, "status 5.2.3"},
+		/* the report's Status says gone, the text's own code says policy */
+		{"Status 5.1.1, 5.7.1 in the text", "5.1.1", "550 5.7.1 <rcpt@example.net>: Recipient address rejected: "
+		 "User unknown", BOUNCE_SOFT, "status 5.7.x"},
+		{"Status 5.1.1, 5.7.1 reworded", "5.1.1", "554 5.7.1 Unknown user; access denied", BOUNCE_SOFT, "status 5.7.x"},
+		{"Status 5.0.0, 4.x.x in the text", "5.0.0", "450 4.1.1 <rcpt@example.net>: User unknown in local table",
+		 BOUNCE_SOFT, "temporary"},
 	};
 
 	check_rows(rows, sizeof(rows) / sizeof(rows[0]));
