@@ -232,9 +232,11 @@ domain_char(unsigned char ch)
 
 /*
  * Which domain @low (lower-cased) names in the lines around @at: @addr's
- * own domain ("example.org", "@example.org", "name=example.org"), another
- * one (the sender's, a relay's, a host under it: "mx.example.org"), or
- * none. A URL's host is not named (a help page).
+ * own domain ("example.org", "name=example.org"), another one (the
+ * sender's, a relay's, a host under it: "mx.example.org", the domain of
+ * another address), or none. The recipient's own address names who the
+ * report is about, not what was not found; a URL's host is no name (a
+ * help page). The recipient's domain, when named, wins.
  */
 static enum named
 domain_named(const char *addr, const char *low, size_t len, size_t at)
@@ -280,12 +282,15 @@ domain_named(const char *addr, const char *low, size_t len, size_t at)
 			continue;	/* an IP address, a version, a number */
 		if (s >= 2 && low[s - 1] == '/' && low[s - 2] == '/')
 			continue;	/* a URL's host */
-		/* the domain of an address: after its '@' */
-		for (size_t j = s; j < k; j++)
-			if (low[j] == '@')
-				s = j + 1;
-		if (k - s == n && strncasecmp(low + s, d, n) == 0)
+		/* the domain of an address (a token starts after its '@'):
+		 * the recipient's own address says who, not what was not found */
+		bool in_addr = s > 0 && low[s - 1] == '@';
+
+		if (k - s == n && strncasecmp(low + s, d, n) == 0) {
+			if (in_addr)
+				continue;
 			return NAMED_RECIPIENT;
+		}
 		/* a local part with a dot ("first.last@") is not a domain */
 		if (k < len && low[k] == '@')
 			continue;

@@ -231,6 +231,8 @@ Test(bounce_rules, a_dead_domain_must_be_the_recipients)
 		 BOUNCE_SOFT, "another domain"},
 		{"a relay not found", "5.4.4", "554 5.4.4 Host or domain name not found: relay.example.com", BOUNCE_SOFT,
 		 "another domain"},
+		{"a relay not found, beside the recipient's address", "5.4.4", "550 <rcpt@example.net>: Host or domain name not "
+		 "found. Name service error for name=relay.example.com type=A: Host not found", BOUNCE_SOFT, "another domain"},
 		{"recipient's domain not found", "5.4.4", "550 5.4.4 example.net: host not found", BOUNCE_HARD, "\"host not found\""},
 		{"recipient's domain reworded", "5.0.0", "550 No such domain: name=example.net type=MX", BOUNCE_HARD,
 		 "\"no such domain\""},
