@@ -247,7 +247,9 @@ read_recipients(struct bounce_ctx *c, const char *text, size_t len, const char *
 			}
 			if (strcmp(r->reason, "undefined") == 0 && !has_reply_code(text + found[i].at, le - found[i].at)) {
 				bounce_verdict_decide(r, text + found[i].at, e - found[i].at, NULL, false);
-				if (r->action == BOUNCE_SOFT && strcmp(r->reason, "undefined") == 0)
+				/* The whole text only when it is about this one
+				 * recipient: another's lines never decide for it. */
+				if (r->action == BOUNCE_SOFT && strcmp(r->reason, "undefined") == 0 && n == 1)
 					bounce_verdict_decide(r, text, len, NULL, false);
 			}
 		} else {

@@ -389,6 +389,29 @@ Test(bounce_rules, another_recipients_text_does_not_decide)
 	cr_assert_not_null(r = result_for(rep, "other@example.org"));
 	cr_expect_eq(r->action, BOUNCE_HARD, "other@'s own text: %s", r->rule);
 	free(rep);
+
+	/* The same in a bounce in plain text, in two wordings: the address
+	 * named after the failed one says nothing of itself. */
+	static const char *const texts[] = {
+		"From: MAILER-DAEMON@mx.example.org\nTo: bounces+tok@news.example.org\n"
+		"Subject: Undelivered Mail Returned to Sender\n\nThis is the mail system at host mx.example.org.\n\n"
+		"<gone@example.net>: host mx.example.net said: 550 5.1.1 <gone@example.net>: Recipient address "
+		"rejected: User unknown (in reply to RCPT TO command)\n\n"
+		"For help, write to <helpdesk@example.net>.\n",
+		"From: MAILER-DAEMON@mx.example.org\nTo: bounces+tok@news.example.org\nSubject: failure notice\n\n"
+		"I could not deliver to the following address.\n\n<gone@example.net>:\n"
+		"RCPT TO refused: 550 5.1.1 no such user here\n\n"
+		"Questions? Our postmaster team is at helpdesk@example.net\n",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		rep = parse(texts[i]);
+		cr_assert_not_null(r = result_for(rep, "gone@example.net"), "text %zu", i);
+		cr_expect_eq(r->action, BOUNCE_HARD, "text %zu: gone@ is %s (%s)", i, bounce_action_name(r->action), r->rule);
+		if ((r = result_for(rep, "helpdesk@example.net")) != NULL)
+			cr_expect_neq(r->action, BOUNCE_HARD, "text %zu: helpdesk@ took gone@'s text (%s)", i, r->rule);
+		free(rep);
+	}
 }
 
 /* Every way a report decorates a recipient gives the bare, normalised address. */
