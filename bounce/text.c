@@ -253,7 +253,10 @@ read_recipients(struct bounce_ctx *c, const char *text, size_t len, const char *
 					bounce_verdict_decide(r, text, len, NULL, false);
 			}
 		} else {
-			bounce_verdict_decide(r, text, len, NULL, false);
+			/* Not named in the text (X-Failed-Recipients, the
+			 * returned To): the text speaks for it only when it is
+			 * the one recipient. */
+			bounce_verdict_decide(r, n == 1 ? text : "", n == 1 ? len : 0, NULL, false);
 		}
 	}
 }

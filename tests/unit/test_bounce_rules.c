@@ -412,6 +412,16 @@ Test(bounce_rules, another_recipients_text_does_not_decide)
 			cr_expect_neq(r->action, BOUNCE_HARD, "text %zu: helpdesk@ took gone@'s text (%s)", i, r->rule);
 		free(rep);
 	}
+
+	/* Two failed recipients that the text does not name: which one is
+	 * unknown it does not say, so neither is hard. */
+	rep = parse("From: Mail Delivery System <Mailer-Daemon@mx.example.org>\nTo: bounces+tok@news.example.org\n"
+		    "Subject: Mail delivery failed\nX-Failed-Recipients: one@example.net, two@example.com\n\n"
+		    "A message could not be delivered. 550 5.1.1 User unknown\n");
+	cr_assert_eq(rep->n, 2);
+	for (int k = 0; k < 2; k++)
+		cr_expect_neq(rep->r[k].action, BOUNCE_HARD, "%s: %s", rep->r[k].recipient, rep->r[k].rule);
+	free(rep);
 }
 
 /* Every way a report decorates a recipient gives the bare, normalised address. */
