@@ -74,6 +74,12 @@ addr_char_domain(unsigned char c)
 	return isalnum(c) || c == '.' || c == '-' || c == '_';
 }
 
+/* Address types written before a recipient with '=' or ':' (X.400 and
+ * Exchange style: "SMTP=a@b", "smtp:a@b"); any word before ';' is one. */
+static const char *const addr_types[] = {
+	"rfc822", "smtp", "x400", "x-400", "x500", "ex", "sip", "utf-8", "x-local", "local", "unknown",
+};
+
 /*
  * The opening quote of the quoted local part whose closing quote is at
  * @s[close] (the first quote before it that no backslash escapes), or
@@ -118,6 +124,16 @@ bounce_scan_addr(const char *s, size_t len, size_t *pos, char out[ADDR_MAX + 1],
 				b--;
 			while (b < i && (s[b] == '.' || s[b] == '\''))
 				b++;
+			/* An address type written into the local part:
+			 * "SMTP=a@b", "RFC822=a@b" (X.400 style). */
+			for (size_t t = 0; t < sizeof(addr_types) / sizeof(addr_types[0]); t++) {
+				size_t tn = strlen(addr_types[t]);
+
+				if (i - b > tn + 1 && strncasecmp(s + b, addr_types[t], tn) == 0 && s[b + tn] == '=') {
+					b += tn + 1;
+					break;
+				}
+			}
 		}
 		while (e < len && addr_char_domain((unsigned char)s[e]) && e - i <= ADDR_DOMAIN_MAX)
 			e++;
@@ -151,11 +167,6 @@ bounce_scan_value_addr(const char *v, char out[ADDR_MAX + 1])
 	return bounce_scan_addr(v, strlen(v), &pos, out, &start);
 }
 
-/* Address types written before a recipient with '=' or ':' (X.400 and
- * Exchange style: "SMTP=a@b", "smtp:a@b"); any word before ';' is one. */
-static const char *const addr_types[] = {
-	"rfc822", "smtp", "x400", "x-400", "x500", "ex", "sip", "utf-8", "x-local", "local", "unknown",
-};
 
 /* Strips an address type before ';', or a known one before '=' or ':'. */
 static bool

@@ -461,6 +461,35 @@ Test(bounce_rules, recipients_are_bare_addresses)
 	}
 }
 
+/* The same in bounces in plain text and in X-Failed-Recipients. */
+Test(bounce_rules, text_recipients_are_bare_addresses)
+{
+	static const struct {
+		const char *failed, *line;
+	} rows[] = {
+		{NULL, "<SMTP=kari@example.net>: 550 5.1.1 user unknown (in reply to RCPT TO)"},
+		{NULL, "RFC822=kari@example.net. 550 5.1.1 user unknown (in reply to RCPT TO)"},
+		{NULL, "\"kari\"@Example.NET: 550 5.1.1 user unknown (in reply to RCPT TO)"},
+		{NULL, "(Kari) 'kari@example.net' ... 550 5.1.1 user unknown (in reply to RCPT TO)"},
+		{"SMTP=kari@example.net", "550 5.1.1 user unknown (in reply to RCPT TO)"},
+		{"<kari@example.net>.", "550 5.1.1 user unknown (in reply to RCPT TO)"},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char msg[2048];
+		struct bounce_report *rep;
+
+		snprintf(msg, sizeof(msg), "From: MAILER-DAEMON@mx.example.org\nTo: bounces+tok@news.example.org\n"
+			 "Subject: Mail delivery failed\n%s%s%s\nDelivery to this address failed:\n\n%s\n",
+			 rows[i].failed ? "X-Failed-Recipients: " : "", rows[i].failed ? rows[i].failed : "",
+			 rows[i].failed ? "\n" : "", rows[i].line);
+		rep = parse(msg);
+		cr_assert_eq(rep->n, 1, "%s %s: %d results", rows[i].failed ? rows[i].failed : "", rows[i].line, rep->n);
+		cr_expect_str_eq(rep->r[0].recipient, "kari@example.net", "%s", rows[i].line);
+		free(rep);
+	}
+}
+
 /* A recipient field that holds no address is never a recipient: ignore, with the reason. */
 Test(bounce_rules, a_recipient_that_is_no_address_is_ignored)
 {
