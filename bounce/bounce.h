@@ -129,12 +129,12 @@ struct bounce_code_rule {
 	int klass, subject, detail;	/* -1: any */
 	enum bounce_code_class cls;
 	const char *name;		/* "5.7.x" */
-	const char *means;		/* "security or policy: about the sender or the message" */
+	const char *means;		/* what RFC 3463 calls it: "security or policy" */
 	const char *reason;		/* a short word */
 };
 /* The first row of the status table that matches @st (never NULL). */
 const struct bounce_code_rule *bounce_rules_code(const struct smtp_status *st);
-/* The word of a class: "gone", "sender/message", ... */
+/* What a class says, in words: "about the sender or the message, never hard". */
 const char *bounce_rules_code_class(enum bounce_code_class cls);
 /* Finds the rule of highest rank that matches @lower (lower-cased text);
  * false when none does. */

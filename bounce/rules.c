@@ -390,20 +390,20 @@ static const struct bounce_code_rule code_rules[] = {
 	{5, 1, 3, BOUNCE_CODE_GONE, "5.1.3", "bad destination mailbox address syntax", "bad-address"},
 	{5, 1, 6, BOUNCE_CODE_GONE, "5.1.6", "destination mailbox has moved, no forwarding address", "moved"},
 	{5, 1, 10, BOUNCE_CODE_GONE, "5.1.10", "recipient address has a null MX (RFC 7505)", "no-mail-domain"},
-	{5, 1, 7, BOUNCE_CODE_SENDER, "5.1.7", "bad sender's mailbox address syntax: about the sender", "sender"},
-	{5, 1, 8, BOUNCE_CODE_SENDER, "5.1.8", "bad sender's system address: about the sender", "sender"},
-	{5, 1, -1, BOUNCE_CODE_TEXT, "5.1.x", "another address status: the text decides", "address"},
-	{5, 2, 1, BOUNCE_CODE_TEXT, "5.2.1", "mailbox disabled (RFC 3463: it exists), a rate limit, or unknown: the text decides", "disabled"},
-	{5, 2, 2, BOUNCE_CODE_EXISTS, "5.2.2", "mailbox full: it exists", "mailbox-full"},
-	{5, 2, 3, BOUNCE_CODE_SENDER, "5.2.3", "message length exceeds a limit: about the message", "too-large"},
-	{5, 2, -1, BOUNCE_CODE_EXISTS, "5.2.x", "mailbox status: the mailbox exists", "mailbox"},
-	{5, 3, 4, BOUNCE_CODE_SENDER, "5.3.4", "message too big for the system: about the message", "too-large"},
-	{5, 3, -1, BOUNCE_CODE_TEXT, "5.3.x", "mail system status: the text decides", "system"},
-	{5, 4, -1, BOUNCE_CODE_TEXT, "5.4.x", "network and routing: the text decides", "routing"},
-	{5, 5, -1, BOUNCE_CODE_TEXT, "5.5.x", "mail delivery protocol: the text decides", "protocol"},
-	{5, 6, -1, BOUNCE_CODE_SENDER, "5.6.x", "message content or media: about the message", "content"},
-	{5, 7, -1, BOUNCE_CODE_SENDER, "5.7.x", "security or policy: about the sender or the message", "policy"},
-	{-1, -1, -1, BOUNCE_CODE_TEXT, "5.x.x", "another permanent failure: the text decides", "permanent"},
+	{5, 1, 7, BOUNCE_CODE_SENDER, "5.1.7", "bad sender's mailbox address syntax", "sender"},
+	{5, 1, 8, BOUNCE_CODE_SENDER, "5.1.8", "bad sender's system address", "sender"},
+	{5, 1, -1, BOUNCE_CODE_TEXT, "5.1.x", "another address status", "address"},
+	{5, 2, 1, BOUNCE_CODE_TEXT, "5.2.1", "mailbox disabled (RFC 3463: it exists), or a rate limit, or unknown", "disabled"},
+	{5, 2, 2, BOUNCE_CODE_EXISTS, "5.2.2", "mailbox full", "mailbox-full"},
+	{5, 2, 3, BOUNCE_CODE_SENDER, "5.2.3", "message length exceeds a limit", "too-large"},
+	{5, 2, -1, BOUNCE_CODE_EXISTS, "5.2.x", "mailbox status", "mailbox"},
+	{5, 3, 4, BOUNCE_CODE_SENDER, "5.3.4", "message too big for the system", "too-large"},
+	{5, 3, -1, BOUNCE_CODE_TEXT, "5.3.x", "mail system status", "system"},
+	{5, 4, -1, BOUNCE_CODE_TEXT, "5.4.x", "network and routing", "routing"},
+	{5, 5, -1, BOUNCE_CODE_TEXT, "5.5.x", "mail delivery protocol", "protocol"},
+	{5, 6, -1, BOUNCE_CODE_SENDER, "5.6.x", "message content or media", "content"},
+	{5, 7, -1, BOUNCE_CODE_SENDER, "5.7.x", "security or policy", "policy"},
+	{-1, -1, -1, BOUNCE_CODE_TEXT, "5.x.x", "another permanent failure", "permanent"},
 };
 
 const struct bounce_code_rule *
@@ -426,19 +426,19 @@ bounce_rules_code_class(enum bounce_code_class cls)
 {
 	switch (cls) {
 	case BOUNCE_CODE_SUCCESS:
-		return "success";
+		return "success, never a failure";
 	case BOUNCE_CODE_TEMPORARY:
-		return "temporary";
+		return "temporary, never hard";
 	case BOUNCE_CODE_SENDER:
-		return "sender/message";
+		return "about the sender or the message, never hard";
 	case BOUNCE_CODE_EXISTS:
-		return "mailbox exists";
+		return "the mailbox exists, never hard";
 	case BOUNCE_CODE_TEXT:
-		return "text decides";
+		return "the text decides";
 	case BOUNCE_CODE_GONE:
-		return "gone";
+		return "the address is gone, unless the text says otherwise";
 	}
-	return "text decides";
+	return "the text decides";
 }
 
 /*

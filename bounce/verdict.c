@@ -327,8 +327,8 @@ rule_phrase(struct bounce_result *r, const struct bounce_rule_match *m, const ch
 static void
 rule_code(struct bounce_result *r, const struct bounce_code_rule *code, const char *note)
 {
-	bounce_verdict_rule(r, "status %s (%s: %s)%s%s", code->name, bounce_rules_code_class(code->cls),
-			    code->means, note ? ": " : "", note ? note : "");
+	bounce_verdict_rule(r, "status %s (%s: %s)%s%s", code->name, code->means,
+			    bounce_rules_code_class(code->cls), note ? ", " : "", note ? note : "");
 }
 
 /*
@@ -483,7 +483,8 @@ bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
 		if (temporary)
 			r->why = "the report calls the failure temporary";
 		if (code)
-			rule_code(r, code, temporary ? "temporary" : NULL);
+			rule_code(r, code, temporary && code->cls != BOUNCE_CODE_TEMPORARY ? "the report calls it temporary"
+					   : NULL);
 		else
 			bounce_verdict_rule(r, "no rule: %s", temporary ? "the report calls the failure temporary"
 					    : "no status code and no phrase");
