@@ -10,6 +10,7 @@
  */
 #include "parse_int.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,14 +84,20 @@ static bool
 human_for(const struct bounce_ctx *c, const char *addr, int nblocks, const char *human, size_t hlen,
 	  const char **t, size_t *tlen)
 {
-	size_t at, len;
+	char low[ADDR_MAX + 1];
+	size_t at, len, i;
 
 	*t = human;
 	*tlen = hlen;
 	if (nblocks <= 1)
 		return hlen > 0;
-	/* the window is in the lower-cased text, which has the same offsets */
-	if (!bounce_verdict_window(c, addr, &at, &len) || at + len > hlen)
+	/* Not named: the text is about the others. The window is in the
+	 * lower-cased text, which has the same offsets. */
+	for (i = 0; addr[i] && i < ADDR_MAX; i++)
+		low[i] = (char)tolower((unsigned char)addr[i]);
+	low[i] = '\0';
+	if (c->lower.len == 0 || memmem(c->lower.s, c->lower.len, low, i) == NULL ||
+	    !bounce_verdict_window(c, addr, &at, &len) || at + len > hlen)
 		return false;
 	*t = human + at;
 	*tlen = len;

@@ -382,13 +382,16 @@ Test(bounce_rules, another_recipients_text_does_not_decide)
 
 	block(a, sizeof(a), "other@example.org", "failed", NULL, NULL);
 	block(g, sizeof(g), "good@y.example.org", "failed", NULL, NULL);
-	snprintf(blocks, sizeof(blocks), "%s\n%s", a, g);
-	rep = parse(dsn(msg, sizeof(msg), "<other@example.org>: 550 5.1.1 User unknown (in reply to RCPT TO)", blocks));
-	cr_assert_not_null(r = result_for(rep, "good@y.example.org"));
-	cr_expect_eq(r->action, BOUNCE_SOFT, "good@ took other@'s text: %s", r->rule);
-	cr_assert_not_null(r = result_for(rep, "other@example.org"));
-	cr_expect_eq(r->action, BOUNCE_HARD, "other@'s own text: %s", r->rule);
-	free(rep);
+	for (int order = 0; order < 2; order++) {
+		snprintf(blocks, sizeof(blocks), "%s\n%s", order ? g : a, order ? a : g);
+		rep = parse(dsn(msg, sizeof(msg), "<other@example.org>: 550 5.1.1 User unknown (in reply to RCPT TO)",
+				blocks));
+		cr_assert_not_null(r = result_for(rep, "good@y.example.org"));
+		cr_expect_eq(r->action, BOUNCE_SOFT, "order %d: good@ took other@'s text: %s", order, r->rule);
+		cr_assert_not_null(r = result_for(rep, "other@example.org"));
+		cr_expect_eq(r->action, BOUNCE_HARD, "order %d: other@'s own text: %s", order, r->rule);
+		free(rep);
+	}
 
 	/* The same in a bounce in plain text, in two wordings: the address
 	 * named after the failed one says nothing of itself. */
