@@ -561,9 +561,18 @@ Test(bounce_rules, acting_on_bare_and_non_addresses)
 		snprintf(with, sizeof(with), "%.*sbounces+%s@%s", (int)(to - msg), msg, tok, to + strlen("bounces+tok@"));
 		rep = parse(with);
 		cr_assert_eq(bounce_act(s.st, s.keys, &pol, rep, &out, err), STORE_OK, "%s", err);
-		free(rep);
 		cr_expect_eq(store_subscriber_get(s.st, id, &sub, err), STORE_OK, "a report about no address deleted her");
 		cr_expect_eq(out.effect, BOUNCE_NOTHING);
+		cr_expect(strstr(out.detail, "nothing to act on") != NULL, "%s", out.detail);
+		/* nor without a token, looked up by address */
+		free(rep);
+		pol.require_verp = false;
+		rep = parse(msg);
+		cr_assert_eq(bounce_act(s.st, s.keys, &pol, rep, &out, err), STORE_OK, "%s", err);
+		cr_expect_eq(out.effect, BOUNCE_NOTHING);
+		cr_expect_eq(out.subscriber, 0);
+		pol.require_verp = true;
+		free(rep);
 
 		/* a decorated address that is hers: deleted */
 		snprintf(b, sizeof(b), "Final-Recipient: RFC822; SMTP=<Kari@example.net>.\nAction: failed\nStatus: 5.1.1\n"
