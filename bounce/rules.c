@@ -15,14 +15,20 @@
  *   RANK_WEAK   generic words of a refusal ("rejected", "denied"), soft,
  *               which yield to a status code that says the address is gone.
  * The rows of RANK_GONE whose reason is a domain ("unknown-domain",
- * "no-mail-domain") are hard only when the text names the recipient's own
- * domain (verdict.c): "host not found" may be about a relay or the sender.
+ * "no-mail-domain") are soft when the lines around them name another
+ * domain and not the recipient's (verdict.c): "host not found" may be
+ * about a relay or the sender. Naming none, they are about the recipient
+ * whose lines they are.
  *
  * The status table (bounce_rules_code) is the same kind of data for RFC
  * 3463 codes: a row per code class with what it can mean of the recipient.
- * A hard verdict always comes from a RANK_GONE row or a BOUNCE_CODE_GONE
- * row, and never when a row of the report says the code or the text is
- * about the sender, the message, a policy or a full or disabled mailbox.
+ * A hard verdict always comes from a RANK_GONE row, a BOUNCE_CODE_GONE row
+ * or a provider's own code of a missing recipient, and never when a row of
+ * the report says the code or the text is about the sender, the message,
+ * a policy, a rate, or a full or disabled mailbox. Each row has a name
+ * that --explain shows ("phrase #N", "status 5.7.x"). No row is written
+ * for one message: each names a kind of failure in general words.
+ *
  * Trusts nothing: the text is lower-cased by the caller, and matching is a
  * plain substring search, so no input can make it slow or wrong in a way
  * that deletes anyone: only RANK_GONE rows can give a hard verdict.
