@@ -4,6 +4,9 @@
  *
  * The table is data: a row per phrase, {rank, phrase, verdict, reason}.
  * Ranks decide when several match (lowest rank wins):
+ *   RANK_NOT_BOUNCE  a challenge-response or an automatic reply: never a
+ *               bounce, whatever else the text says (BOUNCE_IGNORE);
+ *   RANK_TEMP   the report says the failure is temporary or late;
  *   RANK_BLOCK  policy, spam, reputation, full or disabled mailboxes: they
  *               say nothing about whether the address exists, so they
  *               outrank the phrases of a dead address ("550 5.1.1 blocked
@@ -11,6 +14,21 @@
  *   RANK_GONE   the address or its domain is gone: the only hard rows;
  *   RANK_WEAK   generic words of a refusal ("rejected", "denied"), soft,
  *               which yield to a status code that says the address is gone.
+ * The rows of RANK_GONE whose reason is a domain ("unknown-domain",
+ * "no-mail-domain") are soft when the lines around them name another
+ * domain and not the recipient's (verdict.c): "host not found" may be
+ * about a relay or the sender. Naming none, they are about the recipient
+ * whose lines they are.
+ *
+ * The status table (bounce_rules_code) is the same kind of data for RFC
+ * 3463 codes: a row per code class with what it can mean of the recipient.
+ * A hard verdict always comes from a RANK_GONE row, a BOUNCE_CODE_GONE row
+ * or a provider's own code of a missing recipient, and never when a row of
+ * the report says the code or the text is about the sender, the message,
+ * a policy, a rate, or a full or disabled mailbox. Each row has a name
+ * that --explain shows ("phrase #N", "status 5.7.x"). No row is written
+ * for one message: each names a kind of failure in general words.
+ *
  * Trusts nothing: the text is lower-cased by the caller, and matching is a
  * plain substring search, so no input can make it slow or wrong in a way
  * that deletes anyone: only RANK_GONE rows can give a hard verdict.
@@ -33,7 +51,12 @@
 #include <pthread.h>
 #include <string.h>
 
-enum rank { RANK_TEMP, RANK_BLOCK, RANK_GONE, RANK_WEAK };
+enum rank { RANK_NOT_BOUNCE, RANK_TEMP, RANK_BLOCK, RANK_GONE, RANK_WEAK };
+
+static const char *const rank_names[] = {
+	[RANK_NOT_BOUNCE] = "not a bounce", [RANK_TEMP] = "temporary", [RANK_BLOCK] = "block",
+	[RANK_GONE] = "gone", [RANK_WEAK] = "weak",
+};
 
 static const struct bounce_rule {
 	enum rank rank;
@@ -43,6 +66,26 @@ static const struct bounce_rule {
 	const char *why;
 	bool strong;			/* needs no status code or RCPT context */
 } rules[] = {
+	/* Not a bounce: a challenge-response system asks a person to prove
+	 * they are one, or the recipient's automatic reply. */
+	{RANK_NOT_BOUNCE, "confirm you are human", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "confirm that you are human", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "prove you are human", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "verify you are human", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "verify that you are human", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "not a robot", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "challenge-response", BOUNCE_IGNORE, "challenge", "a challenge-response message: not a bounce", false},
+	{RANK_NOT_BOUNCE, "challenge/response", BOUNCE_IGNORE, "challenge", "a challenge-response message: not a bounce", false},
+	{RANK_NOT_BOUNCE, "verify your email to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to verify: not a bounce", false},
+	{RANK_NOT_BOUNCE, "verify your e-mail to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to verify: not a bounce", false},
+	{RANK_NOT_BOUNCE, "verify your email address to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to verify: not a bounce", false},
+	{RANK_NOT_BOUNCE, "confirm your email to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "out of office", BOUNCE_IGNORE, "auto-reply", "an automatic reply (out of office) is not a bounce", false},
+	{RANK_NOT_BOUNCE, "out of the office", BOUNCE_IGNORE, "auto-reply", "an automatic reply (out of office) is not a bounce", false},
+	{RANK_NOT_BOUNCE, "automatic reply", BOUNCE_IGNORE, "auto-reply", "an automatic reply is not a bounce", false},
+	{RANK_NOT_BOUNCE, "auto-reply", BOUNCE_IGNORE, "auto-reply", "an automatic reply is not a bounce", false},
+	{RANK_NOT_BOUNCE, "autoreply", BOUNCE_IGNORE, "auto-reply", "an automatic reply is not a bounce", false},
+
 	/* The report itself says it is temporary or late. */
 	{RANK_TEMP, "delivery temporarily suspended", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
 	{RANK_TEMP, "retry time not reached", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
@@ -130,6 +173,26 @@ static const struct bounce_rule {
 	{RANK_BLOCK, "inactive", BOUNCE_SOFT, "suspended", "the mailbox is inactive (it may come back)", false},
 	{RANK_BLOCK, "not active", BOUNCE_SOFT, "suspended", "the mailbox is inactive (it may come back)", false},
 	{RANK_BLOCK, "recipient preferences", BOUNCE_SOFT, "filtered", "the recipient's own filter", false},
+	/* A receiver's own list of recipients it refuses: policy, not a
+	 * dead address, whatever code it gives. */
+	{RANK_BLOCK, "badrcptto", BOUNCE_SOFT, "policy", "the receiver's local list of refused recipients (policy)", false},
+	{RANK_BLOCK, "bad rcpt to", BOUNCE_SOFT, "policy", "the receiver's local list of refused recipients (policy)", false},
+	{RANK_BLOCK, "policy", BOUNCE_SOFT, "policy", "the receiver's policy (given with a code of a dead address, after DATA, it is about the content)", false},
+	{RANK_BLOCK, "by policy", BOUNCE_SOFT, "policy", "the receiver refuses the recipient by policy", false},
+	{RANK_BLOCK, "policy reasons", BOUNCE_SOFT, "policy", "the receiver refuses the recipient by policy", false},
+	{RANK_BLOCK, "due to policy", BOUNCE_SOFT, "policy", "the receiver refuses the recipient by policy", false},
+	{RANK_BLOCK, "administrative prohibition", BOUNCE_SOFT, "policy", "the receiver refuses the recipient by policy", false},
+	{RANK_BLOCK, "prohibited", BOUNCE_SOFT, "policy", "the receiver refuses the recipient by policy", false},
+	/* A rate limit worded as a refusal of the mailbox (some providers
+	 * give it as 5.2.1). */
+	{RANK_BLOCK, "at a rate", BOUNCE_SOFT, "rate", "the receiver limits the rate of incoming mail", false},
+	{RANK_BLOCK, "rate that prevents", BOUNCE_SOFT, "rate", "the receiver limits the rate of incoming mail", false},
+	{RANK_BLOCK, "rate limited", BOUNCE_SOFT, "rate", "a rate limit", false},
+	{RANK_BLOCK, "ratelimit", BOUNCE_SOFT, "rate", "a rate limit", false},
+	/* Content the receiver refused after it was sent. */
+	{RANK_BLOCK, "content rejected", BOUNCE_SOFT, "content", "the receiver refused the content", false},
+	{RANK_BLOCK, "message content", BOUNCE_SOFT, "content", "the receiver refused the content", false},
+	{RANK_BLOCK, "content filter", BOUNCE_SOFT, "content", "the receiver's content filter", false},
 	{RANK_BLOCK, "temporarily", BOUNCE_SOFT, "temporary", "the receiver says it is temporary", false},
 	{RANK_BLOCK, "sender address", BOUNCE_SOFT, "sender", "the receiver refused our sender address", false},
 	{RANK_BLOCK, "domain of sender", BOUNCE_SOFT, "sender", "the receiver refused our sender address", false},
@@ -221,7 +284,6 @@ static const struct bounce_rule {
 	{RANK_WEAK, "denied", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
 	{RANK_WEAK, "refused", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
 	{RANK_WEAK, "not allowed", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
-	{RANK_WEAK, "policy", BOUNCE_SOFT, "policy", "the receiver's policy", false},
 	{RANK_WEAK, "timed out", BOUNCE_SOFT, "network", "a network failure", false},
 	{RANK_WEAK, "timeout", BOUNCE_SOFT, "network", "a network failure", false},
 	{RANK_WEAK, "connection", BOUNCE_SOFT, "network", "a network failure", false},
@@ -290,7 +352,7 @@ bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match *m)
 			at = i;
 			best_len = n;
 		}
-		if (best && best->rank == RANK_TEMP)
+		if (best && best->rank <= RANK_TEMP)
 			break;
 	}
 	if (best == NULL)
@@ -298,12 +360,91 @@ bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match *m)
 	m->action = best->action;
 	m->reason = best->reason;
 	m->why = best->why;
+	m->phrase = best->phrase;
+	m->rank = rank_names[best->rank];
+	m->row = (int)(best - rules) + 1;
 	m->at = at;
 	m->len = best_len;
 	m->weak = best->rank == RANK_WEAK;
 	m->temporary = best->rank == RANK_TEMP;
 	m->strong = best->strong;
+	m->domain = best->rank == RANK_GONE && (strcmp(best->reason, "unknown-domain") == 0 ||
+						strcmp(best->reason, "no-mail-domain") == 0);
 	return true;
+}
+
+/*
+ * RFC 3463 status codes, read for what they can say of the recipient's
+ * address; the first row that matches decides (-1: any). Only GONE rows
+ * can give a hard verdict, and the text beside the code can still take it
+ * back (verdict.c): a code and a text that disagree are soft.
+ *
+ * 5.2.1 is "mailbox disabled, not accepting messages" in RFC 3463 3.3:
+ * "The mailbox exists, but is not accepting messages. This may be a
+ * permanent error if the mailbox will never be re-enabled or a transient
+ * error if the mailbox is only temporarily disabled", and some large
+ * providers give it for a rate limit, others for an unknown user. Alone
+ * it is soft (repeated, the soft score deletes); the text decides: a
+ * phrase of a dead address makes it hard, of a disabled mailbox or a
+ * rate limit soft.
+ */
+static const struct bounce_code_rule code_rules[] = {
+	{2, -1, -1, BOUNCE_CODE_SUCCESS, "2.x.x", "delivered, relayed or expanded", "delivered"},
+	{4, -1, -1, BOUNCE_CODE_TEMPORARY, "4.x.x", "a temporary failure", "temporary"},
+	{5, 1, 1, BOUNCE_CODE_GONE, "5.1.1", "bad destination mailbox address", "unknown-user"},
+	{5, 1, 2, BOUNCE_CODE_GONE, "5.1.2", "bad destination system address (the recipient's domain)", "unknown-domain"},
+	{5, 1, 3, BOUNCE_CODE_GONE, "5.1.3", "bad destination mailbox address syntax", "bad-address"},
+	{5, 1, 6, BOUNCE_CODE_GONE, "5.1.6", "destination mailbox has moved, no forwarding address", "moved"},
+	{5, 1, 10, BOUNCE_CODE_GONE, "5.1.10", "recipient address has a null MX (RFC 7505)", "no-mail-domain"},
+	{5, 1, 7, BOUNCE_CODE_SENDER, "5.1.7", "bad sender's mailbox address syntax", "sender"},
+	{5, 1, 8, BOUNCE_CODE_SENDER, "5.1.8", "bad sender's system address", "sender"},
+	{5, 1, -1, BOUNCE_CODE_TEXT, "5.1.x", "another address status", "address"},
+	{5, 2, 1, BOUNCE_CODE_TEXT, "5.2.1", "mailbox disabled (RFC 3463: it exists), or a rate limit, or unknown", "disabled"},
+	{5, 2, 2, BOUNCE_CODE_EXISTS, "5.2.2", "mailbox full", "mailbox-full"},
+	{5, 2, 3, BOUNCE_CODE_SENDER, "5.2.3", "message length exceeds a limit", "too-large"},
+	{5, 2, -1, BOUNCE_CODE_EXISTS, "5.2.x", "mailbox status", "mailbox"},
+	{5, 3, 4, BOUNCE_CODE_SENDER, "5.3.4", "message too big for the system", "too-large"},
+	{5, 3, -1, BOUNCE_CODE_TEXT, "5.3.x", "mail system status", "system"},
+	{5, 4, -1, BOUNCE_CODE_TEXT, "5.4.x", "network and routing", "routing"},
+	{5, 5, -1, BOUNCE_CODE_TEXT, "5.5.x", "mail delivery protocol", "protocol"},
+	{5, 6, -1, BOUNCE_CODE_SENDER, "5.6.x", "message content or media", "content"},
+	{5, 7, -1, BOUNCE_CODE_SENDER, "5.7.x", "security or policy", "policy"},
+	{-1, -1, -1, BOUNCE_CODE_TEXT, "5.x.x", "another permanent failure", "permanent"},
+};
+
+const struct bounce_code_rule *
+bounce_rules_code(const struct smtp_status *st)
+{
+	size_t n = sizeof(code_rules) / sizeof(code_rules[0]), i;
+
+	for (i = 0; i + 1 < n; i++) {
+		const struct bounce_code_rule *r = &code_rules[i];
+
+		if (r->klass == st->klass && (r->subject < 0 || r->subject == st->subject) &&
+		    (r->detail < 0 || r->detail == st->detail))
+			return r;
+	}
+	return &code_rules[n - 1];
+}
+
+const char *
+bounce_rules_code_class(enum bounce_code_class cls)
+{
+	switch (cls) {
+	case BOUNCE_CODE_SUCCESS:
+		return "success, never a failure";
+	case BOUNCE_CODE_TEMPORARY:
+		return "temporary, never hard";
+	case BOUNCE_CODE_SENDER:
+		return "about the sender or the message, never hard";
+	case BOUNCE_CODE_EXISTS:
+		return "the mailbox exists, never hard";
+	case BOUNCE_CODE_TEXT:
+		return "the text decides";
+	case BOUNCE_CODE_GONE:
+		return "the address is gone, unless the text says otherwise";
+	}
+	return "the text decides";
 }
 
 /*
