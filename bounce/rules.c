@@ -196,6 +196,10 @@ static const struct bounce_rule {
 	{RANK_BLOCK, "temporarily", BOUNCE_SOFT, "temporary", "the receiver says it is temporary", false},
 	{RANK_BLOCK, "sender address", BOUNCE_SOFT, "sender", "the receiver refused our sender address", false},
 	{RANK_BLOCK, "domain of sender", BOUNCE_SOFT, "sender", "the receiver refused our sender address", false},
+	/* A callout to our own address failed: whatever user it says is
+	 * unknown there is the sender, not the recipient. */
+	{RANK_BLOCK, "sender verify", BOUNCE_SOFT, "sender", "the receiver could not verify our sender address", false},
+	{RANK_BLOCK, "sender verification", BOUNCE_SOFT, "sender", "the receiver could not verify our sender address", false},
 	{RANK_BLOCK, "sender domain", BOUNCE_SOFT, "sender", "the receiver refused our sender address", false},
 	{RANK_BLOCK, "procmail", BOUNCE_SOFT, "mailer", "the receiver's local delivery program failed", false},
 	{RANK_BLOCK, "mailer error", BOUNCE_SOFT, "mailer", "the receiver's local delivery program failed", false},
@@ -234,10 +238,12 @@ static const struct bounce_rule {
 	{RANK_GONE, "invalid mailbox", BOUNCE_HARD, "unknown-user", "the receiver calls the mailbox invalid", false},
 	{RANK_GONE, "not a valid mailbox", BOUNCE_HARD, "unknown-user", "the receiver calls the mailbox invalid", false},
 	{RANK_GONE, "no mailbox", BOUNCE_HARD, "unknown-user", "the receiver has no such mailbox", false},
+	{RANK_GONE, "no mail box", BOUNCE_HARD, "unknown-user", "the receiver has no such mailbox", false},
+	{RANK_GONE, "no such account", BOUNCE_HARD, "unknown-user", "the receiver has no such account", false},
+	{RANK_GONE, "no account by that name", BOUNCE_HARD, "unknown-user", "the receiver has no account of that name", false},
 	{RANK_GONE, "is not a known user", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
 	{RANK_GONE, "bad destination mailbox", BOUNCE_HARD, "unknown-user", "the receiver has no such mailbox", true},
 	{RANK_GONE, "recipient name is not recognized", BOUNCE_HARD, "unknown-user", "the receiver does not know the recipient", true},
-	{RANK_GONE, "mailbox unavailable", BOUNCE_HARD, "unknown-user", "the mailbox does not exist", false},
 	{RANK_GONE, "invalid address", BOUNCE_HARD, "unknown-user", "the receiver calls the address invalid", false},
 	{RANK_GONE, "couldn't find a mail exchanger", BOUNCE_HARD, "unknown-domain", "the domain has no mail server", false},
 	{RANK_GONE, "invalid domain", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
@@ -270,6 +276,10 @@ static const struct bounce_rule {
 	{RANK_GONE, "host unknown", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "unknown host", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "host not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	/* The resolver's own words for a name that does not exist (EAI_NONAME):
+	 * like "host not found", about the recipient only when the lines
+	 * name its domain or no other. */
+	{RANK_GONE, "name or service not known", BOUNCE_HARD, "unknown-domain", "the domain does not exist (the resolver does not know the name)", false},
 	{RANK_GONE, "domain not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "no such domain", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "domain name not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
@@ -281,6 +291,10 @@ static const struct bounce_rule {
 	/* Generic words of a refusal: soft, but a status code of a dead
 	 * address outranks them. */
 	{RANK_WEAK, "rejected", BOUNCE_SOFT, "rejected", "the receiver rejected the message", false},
+	/* RFC 5321 4.2.2 gives "Requested action not taken: mailbox
+	 * unavailable" as the text of any 550, a policy refusal as much as an
+	 * unknown user: only a status code that says gone makes it hard. */
+	{RANK_WEAK, "mailbox unavailable", BOUNCE_SOFT, "unavailable", "the mailbox is unavailable (RFC 5321's generic 550 text: not said to be gone)", false},
 	{RANK_WEAK, "denied", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
 	{RANK_WEAK, "refused", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
 	{RANK_WEAK, "not allowed", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
@@ -450,23 +464,40 @@ bounce_rules_code_class(enum bounce_code_class cls)
 /*
  * MTAs whose bounces word an unknown user only for a refusal of the
  * address itself: Sisimai's lhost modules for them (McAfee.pm,
- * IMailServer.pm, MessageLabs.pm, GSuite.pm, PowerMTA.pm, Outlook.pm) map these words straight to "userunknown". Each row: the
- * headers that identify the MTA (all must hold; "" = present), as those
- * modules detect it.
+ * IMailServer.pm, MessageLabs.pm, GSuite.pm, PowerMTA.pm, Outlook.pm) map
+ * these words straight to "userunknown". Each row: the headers that
+ * identify the MTA (all must hold; "" = present), as those modules detect
+ * it, and the reason of a weak phrase that the MTA's own report uses for
+ * an unknown user (Outlook.pm: "Requested action not taken: mailbox
+ * unavailable" is "userunknown"). Only the report the MTA wrote itself:
+ * the same words relayed by another MTA are RFC 5321's generic 550.
  */
 static const struct bounce_mta {
 	const char *name;
 	struct {
 		const char *header, *contains;
 	} need[2];
+	const char *gone_reason;
 } mtas[] = {
-	{"McAfee", {{"X-NAI-Header", "Modified by McAfee"}}},
-	{"IMail", {{"X-Mailer", "<SMTP32 v"}}},
-	{"MessageLabs", {{"X-Msg-Ref", ""}, {"From", "MAILER-DAEMON@messagelabs.com"}}},
-	{"Google", {{"X-Gm-Message-State", ""}, {"From", "mailer-daemon@googlemail.com"}}},
-	{"PowerMTA", {{"Subject", "Delivery report"}}},
-	{"Outlook", {{"From", "postmaster@hotmail.com"}}},
+	{"McAfee", {{"X-NAI-Header", "Modified by McAfee"}}, NULL},
+	{"IMail", {{"X-Mailer", "<SMTP32 v"}}, NULL},
+	{"MessageLabs", {{"X-Msg-Ref", ""}, {"From", "MAILER-DAEMON@messagelabs.com"}}, NULL},
+	{"Google", {{"X-Gm-Message-State", ""}, {"From", "mailer-daemon@googlemail.com"}}, NULL},
+	{"PowerMTA", {{"Subject", "Delivery report"}}, NULL},
+	{"Outlook", {{"From", "postmaster@hotmail.com"}}, "unavailable"},
 };
+
+const char *
+bounce_rules_mta_gone(const char *mta, const char *reason)
+{
+	if (mta == NULL || reason == NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof(mtas) / sizeof(mtas[0]); i++)
+		if (strcmp(mtas[i].name, mta) == 0 && mtas[i].gone_reason &&
+		    strcmp(mtas[i].gone_reason, reason) == 0)
+			return mtas[i].name;
+	return NULL;
+}
 
 const char *
 bounce_rules_mta(const char *(*get)(void *arg, const char *name), void *arg)

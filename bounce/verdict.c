@@ -221,6 +221,27 @@ gone_code(const char *text, size_t len)
 	return false;
 }
 
+/*
+ * Whether @text is a remote server's own reply without an enhanced status
+ * code ("550 not our customer"): then a Status field beside it is the
+ * reporting MTA's mapping of the bare reply code (sendmail gives 550
+ * "5.1.1 User unknown", 551 "5.1.6"), not the remote's word, and the
+ * remote's text decides.
+ */
+static bool
+bare_reply(const char *text, size_t len)
+{
+	struct smtp_status st;
+	size_t i = 0;
+
+	while (i < len && (text[i] == ' ' || text[i] == '\t'))
+		i++;
+	if (i + 3 > len || text[i] != '5' || !isdigit((unsigned char)text[i + 1]) ||
+	    !isdigit((unsigned char)text[i + 2]) || (i + 3 < len && isalnum((unsigned char)text[i + 3])))
+		return false;
+	return status_find(text, len, &st) == NULL;
+}
+
 /* Which domain the text of a "domain not found" names. */
 enum named { NAMED_NONE, NAMED_RECIPIENT, NAMED_OTHER };
 
@@ -351,7 +372,8 @@ bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
 	const struct bounce_code_rule *code = NULL;
 	const char *code_at = NULL;
 	struct buf low;
-	bool rule, gone_by_code;
+	bool rule, gone_by_code, relay_gloss;
+	size_t i;
 
 	if (len > MAX_TEXT)
 		len = MAX_TEXT;
@@ -388,7 +410,7 @@ bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
 	rule = bounce_rules_match(low.s, len, &m);
 	if (!temporary && code == NULL) {
 		/* An SMTP reply code without an enhanced one: "450 ..." */
-		for (size_t i = 0; i + 3 < len; i++)
+		for (i = 0; i + 3 < len; i++)
 			if (text[i] == '4' && isdigit((unsigned char)text[i + 1]) &&
 			    isdigit((unsigned char)text[i + 2]) && (text[i + 3] == ' ' || text[i + 3] == '-') &&
 			    (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\n' || text[i - 1] == ';')) {
@@ -397,6 +419,10 @@ bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
 			}
 	}
 	gone_by_code = code && code->cls == BOUNCE_CODE_GONE && !temporary;
+	/* The Status only maps the remote's bare reply code: its text decides. */
+	relay_gloss = gone_by_code && given && code_at == NULL && bare_reply(text, len);
+	if (relay_gloss)
+		gone_by_code = false;
 	bounce_scan_evidence(text, len, code_at ? (size_t)(code_at - text) : 0, r->evidence);
 
 	if (code && code->cls == BOUNCE_CODE_SUCCESS) {
@@ -455,7 +481,8 @@ bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
 		} else {
 			r->action = BOUNCE_HARD;
 			/* 5.1.x codes of a dead address confirm it. */
-			r->confirmed = m.strong || (gone_by_code && st.subject == 1) || gone_code(text, len);
+			r->confirmed = m.strong || (gone_by_code && st.subject == 1) ||
+				       (!relay_gloss && gone_code(text, len));
 			r->explicit = m.strong;
 			rule_phrase(r, &m, NULL);
 		}
@@ -469,7 +496,8 @@ bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
 		r->action = BOUNCE_SOFT;
 		r->reason = m.reason;
 		r->why = m.why;
-		rule_phrase(r, &m, gone_by_code ? "the status code says gone, the text says otherwise" : NULL);
+		rule_phrase(r, &m, gone_by_code ? "the status code says gone, the text says otherwise"
+				   : relay_gloss ? "the remote's own reply decides, not the relay's status" : NULL);
 	} else if (gone_by_code) {
 		r->action = BOUNCE_HARD;
 		r->reason = code->reason;
