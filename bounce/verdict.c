@@ -512,7 +512,7 @@ bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
 			r->why = "the report calls the failure temporary";
 		if (code)
 			rule_code(r, code, temporary && code->cls != BOUNCE_CODE_TEMPORARY ? "the report calls it temporary"
-					   : NULL);
+					   : relay_gloss ? "a relay's mapping of the remote's bare reply, which decides" : NULL);
 		else
 			bounce_verdict_rule(r, "no rule: %s", temporary ? "the report calls the failure temporary"
 					    : "no status code and no phrase");

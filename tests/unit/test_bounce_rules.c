@@ -613,3 +613,173 @@ Test(bounce_rules, every_verdict_names_its_rule)
 	cr_assert(bounce_rules_match("your message is held: please confirm you are human", 50, &m));
 	cr_expect_eq(m.action, BOUNCE_IGNORE);
 }
+
+/* Each row as one DSN block for rcpt@example.net, with readable text
+ * @human (a refusal at RCPT TO, say). */
+static void
+check_rows_with(const struct row *rows, size_t n, const char *human)
+{
+	for (size_t i = 0; i < n; i++) {
+		char b[2048], msg[8192];
+		const struct bounce_result *r;
+		struct bounce_report *rep;
+
+		block(b, sizeof(b), "rcpt@example.net", "failed", rows[i].status, rows[i].diag);
+		rep = parse(dsn(msg, sizeof(msg), human, b));
+		r = result_for(rep, "rcpt@example.net");
+		cr_assert_not_null(r, "%s: no result for the recipient", rows[i].name);
+		cr_expect_eq(r->action, rows[i].want, "%s: %s, not %s (rule: %s)", rows[i].name,
+			     bounce_action_name(r->action), bounce_action_name(rows[i].want), r->rule);
+		cr_expect(strstr(r->rule, rows[i].rule) != NULL, "%s: rule '%s' does not name '%s'",
+			  rows[i].name, r->rule, rows[i].rule);
+		free(rep);
+	}
+}
+
+/*
+ * A Status beside a remote's bare reply (no enhanced code) is the relay's
+ * mapping of the reply code (550 -> 5.1.1, 551 -> 5.1.6): the remote's
+ * words decide, and a refusal that does not say the address is gone is
+ * soft. A real phrase of a dead address still is hard.
+ */
+Test(bounce_rules, a_relays_mapped_status_yields_to_the_remote_reply)
+{
+	static const struct row rows[] = {
+		{"5.1.1 over a bare 550 refusal", "5.1.1", "550 <rcpt@example.net> address refused here", BOUNCE_SOFT,
+		 "the remote's own reply decides"},
+		{"5.1.1 over a bare 550, reworded", "5.1.1", "550 we rejected this recipient", BOUNCE_SOFT,
+		 "the remote's own reply decides"},
+		{"5.1.6 over a bare 551", "5.1.6", "551 that person is not a client of ours", BOUNCE_SOFT,
+		 "relay's mapping"},
+		{"5.1.1 over a bare 551, reworded", "5.1.1", "551 we do not serve this person", BOUNCE_SOFT,
+		 "relay's mapping"},
+		{"5.1.1 over a bare 550 naming a dead user", "5.1.1", "550 sorry, no such user here", BOUNCE_HARD,
+		 "no such user"},
+		{"5.1.1 and the remote's own 5.1.1", "5.1.1", "550 5.1.1 we rejected this recipient", BOUNCE_HARD,
+		 "status 5.1.1"},
+	};
+
+	check_rows(rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+/* RFC 5321's generic text of a 550 covers policy refusals too: soft,
+ * unless a status code of the reply says the address is gone. */
+Test(bounce_rules, generic_mailbox_unavailable_is_soft)
+{
+	static const struct row rows[] = {
+		{"generic 550 text", "5.0.0", "550 Requested action not taken: mailbox unavailable", BOUNCE_SOFT,
+		 "mailbox unavailable"},
+		{"generic 550 text, reworded", "5.0.0", "550 Mailbox unavailable or access denied - <rcpt@example.net>",
+		 BOUNCE_SOFT, "mailbox unavailable"},
+		{"generic text, relay's 5.1.1", "5.1.1", "550 Action not taken: mailbox unavailable", BOUNCE_SOFT,
+		 "mailbox unavailable"},
+		{"generic text with its own 5.1.1", "5.1.1", "550 5.1.1 Requested action not taken: mailbox unavailable",
+		 BOUNCE_HARD, "status 5.1.1"},
+	};
+
+	check_rows(rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+/* A failed callout to our own address is about the sender, whatever user
+ * it calls unknown. */
+Test(bounce_rules, sender_verification_is_the_sender)
+{
+	static const struct row rows[] = {
+		{"sender verify failed", "5.0.0", "550 Sender verify failed: no such user <news@example.org>",
+		 BOUNCE_SOFT, "sender verify"},
+		{"sender verify, reworded", "5.1.1", "550 5.1.1 could not finish sender verification, user unknown",
+		 BOUNCE_SOFT, "sender verification"},
+	};
+
+	check_rows_with(rows, sizeof(rows) / sizeof(rows[0]),
+			"<rcpt@example.net>: host mx.example.net said: refused (in reply to RCPT TO command)");
+}
+
+/* Phrases that do say the mailbox or account is gone. */
+Test(bounce_rules, more_words_of_a_dead_mailbox)
+{
+	static const struct row rows[] = {
+		{"no mail box", "5.0.0", "550 ** No mail box available for this user **", BOUNCE_HARD, "no mail box"},
+		{"no mail box, reworded", "5.0.0", "550 sorry, there is no mail box here for that person", BOUNCE_HARD,
+		 "no mail box"},
+		{"no account by that name", "5.0.0", "550 Recipient Rejected: No account by that name here",
+		 BOUNCE_HARD, "no account by that name"},
+		{"no account by that name, reworded", "5.0.0", "550 we have no account by that name", BOUNCE_HARD,
+		 "no account by that name"},
+		{"no such account", "5.0.0", "550 No such account", BOUNCE_HARD, "no such account"},
+		{"no such account, reworded", "5.0.0", "550 refused: no such account on this server", BOUNCE_HARD,
+		 "no such account"},
+	};
+
+	check_rows_with(rows, sizeof(rows) / sizeof(rows[0]),
+			"<rcpt@example.net>: host mx.example.net said: refused (in reply to RCPT TO command)");
+}
+
+/* The resolver's "Name or service not known" is a domain that does not
+ * exist: hard for the recipient's own domain, soft for another. */
+Test(bounce_rules, name_or_service_not_known_is_the_named_domain)
+{
+	static const struct row rows[] = {
+		{"recipient's domain", "5.0.0", "[example.net]: Name or service not known", BOUNCE_HARD,
+		 "name or service not known"},
+		{"recipient's domain, reworded", "5.0.0", "lookup of example.net failed: Name or service not known",
+		 BOUNCE_HARD, "name or service not known"},
+		{"a relay's name", "5.0.0", "[relay.example.com]: Name or service not known", BOUNCE_SOFT,
+		 "another domain"},
+		{"a relay's name, reworded", "5.4.4", "connect to smarthost.example.com: Name or service not known",
+		 BOUNCE_SOFT, "another domain"},
+	};
+
+	check_rows_with(rows, sizeof(rows) / sizeof(rows[0]), "The mail system could not deliver your message.");
+}
+
+/*
+ * A report whose MIME structure is lost (a boundary that does not match,
+ * an unfolded Content-Type parameter, a blank line before the headers)
+ * still carries its report fields as lines of its body.
+ */
+Test(bounce_rules, report_fields_read_when_the_mime_structure_is_lost)
+{
+	static const char *const dsns[] = {
+		/* the body's boundary is not the header's */
+		"From: MAILER-DAEMON@mx.example.org\nSubject: Undelivered Mail Returned to Sender\n"
+		"MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n"
+		"--C\nContent-Type: text/plain\n\nThe mail system\n\n--C\nContent-Type: message/delivery-status\n\n"
+		"Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; rcpt@example.net\nAction: failed\n"
+		"Status: 5.1.1\n\n--C--\n",
+		/* a blank line before the headers: all of it is body */
+		"\nFrom: postmaster@mx.example.org\nSubject: Delivery failure\n"
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"D\"\n\n"
+		"--D\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822;rcpt@example.net\n"
+		"Action: failed\nStatus: 5.1.1\n\n--D--\n",
+	};
+	static const char *const arfs[] = {
+		/* the boundary on an unfolded line */
+		"From: <abuse@isp.example.com>\nSubject: complaint\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/report; report-type=feedback-report;\nboundary=\"F\"\n\n"
+		"--F\nContent-Type: text/plain\n\nA complaint.\n\n--F\nContent-Type: message/feedback-report\n\n"
+		"Feedback-Type: abuse\nVersion: 1\nOriginal-Rcpt-To: <rcpt@example.net>\n\n--F--\n",
+		/* reworded: an opt-out request, the recipient in Removal-Recipient */
+		"From: <fbl@isp.example.com>\nSubject: opt-out\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/report; report-type=feedback-report;\nboundary=\"G\"\n\n"
+		"--G\nContent-Type: message/feedback-report\n\n"
+		"Feedback-Type: opt-out\nRemoval-Recipient: rcpt@example.net\n\n--G--\n",
+	};
+
+	for (size_t i = 0; i < sizeof(dsns) / sizeof(dsns[0]); i++) {
+		struct bounce_report *rep = parse(dsns[i]);
+		const struct bounce_result *r = result_for(rep, "rcpt@example.net");
+
+		cr_assert_not_null(r, "DSN %zu: the recipient is not found", i);
+		cr_expect_eq(r->action, BOUNCE_HARD, "DSN %zu: %s (%s)", i, bounce_action_name(r->action), r->rule);
+		free(rep);
+	}
+	for (size_t i = 0; i < sizeof(arfs) / sizeof(arfs[0]); i++) {
+		struct bounce_report *rep = parse(arfs[i]);
+		const struct bounce_result *r = result_for(rep, "rcpt@example.net");
+
+		cr_assert_not_null(r, "ARF %zu: the recipient is not found", i);
+		cr_expect_eq(r->action, BOUNCE_COMPLAINT, "ARF %zu: %s (%s)", i, bounce_action_name(r->action), r->rule);
+		free(rep);
+	}
+}
