@@ -510,6 +510,8 @@ bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
 			      : "the report does not say why: never hard on a guess";
 		if (temporary)
 			r->why = "the report calls the failure temporary";
+		else if (relay_gloss)
+			r->why = "the Status is a relay's mapping of the remote's bare reply, which does not say the address is gone";
 		if (code)
 			rule_code(r, code, temporary && code->cls != BOUNCE_CODE_TEMPORARY ? "the report calls it temporary"
 					   : relay_gloss ? "a relay's mapping of the remote's bare reply, which decides" : NULL);
