@@ -20,6 +20,12 @@
  * about a relay or the sender. Naming none, they are about the recipient
  * whose lines they are.
  *
+ * RANK_WEAK holds RFC 5321's generic 550 text ("Requested action not
+ * taken: mailbox unavailable"), which a policy refusal gives as much as an
+ * unknown user. A Status that only maps a remote's bare reply code (a
+ * relay's "5.1.1 User unknown" for any 550) does not make such words hard
+ * (verdict.c): the remote's reply decides.
+ *
  * The status table (bounce_rules_code) is the same kind of data for RFC
  * 3463 codes: a row per code class with what it can mean of the recipient.
  * A hard verdict always comes from a RANK_GONE row, a BOUNCE_CODE_GONE row

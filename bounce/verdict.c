@@ -511,10 +511,13 @@ bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
 		if (temporary)
 			r->why = "the report calls the failure temporary";
 		else if (relay_gloss)
-			r->why = "the Status is a relay's mapping of the remote's bare reply, which does not say the address is gone";
+			r->why = "the Status is a relay's mapping of the remote's bare reply, "
+				 "which does not say the address is gone";
 		if (code)
-			rule_code(r, code, temporary && code->cls != BOUNCE_CODE_TEMPORARY ? "the report calls it temporary"
-					   : relay_gloss ? "a relay's mapping of the remote's bare reply, which decides" : NULL);
+			rule_code(r, code, temporary && code->cls != BOUNCE_CODE_TEMPORARY
+					   ? "the report calls it temporary"
+					   : relay_gloss ? "a relay's mapping of the remote's bare reply, which decides"
+					   : NULL);
 		else
 			bounce_verdict_rule(r, "no rule: %s", temporary ? "the report calls the failure temporary"
 					    : "no status code and no phrase");
