@@ -16,6 +16,9 @@
  * bounces and unsubscribes). A mail to the unsubscribe address is audited
  * as what it is: source "mail", detail "mailto"; a report as "bounce".
  *
+ * A result without a recipient (a recipient field that holds no address)
+ * is always "ignore": it is never looked up and never acted on.
+ *
  * One transaction per message. Logs subscriber ids, never an address.
  */
 #include "bounce.h"
@@ -129,6 +132,17 @@ pick(const struct bounce_report *rep, const char *email, enum pick_how *how)
 	if (agree)
 		*how = PICK_TOKEN;
 	return agree;
+}
+
+/* Whether every result of @rep asks for nothing (ignore: delivered, an
+ * auto-reply, a recipient field that holds no address). */
+static bool
+all_ignored(const struct bounce_report *rep)
+{
+	for (int i = 0; i < rep->n; i++)
+		if (rep->r[i].action != BOUNCE_IGNORE)
+			return false;
+	return true;
 }
 
 const char *
@@ -295,7 +309,7 @@ bounce_act(struct store *st, const struct store_keys *keys, const struct bounce_
 				: "the report names no address: decided on the VERP token of",
 				(long long)id) != 0)
 				s = too_long("an outcome", err);
-		} else if (rep->n > 0) {
+		} else if (rep->n > 0 && !all_ignored(rep)) {
 			out->subscriber = id;
 			if (SAY(out, "the VERP token names subscriber %lld, but the report is about another address "
 				"than theirs: nothing changed", (long long)id) != 0)

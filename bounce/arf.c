@@ -22,12 +22,14 @@ report(struct bounce_ctx *c, const char *a, enum bounce_action act, const char *
 	r->reason = act == BOUNCE_COMPLAINT ? "complaint" : "report";
 	r->why = act == BOUNCE_COMPLAINT ? why : "an authentication failure report: not from the subscriber";
 	fmt_clip(r->evidence, sizeof(r->evidence), "Feedback-Type: %.100s", type);
+	bounce_verdict_rule(r, "report ARF, Feedback-Type \"%.40s\" (%s)", type,
+			    act == BOUNCE_COMPLAINT ? "a complaint" : "not from the subscriber");
 }
 
 void
 bounce_arf_parse(struct bounce_ctx *c)
 {
-	char type[64] = "abuse", a[ADDR_MAX + 1];
+	char type[64] = "abuse", a[ADDR_MAX + 1], why[ERR_LEN];
 	struct bounce_field f;
 	size_t pos = 0;
 	int before = c->rep->n;
@@ -42,7 +44,9 @@ bounce_arf_parse(struct bounce_ctx *c)
 	while (bounce_scan_field(c->feedback.s, c->feedback.len, &pos, &f)) {
 		if (!bounce_scan_field_is(&f, "original-rcpt-to") && !bounce_scan_field_is(&f, "removal-recipient"))
 			continue;
-		if (bounce_scan_value_addr(f.value, a))
+		/* A redacted recipient ("xxxxxxxx") is no address: the
+		 * reported message's To may still name it. */
+		if (bounce_scan_recipient(f.value, a, why))
 			report(c, a, act, type, "a complaint report (ARF) names the recipient");
 	}
 	if (c->rep->n > before)
@@ -79,6 +83,7 @@ bounce_arf_jmrp(struct bounce_ctx *c)
 			r->reason = "complaint";
 			r->why = "a complaint report (Microsoft JMRP) names the recipient";
 			fmt_clip(r->evidence, sizeof(r->evidence), "X-HmXmrOriginalRecipient");
+			bounce_verdict_rule(r, "report JMRP (Microsoft's complaint report)");
 		}
 		return true;
 	}

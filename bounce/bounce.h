@@ -19,6 +19,7 @@
 #define BOUNCE_MAX_RESULTS 64			/* recipients reported per message */
 #define BOUNCE_MAX_TARGETS 8			/* addresses it was delivered to */
 #define BOUNCE_EVIDENCE_MAX 240			/* bytes of the line decided on */
+#define BOUNCE_RULE_MAX 200			/* bytes of the name of the rule that decided */
 
 enum bounce_action {
 	BOUNCE_IGNORE,		/* not a bounce, delivered, auto-reply */
@@ -28,6 +29,11 @@ enum bounce_action {
 	BOUNCE_UNSUBSCRIBE	/* mail to unsubscribe+TOKEN@ */
 };
 
+/*
+ * One verdict. @recipient is a bare, normalised address (addr_normalize),
+ * or "" for a result about a recipient field that holds no address: that
+ * one is always BOUNCE_IGNORE, with the field in @evidence.
+ */
 struct bounce_result {
 	char recipient[ADDR_MAX + 1];
 	char original[ADDR_MAX + 1];	/* the DSN's Original-Recipient when it differs, or "" */
@@ -36,6 +42,10 @@ struct bounce_result {
 	const char *reason;		/* a short word (static) */
 	const char *why;		/* what it decided on, in words (static) */
 	char evidence[BOUNCE_EVIDENCE_MAX + 1];	/* the line, printable ASCII */
+	/* The table row that decided, in words, for --explain and --json:
+	 * 'status 5.7.x (security or policy) -> soft',
+	 * 'phrase #97 "user unknown" (gone) -> hard'. */
+	char rule[BOUNCE_RULE_MAX + 1];
 	bool confirmed;			/* a hard verdict that stands on its own */
 	bool explicit;			/* from a phrase that names the account gone, even after DATA */
 };
@@ -90,14 +100,42 @@ const char *bounce_action_name(enum bounce_action a);
 
 /* rules.c: the text of a bounce, matched against a table of phrases. */
 struct bounce_rule_match {
-	enum bounce_action action;	/* BOUNCE_HARD or BOUNCE_SOFT */
+	enum bounce_action action;	/* BOUNCE_HARD, BOUNCE_SOFT, or BOUNCE_IGNORE (not a bounce) */
 	const char *reason;
 	const char *why;
+	const char *phrase;		/* the row's phrase */
+	const char *rank;		/* the row's rank, in a word ("gone", "block", ...) */
+	int row;			/* the row's number in the table, from 1 */
 	size_t at, len;			/* where it matched in the text */
 	bool weak;			/* a generic word: a status code outranks it */
 	bool temporary;			/* the text says the failure is temporary */
 	bool strong;			/* a phrase that stands without a status code */
+	bool domain;			/* says a domain is gone: hard only when it is the recipient's */
 };
+
+/*
+ * What a status code can say of the recipient's address (rules.c, the
+ * status table): each class is a row of data with its name for --explain.
+ */
+enum bounce_code_class {
+	BOUNCE_CODE_SUCCESS,	/* 2.x.x: delivered */
+	BOUNCE_CODE_TEMPORARY,	/* 4.x.x: never hard */
+	BOUNCE_CODE_SENDER,	/* about the sender or the message (5.1.7, 5.7.x, 5.6.x, ...): never hard */
+	BOUNCE_CODE_EXISTS,	/* the mailbox exists (full, disabled): never hard */
+	BOUNCE_CODE_TEXT,	/* the text decides (5.0.0, 5.1.0, 5.3.x, ...) */
+	BOUNCE_CODE_GONE,	/* the address or its domain is dead, unless the text says otherwise */
+};
+struct bounce_code_rule {
+	int klass, subject, detail;	/* -1: any */
+	enum bounce_code_class cls;
+	const char *name;		/* "5.7.x" */
+	const char *means;		/* what RFC 3463 calls it: "security or policy" */
+	const char *reason;		/* a short word */
+};
+/* The first row of the status table that matches @st (never NULL). */
+const struct bounce_code_rule *bounce_rules_code(const struct smtp_status *st);
+/* What a class says, in words: "about the sender or the message, never hard". */
+const char *bounce_rules_code_class(enum bounce_code_class cls);
 /* Finds the rule of highest rank that matches @lower (lower-cased text);
  * false when none does. */
 bool bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match *m);
@@ -108,6 +146,10 @@ bool bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match 
  * MTA's name, or NULL.
  */
 const char *bounce_rules_mta(const char *(*get)(void *arg, const char *name), void *arg);
+/* The phrase that MTA @mta (bounce_rules_mta's name) uses in its own
+ * reports only for an unknown user, though elsewhere it is RFC 5321's
+ * generic text of a refusal (phrase reason @reason); NULL when none. */
+const char *bounce_rules_mta_gone(const char *mta, const char *reason);
 /* Whether lower-cased text holds a provider's own code of a recipient that
  * does not exist (Orange's LPN007_416). */
 bool bounce_rules_provider_gone(const char *lower, size_t len);

@@ -506,6 +506,57 @@ auto_reply(struct bounce_ctx *c, GMimeObject *top)
 	}
 }
 
+/*
+ * Copies into @dst the lines of @text (@len bytes) from the first that
+ * starts with field @name (lower case, with its colon) up to a MIME
+ * boundary line ("--..."): the fields of a report part as plain lines.
+ */
+static bool
+lines_from(struct buf *dst, const char *text, size_t len, const char *name)
+{
+	size_t n = strlen(name), i = 0, e;
+
+	for (; i + n <= len; i++) {
+		if ((i == 0 || text[i - 1] == '\n') && strncasecmp(text + i, name, n) == 0)
+			break;
+	}
+	if (i + n > len)
+		return false;
+	for (e = i; e < len; e++)
+		if (text[e] == '\n' && e + 2 < len && text[e + 1] == '-' && text[e + 2] == '-')
+			break;
+	buf_add(dst, text + i, e - i);
+	buf_addc(dst, '\n');
+	return true;
+}
+
+/*
+ * A report whose MIME structure could not be read (a boundary that does
+ * not match the header's, a Content-Type parameter on an unfolded line, a
+ * blank line before the headers) has no delivery-status or feedback-report
+ * part, but still carries their RFC 3464 / RFC 5965 fields as lines of its
+ * body: read them there, as the parts they were meant to be.
+ */
+static void
+parts_from_body(struct bounce_ctx *c, GMimeObject *top)
+{
+	const char *text = c->human.s;
+	size_t len = c->human.len;
+
+	if (c->status.len > 0 || c->feedback.len > 0)
+		return;
+	if (GMIME_IS_MULTIPART(top) && g_mime_multipart_get_count(GMIME_MULTIPART(top)) == 0) {
+		text = g_mime_multipart_get_prologue(GMIME_MULTIPART(top));
+		len = text ? strlen(text) : 0;
+	}
+	if (text == NULL || len == 0)
+		return;
+	if (!lines_from(&c->status, text, len, "final-recipient:"))
+		(void)lines_from(&c->feedback, text, len, "feedback-type:");
+	else if (c->human.len == 0)
+		buf_add(&c->human, text, len);
+}
+
 /* Which kind of report the message is, and its reader: the first that
  * finds results decides. */
 static void
@@ -513,6 +564,7 @@ dispatch(struct bounce_ctx *c, GMimeObject *top, const char *human, size_t hlen)
 {
 	if (unsubscribe_request(c))
 		return;
+	parts_from_body(c, top);
 	if (c->feedback.len > 0) {
 		c->rep->kind = BOUNCE_KIND_ARF;
 		bounce_arf_parse(c);

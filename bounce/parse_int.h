@@ -37,6 +37,10 @@ struct bounce_ctx {
 	struct buf lower;	/* the readable part, lower-cased */
 	const char *mta;	/* an MTA whose "unknown user" is unambiguous, or NULL */
 	bool nested;		/* read a report attached to this one */
+	/* A DSN recipient field that holds no address ("rfc822;|/bin/prog"):
+	 * reported as an ignore result only when no reader finds a recipient,
+	 * so that the text of the bounce is still read for one. */
+	char bad_field[24], bad[256], bad_why[ERR_LEN];
 };
 
 /*
@@ -73,6 +77,14 @@ void bounce_scan_evidence(const char *text, size_t len, size_t at, char out[BOUN
 bool bounce_scan_addr(const char *s, size_t len, size_t *pos, char out[ADDR_MAX + 1], size_t *start);
 /* The address in a header value or a DSN field ("rfc822; <a@b>"). */
 bool bounce_scan_value_addr(const char *v, char out[ADDR_MAX + 1]);
+/*
+ * A recipient field as a report writes it ("rfc822; <a@b>", "SMTP=a@b",
+ * "\"a@b\"", "a@b.", "a@b (comment)") as the bare address the store would
+ * hold: type prefixes, brackets, quotes around the whole, comments and
+ * trailing dots stripped, then checked and normalised by addr_normalize().
+ * False, with what is wrong in @err, when what is left is not an address.
+ */
+bool bounce_scan_recipient(const char *v, char out[ADDR_MAX + 1], char *err);
 /* Whether @addr is a robot's (MAILER-DAEMON, postmaster, ...). */
 bool bounce_scan_robot(const char *addr);
 /* Reads the next field from @s at *pos; false at the end. */
@@ -82,6 +94,16 @@ bool bounce_scan_field_is(const struct bounce_field *f, const char *name);
 
 /* --- verdict.c --- */
 
+/*
+ * A result about a recipient field (@field, "Final-Recipient") that holds
+ * no address (@raw; @why says what is wrong with it): BOUNCE_IGNORE, with
+ * no recipient. NULL when it is reported already or the report is full.
+ */
+struct bounce_result *bounce_verdict_unaddressed(struct bounce_report *rep, const char *field,
+						 const char *raw, const char *why);
+/* Names the rule that decided @r ("... -> hard" is added). */
+void bounce_verdict_rule(struct bounce_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* A new result for @addr in @rep, cleared; NULL when it is reported
  * already, when the report is full, or when the address does not fit. */
 struct bounce_result *bounce_verdict_result(struct bounce_report *rep, const char *addr);

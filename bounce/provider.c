@@ -68,11 +68,15 @@ bounce_provider_ses(struct bounce_ctx *c, const char *text, size_t len)
 			const char *addr = json_string_value(json_object_get(item, "emailAddress"));
 			const char *status = json_string_value(json_object_get(item, "status"));
 			const char *diag = json_string_value(json_object_get(item, "diagnosticCode"));
-			char a[ADDR_MAX + 1];
+			char a[ADDR_MAX + 1], why[ERR_LEN];
 			struct smtp_status st;
 			struct bounce_result *r;
 
-			if (!addr || !bounce_scan_value_addr(addr, a) || (r = bounce_verdict_result(c->rep, a)) == NULL)
+			if (addr && !bounce_scan_recipient(addr, a, why)) {
+				(void)bounce_verdict_unaddressed(c->rep, "emailAddress", addr, why);
+				continue;
+			}
+			if (!addr || (r = bounce_verdict_result(c->rep, a)) == NULL)
 				continue;
 			if (!diag)
 				diag = "";
@@ -82,29 +86,31 @@ bounce_provider_ses(struct bounce_ctx *c, const char *text, size_t len)
 		list = json_object_get(json_object_get(j, "complaint"), "complainedRecipients");
 		json_array_foreach(list, i, item) {
 			const char *addr = json_string_value(json_object_get(item, "emailAddress"));
-			char a[ADDR_MAX + 1];
+			char a[ADDR_MAX + 1], why[ERR_LEN];
 			struct bounce_result *r;
 
-			if (!addr || !bounce_scan_value_addr(addr, a) || (r = bounce_verdict_result(c->rep, a)) == NULL)
+			if (!addr || !bounce_scan_recipient(addr, a, why) || (r = bounce_verdict_result(c->rep, a)) == NULL)
 				continue;
 			r->action = BOUNCE_COMPLAINT;
 			r->reason = "complaint";
 			r->why = "an Amazon SES complaint notification names the recipient";
 			fmt_clip(r->evidence, sizeof(r->evidence), "notificationType: Complaint");
+			bounce_verdict_rule(r, "report Amazon SES, notificationType \"Complaint\"");
 		}
 	} else if (strcasecmp(type, "Delivery") == 0) {
 		list = json_object_get(json_object_get(j, "delivery"), "recipients");
 		json_array_foreach(list, i, item) {
-			char a[ADDR_MAX + 1];
+			char a[ADDR_MAX + 1], why[ERR_LEN];
 			struct bounce_result *r;
 
-			if (!json_is_string(item) || !bounce_scan_value_addr(json_string_value(item), a) ||
+			if (!json_is_string(item) || !bounce_scan_recipient(json_string_value(item), a, why) ||
 			    (r = bounce_verdict_result(c->rep, a)) == NULL)
 				continue;
 			r->action = BOUNCE_IGNORE;
 			r->reason = "delivered";
 			r->why = "an Amazon SES delivery notification";
 			fmt_clip(r->evidence, sizeof(r->evidence), "notificationType: Delivery");
+			bounce_verdict_rule(r, "report Amazon SES, notificationType \"Delivery\"");
 		}
 	}
 	json_decref(j);

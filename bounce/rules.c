@@ -4,6 +4,9 @@
  *
  * The table is data: a row per phrase, {rank, phrase, verdict, reason}.
  * Ranks decide when several match (lowest rank wins):
+ *   RANK_NOT_BOUNCE  a challenge-response or an automatic reply: never a
+ *               bounce, whatever else the text says (BOUNCE_IGNORE);
+ *   RANK_TEMP   the report says the failure is temporary or late;
  *   RANK_BLOCK  policy, spam, reputation, full or disabled mailboxes: they
  *               say nothing about whether the address exists, so they
  *               outrank the phrases of a dead address ("550 5.1.1 blocked
@@ -11,6 +14,27 @@
  *   RANK_GONE   the address or its domain is gone: the only hard rows;
  *   RANK_WEAK   generic words of a refusal ("rejected", "denied"), soft,
  *               which yield to a status code that says the address is gone.
+ * The rows of RANK_GONE whose reason is a domain ("unknown-domain",
+ * "no-mail-domain") are soft when the lines around them name another
+ * domain and not the recipient's (verdict.c): "host not found" may be
+ * about a relay or the sender. Naming none, they are about the recipient
+ * whose lines they are.
+ *
+ * RANK_WEAK holds RFC 5321's generic 550 text ("Requested action not
+ * taken: mailbox unavailable"), which a policy refusal gives as much as an
+ * unknown user. A Status that only maps a remote's bare reply code (a
+ * relay's "5.1.1 User unknown" for any 550) does not make such words hard
+ * (verdict.c): the remote's reply decides.
+ *
+ * The status table (bounce_rules_code) is the same kind of data for RFC
+ * 3463 codes: a row per code class with what it can mean of the recipient.
+ * A hard verdict always comes from a RANK_GONE row, a BOUNCE_CODE_GONE row
+ * or a provider's own code of a missing recipient, and never when a row of
+ * the report says the code or the text is about the sender, the message,
+ * a policy, a rate, or a full or disabled mailbox. Each row has a name
+ * that --explain shows ("phrase #N", "status 5.7.x"). No row is written
+ * for one message: each names a kind of failure in general words.
+ *
  * Trusts nothing: the text is lower-cased by the caller, and matching is a
  * plain substring search, so no input can make it slow or wrong in a way
  * that deletes anyone: only RANK_GONE rows can give a hard verdict.
@@ -33,7 +57,12 @@
 #include <pthread.h>
 #include <string.h>
 
-enum rank { RANK_TEMP, RANK_BLOCK, RANK_GONE, RANK_WEAK };
+enum rank { RANK_NOT_BOUNCE, RANK_TEMP, RANK_BLOCK, RANK_GONE, RANK_WEAK };
+
+static const char *const rank_names[] = {
+	[RANK_NOT_BOUNCE] = "not a bounce", [RANK_TEMP] = "temporary", [RANK_BLOCK] = "block",
+	[RANK_GONE] = "gone", [RANK_WEAK] = "weak",
+};
 
 static const struct bounce_rule {
 	enum rank rank;
@@ -43,6 +72,26 @@ static const struct bounce_rule {
 	const char *why;
 	bool strong;			/* needs no status code or RCPT context */
 } rules[] = {
+	/* Not a bounce: a challenge-response system asks a person to prove
+	 * they are one, or the recipient's automatic reply. */
+	{RANK_NOT_BOUNCE, "confirm you are human", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "confirm that you are human", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "prove you are human", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "verify you are human", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "verify that you are human", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "not a robot", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "challenge-response", BOUNCE_IGNORE, "challenge", "a challenge-response message: not a bounce", false},
+	{RANK_NOT_BOUNCE, "challenge/response", BOUNCE_IGNORE, "challenge", "a challenge-response message: not a bounce", false},
+	{RANK_NOT_BOUNCE, "verify your email to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to verify: not a bounce", false},
+	{RANK_NOT_BOUNCE, "verify your e-mail to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to verify: not a bounce", false},
+	{RANK_NOT_BOUNCE, "verify your email address to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to verify: not a bounce", false},
+	{RANK_NOT_BOUNCE, "confirm your email to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	{RANK_NOT_BOUNCE, "out of office", BOUNCE_IGNORE, "auto-reply", "an automatic reply (out of office) is not a bounce", false},
+	{RANK_NOT_BOUNCE, "out of the office", BOUNCE_IGNORE, "auto-reply", "an automatic reply (out of office) is not a bounce", false},
+	{RANK_NOT_BOUNCE, "automatic reply", BOUNCE_IGNORE, "auto-reply", "an automatic reply is not a bounce", false},
+	{RANK_NOT_BOUNCE, "auto-reply", BOUNCE_IGNORE, "auto-reply", "an automatic reply is not a bounce", false},
+	{RANK_NOT_BOUNCE, "autoreply", BOUNCE_IGNORE, "auto-reply", "an automatic reply is not a bounce", false},
+
 	/* The report itself says it is temporary or late. */
 	{RANK_TEMP, "delivery temporarily suspended", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
 	{RANK_TEMP, "retry time not reached", BOUNCE_SOFT, "expired", "delivery was given up after retries", false},
@@ -130,9 +179,33 @@ static const struct bounce_rule {
 	{RANK_BLOCK, "inactive", BOUNCE_SOFT, "suspended", "the mailbox is inactive (it may come back)", false},
 	{RANK_BLOCK, "not active", BOUNCE_SOFT, "suspended", "the mailbox is inactive (it may come back)", false},
 	{RANK_BLOCK, "recipient preferences", BOUNCE_SOFT, "filtered", "the recipient's own filter", false},
+	/* A receiver's own list of recipients it refuses: policy, not a
+	 * dead address, whatever code it gives. */
+	{RANK_BLOCK, "badrcptto", BOUNCE_SOFT, "policy", "the receiver's local list of refused recipients (policy)", false},
+	{RANK_BLOCK, "bad rcpt to", BOUNCE_SOFT, "policy", "the receiver's local list of refused recipients (policy)", false},
+	{RANK_BLOCK, "policy", BOUNCE_SOFT, "policy", "the receiver's policy (given with a code of a dead address, after DATA, it is about the content)", false},
+	{RANK_BLOCK, "by policy", BOUNCE_SOFT, "policy", "the receiver refuses the recipient by policy", false},
+	{RANK_BLOCK, "policy reasons", BOUNCE_SOFT, "policy", "the receiver refuses the recipient by policy", false},
+	{RANK_BLOCK, "due to policy", BOUNCE_SOFT, "policy", "the receiver refuses the recipient by policy", false},
+	{RANK_BLOCK, "administrative prohibition", BOUNCE_SOFT, "policy", "the receiver refuses the recipient by policy", false},
+	{RANK_BLOCK, "prohibited", BOUNCE_SOFT, "policy", "the receiver refuses the recipient by policy", false},
+	/* A rate limit worded as a refusal of the mailbox (some providers
+	 * give it as 5.2.1). */
+	{RANK_BLOCK, "at a rate", BOUNCE_SOFT, "rate", "the receiver limits the rate of incoming mail", false},
+	{RANK_BLOCK, "rate that prevents", BOUNCE_SOFT, "rate", "the receiver limits the rate of incoming mail", false},
+	{RANK_BLOCK, "rate limited", BOUNCE_SOFT, "rate", "a rate limit", false},
+	{RANK_BLOCK, "ratelimit", BOUNCE_SOFT, "rate", "a rate limit", false},
+	/* Content the receiver refused after it was sent. */
+	{RANK_BLOCK, "content rejected", BOUNCE_SOFT, "content", "the receiver refused the content", false},
+	{RANK_BLOCK, "message content", BOUNCE_SOFT, "content", "the receiver refused the content", false},
+	{RANK_BLOCK, "content filter", BOUNCE_SOFT, "content", "the receiver's content filter", false},
 	{RANK_BLOCK, "temporarily", BOUNCE_SOFT, "temporary", "the receiver says it is temporary", false},
 	{RANK_BLOCK, "sender address", BOUNCE_SOFT, "sender", "the receiver refused our sender address", false},
 	{RANK_BLOCK, "domain of sender", BOUNCE_SOFT, "sender", "the receiver refused our sender address", false},
+	/* A callout to our own address failed: whatever user it says is
+	 * unknown there is the sender, not the recipient. */
+	{RANK_BLOCK, "sender verify", BOUNCE_SOFT, "sender", "the receiver could not verify our sender address", false},
+	{RANK_BLOCK, "sender verification", BOUNCE_SOFT, "sender", "the receiver could not verify our sender address", false},
 	{RANK_BLOCK, "sender domain", BOUNCE_SOFT, "sender", "the receiver refused our sender address", false},
 	{RANK_BLOCK, "procmail", BOUNCE_SOFT, "mailer", "the receiver's local delivery program failed", false},
 	{RANK_BLOCK, "mailer error", BOUNCE_SOFT, "mailer", "the receiver's local delivery program failed", false},
@@ -171,10 +244,12 @@ static const struct bounce_rule {
 	{RANK_GONE, "invalid mailbox", BOUNCE_HARD, "unknown-user", "the receiver calls the mailbox invalid", false},
 	{RANK_GONE, "not a valid mailbox", BOUNCE_HARD, "unknown-user", "the receiver calls the mailbox invalid", false},
 	{RANK_GONE, "no mailbox", BOUNCE_HARD, "unknown-user", "the receiver has no such mailbox", false},
+	{RANK_GONE, "no mail box", BOUNCE_HARD, "unknown-user", "the receiver has no such mailbox", false},
+	{RANK_GONE, "no such account", BOUNCE_HARD, "unknown-user", "the receiver has no such account", false},
+	{RANK_GONE, "no account by that name", BOUNCE_HARD, "unknown-user", "the receiver has no account of that name", false},
 	{RANK_GONE, "is not a known user", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
 	{RANK_GONE, "bad destination mailbox", BOUNCE_HARD, "unknown-user", "the receiver has no such mailbox", true},
 	{RANK_GONE, "recipient name is not recognized", BOUNCE_HARD, "unknown-user", "the receiver does not know the recipient", true},
-	{RANK_GONE, "mailbox unavailable", BOUNCE_HARD, "unknown-user", "the mailbox does not exist", false},
 	{RANK_GONE, "invalid address", BOUNCE_HARD, "unknown-user", "the receiver calls the address invalid", false},
 	{RANK_GONE, "couldn't find a mail exchanger", BOUNCE_HARD, "unknown-domain", "the domain has no mail server", false},
 	{RANK_GONE, "invalid domain", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
@@ -207,6 +282,10 @@ static const struct bounce_rule {
 	{RANK_GONE, "host unknown", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "unknown host", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "host not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	/* The resolver's own words for a name that does not exist (EAI_NONAME):
+	 * like "host not found", about the recipient only when the lines
+	 * name its domain or no other. */
+	{RANK_GONE, "name or service not known", BOUNCE_HARD, "unknown-domain", "the domain does not exist (the resolver does not know the name)", false},
 	{RANK_GONE, "domain not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "no such domain", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "domain name not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
@@ -218,10 +297,13 @@ static const struct bounce_rule {
 	/* Generic words of a refusal: soft, but a status code of a dead
 	 * address outranks them. */
 	{RANK_WEAK, "rejected", BOUNCE_SOFT, "rejected", "the receiver rejected the message", false},
+	/* RFC 5321 4.2.2 gives "Requested action not taken: mailbox
+	 * unavailable" as the text of any 550, a policy refusal as much as an
+	 * unknown user: only a status code that says gone makes it hard. */
+	{RANK_WEAK, "mailbox unavailable", BOUNCE_SOFT, "unavailable", "the mailbox is unavailable (RFC 5321's generic 550 text: not said to be gone)", false},
 	{RANK_WEAK, "denied", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
 	{RANK_WEAK, "refused", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
 	{RANK_WEAK, "not allowed", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
-	{RANK_WEAK, "policy", BOUNCE_SOFT, "policy", "the receiver's policy", false},
 	{RANK_WEAK, "timed out", BOUNCE_SOFT, "network", "a network failure", false},
 	{RANK_WEAK, "timeout", BOUNCE_SOFT, "network", "a network failure", false},
 	{RANK_WEAK, "connection", BOUNCE_SOFT, "network", "a network failure", false},
@@ -290,7 +372,7 @@ bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match *m)
 			at = i;
 			best_len = n;
 		}
-		if (best && best->rank == RANK_TEMP)
+		if (best && best->rank <= RANK_TEMP)
 			break;
 	}
 	if (best == NULL)
@@ -298,34 +380,130 @@ bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match *m)
 	m->action = best->action;
 	m->reason = best->reason;
 	m->why = best->why;
+	m->phrase = best->phrase;
+	m->rank = rank_names[best->rank];
+	m->row = (int)(best - rules) + 1;
 	m->at = at;
 	m->len = best_len;
 	m->weak = best->rank == RANK_WEAK;
 	m->temporary = best->rank == RANK_TEMP;
 	m->strong = best->strong;
+	m->domain = best->rank == RANK_GONE && (strcmp(best->reason, "unknown-domain") == 0 ||
+						strcmp(best->reason, "no-mail-domain") == 0);
 	return true;
+}
+
+/*
+ * RFC 3463 status codes, read for what they can say of the recipient's
+ * address; the first row that matches decides (-1: any). Only GONE rows
+ * can give a hard verdict, and the text beside the code can still take it
+ * back (verdict.c): a code and a text that disagree are soft.
+ *
+ * 5.2.1 is "mailbox disabled, not accepting messages" in RFC 3463 3.3:
+ * "The mailbox exists, but is not accepting messages. This may be a
+ * permanent error if the mailbox will never be re-enabled or a transient
+ * error if the mailbox is only temporarily disabled", and some large
+ * providers give it for a rate limit, others for an unknown user. Alone
+ * it is soft (repeated, the soft score deletes); the text decides: a
+ * phrase of a dead address makes it hard, of a disabled mailbox or a
+ * rate limit soft.
+ */
+static const struct bounce_code_rule code_rules[] = {
+	{2, -1, -1, BOUNCE_CODE_SUCCESS, "2.x.x", "delivered, relayed or expanded", "delivered"},
+	{4, -1, -1, BOUNCE_CODE_TEMPORARY, "4.x.x", "a temporary failure", "temporary"},
+	{5, 1, 1, BOUNCE_CODE_GONE, "5.1.1", "bad destination mailbox address", "unknown-user"},
+	{5, 1, 2, BOUNCE_CODE_GONE, "5.1.2", "bad destination system address (the recipient's domain)", "unknown-domain"},
+	{5, 1, 3, BOUNCE_CODE_GONE, "5.1.3", "bad destination mailbox address syntax", "bad-address"},
+	{5, 1, 6, BOUNCE_CODE_GONE, "5.1.6", "destination mailbox has moved, no forwarding address", "moved"},
+	{5, 1, 10, BOUNCE_CODE_GONE, "5.1.10", "recipient address has a null MX (RFC 7505)", "no-mail-domain"},
+	{5, 1, 7, BOUNCE_CODE_SENDER, "5.1.7", "bad sender's mailbox address syntax", "sender"},
+	{5, 1, 8, BOUNCE_CODE_SENDER, "5.1.8", "bad sender's system address", "sender"},
+	{5, 1, -1, BOUNCE_CODE_TEXT, "5.1.x", "another address status", "address"},
+	{5, 2, 1, BOUNCE_CODE_TEXT, "5.2.1", "mailbox disabled (RFC 3463: it exists), or a rate limit, or unknown", "disabled"},
+	{5, 2, 2, BOUNCE_CODE_EXISTS, "5.2.2", "mailbox full", "mailbox-full"},
+	{5, 2, 3, BOUNCE_CODE_SENDER, "5.2.3", "message length exceeds a limit", "too-large"},
+	{5, 2, -1, BOUNCE_CODE_EXISTS, "5.2.x", "mailbox status", "mailbox"},
+	{5, 3, 4, BOUNCE_CODE_SENDER, "5.3.4", "message too big for the system", "too-large"},
+	{5, 3, -1, BOUNCE_CODE_TEXT, "5.3.x", "mail system status", "system"},
+	{5, 4, -1, BOUNCE_CODE_TEXT, "5.4.x", "network and routing", "routing"},
+	{5, 5, -1, BOUNCE_CODE_TEXT, "5.5.x", "mail delivery protocol", "protocol"},
+	{5, 6, -1, BOUNCE_CODE_SENDER, "5.6.x", "message content or media", "content"},
+	{5, 7, -1, BOUNCE_CODE_SENDER, "5.7.x", "security or policy", "policy"},
+	{-1, -1, -1, BOUNCE_CODE_TEXT, "5.x.x", "another permanent failure", "permanent"},
+};
+
+const struct bounce_code_rule *
+bounce_rules_code(const struct smtp_status *st)
+{
+	size_t n = sizeof(code_rules) / sizeof(code_rules[0]), i;
+
+	for (i = 0; i + 1 < n; i++) {
+		const struct bounce_code_rule *r = &code_rules[i];
+
+		if (r->klass == st->klass && (r->subject < 0 || r->subject == st->subject) &&
+		    (r->detail < 0 || r->detail == st->detail))
+			return r;
+	}
+	return &code_rules[n - 1];
+}
+
+const char *
+bounce_rules_code_class(enum bounce_code_class cls)
+{
+	switch (cls) {
+	case BOUNCE_CODE_SUCCESS:
+		return "success, never a failure";
+	case BOUNCE_CODE_TEMPORARY:
+		return "temporary, never hard";
+	case BOUNCE_CODE_SENDER:
+		return "about the sender or the message, never hard";
+	case BOUNCE_CODE_EXISTS:
+		return "the mailbox exists, never hard";
+	case BOUNCE_CODE_TEXT:
+		return "the text decides";
+	case BOUNCE_CODE_GONE:
+		return "the address is gone, unless the text says otherwise";
+	}
+	return "the text decides";
 }
 
 /*
  * MTAs whose bounces word an unknown user only for a refusal of the
  * address itself: Sisimai's lhost modules for them (McAfee.pm,
- * IMailServer.pm, MessageLabs.pm, GSuite.pm, PowerMTA.pm, Outlook.pm) map these words straight to "userunknown". Each row: the
- * headers that identify the MTA (all must hold; "" = present), as those
- * modules detect it.
+ * IMailServer.pm, MessageLabs.pm, GSuite.pm, PowerMTA.pm, Outlook.pm) map
+ * these words straight to "userunknown". Each row: the headers that
+ * identify the MTA (all must hold; "" = present), as those modules detect
+ * it, and the reason of a weak phrase that the MTA's own report uses for
+ * an unknown user (Outlook.pm: "Requested action not taken: mailbox
+ * unavailable" is "userunknown"). Only the report the MTA wrote itself:
+ * the same words relayed by another MTA are RFC 5321's generic 550.
  */
 static const struct bounce_mta {
 	const char *name;
 	struct {
 		const char *header, *contains;
 	} need[2];
+	const char *gone_reason;
 } mtas[] = {
-	{"McAfee", {{"X-NAI-Header", "Modified by McAfee"}}},
-	{"IMail", {{"X-Mailer", "<SMTP32 v"}}},
-	{"MessageLabs", {{"X-Msg-Ref", ""}, {"From", "MAILER-DAEMON@messagelabs.com"}}},
-	{"Google", {{"X-Gm-Message-State", ""}, {"From", "mailer-daemon@googlemail.com"}}},
-	{"PowerMTA", {{"Subject", "Delivery report"}}},
-	{"Outlook", {{"From", "postmaster@hotmail.com"}}},
+	{"McAfee", {{"X-NAI-Header", "Modified by McAfee"}}, NULL},
+	{"IMail", {{"X-Mailer", "<SMTP32 v"}}, NULL},
+	{"MessageLabs", {{"X-Msg-Ref", ""}, {"From", "MAILER-DAEMON@messagelabs.com"}}, NULL},
+	{"Google", {{"X-Gm-Message-State", ""}, {"From", "mailer-daemon@googlemail.com"}}, NULL},
+	{"PowerMTA", {{"Subject", "Delivery report"}}, NULL},
+	{"Outlook", {{"From", "postmaster@hotmail.com"}}, "unavailable"},
 };
+
+const char *
+bounce_rules_mta_gone(const char *mta, const char *reason)
+{
+	if (mta == NULL || reason == NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof(mtas) / sizeof(mtas[0]); i++)
+		if (strcmp(mtas[i].name, mta) == 0 && mtas[i].gone_reason &&
+		    strcmp(mtas[i].gone_reason, reason) == 0)
+			return mtas[i].name;
+	return NULL;
+}
 
 const char *
 bounce_rules_mta(const char *(*get)(void *arg, const char *name), void *arg)

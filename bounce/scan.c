@@ -74,6 +74,12 @@ addr_char_domain(unsigned char c)
 	return isalnum(c) || c == '.' || c == '-' || c == '_';
 }
 
+/* Address types written before a recipient with '=' or ':' (X.400 and
+ * Exchange style: "SMTP=a@b", "smtp:a@b"); any word before ';' is one. */
+static const char *const addr_types[] = {
+	"rfc822", "smtp", "x400", "x-400", "x500", "ex", "sip", "utf-8", "x-local", "local", "unknown",
+};
+
 /*
  * The opening quote of the quoted local part whose closing quote is at
  * @s[close] (the first quote before it that no backslash escapes), or
@@ -118,6 +124,16 @@ bounce_scan_addr(const char *s, size_t len, size_t *pos, char out[ADDR_MAX + 1],
 				b--;
 			while (b < i && (s[b] == '.' || s[b] == '\''))
 				b++;
+			/* An address type written into the local part:
+			 * "SMTP=a@b", "RFC822=a@b" (X.400 style). */
+			for (size_t t = 0; t < sizeof(addr_types) / sizeof(addr_types[0]); t++) {
+				size_t tn = strlen(addr_types[t]);
+
+				if (i - b > tn + 1 && strncasecmp(s + b, addr_types[t], tn) == 0 && s[b + tn] == '=') {
+					b += tn + 1;
+					break;
+				}
+			}
 		}
 		while (e < len && addr_char_domain((unsigned char)s[e]) && e - i <= ADDR_DOMAIN_MAX)
 			e++;
@@ -149,6 +165,133 @@ bounce_scan_value_addr(const char *v, char out[ADDR_MAX + 1])
 	if (semi)
 		v = semi + 1;
 	return bounce_scan_addr(v, strlen(v), &pos, out, &start);
+}
+
+
+/* Strips an address type before ';', or a known one before '=' or ':'. */
+static bool
+strip_type(char **s)
+{
+	char *p = *s;
+	size_t n = 0;
+
+	while (isalnum((unsigned char)p[n]) || p[n] == '-' || p[n] == '.' || p[n] == '_')
+		n++;
+	if (n == 0)
+		return false;
+	if (p[n] == ';') {
+		*s = p + n + 1;
+		return true;
+	}
+	if (p[n] != '=' && p[n] != ':')
+		return false;
+	for (size_t i = 0; i < sizeof(addr_types) / sizeof(addr_types[0]); i++)
+		if (strlen(addr_types[i]) == n && strncasecmp(p, addr_types[i], n) == 0) {
+			*s = p + n + 1;
+			return true;
+		}
+	return false;
+}
+
+/* Removes (comments), nested, outside quoted strings, in place. */
+static void
+strip_comments(char *s)
+{
+	char *w = s;
+	int depth = 0;
+	bool quoted = false;
+
+	for (char *p = s; *p; p++) {
+		if (*p == '\\' && p[1] && (quoted || depth > 0)) {
+			if (depth == 0) {
+				*w++ = *p++;
+				*w++ = *p;
+			} else {
+				p++;
+			}
+			continue;
+		}
+		if (*p == '"' && depth == 0)
+			quoted = !quoted;
+		else if (*p == '(' && !quoted) {
+			depth++;
+			continue;
+		} else if (*p == ')' && !quoted && depth > 0) {
+			depth--;
+			*w++ = ' ';
+			continue;
+		}
+		if (depth == 0)
+			*w++ = *p;
+	}
+	*w = '\0';
+}
+
+/* Trims white space both ends of @s, in place; returns the new start. */
+static char *
+trim(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	while (isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+bool
+bounce_scan_recipient(const char *v, char out[ADDR_MAX + 1], char *err)
+{
+	char buf[1024], *s, *lt;
+	size_t n;
+
+	out[0] = '\0';
+	if (fmt(buf, sizeof(buf), "%s", v) != 0) {
+		errf(err, "longer than %zu bytes", sizeof(buf) - 1);
+		return false;
+	}
+	strip_comments(buf);
+	s = trim(buf);
+	while (strip_type(&s))
+		s = trim(s);
+	/* "Name <a@b>" or "<a@b>": what is in the brackets. */
+	if ((lt = strchr(s, '<')) != NULL && (s[0] == '<' || strchr(s, '"') == NULL || strchr(s, '"') > lt)) {
+		char *gt = strchr(lt + 1, '>');
+
+		if (gt == NULL) {
+			errf(err, "an unclosed '<'");
+			return false;
+		}
+		*gt = '\0';
+		s = trim(lt + 1);
+		while (strip_type(&s))
+			s = trim(s);
+	}
+	n = strlen(s);
+	/* Quotes or apostrophes around the whole: "\"a@b\"", "'a@b'". */
+	if (n >= 2 && ((s[0] == '"' && s[n - 1] == '"' && memchr(s + 1, '"', n - 2) == NULL) ||
+		       (s[0] == '\'' && s[n - 1] == '\''))) {
+		s[n - 1] = '\0';
+		s = trim(s + 1);
+		n = strlen(s);
+	}
+	while (n > 0 && (s[n - 1] == '.' || s[n - 1] == ',' || s[n - 1] == ';'))
+		s[--n] = '\0';
+	s = trim(s);
+	if (*s == '\0') {
+		errf(err, "empty");
+		return false;
+	}
+	if (strchr(s, '@') == NULL) {
+		errf(err, "no '@'");
+		return false;
+	}
+	if (addr_normalize(s, out, err) < 0) {
+		out[0] = '\0';
+		return false;
+	}
+	return true;
 }
 
 static const char *const robot_locals[] = {

@@ -247,11 +247,16 @@ read_recipients(struct bounce_ctx *c, const char *text, size_t len, const char *
 			}
 			if (strcmp(r->reason, "undefined") == 0 && !has_reply_code(text + found[i].at, le - found[i].at)) {
 				bounce_verdict_decide(r, text + found[i].at, e - found[i].at, NULL, false);
-				if (r->action == BOUNCE_SOFT && strcmp(r->reason, "undefined") == 0)
+				/* The whole text only when it is about this one
+				 * recipient: another's lines never decide for it. */
+				if (r->action == BOUNCE_SOFT && strcmp(r->reason, "undefined") == 0 && n == 1)
 					bounce_verdict_decide(r, text, len, NULL, false);
 			}
 		} else {
-			bounce_verdict_decide(r, text, len, NULL, false);
+			/* Not named in the text (X-Failed-Recipients, the
+			 * returned To): the text speaks for it only when it is
+			 * the one recipient. */
+			bounce_verdict_decide(r, n == 1 ? text : "", n == 1 ? len : 0, NULL, false);
 		}
 	}
 }
@@ -262,4 +267,8 @@ bounce_text_parse(struct bounce_ctx *c, const char *text, size_t len, const char
 	read_recipients(c, text, len, failed_hdr);
 	for (int i = 0; i < c->rep->n; i++)
 		bounce_verdict_context(c, &c->rep->r[i]);
+	/* A DSN whose only recipient field held no address, and no address
+	 * in its text either: say so. */
+	if (c->rep->n == 0 && c->bad[0])
+		(void)bounce_verdict_unaddressed(c->rep, c->bad_field, c->bad, c->bad_why);
 }

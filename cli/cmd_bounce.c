@@ -13,7 +13,10 @@
  * with keep_handled. Every message read is counted once, and the summary
  * says what became of each: it is what the Maildir's flags show. Addresses
  * reach stdout only in --json and --explain output, which the user asked
- * for; the log names subscriber ids.
+ * for; the log names subscriber ids. Every result names the rule that
+ * decided it ("rule" in --json, a "rule:" line in --explain): the row of
+ * bounce/rules.c's phrase or status table, so that a person who disagrees
+ * can see why.
  */
 #include "cli.h"
 
@@ -42,6 +45,22 @@ json_str_ok(const char *s)
 	return text_check(s, (size_t)-1 / 2, "string", err) == 0;
 }
 
+/*
+ * The rule that decided @r: the reader's, or, for a result made by the
+ * kind of message alone (an auto-reply, a mail to the unsubscribe
+ * address), that kind.
+ */
+static const char *
+rule_of(const struct bounce_report *rep, const struct bounce_result *r, char buf[BOUNCE_RULE_MAX + 1])
+{
+	if (r->rule[0])
+		return r->rule;
+	if (fmt(buf, BOUNCE_RULE_MAX + 1, "message kind %s (%s) -> %s", bounce_kind_name(rep->kind),
+		r->reason ? r->reason : "", bounce_action_name(r->action)) != 0)
+		buf[0] = '\0';	/* a kind and a reason are short words: cannot happen */
+	return buf;
+}
+
 /* Only this thread writes to stdout: no locking per byte. */
 static void
 put_json_str(const char *s)
@@ -63,11 +82,14 @@ put_json_str(const char *s)
 static bool
 print_json_plain(const char *file, const struct bounce_report *rep)
 {
+	char rule[BOUNCE_RULE_MAX + 1];
+
 	if (!json_str_ok(file))
 		return false;
 	for (int i = 0; i < rep->n; i++)
 		if (!json_str_ok(rep->r[i].recipient) || !json_str_ok(rep->r[i].status) ||
-		    !json_str_ok(rep->r[i].reason ? rep->r[i].reason : "") || !json_str_ok(rep->r[i].evidence))
+		    !json_str_ok(rep->r[i].reason ? rep->r[i].reason : "") || !json_str_ok(rep->r[i].evidence) ||
+		    !json_str_ok(rule_of(rep, &rep->r[i], rule)))
 			return false;
 	fputs("{\"file\":", stdout);
 	put_json_str(file);
@@ -85,6 +107,8 @@ print_json_plain(const char *file, const struct bounce_report *rep)
 		put_json_str(r->reason ? r->reason : "");
 		fputs(",\"evidence\":", stdout);
 		put_json_str(r->evidence);
+		fputs(",\"rule\":", stdout);
+		put_json_str(rule_of(rep, r, rule));
 		putchar('}');
 	}
 	fputs("]}\n", stdout);
@@ -96,16 +120,18 @@ print_json_full(const char *file, const struct bounce_report *rep, const struct 
 		const char *error, bool explain)
 {
 	json_t *o = json_object(), *results = json_array();
+	char rule[BOUNCE_RULE_MAX + 1];
 
 	json_object_set_new(o, "file", json_string(file));
 	for (int i = 0; i < rep->n; i++) {
 		const struct bounce_result *r = &rep->r[i];
-		json_t *jr = json_pack("{s:s, s:s, s:s, s:s, s:s}",
+		json_t *jr = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
 				       "recipient", r->recipient,
 				       "action", bounce_action_name(r->action),
 				       "status", r->status,
 				       "reason", r->reason ? r->reason : "",
-				       "evidence", r->evidence);
+				       "evidence", r->evidence,
+				       "rule", rule_of(rep, r, rule));
 
 		if (jr == NULL)		/* not UTF-8: cannot happen, addresses are checked */
 			continue;
@@ -163,12 +189,15 @@ kind_words(enum bounce_kind k)
 static void
 print_explain(const char *file, const struct bounce_report *rep, const struct bounce_outcome *out)
 {
+	char rule[BOUNCE_RULE_MAX + 1];
+
 	printf("%s: %s\n", file, kind_words(rep->kind));
 	for (int i = 0; i < rep->n; i++) {
 		const struct bounce_result *r = &rep->r[i];
 
-		printf("  %s: %s%s%s, because %s\n", r->recipient, bounce_action_name(r->action),
-		       r->status[0] ? " " : "", r->status, r->why ? r->why : "");
+		printf("  %s: %s%s%s, because %s\n", r->recipient[0] ? r->recipient : "(not an address)",
+		       bounce_action_name(r->action), r->status[0] ? " " : "", r->status, r->why ? r->why : "");
+		printf("    rule: %s\n", rule_of(rep, r, rule));
 		if (r->evidence[0])
 			printf("    evidence: %s\n", r->evidence);
 	}

@@ -1,7 +1,8 @@
 /*
  * tests/fuzz/fuzz_bounce.c - libFuzzer over the bounce parser (GMime, the
  * DSN and ARF fields, the phrase table, the text scanner): any input must
- * give at most BOUNCE_MAX_RESULTS results, each with a valid address, a
+ * give at most BOUNCE_MAX_RESULTS results, each with a valid address (or
+ * none, for an "ignore" about a field that holds no address), a
  * known action and printable evidence, or a clean refusal. Seeded with one
  * message of each kind of the Sisimai source (tests/bounce/sisimai, BSD
  * 2-Clause, see its LICENSE), the crashes found so far (regress-*) and, by
@@ -27,7 +28,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < rep.n; i++) {
 		const struct bounce_result *r = &rep.r[i];
 
-		if (addr_normalize(r->recipient, norm, err) < 0)
+		/* A recipient field that holds no address is an "ignore"
+		 * result without a recipient; any other is a valid address. */
+		if (r->recipient[0] == '\0' ? r->action != BOUNCE_IGNORE
+					     : addr_normalize(r->recipient, norm, err) < 0)
 			abort();
 		if (r->action > BOUNCE_UNSUBSCRIBE || r->reason == NULL)
 			abort();
