@@ -274,6 +274,8 @@ form_piece(void *cls, enum MHD_ValueKind kind, const char *key, const char *file
 	struct form_read *f = cls;
 
 	(void)kind, (void)filename, (void)ctype, (void)encoding;
+	if (key == NULL)
+		return MHD_YES;	/* a multipart part without a name: no field of ours */
 	if (off == 0 || f->key.s == NULL || strcmp(f->key.s, key) != 0) {
 		form_flush(f);
 		buf_adds(&f->key, key);
