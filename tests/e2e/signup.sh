@@ -229,6 +229,12 @@ expect_http 400 'Skriv inn e-postadressen din' "an empty address, nb"
 http POST "$BASE/subscribe" -F "email=multi.part@example.no" -F "name=Multi Part"
 check "multipart/form-data: 200" test "$CODE" = 200
 check "multipart/form-data: recorded (a mail follows)" wait_mail multi.part@example.no
+# A part without a name (found by tests/fuzz/fuzz_form): no field, no crash.
+printf -- '--XyZ\r\nContent-Disposition: form-data\r\n\r\nnameless\r\n--XyZ\r\nContent-Disposition: form-data; name="email"\r\n\r\nno.name.part@example.no\r\n--XyZ--\r\n' >"$SCRATCH/noname"
+http POST "$BASE/subscribe" -H "Content-Type: multipart/form-data; boundary=XyZ" --data-binary "@$SCRATCH/noname"
+check "multipart with a part that has no name: 200, the named field read" test "$CODE" = 200
+http GET "$BASE/subscribe"
+check "... and serve still answers" test "$CODE" = 200
 http POST "$BASE/subscribe" -H "Content-Type: text/plain" --data "email=x@example.no"
 check "a body that is no form: 400" test "$CODE" = 400
 http POST "$BASE/subscribe" --data "email="
