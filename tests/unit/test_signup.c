@@ -658,6 +658,22 @@ Test(signup, live_tells_what_a_confirmation_would_find)
 	cr_assert_eq(store_erase(s.st, "live@example.no", false, "test", &existed, err), STORE_OK, "%s", err);
 	cr_expect_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_EXPIRED);
 	cr_expect(!live(&s, &(struct token_claims){.subscriber = id}), "confirmed, then erased: live");
+	/* a marker whose subscriber is gone without the cascade (a connection
+	 * without foreign keys, as sqlite3's shell is): not live either */
+	su.email = "marker@example.no";
+	request(&s, &su);
+	id = due_id(&s, "marker@example.no");
+	cr_assert_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_ENROLLED);
+	{
+		char sql[128];
+
+		cr_assert_eq(fmt(sql, sizeof(sql), "PRAGMA foreign_keys = OFF; DELETE FROM subscriber "
+				 "WHERE id = %lld", (long long)subscriber), 0);
+		age(&s, sql);
+	}
+	cr_expect_eq(rows(&s, "SELECT count(*) FROM signup WHERE confirmed IS NOT NULL"), 1);
+	cr_expect(!live(&s, &(struct token_claims){.subscriber = id}), "a marker of no one: live");
+	cr_expect_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_EXPIRED);
 	/* expired, before and after the expiry deleted it */
 	su.email = "gone@example.no";
 	request(&s, &su);
