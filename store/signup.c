@@ -454,6 +454,41 @@ store_signup_confirm(struct store *st, const struct token_claims *c, enum confir
 	return store_tx_end(st, own, s, err);
 }
 
+/*
+ * Whether the link still works, read only: what a GET of it may show. The
+ * same test store_signup_confirm() makes, without its transaction.
+ */
+static enum store_status
+live(struct store *st, int64_t id, bool *out, char *err)
+{
+	static const char sql[] =
+		"SELECT 1 FROM signup WHERE id = ?1 AND ("
+		" (confirmed IS NULL AND email IS NOT NULL AND expires > ?2)"
+		" OR (confirmed IS NOT NULL AND EXISTS"
+		"  (SELECT 1 FROM subscriber WHERE subscriber.id = signup.subscriber_id)))";
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+	int rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, store_now(st), -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	*out = rc == SQLITE_ROW;
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK
+		: store_fail(st, rc, "reading a pending signup", err);
+}
+
+enum store_status
+store_signup_live(struct store *st, const struct token_claims *c, bool *out, char *err)
+{
+	*out = false;
+	if (c->subscriber < 1 || c->gen != 0 || c->mailing != 0)
+		return STORE_OK;	/* names no signup: as an expired one */
+	return live(st, c->subscriber, out, err);
+}
+
 /* Deletes the expired signups, in the caller's transaction. */
 static enum store_status
 expire(struct store *st, long long *deleted, char *err)

@@ -284,6 +284,11 @@ enum confirm_outcome {
 enum store_status store_signup_confirm(struct store *st, const struct token_claims *c,
 				       enum confirm_outcome *out, int64_t *subscriber,
 				       unsigned *gen, char *err);
+/* *live: whether the link @c names can still be used (a pending signup
+ * not yet expired, or one confirmed whose subscriber is still there), as
+ * store_signup_confirm() would judge it. Reads only: for a GET. */
+enum store_status store_signup_live(struct store *st, const struct token_claims *c,
+				    bool *live, char *err);
 /* Deletes the pending signups whose links have expired, bytes and all
  * (scrubs when any was deleted); *deleted counts them. */
 enum store_status store_signup_expire(struct store *st, long long *deleted, char *err);

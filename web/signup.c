@@ -9,7 +9,9 @@
  * one (400), a filled honeypot (the same 200, nothing recorded) and the
  * per-client limit (429) answer otherwise, and none of them depends on the
  * store. A GET of the confirmation link changes nothing (scanners fetch
- * it); its POST enrols, through the writer too.
+ * it) but reads whether the link still works: a button for a pending or
+ * confirmed signup, the 400 page for one expired or deleted; its POST
+ * enrols, through the writer too.
  *
  * The per-client limit is kept in memory only: a fixed table of keyed
  * hashes (SipHash, a key made at start and never written anywhere) of the
@@ -30,8 +32,6 @@
 #include <time.h>
 
 #define FORM_FIELD_MAX 1024	/* bytes of one form field */
-#define RATE_SLOTS 4096		/* clients counted at once */
-#define RATE_PROBE 8		/* slots looked at for one client */
 
 /* --- the per-client limit --- */
 
@@ -49,49 +49,58 @@ struct web_rate {
 
 /* The keyed hash of the client's address: IPv4 whole, IPv6 by its /64. */
 static uint64_t
-client_key(const struct web_rate *rt, struct MHD_Connection *c)
+client_key(const struct web_rate *rt, const struct sockaddr *sa)
 {
-	const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	unsigned char h[crypto_shorthash_BYTES];
 	const unsigned char *p = (const unsigned char *)"";
 	size_t n = 0;
 	uint64_t k;
 
-	if (i != NULL && i->client_addr != NULL) {
-		const struct sockaddr *sa = i->client_addr;
-
-		if (sa->sa_family == AF_INET) {
-			p = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-			n = 4;
-		} else if (sa->sa_family == AF_INET6) {
-			/* One host commonly holds a whole /64: count it as one client. */
-			p = (const unsigned char *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-			n = 8;
-		}
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		p = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+		n = 4;
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		/* One host commonly holds a whole /64: count it as one client. */
+		p = (const unsigned char *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		n = 8;
 	}
 	crypto_shorthash(h, p, n, rt->key);
 	memcpy(&k, h, sizeof(k));
 	return k != 0 ? k : 1;
 }
 
-/*
- * Counts a request of the client on @c; whether it is within [signup]
- * client_hourly for this clock hour. A full table gives up the slot that
- * has counted least this hour: memory stays bounded, and an attacker who
- * floods the table with many addresses only frees the least active.
- */
-static bool
-rate_allow(struct web_server *srv, struct MHD_Connection *c)
+struct web_rate *
+web_rate_new(void)
 {
-	struct web_rate *rt = srv->rate;
-	uint32_t hour = (uint32_t)(time(NULL) / 3600);
+	struct web_rate *rt = xcalloc(1, sizeof(*rt));
+
+	pthread_mutex_init(&rt->mu, NULL);
+	crypto_shorthash_keygen(rt->key);
+	return rt;
+}
+
+void
+web_rate_free(struct web_rate *rt)
+{
+	if (rt == NULL)
+		return;
+	pthread_mutex_destroy(&rt->mu);
+	sodium_memzero(rt, sizeof(*rt));
+	free(rt);
+}
+
+/*
+ * A full table gives up the slot that has counted least this hour: memory
+ * stays bounded, and an attacker who floods the table with many addresses
+ * only frees the least active.
+ */
+bool
+web_rate_count(struct web_rate *rt, const struct sockaddr *sa, uint32_t hour, uint32_t limit)
+{
 	struct rate_slot *s, *take = NULL;
-	uint64_t k;
+	uint64_t k = client_key(rt, sa);
 	bool ok;
 
-	if (rt == NULL)
-		return true;
-	k = client_key(rt, c);
 	pthread_mutex_lock(&rt->mu);
 	for (unsigned i = 0; i < RATE_PROBE; i++) {
 		s = &rt->slot[(k + i) % RATE_SLOTS];
@@ -113,9 +122,35 @@ rate_allow(struct web_server *srv, struct MHD_Connection *c)
 	}
 	if (take->count < UINT32_MAX)
 		take->count++;
-	ok = take->count <= (uint32_t)srv->cfg->signup.client_hourly;
+	ok = take->count <= limit;
 	pthread_mutex_unlock(&rt->mu);
 	return ok;
+}
+
+size_t
+web_rate_used(struct web_rate *rt, uint32_t hour)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&rt->mu);
+	for (size_t i = 0; i < RATE_SLOTS; i++)
+		n += rt->slot[i].key != 0 && rt->slot[i].hour == hour;
+	pthread_mutex_unlock(&rt->mu);
+	return n;
+}
+
+/* Counts a request of the client on @c; whether it is within [signup]
+ * client_hourly for this clock hour. */
+static bool
+rate_allow(struct web_server *srv, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i;
+
+	if (srv->rate == NULL)
+		return true;
+	i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	return web_rate_count(srv->rate, i != NULL ? i->client_addr : NULL,
+			      (uint32_t)(time(NULL) / 3600), (uint32_t)srv->cfg->signup.client_hourly);
 }
 
 void
@@ -131,20 +166,14 @@ web_signup_init(struct web_server *srv)
 		return;
 	web_page_cache_signup(&srv->pages, cfg->list.name, consent);
 	if (cfg->signup.client_hourly > 0) {
-		srv->rate = xcalloc(1, sizeof(*srv->rate));
-		pthread_mutex_init(&srv->rate->mu, NULL);
-		crypto_shorthash_keygen(srv->rate->key);
+		srv->rate = web_rate_new();
 	}
 }
 
 void
 web_signup_free(struct web_server *srv)
 {
-	if (srv->rate == NULL)
-		return;
-	pthread_mutex_destroy(&srv->rate->mu);
-	sodium_memzero(srv->rate, sizeof(*srv->rate));
-	free(srv->rate);
+	web_rate_free(srv->rate);
 	srv->rate = NULL;
 }
 
@@ -154,6 +183,66 @@ web_signup_consent(const struct config *cfg, enum web_lang l)
 	const char *t = l == LANG_NB ? cfg->signup.consent_text_nb : cfg->signup.consent_text_en;
 
 	return t != NULL ? t : "";
+}
+
+/* --- the form's reasons, in the reader's language --- */
+
+/*
+ * lib's and the store's reasons are English sentences for the CLI's
+ * operator; a reader of the form gets one of these instead, in their
+ * language. Only the few things a person can act on are told apart.
+ */
+static const char *const reasons[REASON_COUNT][LANG_COUNT] = {
+	[REASON_EMPTY] = {"Please enter your e-mail address.", "Skriv inn e-postadressen din."},
+	[REASON_TOO_LONG] = {"This e-mail address is too long.", "E-postadressen er for lang."},
+	[REASON_NO_AT] = {"An e-mail address has an @ between the name and the domain, "
+			  "as in kari@example.no.",
+			  "En e-postadresse har @ mellom navnet og domenet, som i kari@example.no."},
+	[REASON_MANY_AT] = {"An e-mail address has only one @.", "En e-postadresse har bare én @."},
+	[REASON_BARE] = {"Please enter the address alone, without a name or angle brackets.",
+			 "Skriv bare adressen, uten navn eller vinkelparenteser."},
+	[REASON_DOMAIN] = {"The part after the @ is not a valid domain (such as example.no).",
+			   "Delen etter @ er ikke et gyldig domene (som example.no)."},
+	[REASON_LOCAL] = {"The part before the @ has characters or dots that an address "
+			  "cannot have.",
+			  "Delen før @ har tegn eller punktum som en adresse ikke kan ha."},
+	[REASON_ADDRESS] = {"This is not a valid e-mail address.", "Dette er ikke en gyldig e-postadresse."},
+	[REASON_NAME] = {"The name has characters that cannot be used, or is too long.",
+			 "Navnet har tegn som ikke kan brukes, eller er for langt."},
+	[REASON_FORM] = {"The form could not be read; please fill it in again.",
+			 "Skjemaet kunne ikke leses. Fyll det ut på nytt."},
+};
+
+enum web_form_reason
+web_signup_reason_of(const char *why)
+{
+	if (why == NULL)
+		return REASON_ADDRESS;
+	if (strncmp(why, "the name ", 9) == 0)
+		return REASON_NAME;
+	if (strstr(why, "address is empty") != NULL)
+		return REASON_EMPTY;
+	if (strstr(why, "is longer than") != NULL)
+		return REASON_TOO_LONG;
+	if (strstr(why, "has no '@'") != NULL)
+		return REASON_NO_AT;
+	if (strstr(why, "more than one '@'") != NULL)
+		return REASON_MANY_AT;
+	if (strstr(why, "bare address") != NULL)
+		return REASON_BARE;
+	if (strstr(why, "domain") != NULL)
+		return REASON_DOMAIN;
+	if (strstr(why, "local part") != NULL)
+		return REASON_LOCAL;
+	return REASON_ADDRESS;
+}
+
+const char *
+web_signup_reason(enum web_form_reason why, enum web_lang l)
+{
+	if ((unsigned)why >= REASON_COUNT || (unsigned)l >= LANG_COUNT)
+		why = REASON_ADDRESS, l = LANG_EN;
+	return reasons[why][l];
 }
 
 /* --- form bodies --- */
@@ -185,6 +274,8 @@ form_piece(void *cls, enum MHD_ValueKind kind, const char *key, const char *file
 	struct form_read *f = cls;
 
 	(void)kind, (void)filename, (void)ctype, (void)encoding;
+	if (key == NULL)
+		return MHD_YES;	/* a multipart part without a name: no field of ours */
 	if (off == 0 || f->key.s == NULL || strcmp(f->key.s, key) != 0) {
 		form_flush(f);
 		buf_adds(&f->key, key);
@@ -269,13 +360,14 @@ signup_form_free(struct signup_form *f)
 /* 400: the form again, with what was typed and why it was refused. */
 static enum MHD_Result
 refuse_form(struct web_request *r, struct MHD_Connection *c, const struct signup_form *f,
-	    const char *reason)
+	    enum web_form_reason why)
 {
 	const struct config *cfg = r->srv->cfg;
+	enum web_lang l = web_reply_lang(r, c);
 	struct web_signup_args a = {
 		.list = cfg->list.name,
-		.consent = web_signup_consent(cfg, web_reply_lang(r, c)),
-		.reason = reason,
+		.consent = web_signup_consent(cfg, l),
+		.reason = web_signup_reason(why, l),
 		.email = f != NULL ? f->email.s : NULL,
 		.name = f != NULL ? f->name.s : NULL,
 	};
@@ -299,7 +391,7 @@ signup_done(struct web_request *r, struct MHD_Connection *c)
 
 	if (j->status == STORE_INVALID) {
 		/* Caught before it was queued, as a rule: the store's reason. */
-		ret = refuse_form(r, c, NULL, j->err);
+		ret = refuse_form(r, c, NULL, web_signup_reason_of(j->err));
 	} else if (j->status != STORE_OK) {
 		log_warn("signup request: %s", j->err);
 		ret = web_reply_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
@@ -337,7 +429,8 @@ web_signup_post(struct web_request *r, struct MHD_Connection *c)
 	buf_init(&f.email);
 	buf_init(&f.name);
 	if (web_form_read(r, c, FORM_FIELD_MAX, signup_field, &f, err) < 0) {
-		ret = refuse_form(r, c, NULL, err);
+		ret = refuse_form(r, c, NULL, strstr(err, "longer than") != NULL
+				  ? REASON_TOO_LONG : REASON_FORM);
 		goto out;
 	}
 	if (f.honeypot) {
@@ -349,13 +442,15 @@ web_signup_post(struct web_request *r, struct MHD_Connection *c)
 		goto out;
 	}
 	if (f.email.len == 0) {
-		ret = refuse_form(r, c, &f, web_reply_lang(r, c) == LANG_NB
-				  ? "Skriv inn e-postadressen din." : "Please enter your e-mail address.");
+		ret = refuse_form(r, c, &f, REASON_EMPTY);
 		goto out;
 	}
-	if (addr_normalize(f.email.s, j->email, err) < 0 ||
-	    (f.name.len > 0 && text_check_name(f.name.s, NAME_MAX_LEN, "name", err) < 0)) {
-		ret = refuse_form(r, c, &f, err);
+	if (addr_normalize(f.email.s, j->email, err) < 0) {
+		ret = refuse_form(r, c, &f, web_signup_reason_of(err));
+		goto out;
+	}
+	if (f.name.len > 0 && text_check_name(f.name.s, NAME_MAX_LEN, "name", err) < 0) {
+		ret = refuse_form(r, c, &f, REASON_NAME);
 		goto out;
 	}
 	if (!rate_allow(srv, c)) {
@@ -390,9 +485,30 @@ enum MHD_Result
 web_signup_confirm_get(struct web_request *r, struct MHD_Connection *c)
 {
 	struct token_claims tc;
+	char err[ERR_LEN];
+	struct store *st;
+	enum store_status s;
+	bool live = false;
 
-	/* Nothing is read or written: the button's POST does the work. */
+	/* Read, never written: the button's POST does the work. */
 	if (store_token_verify(r->srv->keys, r->rest, TOKEN_CONFIRM, &tc) < 0)
+		return web_reply_signup(r, c, MHD_HTTP_BAD_REQUEST, SPAGE_INVALID, NULL);
+	if ((st = web_worker_snapshot(r->srv, err)) == NULL) {
+		log_warn("%s", err);
+		return web_reply_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+	}
+	s = store_signup_live(st, &tc, &live, err);
+	if (s == STORE_OK && !live) {
+		/* The snapshot may be older than the request the link is for:
+		 * "expired" only from a fresh look. */
+		web_worker_snapshot_renew(r->srv);
+		s = store_signup_live(st, &tc, &live, err);
+	}
+	if (s != STORE_OK) {
+		log_warn("signup %lld: %s", (long long)tc.subscriber, err);
+		return web_reply_page(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, PAGE_UNAVAILABLE, NULL);
+	}
+	if (!live)
 		return web_reply_signup(r, c, MHD_HTTP_BAD_REQUEST, SPAGE_INVALID, NULL);
 	return web_reply_signup(r, c, MHD_HTTP_OK, SPAGE_CONFIRM, NULL);
 }

@@ -355,6 +355,19 @@ enum MHD_Result web_unsub_data(struct web_request *r, struct MHD_Connection *c);
 
 struct web_rate;
 
+#define RATE_SLOTS 4096		/* clients counted at once: the table's bound */
+#define RATE_PROBE 8		/* slots looked at for one client */
+
+/* The per-client limit's table (fixed size, a fresh key); free with
+ * web_rate_free. */
+struct web_rate *web_rate_new(void);
+void web_rate_free(struct web_rate *rt);
+/* Counts a request of the client @sa (NULL: unknown, all such are one) in
+ * clock hour @hour; whether it is within @limit for that hour. */
+bool web_rate_count(struct web_rate *rt, const struct sockaddr *sa, uint32_t hour, uint32_t limit);
+/* Slots counting a client in @hour: at most RATE_SLOTS. */
+size_t web_rate_used(struct web_rate *rt, uint32_t hour);
+
 /* The signup pages and the per-client limit, when [signup] enabled. */
 void web_signup_init(struct web_server *srv);
 void web_signup_free(struct web_server *srv);
@@ -364,6 +377,18 @@ enum MHD_Result web_signup_confirm_get(struct web_request *r, struct MHD_Connect
 enum MHD_Result web_signup_confirm_post(struct web_request *r, struct MHD_Connection *c);
 /* The consent text shown in @l, from [signup]. */
 const char *web_signup_consent(const struct config *cfg, enum web_lang l);
+
+/* Why the form was refused, as the reader is told it. */
+enum web_form_reason {
+	REASON_EMPTY, REASON_TOO_LONG, REASON_NO_AT, REASON_MANY_AT, REASON_BARE,
+	REASON_DOMAIN, REASON_LOCAL, REASON_ADDRESS, REASON_NAME, REASON_FORM,
+	REASON_COUNT
+};
+/* The kind of lib's or the store's (English) reason @why for an address
+ * or a name; their wording is the CLI's and is not changed for this. */
+enum web_form_reason web_signup_reason_of(const char *why);
+/* The sentence for @why in @l. */
+const char *web_signup_reason(enum web_form_reason why, enum web_lang l);
 
 /*
  * Reads an application/x-www-form-urlencoded or multipart/form-data body

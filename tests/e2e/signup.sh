@@ -109,6 +109,8 @@ assert d["subscriber"]["legal_basis"]["value"] == "consent"' "$OUT" "$CONSENT_NB
 http POST "$BASE/c/$TOK"
 expect_http 200 'You are subscribed' "a repeat POST: 200"
 check "a repeat POST changes nothing more: one subscriber" test "$(count)" = 1
+http GET "$BASE/c/$TOK"
+expect_http 200 'method="post"' "GET of a confirmed link: still the button page (its POST answers 200)"
 
 # --- links that are not valid ---
 BAD=${TOK%?}$([ "${TOK: -1}" = A ] && echo B || echo A)
@@ -199,9 +201,40 @@ subscribe "not-an-address" -H "Accept-Language: en"
 expect_http 400 'role="alert"' "an invalid address: 400 with the reason"
 check "the 400 page has the form again, with what was typed" \
 	grep -q 'value="not-an-address"' <<<"$BODY"
+check "the reason in English: an address has an @" grep -q 'An e-mail address has an @' <<<"$BODY"
+subscribe "not-an-address" -H "Accept-Language: nb"
+expect_http 400 'En e-postadresse har @ mellom navnet og domenet' "an invalid address, nb: the reason in Bokmål"
+check "nb: not lib's English sentence" bash -c '! grep -q "has no" <<<"$1"' _ "$BODY"
+# reason of lib (kept for the CLI) -> the sentence each language gets
+while IFS='|' read -r addr en nb; do
+	subscribe "$addr" -H "Accept-Language: en"
+	expect_http 400 "$en" "'$addr', en: '$en'"
+	subscribe "$addr" -H "Accept-Language: nb"
+	expect_http 400 "$nb" "'$addr', nb: '$nb'"
+	check "'$addr', nb: no English reason" bash -c '! grep -Eiq "local part|domain|the address" <<<"$1"' _ "$BODY"
+done <<'EOF2'
+kari@localhost|not a valid domain|Delen etter @ er ikke et gyldig domene
+kari..n@example.no|The part before the @|Delen før @ har tegn
+a@b@example.no|only one @|bare én @
+Kari <kari@example.no>|without a name or angle brackets|uten navn eller vinkelparenteser
+EOF2
+long=$(printf 'x%.0s' $(seq 250))@example.no
+subscribe "$long" -H "Accept-Language: nb"
+expect_http 400 'E-postadressen er for lang' "a too long address, nb"
+http POST "$BASE/subscribe" -H "Accept-Language: nb" --data-urlencode "email=ok.name@example.no" \
+	--data-urlencode "name=$(printf 'bad\001name')"
+expect_http 400 'Navnet har tegn som ikke kan brukes' "a name with a control character, nb"
+http POST "$BASE/subscribe" -H "Accept-Language: nb" --data "email="
+expect_http 400 'Skriv inn e-postadressen din' "an empty address, nb"
 http POST "$BASE/subscribe" -F "email=multi.part@example.no" -F "name=Multi Part"
 check "multipart/form-data: 200" test "$CODE" = 200
 check "multipart/form-data: recorded (a mail follows)" wait_mail multi.part@example.no
+# A part without a name (found by tests/fuzz/fuzz_form): no field, no crash.
+printf -- '--XyZ\r\nContent-Disposition: form-data\r\n\r\nnameless\r\n--XyZ\r\nContent-Disposition: form-data; name="email"\r\n\r\nno.name.part@example.no\r\n--XyZ--\r\n' >"$SCRATCH/noname"
+http POST "$BASE/subscribe" -H "Content-Type: multipart/form-data; boundary=XyZ" --data-binary "@$SCRATCH/noname"
+check "multipart with a part that has no name: 200, the named field read" test "$CODE" = 200
+http GET "$BASE/subscribe"
+check "... and serve still answers" test "$CODE" = 200
 http POST "$BASE/subscribe" -H "Content-Type: text/plain" --data "email=x@example.no"
 check "a body that is no form: 400" test "$CODE" = 400
 http POST "$BASE/subscribe" --data "email="
@@ -232,7 +265,14 @@ EXTOK=$(mval token)
 check "the pending address is in the database files before expiry" bytes_contain "$EX" "$DB" "$DB-wal" "$DB-shm"
 # The test's clock: the link's end moves into the past.
 sqlite3 -cmd ".timeout 5000" "$DB" "UPDATE signup SET expires = '2000-01-01T00:00:00Z' WHERE email = '$EX'"
+http GET "$BASE/c/$EXTOK" -H "Accept-Language: en"
+expect_http 400 'sign up again' "GET of an expired link (not yet deleted): 400, saying to sign up again"
+check "that GET changed nothing: the expired row is still there" \
+	test "$(sqlite3 -cmd ".timeout 5000" "$DB" "SELECT count(*) FROM signup WHERE email = '$EX'")" = 1
 nl retention >/dev/null 2>"$SCRATCH/retention.err" || fail "retention" "$(cat "$SCRATCH/retention.err")"
+http GET "$BASE/c/$EXTOK" -H "Accept-Language: nb"
+expect_http 400 '/subscribe' "GET of a deleted signup's link, nb: 400, the expired page"
+check "no button on the expired page" bash -c '! grep -q "<button" <<<"$1"' _ "$BODY"
 http POST "$BASE/c/$EXTOK"
 expect_http 400 'sign up again' "an expired link: 400, saying to sign up again"
 check "the expired signup enrolled no one" test "$(sub_field "$EX" id)" = none

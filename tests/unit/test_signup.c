@@ -594,3 +594,97 @@ Test(signup, confirm_token_verifies_for_its_purpose_only)
 	cr_expect_eq(store_token_verify(s.keys, tok, TOKEN_CONFIRM, &out), -1);
 	scratch_close(&s);
 }
+
+static bool
+live(struct scratch *s, const struct token_claims *c)
+{
+	char err[ERR_LEN] = "";
+	bool l = true;
+
+	cr_assert_eq(store_signup_live(s->st, c, &l, err), STORE_OK, "%s", err);
+	return l;
+}
+
+static long long
+rows(struct scratch *s, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	long long n;
+
+	cr_assert_eq(sqlite3_open(s->db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+	n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+/* What a GET of the confirmation link may show: the link's state, read
+ * only, judged as the confirmation judges it. */
+Test(signup, live_tells_what_a_confirmation_would_find)
+{
+	struct scratch s;
+	struct signup su = signup_of("live@example.no");
+	char err[ERR_LEN] = "";
+	int64_t id, gone_id, subscriber;
+	unsigned gen;
+	bool existed;
+	long long deleted;
+	const char *changes = "SELECT (SELECT count(*) FROM audit) * 1000000 + "
+		"(SELECT count(*) FROM subscriber) * 1000 + (SELECT count(*) FROM signup)";
+	long long before;
+
+	scratch_open(&s);
+	request(&s, &su);
+	id = due_id(&s, "live@example.no");
+	cr_assert_gt(id, 0);
+	before = rows(&s, changes);
+	for (int i = 0; i < 5; i++)
+		cr_expect(live(&s, &(struct token_claims){.subscriber = id}), "a pending signup is live");
+	cr_expect_eq(rows(&s, changes), before, "store_signup_live changed the store");
+	cr_expect_eq(due_id(&s, "live@example.no"), id, "the mail is still due");
+	/* claims that name no signup */
+	cr_expect(!live(&s, &(struct token_claims){.subscriber = id + 1000}));
+	cr_expect(!live(&s, &(struct token_claims){.subscriber = 0}));
+	cr_expect(!live(&s, &(struct token_claims){.subscriber = id, .gen = 1}));
+	cr_expect(!live(&s, &(struct token_claims){.subscriber = id, .mailing = 3}));
+	/* confirmed: still the button (a repeat POST answers 200) */
+	cr_assert_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_ENROLLED);
+	cr_expect(live(&s, &(struct token_claims){.subscriber = id}), "a confirmed signup is live");
+	/* its subscriber erased: the confirmation would answer expired */
+	cr_assert_eq(store_erase(s.st, "live@example.no", false, "test", &existed, err), STORE_OK, "%s", err);
+	cr_expect_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_EXPIRED);
+	cr_expect(!live(&s, &(struct token_claims){.subscriber = id}), "confirmed, then erased: live");
+	/* a marker whose subscriber is gone without the cascade (a connection
+	 * without foreign keys, as sqlite3's shell is): not live either */
+	su.email = "marker@example.no";
+	request(&s, &su);
+	id = due_id(&s, "marker@example.no");
+	cr_assert_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_ENROLLED);
+	{
+		char sql[128];
+
+		cr_assert_eq(fmt(sql, sizeof(sql), "PRAGMA foreign_keys = OFF; DELETE FROM subscriber "
+				 "WHERE id = %lld", (long long)subscriber), 0);
+		age(&s, sql);
+	}
+	cr_expect_eq(rows(&s, "SELECT count(*) FROM signup WHERE confirmed IS NOT NULL"), 1);
+	cr_expect(!live(&s, &(struct token_claims){.subscriber = id}), "a marker of no one: live");
+	cr_expect_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_EXPIRED);
+	/* expired, before and after the expiry deleted it */
+	su.email = "gone@example.no";
+	request(&s, &su);
+	gone_id = due_id(&s, "gone@example.no");
+	cr_assert_gt(gone_id, 0);
+	cr_expect(live(&s, &(struct token_claims){.subscriber = gone_id}));
+	age(&s, "UPDATE signup SET expires = '2000-01-01T00:00:00Z' WHERE email = 'gone@example.no'");
+	cr_expect(!live(&s, &(struct token_claims){.subscriber = gone_id}), "expired: live");
+	cr_expect_eq(confirm(&s, gone_id, &subscriber, &gen), CONFIRM_EXPIRED);
+	cr_assert_eq(store_signup_expire(s.st, &deleted, err), STORE_OK, "%s", err);
+	cr_expect_eq(deleted, 1);
+	cr_expect(!live(&s, &(struct token_claims){.subscriber = gone_id}), "deleted: live");
+	scratch_close(&s);
+}
