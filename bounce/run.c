@@ -19,8 +19,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -205,11 +207,15 @@ parse_files(struct bounce_pipeline *p, int w)
 static pid_t
 start_worker(struct bounce_pipeline *p, int w)
 {
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	fflush(stdout);
 	fflush(stderr);
 	if ((pid = fork()) == 0) {
+		/* Dies with this process: a worker never outlives its run. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
 		parse_files(p, w);
 		_exit(0);
 	}
