@@ -310,13 +310,33 @@ header_end(const char *s, size_t len)
  * and its body only for such a report.
  */
 /*
- * A delivery report forwarded as an attachment (the returned message in
- * bp->raw is a multipart/report), with no report of its own around it:
- * the attached one is the report, and it is walked. GMime reads the
- * header block first, and the body only when it is such a report.
+ * Reads more of @src, a returned message's raw bytes, onto @raw: up to the
+ * end of its header block when @headers, else to its end (both within
+ * BOUNCE_MAX_MESSAGE).
+ */
+static void
+read_raw(GMimeStream *src, struct buf *raw, bool headers)
+{
+	char tmp[4096];
+	ssize_t n;
+
+	while (raw->len <= BOUNCE_MAX_MESSAGE && (n = g_mime_stream_read(src, tmp, sizeof(tmp))) > 0) {
+		buf_add(raw, tmp, (size_t)n);
+		/* A header block is rarely longer than one read. */
+		if (headers && header_end(raw->s, raw->len) < raw->len)
+			return;
+	}
+}
+
+/*
+ * A delivery report forwarded as an attachment (the returned message read
+ * from @src into bp->raw, its header block so far, is a multipart/report),
+ * with no report of its own around it: the attached one is the report,
+ * and it is walked. GMime reads the header block first, and the rest only
+ * when it is such a report.
  */
 static bool
-forwarded_report(struct bounce_ctx *c, struct bounce_parser *bp, int depth)
+forwarded_report(struct bounce_ctx *c, struct bounce_parser *bp, GMimeStream *src, int depth)
 {
 	GMimeContentType *ct;
 	GMimeObject *obj;
@@ -333,6 +353,7 @@ forwarded_report(struct bounce_ctx *c, struct bounce_parser *bp, int depth)
 	g_byte_array_free(bytes, FALSE);
 	if (!report)
 		return false;
+	read_raw(src, &bp->raw, false);
 	/* Its bytes move aside while it is walked: a returned message
 	 * inside it is read into bp->raw. */
 	keep = bp->nested;
@@ -350,29 +371,34 @@ forwarded_report(struct bounce_ctx *c, struct bounce_parser *bp, int depth)
 	return true;
 }
 
+/*
+ * A returned message (message/rfc822), which GMime parsed as one leaf
+ * (gmime_start()): read as GMime read it as a message, from its raw bytes,
+ * never decoded. Its headers are kept when no other part gave them; when
+ * it forwards a delivery report and this message has none of its own, the
+ * forwarded report is walked instead. Its body is read only for such a
+ * report.
+ */
 static void
 returned_message(struct bounce_ctx *c, struct bounce_parser *bp, GMimePart *part, int depth)
 {
 	bool want_report = c->status.len == 0 && !c->nested;
 	GMimeDataWrapper *content = g_mime_part_get_content(part);
 	GMimeStream *src = content ? g_mime_data_wrapper_get_stream(content) : NULL;
-	char tmp[4096];
-	ssize_t n;
 
 	if (!want_report && c->returned.len > 0)
 		return;		/* nothing in it would be read */
 	if (src == NULL || g_mime_stream_reset(src) < 0)
 		return;
 	buf_reset(&bp->raw);
-	while (bp->raw.len <= BOUNCE_MAX_MESSAGE && (n = g_mime_stream_read(src, tmp, sizeof(tmp))) > 0)
-		buf_add(&bp->raw, tmp, (size_t)n);
+	read_raw(src, &bp->raw, true);
 	if (bp->raw.len == 0)
 		return;		/* an empty part: no message */
-	if (want_report && forwarded_report(c, bp, depth))
+	if (want_report && forwarded_report(c, bp, src, depth))
 		return;
 	if (c->returned.len == 0) {
 		/* Its header block, read as a text/rfc822-headers part is. */
-		buf_add(&c->returned, bp->raw.s, bp->raw.len);
+		buf_add(&c->returned, bp->raw.s, header_end(bp->raw.s, bp->raw.len));
 		header_block(&c->returned);
 	}
 }

@@ -105,6 +105,13 @@ expect_out 0 '"recipient":"lost@example.com"' \
 	"the returned message's To: names the recipient of a bounce in words" \
 	nl -q bounce --dry-run --json "$M/returned-to.eml"
 check "its body's address is not taken for the recipient" bash -c '! printf "%s" "$1" | grep -q other@example.com' _ "$OUT"
+# The same with a header block longer than one read of the part (120
+# Received lines before the To:).
+awk '{ print } /^Content-Type: message\/rfc822$/ { getline; print; for (i = 0; i < 120; i++) printf "Received: from relay%d.example.com by relay%d.example.com with ESMTP id abcdefghij%d\n", i, i + 1, i }' \
+	"$M/returned-to.eml" >"$M/long-headers.eml"
+expect_out 0 '"recipient":"lost@example.com"' \
+	"a returned message's To: after a header block of 10 KB" \
+	nl -q bounce --dry-run --json "$M/long-headers.eml"
 
 # Many files at once (worker processes) against each file alone (no
 # worker): the same lines, in argument order. 150 files: more than the
