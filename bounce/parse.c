@@ -160,7 +160,6 @@ parse_in_place(GMimeParser *parser, GMimeStream *empty, const char *data, size_t
 	return obj;
 }
 
-
 static void
 append_part(GMimePart *part, struct buf *out)
 {
@@ -301,14 +300,6 @@ header_end(const char *s, size_t len)
 	return len;
 }
 
-/*
- * A returned message (message/rfc822), which GMime parsed as one leaf
- * (gmime_start()): read as GMime read it as a message, from its raw bytes,
- * never decoded. Its headers are kept when no other part gave them; when
- * it forwards a delivery report and this message has none of its own, the
- * forwarded report is walked instead. GMime parses its header block only,
- * and its body only for such a report.
- */
 /*
  * Reads more of @src, a returned message's raw bytes, onto @raw: up to the
  * end of its header block when @headers, else to its end (both within
