@@ -311,6 +311,8 @@ read_raw(GMimeStream *src, struct buf *raw, bool headers)
 	char tmp[4096];
 	ssize_t n;
 
+	if (src == NULL)
+		return;		/* decoded, and read whole, already */
 	while (raw->len <= BOUNCE_MAX_MESSAGE && (n = g_mime_stream_read(src, tmp, sizeof(tmp))) > 0) {
 		buf_add(raw, tmp, (size_t)n);
 		/* A header block is rarely longer than one read. */
@@ -382,7 +384,27 @@ returned_message(struct bounce_ctx *c, struct bounce_parser *bp, GMimePart *part
 	if (src == NULL || g_mime_stream_reset(src) < 0)
 		return;
 	buf_reset(&bp->raw);
-	read_raw(src, &bp->raw, true);
+	switch (g_mime_data_wrapper_get_encoding(content)) {
+	case GMIME_CONTENT_ENCODING_BASE64:
+	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+	case GMIME_CONTENT_ENCODING_UUENCODE: {
+		/* Encoded (which RFC 2046 forbids, and GMime forgives): the
+		 * decoded message, whole, as GMime parsed it as a message. */
+		GMimeStream *mem = g_mime_stream_mem_new();
+		GByteArray *ba;
+
+		g_mime_data_wrapper_write_to_stream(content, mem);
+		ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+		if (ba && ba->len > 0)
+			buf_add(&bp->raw, ba->data, ba->len < BOUNCE_MAX_MESSAGE ? ba->len : BOUNCE_MAX_MESSAGE);
+		g_object_unref(mem);
+		src = NULL;
+		break;
+	}
+	default:
+		read_raw(src, &bp->raw, true);
+		break;
+	}
 	if (bp->raw.len == 0)
 		return;		/* an empty part: no message */
 	if (want_report && forwarded_report(c, bp, src, depth))

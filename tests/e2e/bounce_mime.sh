@@ -112,6 +112,17 @@ awk '{ print } /^Content-Type: message\/rfc822$/ { getline; print; for (i = 0; i
 expect_out 0 '"recipient":"lost@example.com"' \
 	"a returned message's To: after a header block of 10 KB" \
 	nl -q bounce --dry-run --json "$M/long-headers.eml"
+# The same with the returned message base64-encoded (RFC 2046 forbids it;
+# GMime decodes it, and so must its reader here).
+{
+	sed -n '1,/^Content-Type: message\/rfc822$/p' "$M/returned-to.eml"
+	printf 'Content-Transfer-Encoding: base64\n\n'
+	printf 'From: news@news.example.org\nTo: lost@example.com\nSubject: Our weekly news\n\nhello\n' | base64
+	printf '\n--B1--\n'
+} >"$M/encoded.eml"
+expect_out 0 '"recipient":"lost@example.com"' \
+	"the To: of a base64-encoded returned message" \
+	nl -q bounce --dry-run --json "$M/encoded.eml"
 
 # Many files at once (worker processes) against each file alone (no
 # worker): the same lines, in argument order. 150 files: more than the
