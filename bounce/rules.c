@@ -282,6 +282,12 @@ static const struct bounce_rule {
 	{RANK_GONE, "host unknown", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "unknown host", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "host not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	/* qmail-remote's words when the name it looked up does not exist
+	 * in the DNS ("Sorry, I couldn't find any host by that name." or
+	 * "... any host named NAME."). The name looked up is the
+	 * recipient's domain unless the lines name another (verdict.c). */
+	{RANK_GONE, "couldn't find any host", BOUNCE_HARD, "unknown-domain", "the domain does not exist (no host by that name in the DNS)", false},
+	{RANK_GONE, "could not find any host", BOUNCE_HARD, "unknown-domain", "the domain does not exist (no host by that name in the DNS)", false},
 	/* The resolver's own words for a name that does not exist (EAI_NONAME):
 	 * like "host not found", about the recipient only when the lines
 	 * name its domain or no other. */
