@@ -86,6 +86,10 @@ static const struct bounce_rule {
 	{RANK_NOT_BOUNCE, "verify your e-mail to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to verify: not a bounce", false},
 	{RANK_NOT_BOUNCE, "verify your email address to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to verify: not a bounce", false},
 	{RANK_NOT_BOUNCE, "confirm your email to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	/* A challenge-response system holds mail from senders it has not
+	 * approved until they ask to be: the mail is waiting, not refused. */
+	{RANK_NOT_BOUNCE, "sender not pre-approved", BOUNCE_IGNORE, "challenge", "a challenge-response system holds mail from senders it has not approved: not a bounce", false},
+	{RANK_NOT_BOUNCE, "has been waitlisted", BOUNCE_IGNORE, "challenge", "a challenge-response system holds the message until the sender asks to be approved: not a bounce", false},
 	{RANK_NOT_BOUNCE, "out of office", BOUNCE_IGNORE, "auto-reply", "an automatic reply (out of office) is not a bounce", false},
 	{RANK_NOT_BOUNCE, "out of the office", BOUNCE_IGNORE, "auto-reply", "an automatic reply (out of office) is not a bounce", false},
 	{RANK_NOT_BOUNCE, "automatic reply", BOUNCE_IGNORE, "auto-reply", "an automatic reply is not a bounce", false},
@@ -356,15 +360,48 @@ idx_build(void)
 	}
 }
 
+/*
+ * A gateway's banner, added to every message it passes: "this email has
+ * been scanned for viruses" says the message was checked, not why it
+ * failed. Its words are skipped, so that the "virus" row does not read
+ * a disclaimer as a refusal; a text that says a virus was found still
+ * says so outside the banner.
+ */
+static const char *const banners[] = {
+	"scanned for viruses", "scanned for all viruses", "scanned for all known viruses",
+	"checked for viruses", "scanned by antivirus",
+	"virus scanned by", "virus-scanned by", "anti-virus scanned",
+};
+
+/* The length of the banner that starts at @p (@n bytes left), or 0. */
+static size_t
+banner_at(const char *p, size_t n)
+{
+	if (*p != 's' && *p != 'c' && *p != 'v' && *p != 'a')
+		return 0;
+	for (size_t b = 0; b < sizeof(banners) / sizeof(banners[0]); b++) {
+		size_t k = strlen(banners[b]);
+
+		if (k <= n && memcmp(p, banners[b], k) == 0)
+			return k;
+	}
+	return 0;
+}
+
 bool
 bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match *m)
 {
 	const struct bounce_rule *best = NULL;
-	size_t at = 0, best_len = 0;
+	size_t at = 0, best_len = 0, skip;
 
 	pthread_once(&idx_once, idx_build);
 	for (size_t i = 0; i + 1 < len; i++) {
 		unsigned key = idx_key(lower + i);
+
+		if ((skip = banner_at(lower + i, len - i)) > 0) {
+			i += skip - 1;
+			continue;
+		}
 
 		for (unsigned k = idx.start[key]; k < idx.start[key + 1]; k++) {
 			const struct bounce_rule *r = &rules[idx.order[k]];
