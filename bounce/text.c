@@ -166,6 +166,37 @@ has_reply_code(const char *t, size_t n)
 	return false;
 }
 
+/*
+ * The address mailed, when the lines about a recipient say it was reached
+ * through another: Exim's "(generated from A)" or "(ultimately generated
+ * from A)", Postfix's "(expanded from <A>)". That address is the one a
+ * subscriber list holds; the result keeps it as its original.
+ */
+static void
+mailed_as(const struct bounce_ctx *c, const char *text, size_t at, size_t end, struct bounce_result *r)
+{
+	static const char *const marks[] = {"generated from ", "expanded from "};
+	const char *low = c->lower.s + at;
+	char a[ADDR_MAX + 1];
+
+	if (c->lower.s == NULL || end > c->lower.len || at >= end)
+		return;
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		const char *p = memmem(low, end - at, marks[i], strlen(marks[i]));
+		size_t pos, start, line;
+
+		if (p == NULL)
+			continue;
+		/* the address right after the words, on the same line */
+		pos = (size_t)(p - c->lower.s) + strlen(marks[i]);
+		for (line = pos; line < end && text[line] != '\n'; line++)
+			;
+		if (bounce_scan_addr(text, line, &pos, a, &start) && strcasecmp(a, r->recipient) != 0)
+			(void)bounce_scan_copy_addr(r->original, a);	/* "" if it did not fit */
+		return;
+	}
+}
+
 static void
 read_recipients(struct bounce_ctx *c, const char *text, size_t len, const char *failed_hdr)
 {
@@ -227,6 +258,8 @@ read_recipients(struct bounce_ctx *c, const char *text, size_t len, const char *
 		if (found[i].at < len) {
 			size_t e = context_end(text, len, found[i].at, next);
 			size_t le = logical_line_end(text, len, found[i].at);
+
+			mailed_as(c, text, found[i].at, e, r);
 
 			/* The recipient's own line first, when it says why. */
 			bounce_verdict_decide(r, text + found[i].at, le - found[i].at, NULL, false);
