@@ -89,6 +89,26 @@ struct found {
 	size_t at;
 };
 
+/* Whether the address at @start follows "generated from" or "expanded
+ * from": the address mailed, named beside a recipient (mailed_as), not a
+ * recipient of its own. */
+static bool
+origin_of_another(const char *text, size_t start)
+{
+	static const char *const marks[] = {"generated from ", "expanded from "};
+	size_t e = start;
+
+	if (e > 0 && text[e - 1] == '<')
+		e--;
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		size_t k = strlen(marks[i]);
+
+		if (e >= k && strncasecmp(text + e - k, marks[i], k) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The recipients a plain text names, in order; returns how many. */
 static int
 text_recipients(const struct bounce_ctx *c, const char *text, size_t len, struct found *out, int max,
@@ -105,7 +125,7 @@ text_recipients(const struct bounce_ctx *c, const char *text, size_t len, struct
 		while (ls > 0 && text[ls - 1] != '\n')
 			ls--;
 		if ((header_line(text + ls, start - ls) && !(pass >= 2 && to_line(text + ls, start - ls))) ||
-		    is_excluded(c, a) || (pass == 0 && bounce_scan_robot(a)))
+		    is_excluded(c, a) || (pass == 0 && bounce_scan_robot(a)) || origin_of_another(text, start))
 			continue;
 		/* "...@host>" right after "message-id" or "<" with digits: an id */
 		for (int i = 0; i < n; i++)
