@@ -26,6 +26,7 @@ struct block {
 	char bad_field[24], bad[256], bad_why[ERR_LEN];	/* a recipient field that is no address */
 	char action[32], status[64], diag[1024];
 	bool seen_final, seen_original;		/* the fields, parsed or not */
+	bool own_words;			/* the Diagnostic-Code is the reporting MTA's own */
 };
 
 /* Reads a Final- or Original-Recipient field into @b. */
@@ -48,6 +49,28 @@ read_recipient(struct block *b, const struct bounce_field *f, bool final)
 	fmt_clip(b->bad_why, sizeof(b->bad_why), "%s", why);
 }
 
+/*
+ * Whether a Diagnostic-Code of type @value (up to @semi) holds the words
+ * of the reporting MTA itself and not a reply it quotes: Postfix types
+ * its own "X-Postfix" and quotes a remote as "host NAME said: ...". Its
+ * own "unknown user" comes from its local delivery or its address
+ * tables: the host that holds the mailbox speaks, as at RCPT TO.
+ */
+static bool
+own_words(const char *value, const char *semi, const char *text)
+{
+	size_t n = semi ? (size_t)(semi - value) : 0;
+
+	while (n > 0 && value[n - 1] == ' ')
+		n--;
+	if (n != 9 || strncasecmp(value, "x-postfix", 9) != 0)
+		return false;
+	for (const char *p = text; (p = strchr(p, ' ')) != NULL; p++)
+		if (strncasecmp(p, " said:", 6) == 0)
+			return false;
+	return true;
+}
+
 /* Reads the Diagnostic-Code field into @b. */
 static void
 read_diag(struct block *b, const struct bounce_field *f)
@@ -55,6 +78,7 @@ read_diag(struct block *b, const struct bounce_field *f)
 	const char *v = strchr(f->value, ';');
 
 	fmt_clip(b->diag, sizeof(b->diag), "%s", v ? v + 1 : f->value);
+	b->own_words = own_words(f->value, v, b->diag);
 	/* Japanese MTAs write the field in raw ISO-2022-JP (7 bits,
 	 * escape sequences): to UTF-8, as a text part would be. */
 	if (strstr(b->diag, "\x1b$B") || strstr(b->diag, "\x1b$@")) {
@@ -157,6 +181,19 @@ decide_block(struct bounce_ctx *c, const struct block *b, int nblocks, const cha
 		bounce_verdict_decide(r, t, tlen, stp, delayed);
 		if (stp && r->evidence[0] == '\0')
 			fmt_clip(r->evidence, sizeof(r->evidence), "Status: %.200s", b->status);
+	}
+	if (r->action == BOUNCE_HARD && b->own_words && strcmp(r->reason, "unknown-user") == 0 &&
+	    strncmp(r->rule, "phrase", 6) == 0) {
+		/* The reporting MTA's own words, not a relay's gloss: it
+		 * holds the mailbox and says it has no such user. */
+		char row[BOUNCE_RULE_MAX + 1], *arrow;
+
+		memcpy(row, r->rule, sizeof(row));
+		if ((arrow = strstr(row, " -> ")) != NULL)
+			*arrow = '\0';
+		r->confirmed = true;
+		bounce_verdict_rule(r, "%s, in the reporting MTA's own Diagnostic-Code "
+				    "(X-Postfix, no remote reply quoted: the mailbox's host speaks)", row);
 	}
 	if (r->action == BOUNCE_SOFT && bounce_rules_mta_gone(c->mta, r->reason)) {
 		/* The receiver's own report, in its own words for an unknown

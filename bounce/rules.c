@@ -86,6 +86,10 @@ static const struct bounce_rule {
 	{RANK_NOT_BOUNCE, "verify your e-mail to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to verify: not a bounce", false},
 	{RANK_NOT_BOUNCE, "verify your email address to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to verify: not a bounce", false},
 	{RANK_NOT_BOUNCE, "confirm your email to", BOUNCE_IGNORE, "challenge", "a challenge-response message asks the sender to confirm: not a bounce", false},
+	/* A challenge-response system holds mail from senders it has not
+	 * approved until they ask to be: the mail is waiting, not refused. */
+	{RANK_NOT_BOUNCE, "sender not pre-approved", BOUNCE_IGNORE, "challenge", "a challenge-response system holds mail from senders it has not approved: not a bounce", false},
+	{RANK_NOT_BOUNCE, "has been waitlisted", BOUNCE_IGNORE, "challenge", "a challenge-response system holds the message until the sender asks to be approved: not a bounce", false},
 	{RANK_NOT_BOUNCE, "out of office", BOUNCE_IGNORE, "auto-reply", "an automatic reply (out of office) is not a bounce", false},
 	{RANK_NOT_BOUNCE, "out of the office", BOUNCE_IGNORE, "auto-reply", "an automatic reply (out of office) is not a bounce", false},
 	{RANK_NOT_BOUNCE, "automatic reply", BOUNCE_IGNORE, "auto-reply", "an automatic reply is not a bounce", false},
@@ -282,6 +286,12 @@ static const struct bounce_rule {
 	{RANK_GONE, "host unknown", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "unknown host", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "host not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
+	/* qmail-remote's words when the name it looked up does not exist
+	 * in the DNS ("Sorry, I couldn't find any host by that name." or
+	 * "... any host named NAME."). The name looked up is the
+	 * recipient's domain unless the lines name another (verdict.c). */
+	{RANK_GONE, "couldn't find any host", BOUNCE_HARD, "unknown-domain", "the domain does not exist (no host by that name in the DNS)", false},
+	{RANK_GONE, "could not find any host", BOUNCE_HARD, "unknown-domain", "the domain does not exist (no host by that name in the DNS)", false},
 	/* The resolver's own words for a name that does not exist (EAI_NONAME):
 	 * like "host not found", about the recipient only when the lines
 	 * name its domain or no other. */
@@ -350,15 +360,52 @@ idx_build(void)
 	}
 }
 
+/*
+ * A gateway's banner, added to every message it passes: "this email has
+ * been scanned for viruses" says the message was checked, not why it
+ * failed. Its words are skipped, so that the "virus" row does not read
+ * a disclaimer as a refusal; a text that says a virus was found still
+ * says so outside the banner.
+ */
+#define BANNER(s) {s, sizeof(s) - 1}
+static const struct {
+	const char *s;
+	size_t n;
+} banners[] = {
+	BANNER("scanned for viruses"), BANNER("scanned for all viruses"), BANNER("scanned for all known viruses"),
+	BANNER("checked for viruses"), BANNER("scanned by antivirus"), BANNER("virus scanned by"),
+	BANNER("virus-scanned by"), BANNER("anti-virus scanned"),
+};
+#undef BANNER
+
+/* The length of the banner that starts at @p (@n bytes left), or 0. Its
+ * first two bytes are tried first: this runs at every byte of a text. */
+static size_t
+banner_at(const char *p, size_t n)
+{
+	if (n < 2 || (*p != 's' && *p != 'c' && *p != 'v' && *p != 'a'))
+		return 0;
+	for (size_t b = 0; b < sizeof(banners) / sizeof(banners[0]); b++)
+		if (p[1] == banners[b].s[1] && *p == banners[b].s[0] && banners[b].n <= n &&
+		    memcmp(p, banners[b].s, banners[b].n) == 0)
+			return banners[b].n;
+	return 0;
+}
+
 bool
 bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match *m)
 {
 	const struct bounce_rule *best = NULL;
-	size_t at = 0, best_len = 0;
+	size_t at = 0, best_len = 0, skip;
 
 	pthread_once(&idx_once, idx_build);
 	for (size_t i = 0; i + 1 < len; i++) {
 		unsigned key = idx_key(lower + i);
+
+		if ((skip = banner_at(lower + i, len - i)) > 0) {
+			i += skip - 1;
+			continue;
+		}
 
 		for (unsigned k = idx.start[key]; k < idx.start[key + 1]; k++) {
 			const struct bounce_rule *r = &rules[idx.order[k]];

@@ -89,6 +89,26 @@ struct found {
 	size_t at;
 };
 
+/* Whether the address at @start follows "generated from" or "expanded
+ * from": the address mailed, named beside a recipient (mailed_as), not a
+ * recipient of its own. */
+static bool
+origin_of_another(const char *text, size_t start)
+{
+	static const char *const marks[] = {"generated from ", "expanded from "};
+	size_t e = start;
+
+	if (e > 0 && text[e - 1] == '<')
+		e--;
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		size_t k = strlen(marks[i]);
+
+		if (e >= k && strncasecmp(text + e - k, marks[i], k) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The recipients a plain text names, in order; returns how many. */
 static int
 text_recipients(const struct bounce_ctx *c, const char *text, size_t len, struct found *out, int max,
@@ -105,7 +125,7 @@ text_recipients(const struct bounce_ctx *c, const char *text, size_t len, struct
 		while (ls > 0 && text[ls - 1] != '\n')
 			ls--;
 		if ((header_line(text + ls, start - ls) && !(pass >= 2 && to_line(text + ls, start - ls))) ||
-		    is_excluded(c, a) || (pass == 0 && bounce_scan_robot(a)))
+		    is_excluded(c, a) || (pass == 0 && bounce_scan_robot(a)) || origin_of_another(text, start))
 			continue;
 		/* "...@host>" right after "message-id" or "<" with digits: an id */
 		for (int i = 0; i < n; i++)
@@ -164,6 +184,37 @@ has_reply_code(const char *t, size_t n)
 		    (i + 3 == n || !isalnum((unsigned char)t[i + 3])))
 			return true;
 	return false;
+}
+
+/*
+ * The address mailed, when the lines about a recipient say it was reached
+ * through another: Exim's "(generated from A)" or "(ultimately generated
+ * from A)", Postfix's "(expanded from <A>)". That address is the one a
+ * subscriber list holds; the result keeps it as its original.
+ */
+static void
+mailed_as(const struct bounce_ctx *c, const char *text, size_t at, size_t end, struct bounce_result *r)
+{
+	static const char *const marks[] = {"generated from ", "expanded from "};
+	const char *low = c->lower.s + at;
+	char a[ADDR_MAX + 1];
+
+	if (c->lower.s == NULL || end > c->lower.len || at >= end)
+		return;
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		const char *p = memmem(low, end - at, marks[i], strlen(marks[i]));
+		size_t pos, start, line;
+
+		if (p == NULL)
+			continue;
+		/* the address right after the words, on the same line */
+		pos = (size_t)(p - c->lower.s) + strlen(marks[i]);
+		for (line = pos; line < end && text[line] != '\n'; line++)
+			;
+		if (bounce_scan_addr(text, line, &pos, a, &start) && strcasecmp(a, r->recipient) != 0)
+			(void)bounce_scan_copy_addr(r->original, a);	/* "" if it did not fit */
+		return;
+	}
 }
 
 static void
@@ -227,6 +278,8 @@ read_recipients(struct bounce_ctx *c, const char *text, size_t len, const char *
 		if (found[i].at < len) {
 			size_t e = context_end(text, len, found[i].at, next);
 			size_t le = logical_line_end(text, len, found[i].at);
+
+			mailed_as(c, text, found[i].at, e, r);
 
 			/* The recipient's own line first, when it says why. */
 			bounce_verdict_decide(r, text + found[i].at, le - found[i].at, NULL, false);

@@ -87,7 +87,8 @@ print_json_plain(const char *file, const struct bounce_report *rep)
 	if (!json_str_ok(file))
 		return false;
 	for (int i = 0; i < rep->n; i++)
-		if (!json_str_ok(rep->r[i].recipient) || !json_str_ok(rep->r[i].status) ||
+		if (!json_str_ok(rep->r[i].recipient) || !json_str_ok(rep->r[i].original) ||
+		    !json_str_ok(rep->r[i].status) ||
 		    !json_str_ok(rep->r[i].reason ? rep->r[i].reason : "") || !json_str_ok(rep->r[i].evidence) ||
 		    !json_str_ok(rule_of(rep, &rep->r[i], rule)))
 			return false;
@@ -99,6 +100,12 @@ print_json_plain(const char *file, const struct bounce_report *rep)
 
 		fputs(i ? ",{\"recipient\":" : "{\"recipient\":", stdout);
 		put_json_str(r->recipient);
+		/* The address mailed, when the report names it apart from
+		 * where it was delivered: the one a subscriber list holds. */
+		if (r->original[0]) {
+			fputs(",\"original\":", stdout);
+			put_json_str(r->original);
+		}
 		fputs(",\"action\":", stdout);
 		put_json_str(bounce_action_name(r->action));
 		fputs(",\"status\":", stdout);
@@ -135,6 +142,8 @@ print_json_full(const char *file, const struct bounce_report *rep, const struct 
 
 		if (jr == NULL)		/* not UTF-8: cannot happen, addresses are checked */
 			continue;
+		if (r->original[0])
+			json_object_set_new(jr, "original", json_string(r->original));
 		if (explain)
 			json_object_set_new(jr, "why", json_string(r->why ? r->why : ""));
 		json_array_append_new(results, jr);

@@ -825,3 +825,165 @@ Test(bounce_rules, an_mtas_own_words_for_an_unknown_user)
 			free(rep);
 		}
 }
+
+/* A plain-text bounce from MAILER-DAEMON with the body @text. */
+static struct bounce_report *
+parse_text(const char *text)
+{
+	char msg[8192];
+	int k = snprintf(msg, sizeof(msg), "From: MAILER-DAEMON@mx.example.org\nTo: bounces+tok@news.example.org\n"
+			 "Subject: failure notice\n\n%s\n", text);
+
+	cr_assert(k > 0 && (size_t)k < sizeof(msg), "the test message does not fit");
+	return parse(msg);
+}
+
+/*
+ * qmail's words for a name the DNS does not know: under the recipient's
+ * paragraph, "that name" is the recipient's domain, hard; a paragraph
+ * that names another host (a relay) is about that host, soft.
+ */
+Test(bounce_rules, qmail_no_host_by_that_name)
+{
+	static const struct {
+		const char *line;
+		enum bounce_action want;
+	} rows[] = {
+		{"Sorry, I couldn't find any host by that name.", BOUNCE_HARD},
+		{"Sorry, I could not find any host by that name. (#5.1.2)", BOUNCE_HARD},
+		{"Sorry, I couldn't find any host named example.net. (#5.1.2)", BOUNCE_HARD},
+		{"Sorry, I couldn't find any host named smarthost.example.com.", BOUNCE_SOFT},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char text[2048];
+		struct bounce_report *rep;
+		const struct bounce_result *r;
+
+		snprintf(text, sizeof(text), "Hi. This is the qmail-send program at mx.example.org.\n"
+			 "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+			 "This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+			 "<rcpt@example.net>:\n%s\n\n--- Below this line is a copy of the message.\n", rows[i].line);
+		rep = parse_text(text);
+		cr_assert_not_null(r = result_for(rep, "rcpt@example.net"), "%s", rows[i].line);
+		cr_expect_eq(r->action, rows[i].want, "%s: %s (%s)", rows[i].line, bounce_action_name(r->action), r->rule);
+		cr_expect(strstr(r->rule, "find any host") != NULL, "%s: %s", rows[i].line, r->rule);
+		free(rep);
+	}
+}
+
+/*
+ * Postfix types its own words "X-Postfix" and quotes a remote server as
+ * "host NAME said:". Its own "unknown user" (local delivery, its address
+ * tables) is the mailbox host's word, whatever the Status: hard. The same
+ * words quoted from a remote, or typed "smtp", with nothing to confirm
+ * them (no 5.1.x, no RCPT TO), stay a guess: soft.
+ */
+Test(bounce_rules, postfix_own_unknown_user_is_confirmed)
+{
+	static const struct {
+		const char *status, *diag;
+		enum bounce_action want;
+	} rows[] = {
+		{"5.0.999", "X-Postfix; unknown user: \"rcpt@example.net\"", BOUNCE_HARD},
+		{"5.0.0", "x-postfix; unknown user: \"rcpt\"", BOUNCE_HARD},
+		{"5.0.0", "smtp; unknown user: \"rcpt\"", BOUNCE_SOFT},
+		{"5.0.0", "X-Postfix; host mx.example.net[192.0.2.7] said: 550 unknown user: \"rcpt\"", BOUNCE_SOFT},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char b[1024], msg[8192];
+		struct bounce_report *rep;
+		const struct bounce_result *r;
+
+		snprintf(b, sizeof(b), "Final-Recipient: rfc822; rcpt@example.net\nAction: failed\nStatus: %s\n"
+			 "Diagnostic-Code: %s\n", rows[i].status, rows[i].diag);
+		rep = parse(dsn(msg, sizeof(msg), "The mail system could not deliver your message.", b));
+		cr_assert_not_null(r = result_for(rep, "rcpt@example.net"), "%s", rows[i].diag);
+		cr_expect_eq(r->action, rows[i].want, "%s %s: %s (%s)", rows[i].status, rows[i].diag,
+			     bounce_action_name(r->action), r->rule);
+		if (rows[i].want == BOUNCE_HARD)
+			cr_expect(strstr(r->rule, "reporting MTA's own") != NULL, "%s", r->rule);
+		free(rep);
+	}
+}
+
+/* A challenge-response system holding mail for an unapproved sender: not
+ * a bounce, whatever its Action and its 4.7.x Status say. */
+Test(bounce_rules, challenge_holds_are_not_bounces)
+{
+	static const char *const diags[] = {
+		"X-Notice; Sender not pre-approved. Please ask to be approved first",
+		"X-Notice; Your message has been waitlisted until you ask to be let in",
+	};
+
+	for (size_t i = 0; i < sizeof(diags) / sizeof(diags[0]); i++) {
+		char b[1024], msg[8192];
+		struct bounce_report *rep;
+		const struct bounce_result *r;
+
+		snprintf(b, sizeof(b), "Final-Recipient: rfc822; rcpt@example.net\nAction: failed\nStatus: 4.7.0\n"
+			 "Diagnostic-Code: %s\n", diags[i]);
+		rep = parse(dsn(msg, sizeof(msg), "Your mail is waiting for the recipient's approval.", b));
+		cr_assert_not_null(r = result_for(rep, "rcpt@example.net"), "%s", diags[i]);
+		cr_expect_eq(r->action, BOUNCE_IGNORE, "%s: %s (%s)", diags[i], bounce_action_name(r->action), r->rule);
+		free(rep);
+	}
+}
+
+/*
+ * A gateway's "scanned for viruses" banner says the mail was checked, not
+ * why it failed: the Status decides. A text that says a virus was found
+ * still says so.
+ */
+Test(bounce_rules, a_virus_scan_banner_is_no_reason)
+{
+	static const struct {
+		const char *human;
+		enum bounce_action want;
+	} rows[] = {
+		{"Delivery to the following recipients failed.\n\n       rcpt@example.net\n\n"
+		 "*** This email has been scanned for viruses by the Example gateway ***", BOUNCE_HARD},
+		{"Delivery to the following recipients failed.\n\n       rcpt@example.net\n\n"
+		 "This message was checked for viruses and is believed to be clean.", BOUNCE_HARD},
+		{"Delivery to the following recipients failed.\n\n       rcpt@example.net\n\n"
+		 "A virus was found in the message. It was scanned for viruses by the Example gateway.", BOUNCE_SOFT},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char b[1024], msg[8192];
+		struct bounce_report *rep;
+		const struct bounce_result *r;
+
+		block(b, sizeof(b), "rcpt@example.net", "failed", "5.1.1", NULL);
+		rep = parse(dsn(msg, sizeof(msg), rows[i].human, b));
+		cr_assert_not_null(r = result_for(rep, "rcpt@example.net"));
+		cr_expect_eq(r->action, rows[i].want, "%zu: %s (%s)", i, bounce_action_name(r->action), r->rule);
+		free(rep);
+	}
+}
+
+/* The address mailed, when a plain-text report names it beside where the
+ * mail was forwarded: kept as the result's original. */
+Test(bounce_rules, the_address_mailed_beside_a_forward)
+{
+	static const char *const texts[] = {
+		"This message was created automatically by mail delivery software.\n\n"
+		"A message that you sent could not be delivered to one or more of its\nrecipients. "
+		"The following address(es) failed:\n\n  fwd@example.net\n    (generated from sub@example.org)\n"
+		"    retry timeout exceeded\n",
+		"The following address failed:\n\n  fwd@example.net\n    (ultimately generated from sub@example.org)\n"
+		"    all hosts have been failing for a long time\n",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct bounce_report *rep = parse_text(texts[i]);
+		const struct bounce_result *r = result_for(rep, "fwd@example.net");
+
+		cr_assert_not_null(r, "%zu: no result for the forward", i);
+		cr_expect_str_eq(r->original, "sub@example.org", "%zu: original '%s'", i, r->original);
+		cr_expect_null(result_for(rep, "sub@example.org"), "%zu: the address mailed is no second result", i);
+		cr_expect_neq(r->action, BOUNCE_HARD, "%zu: %s", i, r->rule);
+		free(rep);
+	}
+}
