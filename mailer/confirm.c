@@ -239,7 +239,11 @@ settle(const struct signup_mail *m, enum mailer_confirm_result cr, struct outcom
  * The outcomes of a drain are recorded in one transaction: a commit waits
  * for the disk (synchronous = FULL), and one per mail cost more than the
  * mail. A crash between a send and that commit sends those mails again
- * (CONFIRM_BATCH at most), which a confirmation mail may afford.
+ * (CONFIRM_BATCH at most), which a confirmation mail may afford: a second
+ * copy of the same link. CONFIRM_BATCH is 128 rather than 32 for the rate:
+ * one session and one commit per 128 mails left about 10-40% faster on
+ * this machine (2 cores, loaded) than per 32, and at the weekly send's
+ * rate over one connection.
  */
 static int
 record(struct store *st, const struct signup_mail *m, const struct outcome *o, int n, char *err)

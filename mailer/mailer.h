@@ -143,7 +143,7 @@ int mailer_confirm_message(const struct config *cfg, const char *to,
 			   const struct mailer_confirm *c, time_t date,
 			   struct buf *out, char *err);
 
-#define CONFIRM_BATCH 32	/* due mails one drain takes */
+#define CONFIRM_BATCH 128	/* due mails one drain takes, in one SMTP session */
 #define CONFIRM_RETRY_MIN 60	/* seconds before the first retry ... */
 #define CONFIRM_RETRY_MAX 3600	/* ... doubling up to this */
 
