@@ -22,6 +22,11 @@
  *   name [smtp] host (its IP entries when host is an IP address): stop,
  *   saying which and what the certificate names, without a retry.
  *
+ * Messages built already (serve's confirmation mails, o->singles) go the
+ * same way, one worker, in one session, not recorded: each one's state is
+ * handed back to the caller, and a relay that cannot be reached again
+ * after a lost connection stops the run at once (their caller retries).
+ *
  * A recipient's state changes in one function, set_state(), which records,
  * counts and logs the change; the run stops in one, stop_locked().
  * Never logs an address, a name or a token: a subscriber id at most.
