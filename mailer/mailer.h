@@ -113,13 +113,24 @@ int mailer_dkim_sign(struct dkim_signer *d, struct buf *msg, struct buf *tmp,
 
 /* --- confirm.c: a signup's confirmation mail, and serve's queue of them --- */
 
-/* What a signup's confirmation mail says beyond the address it goes to. */
+/* What became of one confirmation mail in a MAILER_CONFIRM run. */
+enum mailer_confirm_result {
+	CONFIRM_UNSENT,		/* never answered: the relay down or gone, the
+				 * run stopped, or the mail could not be built */
+	CONFIRM_SENT,		/* accepted by the relay */
+	CONFIRM_DEFERRED,	/* 4xx (or our sender refused): try again later */
+	CONFIRM_REFUSED,	/* 5xx for the address: not to be tried again */
+};
+
+/* A signup's confirmation mail: where it goes and what it says. */
 struct mailer_confirm {
 	int64_t signup;		/* the pending signup: logged, never the address */
+	const char *to;		/* a normalised address (MAILER_CONFIRM) */
 	const char *name;	/* NULL or "" for none */
 	const char *lang;	/* "nb" or "en" */
 	const char *link;	/* <base_url>/c/<token> */
 	const char *expires;	/* when the link stops working: YYYY-MM-DDTHH:MM:SSZ */
+	enum mailer_confirm_result result;	/* set by mailer_run */
 };
 
 /*
@@ -132,7 +143,7 @@ int mailer_confirm_message(const struct config *cfg, const char *to,
 			   const struct mailer_confirm *c, time_t date,
 			   struct buf *out, char *err);
 
-#define CONFIRM_BATCH 32	/* due mails one drain takes */
+#define CONFIRM_BATCH 128	/* due mails one drain takes, in one SMTP session */
 #define CONFIRM_RETRY_MIN 60	/* seconds before the first retry ... */
 #define CONFIRM_RETRY_MAX 3600	/* ... doubling up to this */
 
@@ -144,12 +155,14 @@ struct confirm_drain {
 };
 
 /*
- * Sends the confirmation mails due in @st (up to CONFIRM_BATCH), each
- * through mailer_run(MAILER_CONFIRM) with its TOKEN_CONFIRM link, and
- * records their outcomes (store_signup_mailed) in one transaction. Stops
- * at the first that finds the relay down. 0, or -1 with @err when the
- * store failed. Logs by signup id, never the address. Not to run in two
- * threads at once with an [smtp] username (see mailer_run).
+ * Sends the confirmation mails due in @st (up to CONFIRM_BATCH), each with
+ * its TOKEN_CONFIRM link, through one mailer_run(MAILER_CONFIRM): one SMTP
+ * session for all of them. Records each one's outcome (store_signup_mailed)
+ * in one transaction: accepted; 4xx, or never answered (the relay down or
+ * gone mid-batch), tried again after the back-off; 5xx, not tried again.
+ * 0, or -1 with @err when the store failed. Logs by signup id, never the
+ * address. Not to run in two threads at once with an [smtp] username (see
+ * mailer_run).
  */
 int mailer_confirm_drain(const struct config *cfg, const struct store_keys *keys,
 			 struct store *st, struct confirm_drain *res, char *err);
@@ -162,8 +175,9 @@ enum mailer_mode {
 	MAILER_PREVIEW,		/* DIR/ID.eml per due subscriber; nothing sent */
 	MAILER_ONE,		/* one message to @to, not recorded: a test copy
 				 * (send --to) */
-	MAILER_CONFIRM,		/* a signup's confirmation mail to @to (serve):
-				 * @confirm says what; nothing recorded */
+	MAILER_CONFIRM,		/* signups' confirmation mails (serve), in one
+				 * SMTP session: @confirm says what and gets
+				 * each one's result; nothing recorded */
 };
 
 /* What will be done, known before anything goes out (not for MAILER_ONE). */
@@ -180,8 +194,9 @@ struct mailer_job {
 	struct store *st;	/* the mailing's record; not used by MAILER_ONE */
 	const struct issue *issue;
 	enum mailer_mode mode;
-	const char *to;		/* MAILER_ONE, MAILER_CONFIRM: a normalised address */
-	const struct mailer_confirm *confirm;	/* MAILER_CONFIRM */
+	const char *to;		/* MAILER_ONE: a normalised address */
+	struct mailer_confirm *confirm;	/* MAILER_CONFIRM: @confirms of them, */
+	int confirms;		/* 1 to CONFIRM_BATCH */
 	const char *preview_dir;	/* MAILER_PREVIEW: an existing folder */
 	int connections;	/* SMTP sessions in parallel (1 for MAILER_ONE) */
 	int rate;		/* messages per second, 0: no limit */
@@ -191,9 +206,13 @@ struct mailer_job {
 };
 
 enum mailer_outcome {
-	MAILER_OK,		/* everyone due handled; the one mail accepted */
+	MAILER_OK,		/* everyone due handled; the one mail accepted;
+				 * MAILER_CONFIRM: each mail answered (its
+				 * result says how) */
 	MAILER_PENDING,		/* some left pending after 4xx answers: run again */
-	MAILER_FAILED,		/* server, store or file failure; nothing lost */
+	MAILER_FAILED,		/* server, store or file failure; nothing lost;
+				 * MAILER_CONFIRM: the run stopped, the mails
+				 * not answered are CONFIRM_UNSENT */
 	MAILER_BAD_INPUT,	/* the issue, the template, a key or a config value */
 	MAILER_STORE,		/* the store refused the plan: rep->store says how */
 };

@@ -10,6 +10,8 @@
 
 /* --- send.c: the send run --- */
 
+struct send_single;
+
 struct send_opts {
 	const struct config *cfg;
 	const struct store_keys *keys;
@@ -17,9 +19,10 @@ struct send_opts {
 	struct dkim_signer *dkim;	/* NULL: no signing */
 	int64_t mailing_id;	/* 0 with test_to */
 	const char *test_to;	/* one copy to this address, not recorded */
-	const struct buf *message;	/* with test_to: this message, built
-					 * already (serve's confirmation mail),
-					 * instead of one composed from mailing */
+	struct send_single *singles;	/* messages built already (serve's
+					 * confirmation mails), each to its own
+					 * address, in one session, not recorded */
+	int n_singles;		/* 1 to SEND_SINGLES_MAX */
 	const char *preview_dir;	/* write DIR/ID.eml, send nothing */
 	bool dry_run;
 	int connections;
@@ -47,6 +50,21 @@ enum send_state {
 	SEND_BOUNCED,		/* 5xx saying the address is gone: deleted, suppressed */
 	SEND_HELD,		/* not composed (the run stops): nothing recorded */
 };
+
+/*
+ * One message built already, to one address: it is signed and sent with
+ * the others of its run in one SMTP session (reconnecting as the weekly
+ * send does), and @state says what became of it. SEND_DUE after the run:
+ * never answered (the relay down or gone mid-run, the run stopped).
+ */
+struct send_single {
+	const char *to;		/* a normalised address */
+	const struct buf *message;	/* CRLF line ends, not signed */
+	enum send_state state;	/* after the run: SEND_SENT, SEND_DEFERRED,
+				 * SEND_FAILED, or SEND_DUE */
+};
+
+#define SEND_SINGLES_MAX 256	/* send.c's BATCH_MAX: one worker's batch */
 
 /* What a change of state is about. */
 struct send_change {

@@ -204,9 +204,31 @@ run_job(const struct mailer_job *job, const struct run_parts *pt, struct mailer_
 	return sum_up(job, &o, sr < 0, rep, err);
 }
 
+/* A mail's result from its state in the send run. */
+static enum mailer_confirm_result
+confirm_result(enum send_state st)
+{
+	switch (st) {
+	case SEND_SENT:
+		return CONFIRM_SENT;
+	case SEND_DEFERRED:
+		return CONFIRM_DEFERRED;
+	case SEND_FAILED:
+	case SEND_BOUNCED:
+		return CONFIRM_REFUSED;
+	case SEND_DUE:
+	case SEND_HELD:
+		break;
+	}
+	return CONFIRM_UNSENT;
+}
+
 /*
- * One confirmation mail: built from its template, signed, sent through
- * the same SMTP path as everything else, as one message in one session.
+ * Confirmation mails: each built from its template, then all of them
+ * signed and sent through the same SMTP path as everything else, in one
+ * session, each with its own result. A mail that cannot be built stays
+ * CONFIRM_UNSENT, the others go, and the outcome is MAILER_BAD_INPUT with
+ * @err naming its signup.
  */
 static enum mailer_outcome
 run_confirm(const struct mailer_job *job, struct mailer_report *rep, char *err)
@@ -214,34 +236,58 @@ run_confirm(const struct mailer_job *job, struct mailer_report *rep, char *err)
 	const struct config *cfg = job->cfg;
 	struct dkim_signer *dkim = NULL;
 	struct send_result res = {0};
-	struct buf msg;
-	int sr;
+	struct send_single one[CONFIRM_BATCH];
+	struct buf msg[CONFIRM_BATCH];
+	int of[CONFIRM_BATCH];	/* the job's mail that one[k] is */
+	char why[ERR_LEN] = "";
+	time_t now = time(NULL);
+	int n = 0, sr = 0;
 
-	if (job->to == NULL || job->confirm == NULL) {
-		errf(err, "a confirmation mail needs an address and what to say");
+	if (job->confirm == NULL || job->confirms < 1 || job->confirms > CONFIRM_BATCH) {
+		errf(err, "%d confirmation mails in one run: 1 to %d", job->confirms, CONFIRM_BATCH);
 		return MAILER_BAD_INPUT;
 	}
-	buf_init(&msg);
-	if (mailer_confirm_message(cfg, job->to, job->confirm, time(NULL), &msg, err) < 0) {
-		buf_free(&msg);
-		return MAILER_BAD_INPUT;
-	}
+	for (int i = 0; i < job->confirms; i++)
+		job->confirm[i].result = CONFIRM_UNSENT;
 	if (cfg->dkim.domain && (dkim = mailer_dkim_new(cfg->dkim.domain, cfg->dkim.selector,
-							cfg->dkim.key_file, err)) == NULL) {
-		buf_free(&msg);
+							cfg->dkim.key_file, err)) == NULL)
 		return MAILER_BAD_INPUT;
+	for (int i = 0; i < job->confirms; i++) {
+		struct mailer_confirm *c = &job->confirm[i];
+
+		buf_init(&msg[n]);
+		if (c->to == NULL || mailer_confirm_message(cfg, c->to, c, now, &msg[n], why) < 0) {
+			if (c->to == NULL)
+				errf(why, "signup %lld: a confirmation mail needs an address",
+				     (long long)c->signup);
+			buf_free(&msg[n]);
+			continue;
+		}
+		one[n] = (struct send_single){.to = c->to, .message = &msg[n]};
+		of[n++] = i;
 	}
-	sr = mailer_send(&(const struct send_opts){.cfg = cfg, .keys = job->keys, .dkim = dkim,
-			 .test_to = job->to, .message = &msg, .connections = 1}, &res, err);
-	rep->ran = true;
+	if (n > 0)
+		sr = mailer_send(&(const struct send_opts){.cfg = cfg, .keys = job->keys, .dkim = dkim,
+				 .singles = one, .n_singles = n, .connections = 1}, &res, err);
+	for (int k = 0; k < n; k++)
+		job->confirm[of[k]].result = confirm_result(one[k].state);
+	rep->ran = n > 0;
 	rep->sent = res.sent;
 	rep->failed = res.failed;
 	rep->deferred = res.deferred;
 	mailer_dkim_free(dkim);
-	if (msg.s)
-		sodium_memzero(msg.s, msg.cap);
-	buf_free(&msg);
-	return sr < 0 ? MAILER_FAILED : MAILER_OK;
+	for (int i = 0; i < n; i++) {
+		if (msg[i].s)
+			sodium_memzero(msg[i].s, msg[i].cap);
+		buf_free(&msg[i]);
+	}
+	if (sr < 0)
+		return MAILER_FAILED;
+	if (why[0] != '\0') {
+		memcpy(err, why, ERR_LEN);
+		return MAILER_BAD_INPUT;
+	}
+	return MAILER_OK;
 }
 
 enum mailer_outcome

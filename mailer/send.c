@@ -22,6 +22,11 @@
  *   name [smtp] host (its IP entries when host is an IP address): stop,
  *   saying which and what the certificate names, without a retry.
  *
+ * Messages built already (serve's confirmation mails, o->singles) go the
+ * same way, one worker, in one session, not recorded: each one's state is
+ * handed back to the caller, and a relay that cannot be reached again
+ * after a lost connection stops the run at once (their caller retries).
+ *
  * A recipient's state changes in one function, set_state(), which records,
  * counts and logs the change; the run stops in one, stop_locked().
  * Never logs an address, a name or a token: a subscriber id at most.
@@ -51,6 +56,7 @@
 #include <unistd.h>
 
 #define BATCH_MAX 256		/* recipients per session and per store read */
+_Static_assert(SEND_SINGLES_MAX <= BATCH_MAX, "the singles of a run are one worker's batch");
 #define PASSES 3		/* the first, then retries of 4xx answers */
 #define RECONNECTS 5		/* sessions in a row that get nothing done */
 #define PASSWORD_MAX 1024
@@ -59,6 +65,7 @@ static const double pass_delay[PASSES] = {0, 2, 8};	/* seconds before each pass 
 
 struct item {
 	struct recipient r;
+	const struct buf *message;	/* built already (o->singles), or NULL */
 	struct send_worker *w;
 	enum send_state state;
 	smtp_message_t msg;
@@ -191,10 +198,10 @@ compose(struct send_worker *w, const struct item *it, char *err)
 	struct token_claims tc = {it->r.id, it->r.gen, o->mailing_id};
 	struct personal who;
 
-	if (o->message) {
+	if (it->message) {
 		/* Built already, for one person: only signed here. */
 		buf_reset(&w->msg);
-		buf_add(&w->msg, o->message->s, o->message->len);
+		buf_add(&w->msg, it->message->s, it->message->len);
 		if (o->dkim && mailer_dkim_sign(o->dkim, &w->msg, &w->tmp, err) < 0)
 			return -1;
 		w->composed = it;
@@ -732,7 +739,10 @@ send_batch(struct send_worker *w)
 				  run->hostport);
 			return;
 		}
-		if (!w->connected && !run->ever_connected) {
+		/* Messages built already (serve's confirmation mails) do not wait
+		 * for a relay that went away: they have their own back-off, and
+		 * serve's one signup thread has other work. */
+		if (!w->connected && (!run->ever_connected || run->o->singles)) {
 			run_fatal(run, "cannot connect to the SMTP server %s: %s", run->hostport, why);
 			return;
 		}
@@ -1025,7 +1035,45 @@ test_copy(struct send_worker *w)
 	w->n = 1;
 	send_batch(w);
 	if (it->state == SEND_FAILED || it->state == SEND_DEFERRED || it->state == SEND_BOUNCED)
-		run_fatal(w->run, "the %s was refused", w->run->o->message ? "mail" : "test copy");
+		run_fatal(w->run, "the test copy was refused");
+}
+
+/*
+ * The messages of o->singles, in one session: recipients with subscriber
+ * id 0 (their bounce addresses name nobody), each with its message. A
+ * refusal is that message's outcome, not the run's: the caller reads
+ * each one's state.
+ */
+static void
+singles_send(struct send_worker *w)
+{
+	const struct send_opts *o = w->run->o;
+	struct recipient r = {0};
+	char err[ERR_LEN];
+	int n = 0;
+
+	for (; n < o->n_singles; n++) {
+		struct item *it = &w->items[n];
+
+		if (fmt(r.email, sizeof(r.email), "%s", o->singles[n].to) < 0) {
+			run_fatal(w->run, "message %d of %d: the address is longer than %d bytes",
+				  n + 1, o->n_singles, ADDR_MAX);
+			break;
+		}
+		if (item_load(w, it, &r, err) < 0) {
+			run_fatal(w->run, "%s", err);
+			break;
+		}
+		it->message = o->singles[n].message;
+	}
+	sodium_memzero(&r, sizeof(r));
+	w->n = n;
+	if (n == o->n_singles)
+		send_batch(w);
+	for (int i = 0; i < n; i++) {
+		o->singles[i].state = w->items[i].state;
+		sodium_memzero(&w->items[i].r, sizeof(w->items[i].r));
+	}
 }
 
 int
@@ -1034,15 +1082,21 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 	struct send_run run = {0};
 	struct send_worker *ws;
 	struct progress prog;
-	int nw = o->test_to || o->connections < 1 ? 1 : o->connections;
+	int nw = o->test_to || o->singles || o->connections < 1 ? 1 : o->connections;
 	int started = 0, rc = 0;
 
 	memset(res, 0, sizeof(*res));
+	for (int i = 0; o->singles && i < o->n_singles; i++)
+		o->singles[i].state = SEND_DUE;
 	run.o = o;
 	pthread_mutex_init(&run.mu, NULL);
 	pthread_mutex_init(&run.st_mu, NULL);
 	pthread_mutex_init(&run.q_mu, NULL);
 	pthread_cond_init(&run.cv, NULL);
+	if (o->singles && (o->n_singles < 1 || o->n_singles > SEND_SINGLES_MAX)) {
+		rc = errf(err, "%d messages in one run: 1 to %d", o->n_singles, SEND_SINGLES_MAX);
+		goto out;
+	}
 	run.batch = BATCH_MAX;
 	if (o->rate > 0 && o->rate / nw < BATCH_MAX)
 		run.batch = o->rate / nw > 0 ? o->rate / nw : 1;	/* about a second's worth */
@@ -1090,11 +1144,11 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 		struct send_worker *w = &ws[i];
 
 		w->run = &run;
-		w->comp = o->message ? NULL : mailer_composer_new(o->mailing);
+		w->comp = o->singles ? NULL : mailer_composer_new(o->mailing);
 		buf_init(&w->msg);
 		buf_init(&w->tmp);
 	}
-	if (!o->test_to) {
+	if (!o->test_to && !o->singles) {
 		/*
 		 * One store for the run, used under st_mu by one thread at a time:
 		 * the workers' commits queue on a mutex instead of SQLite's busy
@@ -1110,6 +1164,8 @@ mailer_send(const struct send_opts *o, struct send_result *res, char *err)
 	}
 	if (rc == 0 && o->test_to) {
 		test_copy(&ws[0]);
+	} else if (rc == 0 && o->singles) {
+		singles_send(&ws[0]);
 	} else if (rc == 0) {
 		progress_init(&prog);
 		for (int i = 0; i < nw; i++)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """tests/tools/smtpd.py - a real SMTP server (aiosmtpd) on 127.0.0.1 for the
 send tests: it writes every message it accepts to DIR/N.eml and a line of
-JSON per message to DIR/log.jsonl, and can misbehave on purpose.
+JSON per message to DIR/log.jsonl (with "session": the connection's number,
+from 1, counted at its first DATA), and can misbehave on purpose.
 
   smtpd.py --port P --dir DIR [--tls CERT KEY] [--auth USER:PASS]
            [--rcpt REGEX=REPLY[@once]]...   answer RCPT TO of matching addresses
@@ -48,6 +49,7 @@ class Handler:
         self.lock = threading.Lock()
         self.ndata = 0
         self.nsaved = 0
+        self.nsessions = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         for pat, reply, once, seen in self.rcpt_rules:
@@ -63,6 +65,9 @@ class Handler:
         with self.lock:
             self.ndata += 1
             n = self.ndata
+            if getattr(session, "nr", None) is None:  # its first DATA
+                self.nsessions += 1
+                session.nr = self.nsessions
         if self.delay:
             await asyncio.sleep(self.delay)
         action = self.data_rules.get(n)
@@ -85,7 +90,7 @@ class Handler:
             f.write(json.dumps({"n": k, "from": envelope.mail_from, "to": envelope.rcpt_tos,
                                 "tls": session.ssl is not None,
                                 "auth": bool(getattr(session, "authenticated", False)),
-                                "helo": session.host_name}) + "\n")
+                                "helo": session.host_name, "session": session.nr}) + "\n")
         return "250 2.0.0 Ok: queued as %d" % k
 
 

@@ -4,7 +4,9 @@
  * the signup, Auto-Submitted, no List-Unsubscribe, nothing that tracks),
  * and the drain against a real SMTP server on loopback
  * (tests/tools/smtpd.py): a mail accepted, one refused for good (5xx),
- * one deferred (4xx) and retried later, and a relay that is down.
+ * one deferred (4xx) and retried later, and a relay that is down; a batch
+ * with a 5xx and a 4xx among others sent in one session, each outcome on
+ * record; a relay that dies mid-batch leaving the rest due.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -211,9 +213,10 @@ free_port(void)
 	return ntohs(a.sin_port);
 }
 
-/* Starts smtpd.py on @port writing into @dir; returns once it listens. */
+/* Starts smtpd.py on @port writing into @dir, waiting @delay (NULL: no
+ * wait) before it answers each DATA; returns once it listens. */
 static void
-smtpd_start(int port, const char *dir)
+smtpd_start(int port, const char *dir, const char *delay)
 {
 	char p[16], line[64];
 	int fds[2];
@@ -230,7 +233,8 @@ smtpd_start(int port, const char *dir)
 		close(fds[0]);
 		execl("/usr/bin/python3", "python3", "tests/tools/smtpd.py", "--port", p, "--dir", dir,
 		      "--rcpt", "refused@=550 5.1.1 no such user",
-		      "--rcpt", "later@=451 4.3.0 try again later", (char *)NULL);
+		      "--rcpt", "later@=451 4.3.0 try again later",
+		      delay ? "--delay" : (char *)NULL, delay, (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -320,7 +324,7 @@ Test(signup_mail, drain_over_smtp, .fini = smtpd_stop)
 	cfg.store.database = strdup(s.db);
 	snprintf(dir, sizeof(dir), "%s/mail", s.dir);
 	cr_assert_eq(mkdir(dir, 0700), 0);
-	smtpd_start(port, dir);
+	smtpd_start(port, dir, NULL);
 
 	mailer_hold();	/* as serve's signup thread does */
 	ok_id = request(&s, "ok@example.no", "nb");
@@ -371,4 +375,189 @@ Test(signup_mail, drain_over_smtp, .fini = smtpd_stop)
 	buf_free(&b);
 	config_free(&cfg);
 	scratch_close(&s);
+}
+
+/* A drain's scratch store, config and SMTP server (@delay as smtpd_start). */
+struct rig {
+	struct scratch s;
+	struct config cfg;
+	char dir[128];
+};
+
+static void
+rig_open(struct rig *g, const char *delay)
+{
+	char err[ERR_LEN] = "";
+	int port;
+
+	signal(SIGPIPE, SIG_IGN);
+	scratch_open(&g->s);
+	cr_assert_eq(config_load(&g->cfg, NULL, false, err), 0, "%s", err);
+	port = free_port();
+	g->cfg.smtp.port = port;
+	free(g->cfg.store.database);
+	g->cfg.store.database = strdup(g->s.db);
+	snprintf(g->dir, sizeof(g->dir), "%s/mail", g->s.dir);
+	cr_assert_eq(mkdir(g->dir, 0700), 0);
+	smtpd_start(port, g->dir, delay);
+	mailer_hold();
+}
+
+static void
+rig_close(struct rig *g)
+{
+	mailer_release();
+	config_free(&g->cfg);
+	scratch_close(&g->s);
+}
+
+/* Signup @id's record: whether sent, whether due again, attempts, seconds
+ * until the next try. */
+struct mailed {
+	bool sent, due;
+	int attempts;
+	double next;
+};
+
+static struct mailed
+mailed(struct scratch *s, int64_t id)
+{
+	struct mailed r;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	cr_assert_eq(sqlite3_open(s->db, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT mail_sent IS NOT NULL, mail_due IS NOT NULL,"
+					" mail_attempts, (julianday(mail_due) - julianday('now')) * 86400"
+					" FROM signup WHERE id = ?", -1, &q, NULL), SQLITE_OK);
+	sqlite3_bind_int64(q, 1, id);
+	cr_assert_eq(sqlite3_step(q), SQLITE_ROW, "no signup %lld", (long long)id);
+	r = (struct mailed){sqlite3_column_int(q, 0) != 0, sqlite3_column_int(q, 1) != 0,
+			    sqlite3_column_int(q, 2), sqlite3_column_double(q, 3)};
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return r;
+}
+
+/* The SMTP sessions and recipients of the messages smtpd.py accepted,
+ * from its log (one JSON object a line, keys in a fixed order). */
+static int
+accepted(const char *dir, int sessions[], char to[][64], int max)
+{
+	char path[160], line[1024];
+	FILE *fp;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/log.jsonl", dir);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), fp)) {
+		const char *p = strstr(line, "\"session\": "), *t = strstr(line, "\"to\": [\"");
+
+		cr_assert(p && t, "smtpd.py's log line has no session or recipient: %s", line);
+		sessions[n] = atoi(p + 11);
+		snprintf(to[n], 64, "%.*s", (int)strcspn(t + 8, "\""), t + 8);
+		n++;
+	}
+	fclose(fp);
+	return n;
+}
+
+Test(signup_mail, batch_one_session, .fini = smtpd_stop)
+{
+	static const char *const to[] = {"a@example.no", "b@example.no", "refused@example.no",
+					 "c@example.no", "later@example.no", "d@example.no"};
+	struct rig g;
+	struct confirm_drain res;
+	struct signup_mail m[8];
+	char err[ERR_LEN] = "", got[8][64];
+	int64_t id[6];
+	int sessions[8], n;
+
+	rig_open(&g, NULL);
+	for (int i = 0; i < 6; i++)
+		id[i] = request(&g.s, to[i], "en");
+	cr_assert_eq(mailer_confirm_drain(&g.cfg, g.s.keys, g.s.st, &res, err), 0, "%s", err);
+	cr_expect_eq(res.sent, 4);
+	cr_expect_eq(res.refused, 1);
+	cr_expect_eq(res.retried, 1);
+	cr_expect(!res.relay_down);
+	/* the four others, each once, all in one session */
+	n = accepted(g.dir, sessions, got, 8);
+	cr_assert_eq(n, 4, "%d messages accepted", n);
+	for (int i = 0; i < n; i++) {
+		cr_expect_eq(sessions[i], 1, "message %d went in session %d", i + 1, sessions[i]);
+		cr_expect_str_eq(got[i], to[i < 2 ? i : i == 2 ? 3 : 5]);
+	}
+	/* each outcome on record */
+	for (int i = 0; i < 6; i++) {
+		struct mailed r = mailed(&g.s, id[i]);
+
+		cr_expect_eq(r.attempts, 1, "%s: %d attempts", to[i], r.attempts);
+		if (i == 2) {
+			cr_expect(!r.sent && !r.due, "the 5xx address is not tried again");
+		} else if (i == 4) {
+			cr_expect(!r.sent && r.due, "the 4xx address is tried again");
+			cr_expect(r.next > 50 && r.next <= 61, "the 4xx retry is in %.0f s", r.next);
+		} else {
+			cr_expect(r.sent && !r.due, "%s is not recorded as sent", to[i]);
+		}
+	}
+	cr_expect_eq(store_signup_due(g.s.st, m, 8, err), 0);
+	rig_close(&g);
+}
+
+Test(signup_mail, relay_dies_mid_batch, .fini = smtpd_stop)
+{
+	struct rig g;
+	struct confirm_drain res;
+	struct signup_mail m[8];
+	char err[ERR_LEN] = "", email[64], path[200], got[8][64];
+	int64_t id[8];
+	int sessions[8], n;
+	pid_t killer;
+
+	/* Each DATA answered after 0.3 s: the relay is killed 0.1 s after it
+	 * accepted the second message, while the third is in flight. */
+	rig_open(&g, "0.3");
+	for (int i = 0; i < 8; i++) {
+		snprintf(email, sizeof(email), "r%d@example.no", i);
+		id[i] = request(&g.s, email, "nb");
+	}
+	snprintf(path, sizeof(path), "%s/2.eml", g.dir);
+	killer = fork();
+	cr_assert_geq(killer, 0);
+	if (killer == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		for (int i = 0; i < 2000 && access(path, F_OK) != 0; i++)
+			usleep(5000);
+		usleep(100000);
+		kill(smtpd_pid, SIGKILL);
+		_exit(0);
+	}
+	cr_assert_eq(mailer_confirm_drain(&g.cfg, g.s.keys, g.s.st, &res, err), 0, "%s", err);
+	waitpid(killer, NULL, 0);
+	cr_expect_eq(res.sent, 2);
+	cr_expect_eq(res.retried, 6);
+	cr_expect_eq(res.refused, 0);
+	cr_expect(res.relay_down);
+	n = accepted(g.dir, sessions, got, 8);
+	cr_assert_eq(n, 2);
+	/* the two accepted are on record as sent; the other six, due again
+	 * after the back-off */
+	for (int i = 0; i < 8; i++) {
+		struct mailed r = mailed(&g.s, id[i]);
+		bool was_sent = false;
+
+		snprintf(email, sizeof(email), "r%d@example.no", i);
+		for (int k = 0; k < n; k++)
+			was_sent |= strcmp(got[k], email) == 0;
+		cr_expect_eq(r.sent, was_sent, "%s: recorded sent %d, accepted %d", email, r.sent,
+			     was_sent);
+		cr_expect_eq(r.due, !was_sent, "%s: due again %d", email, r.due);
+		cr_expect_eq(r.attempts, 1);
+	}
+	sql(&g.s, "UPDATE signup SET mail_due = '2000-01-01T00:00:00Z' WHERE mail_due IS NOT NULL");
+	cr_expect_eq(store_signup_due(g.s.st, m, 8, err), 6);
+	rig_close(&g);
 }
