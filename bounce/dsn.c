@@ -206,10 +206,14 @@ decide_block(struct bounce_ctx *c, const struct block *b, int nblocks, const cha
 				    bounce_rules_mta_gone(c->mta, "unavailable") ? "unavailable" : "?");
 	}
 	if (delayed && r->action != BOUNCE_IGNORE) {
-		/* A delay is never a failure, whatever its text says. */
-		if (r->action == BOUNCE_HARD)
-			r->why = "the report says delivery is delayed, not failed";
-		r->action = BOUNCE_SOFT;
+		/* A delay is never a failure, whatever its text says: the
+		 * message is still being delivered and may yet arrive, so it
+		 * counts toward nothing (a soft verdict would add a point
+		 * toward deleting an address that may well work). The report
+		 * of a final failure comes later, if delivery is given up. */
+		r->action = BOUNCE_IGNORE;
+		r->reason = "delayed";
+		r->why = "the report says delivery is delayed, not failed: it is still being tried";
 		r->confirmed = r->explicit = false;
 		bounce_verdict_rule(r, "action \"delayed\" (a delay warning: not a failure)");
 	}

@@ -61,11 +61,11 @@ static const struct want cases[] = {
 	 "Final-Recipient: rfc822; blk@example.net\nAction: failed\nStatus: 5.1.1\n"
 	 "Diagnostic-Code: smtp; 550 5.1.1 Blocked: your IP is listed on a blacklist\n\n--B--\n",
 	 "dsn", "blk@example.net", BOUNCE_SOFT, "5.1.1"},
-	{"dsn delayed is soft whatever the code", DSN_HEAD
+	{"dsn delayed is ignored whatever the code", DSN_HEAD
 	 "--B\nContent-Type: message/delivery-status\n\n"
 	 "Final-Recipient: rfc822; late@example.net\nAction: delayed\nStatus: 4.4.1\n"
 	 "Diagnostic-Code: smtp; 450 4.1.1 User unknown, try again\n\n--B--\n",
-	 "dsn", "late@example.net", BOUNCE_SOFT, "4.4.1"},
+	 "dsn", "late@example.net", BOUNCE_IGNORE, "4.4.1"},
 	{"dsn delivered is ignored", DSN_HEAD
 	 "--B\nContent-Type: message/delivery-status\n\n"
 	 "Final-Recipient: rfc822; ok@example.net\nAction: delivered\nStatus: 2.0.0\n\n--B--\n",

@@ -250,8 +250,8 @@ Test(bounce_rules, delayed_relayed_delivered_are_never_hard)
 		const char *action, *status, *diag;
 		enum bounce_action want;
 	} rows[] = {
-		{"delayed", "5.1.1", "550 5.1.1 User unknown", BOUNCE_SOFT},
-		{"delayed", "4.4.7", "Mailbox does not exist, will keep trying", BOUNCE_SOFT},
+		{"delayed", "5.1.1", "550 5.1.1 User unknown", BOUNCE_IGNORE},
+		{"delayed", "4.4.7", "Mailbox does not exist, will keep trying", BOUNCE_IGNORE},
 		{"relayed", "5.1.1", "550 5.1.1 User unknown", BOUNCE_IGNORE},
 		{"relayed", "2.0.0", "relayed to a non-DSN-aware mailer, no such user there", BOUNCE_IGNORE},
 		{"delivered", "2.0.0", "250 2.0.0 Ok: queued", BOUNCE_IGNORE},
