@@ -222,12 +222,15 @@ decide_block(struct bounce_ctx *c, const struct block *b, int nblocks, const cha
 static void
 read_fields(struct bounce_ctx *c, const char *human, size_t hlen)
 {
-	struct block *blocks = xcalloc(BOUNCE_MAX_RESULTS, sizeof(*blocks)), *cur = &blocks[0];
+	/* Not cleared whole (140 kB, for the one or two blocks a report
+	 * has): each block is cleared when it is started. */
+	struct block *blocks = xmalloc(BOUNCE_MAX_RESULTS * sizeof(*blocks)), *cur = &blocks[0];
 	struct bounce_field f;
 	size_t pos = 0;
 	int n = 0;
 	bool open = false;	/* @cur has a recipient field */
 
+	memset(cur, 0, sizeof(*cur));
 	while (bounce_scan_field(c->status.s, c->status.len, &pos, &f)) {
 		bool is_final = bounce_scan_field_is(&f, "final-recipient");
 		bool is_rcpt = is_final || bounce_scan_field_is(&f, "original-recipient");
