@@ -239,9 +239,13 @@ append_text(GMimeTextPart *part, struct buf *out)
 static void
 header_block(struct buf *b)
 {
-	for (size_t i = 0; i + 1 < b->len; i++) {
-		if (b->s[i] != '\n')
-			continue;
+	const char *nl;
+
+	/* From newline to newline (memchr), not byte by byte. */
+	for (size_t i = 0; i + 1 < b->len; i = (size_t)(nl - b->s) + 1) {
+		if ((nl = memchr(b->s + i, '\n', b->len - 1 - i)) == NULL)
+			return;
+		i = (size_t)(nl - b->s);
 		if (b->s[i + 1] == '\n' || (b->s[i + 1] == '\r' && i + 2 < b->len && b->s[i + 2] == '\n')) {
 			b->len = i + 1;
 			b->s[b->len] = '\0';
@@ -290,8 +294,11 @@ header_end(const char *s, size_t len)
 	if (len > 1 && s[0] == '\r' && s[1] == '\n')
 		return 2;
 	for (size_t i = 0; i + 1 < len; i++) {
-		if (s[i] != '\n')
-			continue;
+		const char *nl = memchr(s + i, '\n', len - 1 - i);
+
+		if (nl == NULL)
+			break;
+		i = (size_t)(nl - s);
 		if (s[i + 1] == '\n')
 			return i + 2;
 		if (s[i + 1] == '\r' && i + 2 < len && s[i + 2] == '\n')
@@ -726,16 +733,25 @@ static bool
 lines_from(struct buf *dst, const char *text, size_t len, const char *name)
 {
 	size_t n = strlen(name), i = 0, e;
+	const char *nl;
 
-	for (; i + n <= len; i++) {
-		if ((i == 0 || text[i - 1] == '\n') && strncasecmp(text + i, name, n) == 0)
-			break;
+	/* Line starts only, from newline to newline (memchr). */
+	while (i + n <= len && strncasecmp(text + i, name, n) != 0) {
+		if ((nl = memchr(text + i, '\n', len - i)) == NULL)
+			return false;
+		i = (size_t)(nl - text) + 1;
 	}
 	if (i + n > len)
 		return false;
-	for (e = i; e < len; e++)
-		if (text[e] == '\n' && e + 2 < len && text[e + 1] == '-' && text[e + 2] == '-')
+	for (e = i; e < len; e = (size_t)(nl - text) + 1) {
+		if ((nl = memchr(text + e, '\n', len - e)) == NULL) {
+			e = len;
 			break;
+		}
+		e = (size_t)(nl - text);
+		if (e + 2 < len && text[e + 1] == '-' && text[e + 2] == '-')
+			break;
+	}
 	buf_add(dst, text + i, e - i);
 	buf_addc(dst, '\n');
 	return true;
