@@ -26,8 +26,11 @@ bounce_scan_lower(struct buf *out, const char *s, size_t n)
 {
 	buf_reset(out);
 	buf_add(out, s ? s : "", n);
+	/* ASCII only, as tolower() in the C locale this program runs in,
+	 * without a call per byte. */
 	for (size_t i = 0; i < n; i++)
-		out->s[i] = (char)tolower((unsigned char)out->s[i]);
+		if (out->s[i] >= 'A' && out->s[i] <= 'Z')
+			out->s[i] = (char)(out->s[i] + ('a' - 'A'));
 }
 
 bool
@@ -315,6 +318,15 @@ bounce_scan_robot(const char *addr)
 /* --- header-like fields (DSN, ARF): unfolded, one at a time --- */
 
 /* Reads the next field from @s at *pos; false at the end. */
+/* Where the line at @i of @s (@len bytes) ends: its newline, or @len. */
+static size_t
+line_end(const char *s, size_t len, size_t i)
+{
+	const char *nl = i < len ? memchr(s + i, '\n', len - i) : NULL;
+
+	return nl ? (size_t)(nl - s) : len;
+}
+
 bool
 bounce_scan_field(const char *s, size_t len, size_t *pos, struct bounce_field *f)
 {
@@ -326,9 +338,7 @@ bounce_scan_field(const char *s, size_t len, size_t *pos, struct bounce_field *f
 
 		if (i >= len)
 			return false;
-		e = i;
-		while (e < len && s[e] != '\n')
-			e++;
+		e = line_end(s, len, i);
 		/* blank line? */
 		size_t k = i;
 
@@ -364,9 +374,7 @@ bounce_scan_field(const char *s, size_t len, size_t *pos, struct bounce_field *f
 			}
 			i = e + 1;
 			if (i < len && (s[i] == ' ' || s[i] == '\t')) {
-				e = i;
-				while (e < len && s[e] != '\n')
-					e++;
+				e = line_end(s, len, i);
 				if (vlen < sizeof(f->value) - 1)
 					f->value[vlen++] = ' ';
 				v = s + i;
