@@ -30,12 +30,18 @@ bounce_text_end(const char *lower, size_t len)
 			end = (size_t)(p - lower);
 	}
 	/* A returned message quoted without a marker: its header block. */
-	for (size_t i = 0; i + 12 < end; i++)
-		if ((i == 0 || lower[i - 1] == '\n') &&
-		    (strncmp(lower + i, "received: ", 10) == 0 || strncmp(lower + i, "return-path:", 12) == 0)) {
+	for (size_t i = 0; i + 12 < end; ) {
+		const char *nl;
+
+		if (strncmp(lower + i, "received: ", 10) == 0 || strncmp(lower + i, "return-path:", 12) == 0) {
 			end = i;
 			break;
 		}
+		/* The next line's start (memchr, not byte by byte). */
+		if ((nl = memchr(lower + i, '\n', end - i)) == NULL)
+			break;
+		i = (size_t)(nl - lower) + 1;
+	}
 	/* Back to the start of that line. */
 	while (end > 0 && end < len && lower[end - 1] != '\n')
 		end--;
@@ -163,8 +169,9 @@ logical_line_end(const char *text, size_t len, size_t at)
 	size_t e = at;
 
 	for (;;) {
-		while (e < len && text[e] != '\n')
-			e++;
+		const char *nl = e < len ? memchr(text + e, '\n', len - e) : NULL;
+
+		e = nl ? (size_t)(nl - text) : len;
 		if (e + 1 < len && (text[e + 1] == ' ' || text[e + 1] == '\t') &&
 		    e + 2 < len && text[e + 2] != '\n' && text[e + 2] != '\r') {
 			e++;
