@@ -123,7 +123,7 @@ add_target(struct bounce_report *rep, const char *value)
 
 /* What one thread reuses from message to message. */
 struct bounce_parser {
-	struct buf top;		/* the message without its trace headers (drop_trace()) */
+	struct buf top;		/* the message without the headers not read (drop_unread()) */
 	GMimeParser *parser;
 	GMimeParser *inner;	/* for a returned message (returned_message()) */
 	GMimeStream *empty;	/* given to a parser between messages */
@@ -557,10 +557,54 @@ unsubscribe_request(struct bounce_ctx *c)
 
 /* --- the message --- */
 
+/*
+ * The top-level header fields that are read: read_addresses(),
+ * header_has(), top_header(), raw_header() (for bounce_rules_mta()'s
+ * table) and every MIME field, which GMime reads. The others (Received,
+ * DKIM-Signature, Date, Message-ID, ...: two thirds of a bounce's
+ * headers) are left out of what GMime parses (drop_unread()): it makes
+ * and frees an object for every header, and that was a third of its
+ * time. Asking for a header not listed here stops the program
+ * (check_kept()): add it.
+ */
+static const char *const kept_headers[] = {
+	"From", "To", "Subject", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To",
+	"Auto-Submitted", "X-Autoreply", "X-Autorespond", "X-Failed-Recipients",
+	"X-NAI-Header", "X-Mailer", "X-Msg-Ref", "X-Gm-Message-State", "MIME-Version",
+};
+
+/* Whether header @name (@n bytes) of the top level is parsed. */
+static bool
+kept_header(const char *name, size_t n)
+{
+	if (n >= 8 && strncasecmp(name, "Content-", 8) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(kept_headers) / sizeof(kept_headers[0]); i++)
+		if (strlen(kept_headers[i]) == n && strncasecmp(name, kept_headers[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* A header asked of the top level must be one that is parsed. */
+static void
+check_kept(const char *name)
+{
+	if (!kept_header(name, strlen(name)))
+		fatal("bounce: header %s is read but not parsed: add it to kept_headers (bounce/parse.c)", name);
+}
+
+/* Header @name of the top level, decoded. */
+static const char *
+top_header(GMimeObject *top, const char *name)
+{
+	check_kept(name);
+	return g_mime_object_get_header(top, name);
+}
+
 static bool
 header_has(GMimeObject *o, const char *name, const char *const *words)
 {
-	const char *v = g_mime_object_get_header(o, name);
+	const char *v = top_header(o, name);
 
 	if (v == NULL)
 		return false;
@@ -603,8 +647,10 @@ static const char *
 raw_header(void *arg, const char *name)
 {
 	GMimeHeaderList *hl = g_mime_object_get_header_list(arg);
-	GMimeHeader *h = hl ? g_mime_header_list_get_header(hl, name) : NULL;
+	GMimeHeader *h;
 
+	check_kept(name);
+	h = hl ? g_mime_header_list_get_header(hl, name) : NULL;
 	return h ? g_mime_header_get_raw_value(h) : NULL;
 }
 
@@ -713,7 +759,7 @@ auto_reply(struct bounce_ctx *c, GMimeObject *top)
 
 	c->rep->kind = BOUNCE_KIND_AUTO_REPLY;
 	if (c->rep->from[0] && (r = bounce_verdict_result(c->rep, c->rep->from)) != NULL) {
-		const char *subj = g_mime_object_get_header(top, "Subject");
+		const char *subj = top_header(top, "Subject");
 
 		r->action = BOUNCE_IGNORE;
 		r->reason = "auto-reply";
@@ -819,7 +865,7 @@ dispatch(struct bounce_ctx *c, GMimeObject *top, const char *human, size_t hlen)
 		return;
 	}
 	c->rep->kind = BOUNCE_KIND_TEXT;
-	bounce_text_parse(c, human, hlen, g_mime_object_get_header(top, "X-Failed-Recipients"));
+	bounce_text_parse(c, human, hlen, top_header(top, "X-Failed-Recipients"));
 }
 
 static void
@@ -876,23 +922,10 @@ bounce_parser_free(struct bounce_parser *bp)
 	free(bp);
 }
 
-/*
- * Trace and signature headers, which nothing here reads (read_addresses(),
- * header_has(), raw_header() and bounce_rules_mta() ask for others by
- * name) and which are a fifth of a bounce's headers and more of their
- * bytes: GMime makes an object of every header, and making and freeing
- * those was a third of its time.
- */
-static const char *const trace_headers[] = {
-	"Received", "X-Received", "Received-SPF", "Authentication-Results", "DKIM-Signature",
-	"X-Google-DKIM-Signature", "ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results",
-	"DomainKey-Signature",
-};
-
 /* Whether the @n bytes at @s start a header field (a name and its colon);
- * *@trace says whether it is one of trace_headers. */
+ * *@drop says whether it is one that is not read (kept_header()). */
 static bool
-field_line(const char *s, size_t n, bool *trace)
+field_line(const char *s, size_t n, bool *drop)
 {
 	size_t k = 0;
 
@@ -900,26 +933,23 @@ field_line(const char *s, size_t n, bool *trace)
 		k++;
 	if (k == 0 || k == n || s[k] != ':')
 		return false;
-	*trace = false;
-	for (size_t i = 0; i < sizeof(trace_headers) / sizeof(trace_headers[0]); i++)
-		if (strlen(trace_headers[i]) == k && strncasecmp(s, trace_headers[i], k) == 0)
-			*trace = true;
+	*drop = !kept_header(s, k);
 	return true;
 }
 
 /*
- * The @len bytes at @data without the trace headers of the top header
- * block, copied into @out: false (the message to be read as it is) when
- * there is none, or nothing else.
- * Only whole fields go, each with its folded lines, and only up to the
- * first line that is neither a field nor a folded line (GMime may end the
- * header block there): what GMime reads is otherwise the same bytes.
+ * The @len bytes at @data without the top header block's fields that are
+ * not read (kept_header()), copied into @out: false (the message to be
+ * read as it is) when there is none, or nothing else. Only whole fields
+ * go, each with its folded lines, and only up to the first line that is
+ * neither a field nor a folded line (GMime may end the header block
+ * there): what GMime reads is otherwise the same bytes.
  */
 static bool
-drop_trace(const char *data, size_t len, struct buf *out)
+drop_unread(const char *data, size_t len, struct buf *out)
 {
 	size_t i = 0, kept = 0;
-	bool trace = false, any = false, other = false;
+	bool drop = false, any = false, other = false;
 
 	buf_reset(out);
 	while (i < len) {
@@ -927,11 +957,11 @@ drop_trace(const char *data, size_t len, struct buf *out)
 		size_t e = nl ? (size_t)(nl - data) + 1 : len;
 		bool fold = data[i] == ' ' || data[i] == '\t';
 
-		if (!fold && !field_line(data + i, e - i, &trace))
+		if (!fold && !field_line(data + i, e - i, &drop))
 			break;	/* the empty line, or one GMime may stop at */
 		if (fold && i == 0)
 			break;
-		if (trace) {
+		if (drop) {
 			/* Dropped: what was kept so far goes first. */
 			if (kept < i)
 				buf_add(out, data + kept, i - kept);
@@ -942,7 +972,7 @@ drop_trace(const char *data, size_t len, struct buf *out)
 		}
 		i = e;
 	}
-	/* A header block of trace headers only stays whole: GMime reads
+	/* A header block of dropped fields only stays whole: GMime reads
 	 * no header block from nothing. */
 	if (!any || !other)
 		return false;
@@ -975,7 +1005,7 @@ bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const 
 		len = nl ? len - (size_t)(nl + 1 - data) : 0;
 		data = nl ? nl + 1 : data + len;
 	}
-	if (drop_trace(data, len, &bp->top)) {
+	if (drop_unread(data, len, &bp->top)) {
 		data = bp->top.s;
 		len = bp->top.len;
 	}
