@@ -567,11 +567,17 @@ unsubscribe_request(struct bounce_ctx *c)
  * time. Asking for a header not listed here stops the program
  * (check_kept()): add it.
  */
-static const char *const kept_headers[] = {
-	"From", "To", "Subject", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To",
-	"Auto-Submitted", "X-Autoreply", "X-Autorespond", "X-Failed-Recipients",
-	"X-NAI-Header", "X-Mailer", "X-Msg-Ref", "X-Gm-Message-State", "MIME-Version",
+#define KEPT(name) {name, sizeof(name) - 1}
+static const struct {
+	const char *name;
+	size_t len;
+} kept_headers[] = {
+	KEPT("From"), KEPT("To"), KEPT("Subject"), KEPT("Delivered-To"), KEPT("X-Original-To"),
+	KEPT("Envelope-To"), KEPT("X-Envelope-To"), KEPT("Auto-Submitted"), KEPT("X-Autoreply"),
+	KEPT("X-Autorespond"), KEPT("X-Failed-Recipients"), KEPT("X-NAI-Header"), KEPT("X-Mailer"),
+	KEPT("X-Msg-Ref"), KEPT("X-Gm-Message-State"), KEPT("MIME-Version"),
 };
+#undef KEPT
 
 /* Whether header @name (@n bytes) of the top level is parsed. */
 static bool
@@ -580,7 +586,7 @@ kept_header(const char *name, size_t n)
 	if (n >= 8 && strncasecmp(name, "Content-", 8) == 0)
 		return true;
 	for (size_t i = 0; i < sizeof(kept_headers) / sizeof(kept_headers[0]); i++)
-		if (strlen(kept_headers[i]) == n && strncasecmp(name, kept_headers[i], n) == 0)
+		if (kept_headers[i].len == n && strncasecmp(name, kept_headers[i].name, n) == 0)
 			return true;
 	return false;
 }

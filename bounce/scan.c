@@ -28,9 +28,12 @@ bounce_scan_lower(struct buf *out, const char *s, size_t n)
 	buf_add(out, s ? s : "", n);
 	/* ASCII only, as tolower() in the C locale this program runs in,
 	 * without a call per byte. */
-	for (size_t i = 0; i < n; i++)
-		if (out->s[i] >= 'A' && out->s[i] <= 'Z')
-			out->s[i] = (char)(out->s[i] + ('a' - 'A'));
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)out->s[i];
+
+		/* Branch-free, so that the compiler can do it in vectors. */
+		out->s[i] = (char)(c + (((unsigned char)(c - 'A') < 26) << 5));
+	}
 }
 
 bool
@@ -115,10 +118,14 @@ bounce_scan_addr(const char *s, size_t len, size_t *pos, char out[ADDR_MAX + 1],
 	char err[ERR_LEN], tmp[ADDR_MAX + 1];
 
 	for (size_t i = *pos; i < len; i++) {
-		size_t b = i, e = i + 1;
+		const char *at = memchr(s + i, '@', len - i);
+		size_t b, e;
 
-		if (s[i] != '@')
-			continue;
+		if (at == NULL)
+			break;
+		i = (size_t)(at - s);
+		b = i;
+		e = i + 1;
 		if (i > 0 && s[i - 1] == '"') {
 			/* A quoted local part: addr_normalize gives its plain form. */
 			b = quoted_start(s, i - 1);
