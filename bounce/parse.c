@@ -329,6 +329,16 @@ read_raw(GMimeStream *src, struct buf *raw, bool headers)
 	}
 }
 
+/* Whether the @n bytes at @s hold the word "report", in any case. */
+static bool
+has_report(const char *s, size_t n)
+{
+	for (size_t i = 0; i + 6 <= n; i++)
+		if ((s[i] | 0x20) == 'r' && strncasecmp(s + i, "report", 6) == 0)
+			return true;
+	return false;
+}
+
 /*
  * A delivery report forwarded as an attachment (the returned message read
  * from @src into bp->raw, its header block so far, is a multipart/report),
@@ -344,8 +354,13 @@ forwarded_report(struct bounce_ctx *c, struct bounce_parser *bp, GMimeStream *sr
 	GByteArray *bytes;
 	struct buf keep;
 	bool report;
+	size_t hend = header_end(bp->raw.s, bp->raw.len);
 
-	obj = parse_in_place(bp->inner, bp->empty, bp->raw.s, header_end(bp->raw.s, bp->raw.len), &bytes);
+	/* No "report" in its header block: no multipart/report, and no
+	 * need to ask GMime (a media type is never encoded). */
+	if (!has_report(bp->raw.s, hend))
+		return false;
+	obj = parse_in_place(bp->inner, bp->empty, bp->raw.s, hend, &bytes);
 	if (obj == NULL)
 		return false;
 	ct = g_mime_object_get_content_type(obj);
