@@ -66,10 +66,17 @@ static void
 put_json_str(const char *s)
 {
 	putchar_unlocked('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			putchar_unlocked('\\');
-		putchar_unlocked(*s);
+	/* Span by span (strcspn), not byte by byte: a string is mostly
+	 * bytes written as they are. */
+	for (;;) {
+		size_t n = strcspn(s, "\"\\");
+
+		fwrite_unlocked(s, 1, n, stdout);
+		if (s[n] == '\0')
+			break;
+		putchar_unlocked('\\');
+		putchar_unlocked(s[n]);
+		s += n + 1;
 	}
 	putchar_unlocked('"');
 }
