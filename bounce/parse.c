@@ -21,7 +21,10 @@
  * as a text/rfc822-headers part is, and GMime parses its body only when it
  * forwards a delivery report (returned_message()). That was a third of
  * GMime's time; the type registration it takes loses 16 bytes once per
- * process (gmime_start()).
+ * process (gmime_start()). Of the top header block, GMime is given only
+ * the fields that are read (kept_headers, drop_unread()): it makes and
+ * frees an object for every header, and two thirds of a bounce's
+ * (Received, DKIM-Signature, Date, ...) are never read.
  *
  * Trusts nothing in the message: every copy is bounded, results are capped
  * at BOUNCE_MAX_RESULTS, nesting at MAX_DEPTH. Never touches the store.
