@@ -102,6 +102,25 @@ static const struct want cases[] = {
 	 "  lost@example.com\n    SMTP error from remote mail server after RCPT TO:<lost@example.com>:\n"
 	 "    550 5.1.1 No such user here\n\n------ This is a copy of the message, including all the headers. ------\n",
 	 "text", "lost@example.com", BOUNCE_HARD, "5.1.1"},
+	/* The top header block reaches GMime without the fields nothing reads
+	 * (Received, DKIM-Signature, ...): a folded line of a dropped field
+	 * goes with it, even when it looks like a field that is read. */
+	{"exim, trace fields folded around the read ones",
+	 "Received: from mx.example.com by news.example.org with esmtp\n"
+	 "\tid 1; Sun, 6 Dec 2026 10:00:00 +0000\n"
+	 " X-Failed-Recipients: decoy@example.com\n"
+	 "From: Mail Delivery System <Mailer-Daemon@mx.example.com>\n"
+	 "DKIM-Signature: v=1; a=rsa-sha256; d=mx.example.com;\n"
+	 "\tb=AAAA; bh=BBBB\n"
+	 "To: bounces+tok@news.example.org\n"
+	 "Received: from a by b;\n Sun, 6 Dec 2026 09:59:00 +0000\n"
+	 "Subject: Mail delivery failed: returning message to sender\n"
+	 "X-Failed-Recipients: lost@example.com\n\n"
+	 "This message was created automatically by mail delivery software.\n\n"
+	 "A message that you sent could not be delivered to one or more of its\nrecipients. This is a permanent error. The following address(es) failed:\n\n"
+	 "  lost@example.com\n    SMTP error from remote mail server after RCPT TO:<lost@example.com>:\n"
+	 "    550 5.1.1 No such user here\n\n------ This is a copy of the message, including all the headers. ------\n",
+	 "text", "lost@example.com", BOUNCE_HARD, "5.1.1"},
 	{"sendmail mailbox full", "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.jp>\nTo: bounces+tok@news.example.org\n"
 	 "Subject: Returned mail: see transcript for details\n\n"
 	 "   ----- The following addresses had permanent fatal errors -----\n<fat@example.jp>\n"
