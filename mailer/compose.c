@@ -277,6 +277,80 @@ text_part(const char *subtype, const char *text)
 	return GMIME_OBJECT(tp);
 }
 
+/*
+ * The headers every message starts with: From (each mailbox UTF-8), To,
+ * Subject, Date and a Message-ID of @msgid at the domain of @from.
+ */
+static void
+set_head(GMimeMessage *m, const char *from_hdr, const char *to_name, const char *to,
+	 const char *subject, time_t when, const char *msgid)
+{
+	GMimeObject *obj = GMIME_OBJECT(m);
+	InternetAddressList *from;
+	GDateTime *date;
+	struct buf v;
+	char domain[256];
+
+	from = internet_address_list_parse(NULL, from_hdr);
+	if (from) {
+		for (int i = 0; i < internet_address_list_length(from); i++)
+			internet_address_set_charset(internet_address_list_get_address(from, i), "utf-8");
+		internet_address_list_append(g_mime_message_get_from(m), from);
+		g_object_unref(from);
+	}
+	set_to(m, to_name, to);
+	g_mime_message_set_subject(m, subject, "utf-8");
+	date = g_date_time_new_from_unix_utc(when);
+	g_mime_message_set_date(m, date);
+	g_date_time_unref(date);
+	/* GMime 3.2's own Message-ID formatting doubles the closing '>'. */
+	domain_of(from_hdr, domain, sizeof(domain));
+	buf_init(&v);
+	buf_printf(&v, " <%s@%s>\n", msgid, domain);
+	g_mime_object_append_header(obj, "Message-ID", "", NULL);
+	g_mime_header_set_raw_value(g_mime_header_list_get_header(
+		g_mime_object_get_header_list(obj), "Message-ID"), v.s);
+	buf_free(&v);
+}
+
+/*
+ * The text and HTML alternatives (with @boundary if not NULL) as the body
+ * of @m, and the whole message written into @out, CRLF line ends. @m is
+ * released.
+ */
+static void
+finish(GMimeMessage *m, const char *boundary, const char *text, const char *html,
+       struct buf *out)
+{
+	GMimeMultipart *alt = g_mime_multipart_new_with_subtype("alternative");
+	GMimeObject *tp, *hp;
+	GMimeFormatOptions *fo;
+	GMimeStream *mem;
+	GByteArray *bytes;
+
+	if (boundary)
+		g_mime_multipart_set_boundary(alt, boundary);
+	tp = text_part("plain", text);
+	hp = text_part("html", html);
+	g_mime_multipart_add(alt, tp);
+	g_mime_multipart_add(alt, hp);
+	g_object_unref(tp);
+	g_object_unref(hp);
+	g_mime_message_set_mime_part(m, GMIME_OBJECT(alt));
+	g_object_unref(alt);
+
+	fo = g_mime_format_options_new();
+	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
+	mem = g_mime_stream_mem_new();
+	g_mime_object_write_to_stream(GMIME_OBJECT(m), fo, mem);
+	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	buf_reset(out);
+	buf_add(out, bytes->data, bytes->len);
+	g_object_unref(mem);
+	g_mime_format_options_free(fo);
+	g_object_unref(m);
+}
+
 /* The whole message for @who, written by GMime, CRLF line ends. */
 static void
 build(const struct compose_params *p, const struct personal *who, const char *text,
@@ -284,36 +358,10 @@ build(const struct compose_params *p, const struct personal *who, const char *te
 {
 	GMimeMessage *m = g_mime_message_new(FALSE);
 	GMimeObject *obj = GMIME_OBJECT(m);
-	GMimeMultipart *alt = g_mime_multipart_new_with_subtype("alternative");
-	GMimeObject *tp, *hp;
-	InternetAddressList *from;
-	GMimeFormatOptions *fo;
-	GMimeStream *mem;
-	GByteArray *bytes;
-	GDateTime *date;
 	struct buf v;
-	char domain[256];
 
-	from = internet_address_list_parse(NULL, p->from);
-	if (from) {
-		for (int i = 0; i < internet_address_list_length(from); i++)
-			internet_address_set_charset(internet_address_list_get_address(from, i), "utf-8");
-		internet_address_list_append(g_mime_message_get_from(m), from);
-		g_object_unref(from);
-	}
-	set_to(m, who->name, who->email);
-	g_mime_message_set_subject(m, p->subject, "utf-8");
-	date = g_date_time_new_from_unix_utc(p->date);
-	g_mime_message_set_date(m, date);
-	g_date_time_unref(date);
-	/* GMime 3.2's own Message-ID formatting doubles the closing '>'. */
-	domain_of(p->from, domain, sizeof(domain));
+	set_head(m, p->from, who->name, who->email, p->subject, p->date, who->msgid);
 	buf_init(&v);
-	buf_printf(&v, " <%s@%s>\n", who->msgid, domain);
-	g_mime_object_append_header(obj, "Message-ID", "", NULL);
-	g_mime_header_set_raw_value(g_mime_header_list_get_header(
-		g_mime_object_get_header_list(obj), "Message-ID"), v.s);
-	buf_reset(&v);
 	buf_printf(&v, "%s <%s>", p->list_name, p->list_id);
 	g_mime_object_append_header(obj, "List-Id", v.s, "utf-8");
 	buf_reset(&v);
@@ -330,27 +378,7 @@ build(const struct compose_params *p, const struct personal *who, const char *te
 	g_mime_object_append_header(obj, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click", NULL);
 	g_mime_object_append_header(obj, "MIME-Version", "1.0", NULL);
 	buf_free(&v);
-
-	g_mime_multipart_set_boundary(alt, p->boundary);
-	tp = text_part("plain", text);
-	hp = text_part("html", html);
-	g_mime_multipart_add(alt, tp);
-	g_mime_multipart_add(alt, hp);
-	g_object_unref(tp);
-	g_object_unref(hp);
-	g_mime_message_set_mime_part(m, GMIME_OBJECT(alt));
-	g_object_unref(alt);
-
-	fo = g_mime_format_options_new();
-	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
-	mem = g_mime_stream_mem_new();
-	g_mime_object_write_to_stream(obj, fo, mem);
-	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	buf_reset(out);
-	buf_add(out, bytes->data, bytes->len);
-	g_object_unref(mem);
-	g_mime_format_options_free(fo);
-	g_object_unref(m);
+	finish(m, p->boundary, text, html, out);
 }
 
 void
@@ -358,60 +386,15 @@ mailer_compose_single(const struct single_mail *sm, struct buf *out)
 {
 	GMimeMessage *m = g_mime_message_new(FALSE);
 	GMimeObject *obj = GMIME_OBJECT(m);
-	GMimeMultipart *alt = g_mime_multipart_new_with_subtype("alternative");
-	GMimeObject *tp, *hp;
-	InternetAddressList *from;
-	GMimeFormatOptions *fo;
-	GMimeStream *mem;
-	GByteArray *bytes;
-	GDateTime *date;
-	struct buf v;
-	char domain[256], msgid[COMPOSE_MSGID_LEN + 1];
+	char msgid[COMPOSE_MSGID_LEN + 1];
 
-	from = internet_address_list_parse(NULL, sm->from);
-	if (from) {
-		for (int i = 0; i < internet_address_list_length(from); i++)
-			internet_address_set_charset(internet_address_list_get_address(from, i), "utf-8");
-		internet_address_list_append(g_mime_message_get_from(m), from);
-		g_object_unref(from);
-	}
-	set_to(m, sm->to_name, sm->to);
-	g_mime_message_set_subject(m, sm->subject, "utf-8");
-	date = g_date_time_new_from_unix_utc(sm->date);
-	g_mime_message_set_date(m, date);
-	g_date_time_unref(date);
 	/* Random: it says nothing about whom it went to. */
 	mailer_compose_msgid(0, 0, msgid);
-	domain_of(sm->from, domain, sizeof(domain));
-	buf_init(&v);
-	buf_printf(&v, " <%s@%s>\n", msgid, domain);
-	g_mime_object_append_header(obj, "Message-ID", "", NULL);
-	g_mime_header_set_raw_value(g_mime_header_list_get_header(
-		g_mime_object_get_header_list(obj), "Message-ID"), v.s);
-	buf_free(&v);
+	set_head(m, sm->from, sm->to_name, sm->to, sm->subject, sm->date, msgid);
 	for (const char *const *h = sm->headers; h && h[0]; h += 2)
 		g_mime_object_append_header(obj, h[0], h[1], NULL);
 	g_mime_object_append_header(obj, "MIME-Version", "1.0", NULL);
-
-	tp = text_part("plain", sm->text);
-	hp = text_part("html", sm->html);
-	g_mime_multipart_add(alt, tp);
-	g_mime_multipart_add(alt, hp);
-	g_object_unref(tp);
-	g_object_unref(hp);
-	g_mime_message_set_mime_part(m, GMIME_OBJECT(alt));
-	g_object_unref(alt);
-
-	fo = g_mime_format_options_new();
-	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
-	mem = g_mime_stream_mem_new();
-	g_mime_object_write_to_stream(obj, fo, mem);
-	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	buf_reset(out);
-	buf_add(out, bytes->data, bytes->len);
-	g_object_unref(mem);
-	g_mime_format_options_free(fo);
-	g_object_unref(m);
+	finish(m, NULL, sm->text, sm->html, out);
 }
 
 /* @s (one line) with the name and token filled in, for the text or HTML part. */

@@ -43,6 +43,57 @@ subscriber_json(const struct subscriber *s)
 	return o;
 }
 
+/* One row of a query as JSON. */
+typedef json_t *row_fn(sqlite3_stmt *s, const char *addr);
+
+/*
+ * Steps @s (prepared and bound) to its end: each row, made JSON by @fn,
+ * is appended to @items, or, with @items NULL, the first row alone is
+ * set in *@one (NULL if there is none). @what names the reading in an error.
+ */
+static enum store_status
+rows_json(struct store *st, sqlite3_stmt *s, row_fn *fn, const char *addr,
+	  json_t *items, json_t **one, const char *what, char *err)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (items == NULL) {
+			*one = fn(s, addr);
+			rc = SQLITE_DONE;
+			break;
+		}
+		json_array_append_new(items, fn(s, addr));
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, what, err);
+}
+
+/* @sql prepared with ?1 bound to @id, or NULL. */
+static sqlite3_stmt *
+stmt_id(struct store *st, const char *sql, int64_t id, char *err)
+{
+	sqlite3_stmt *s = store_stmt(st, sql, err);
+
+	if (s != NULL)
+		sqlite3_bind_int64(s, 1, id);
+	return s;
+}
+
+static json_t *
+evidence_row(sqlite3_stmt *s, const char *addr)
+{
+	(void)addr;
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}",
+		"purpose", "to show that you asked for the newsletter and confirmed it (double opt-in): "
+			   "when, through what, and the exact text you agreed to",
+		"legal_basis", "GDPR art. 7(1) and art. 6(1)(c): we must be able to show your consent",
+		"requested", sqlite3_column_text(s, 0), "confirmed", sqlite3_column_text(s, 1),
+		"channel", sqlite3_column_text(s, 2), "consent_text_hash", sqlite3_column_text(s, 3),
+		"consent_text", sqlite3_column_text(s, 4),
+		"consent_text_first_shown", sqlite3_column_text(s, 5));
+}
+
 /* The consent evidence of a confirmed signup (GDPR art. 7(1)), or NULL. */
 static enum store_status
 evidence_json(struct store *st, int64_t id, json_t **out, char *err)
@@ -52,27 +103,29 @@ evidence_json(struct store *st, int64_t id, json_t **out, char *err)
 		" lower(hex(s.consent_hash)), t.text, t.first_seen"
 		" FROM subscriber s LEFT JOIN consent_text t ON t.hash = s.consent_hash"
 		" WHERE s.id = ?1 AND s.consent_confirmed IS NOT NULL";
-	sqlite3_stmt *s = store_stmt(st, sql, err);
-	int rc;
+	sqlite3_stmt *s = stmt_id(st, sql, id, err);
 
 	*out = NULL;
 	if (s == NULL)
 		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*out = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}",
-			"purpose", "to show that you asked for the newsletter and confirmed it (double opt-in): "
-				   "when, through what, and the exact text you agreed to",
-			"legal_basis", "GDPR art. 7(1) and art. 6(1)(c): we must be able to show your consent",
-			"requested", sqlite3_column_text(s, 0), "confirmed", sqlite3_column_text(s, 1),
-			"channel", sqlite3_column_text(s, 2), "consent_text_hash", sqlite3_column_text(s, 3),
-			"consent_text", sqlite3_column_text(s, 4),
-			"consent_text_first_shown", sqlite3_column_text(s, 5));
-		rc = SQLITE_DONE;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "reading the consent evidence", err);
+	return rows_json(st, s, evidence_row, NULL, NULL, out, "reading the consent evidence", err);
+}
+
+static json_t *
+pending_row(sqlite3_stmt *s, const char *addr)
+{
+	return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s?, s:i, s:s?, s:s?}",
+		"purpose", "to send you one confirmation link; nothing else is done with it, "
+			   "and it is deleted when the link expires unless you confirm",
+		"legal_basis", "GDPR art. 6(1)(f), at your request: to check that the request came from "
+			       "the owner of the address before anything else is sent (double opt-in)",
+		"email", addr, "name", sqlite3_column_text(s, 0),
+		"language", sqlite3_column_text(s, 1), "channel", sqlite3_column_text(s, 2),
+		"requested", sqlite3_column_text(s, 3), "expires", sqlite3_column_text(s, 4),
+		"confirmation_mail_sent", sqlite3_column_text(s, 5),
+		"confirmation_mail_attempts", sqlite3_column_int(s, 6),
+		"consent_text_hash", sqlite3_column_text(s, 7),
+		"consent_text", sqlite3_column_text(s, 8));
 }
 
 /* A signup of @addr waiting for its confirmation, or NULL. */
@@ -85,30 +138,22 @@ pending_json(struct store *st, const char *addr, json_t **out, char *err)
 		" FROM signup g LEFT JOIN consent_text t ON t.hash = g.consent_hash"
 		" WHERE g.email = ?1";
 	sqlite3_stmt *s = store_stmt(st, sql, err);
-	int rc;
 
 	*out = NULL;
 	if (s == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*out = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s?, s:i, s:s?, s:s?}",
-			"purpose", "to send you one confirmation link; nothing else is done with it, "
-				   "and it is deleted when the link expires unless you confirm",
-			"legal_basis", "GDPR art. 6(1)(f), at your request: to check that the request came from "
-				       "the owner of the address before anything else is sent (double opt-in)",
-			"email", addr, "name", sqlite3_column_text(s, 0),
-			"language", sqlite3_column_text(s, 1), "channel", sqlite3_column_text(s, 2),
-			"requested", sqlite3_column_text(s, 3), "expires", sqlite3_column_text(s, 4),
-			"confirmation_mail_sent", sqlite3_column_text(s, 5),
-			"confirmation_mail_attempts", sqlite3_column_int(s, 6),
-			"consent_text_hash", sqlite3_column_text(s, 7),
-			"consent_text", sqlite3_column_text(s, 8));
-		rc = SQLITE_DONE;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "reading a pending signup", err);
+	return rows_json(st, s, pending_row, addr, NULL, out, "reading a pending signup", err);
+}
+
+static json_t *
+delivery_row(sqlite3_stmt *s, const char *addr)
+{
+	(void)addr;
+	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s?}",
+		"mailing", sqlite3_column_text(s, 0), "subject", sqlite3_column_text(s, 1),
+		"state", sqlite3_column_text(s, 2), "attempts", sqlite3_column_int(s, 3),
+		"updated", sqlite3_column_text(s, 4), "reply", sqlite3_column_text(s, 5));
 }
 
 static enum store_status
@@ -118,19 +163,20 @@ deliveries_json(struct store *st, int64_t id, json_t *items, char *err)
 		"SELECT m.ident, m.subject, d.state, d.attempts, d.updated, d.reply"
 		" FROM delivery d JOIN mailing m ON m.id = d.mailing_id"
 		" WHERE d.subscriber_id = ?1 ORDER BY d.mailing_id";
-	sqlite3_stmt *s = store_stmt(st, sql, err);
-	int rc;
+	sqlite3_stmt *s = stmt_id(st, sql, id, err);
 
 	if (s == NULL)
 		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s?}",
-			"mailing", sqlite3_column_text(s, 0), "subject", sqlite3_column_text(s, 1),
-			"state", sqlite3_column_text(s, 2), "attempts", sqlite3_column_int(s, 3),
-			"updated", sqlite3_column_text(s, 4), "reply", sqlite3_column_text(s, 5)));
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "reading deliveries", err);
+	return rows_json(st, s, delivery_row, NULL, items, NULL, "reading deliveries", err);
+}
+
+static json_t *
+bounce_row(sqlite3_stmt *s, const char *addr)
+{
+	(void)addr;
+	return json_pack("{s:s, s:s?, s:s?}",
+		"day", sqlite3_column_text(s, 0), "status", sqlite3_column_text(s, 1),
+		"reason", sqlite3_column_text(s, 2));
 }
 
 static enum store_status
@@ -138,18 +184,20 @@ bounces_json(struct store *st, int64_t id, json_t *items, char *err)
 {
 	static const char sql[] =
 		"SELECT day, status, reason FROM bounce WHERE subscriber_id = ?1 ORDER BY day";
-	sqlite3_stmt *s = store_stmt(st, sql, err);
-	int rc;
+	sqlite3_stmt *s = stmt_id(st, sql, id, err);
 
 	if (s == NULL)
 		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		json_array_append_new(items, json_pack("{s:s, s:s?, s:s?}",
-			"day", sqlite3_column_text(s, 0), "status", sqlite3_column_text(s, 1),
-			"reason", sqlite3_column_text(s, 2)));
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "reading bounces", err);
+	return rows_json(st, s, bounce_row, NULL, items, NULL, "reading bounces", err);
+}
+
+static json_t *
+audit_row(sqlite3_stmt *s, const char *addr)
+{
+	(void)addr;
+	return json_pack("{s:s, s:s, s:s, s:s?}",
+		"at", sqlite3_column_text(s, 0), "event", sqlite3_column_text(s, 1),
+		"source", sqlite3_column_text(s, 2), "detail", sqlite3_column_text(s, 3));
 }
 
 static enum store_status
@@ -160,7 +208,6 @@ audit_json(struct store *st, int64_t id, const char *addr, json_t *items, char *
 		" WHERE subscriber_id = ?1 OR subject = ?2 ORDER BY id";
 	unsigned char h[AUDIT_HASH_LEN];
 	sqlite3_stmt *s = store_stmt(st, sql, err);
-	int rc;
 
 	if (s == NULL)
 		return STORE_ERROR;
@@ -168,12 +215,7 @@ audit_json(struct store *st, int64_t id, const char *addr, json_t *items, char *
 	if (id > 0)
 		sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_blob(s, 2, h, sizeof(h), SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s?}",
-			"at", sqlite3_column_text(s, 0), "event", sqlite3_column_text(s, 1),
-			"source", sqlite3_column_text(s, 2), "detail", sqlite3_column_text(s, 3)));
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "reading the audit log", err);
+	return rows_json(st, s, audit_row, addr, items, NULL, "reading the audit log", err);
 }
 
 enum store_status

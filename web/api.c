@@ -152,12 +152,38 @@ opt_string(json_t *o, const char *key, const char **out)
 	return 0;
 }
 
+/*
+ * The store for a body @o that passed its checks but the last: a reply of
+ * @bad when @email is missing, or 503 when the store is unreachable. On
+ * either, @o is released, *@ret holds the reply and NULL is returned.
+ */
+static struct store *
+body_store(struct web_request *r, struct MHD_Connection *c, json_t *o, const char *email,
+	   unsigned int bad, enum MHD_Result *ret, char *err)
+{
+	struct store *st;
+
+	if (email == NULL) {
+		json_decref(o);
+		*ret = web_reply_error(r, c, bad, "email is missing");
+		return NULL;
+	}
+	if ((st = web_worker_store(r->srv, err)) == NULL) {
+		json_decref(o);
+		log_warn("%s", err);
+		*ret = web_reply_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				       "the database is unreachable: try again");
+	}
+	return st;
+}
+
 enum MHD_Result
 web_api_purchases(struct web_request *r, struct MHD_Connection *c, const char *method)
 {
 	static const char *const fields[] = {"email", "name", "order", "date", "consent"};
 	struct purchase p = {.source = "api"};
 	enum enroll_result res;
+	enum MHD_Result ret;
 	char err[ERR_LEN], msg[ERR_LEN + 64];
 	json_error_t jerr;
 	struct store *st;
@@ -202,16 +228,8 @@ web_api_purchases(struct web_request *r, struct MHD_Connection *c, const char *m
 				       "email, name, order and date must be strings, consent true or false");
 	}
 	p.consent = json_is_true(v);
-	if (p.email == NULL) {
-		json_decref(o);
-		return web_reply_error(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT, "email is missing");
-	}
-	if ((st = web_worker_store(r->srv, err)) == NULL) {
-		json_decref(o);
-		log_warn("%s", err);
-		return web_reply_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				       "the database is unreachable: try again");
-	}
+	if ((st = body_store(r, c, o, p.email, MHD_HTTP_UNPROCESSABLE_CONTENT, &ret, err)) == NULL)
+		return ret;
 	web_worker_write_begin(r->srv);
 	s = store_enroll(st, &p, &res, &id, err);
 	web_worker_write_end(r->srv);
@@ -260,6 +278,7 @@ web_api_signups(struct web_request *r, struct MHD_Connection *c)
 		.max_pending = cfg->signup.max_pending,
 	};
 	enum signup_outcome out;
+	enum MHD_Result ret;
 	char err[ERR_LEN];
 	json_error_t jerr;
 	struct store *st;
@@ -284,16 +303,8 @@ web_api_signups(struct web_request *r, struct MHD_Connection *c)
 		json_decref(o);
 		return web_reply_error(r, c, MHD_HTTP_BAD_REQUEST, "email and name must be strings");
 	}
-	if (sg.email == NULL) {
-		json_decref(o);
-		return web_reply_error(r, c, MHD_HTTP_BAD_REQUEST, "email is missing");
-	}
-	if ((st = web_worker_store(r->srv, err)) == NULL) {
-		json_decref(o);
-		log_warn("%s", err);
-		return web_reply_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				       "the database is unreachable: try again");
-	}
+	if ((st = body_store(r, c, o, sg.email, MHD_HTTP_BAD_REQUEST, &ret, err)) == NULL)
+		return ret;
 	web_worker_write_begin(r->srv);
 	s = store_signup_request(st, &sg, &out, err);
 	web_worker_write_end(r->srv);

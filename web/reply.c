@@ -127,19 +127,26 @@ web_reply_download(struct web_request *r, struct MHD_Connection *c, const char *
 	return reply(r, c, MHD_HTTP_OK, ctype, body, len, MHD_RESPMEM_MUST_FREE, disposition);
 }
 
-enum MHD_Result
-web_reply_json(struct web_request *r, struct MHD_Connection *c, unsigned status, json_t *o)
+void
+web_json_text(json_t *o, struct buf *b)
 {
 	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	struct buf b;
 
 	json_decref(o);
 	if (s == NULL)
 		fatal("out of memory (JSON)");
-	buf_init(&b);
-	buf_adds(&b, s);
-	buf_addc(&b, '\n');
+	buf_init(b);
+	buf_adds(b, s);
+	buf_addc(b, '\n');
 	free(s);
+}
+
+enum MHD_Result
+web_reply_json(struct web_request *r, struct MHD_Connection *c, unsigned status, json_t *o)
+{
+	struct buf b;
+
+	web_json_text(o, &b);
 	return web_reply(r, c, status, "application/json", b.s, b.len);
 }
 

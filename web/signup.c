@@ -542,7 +542,6 @@ confirmed(struct web_request *r, struct MHD_Connection *c)
 enum MHD_Result
 web_signup_confirm_post(struct web_request *r, struct MHD_Connection *c)
 {
-	struct web_writer_job *j = &r->job;
 	struct token_claims tc;
 
 	if (r->queued)
@@ -550,13 +549,5 @@ web_signup_confirm_post(struct web_request *r, struct MHD_Connection *c)
 	/* The body is not read: the button is all there is. */
 	if (store_token_verify(r->srv->keys, r->rest, TOKEN_CONFIRM, &tc) < 0)
 		return web_reply_signup(r, c, MHD_HTTP_BAD_REQUEST, SPAGE_INVALID, NULL);
-	j->kind = JOB_CONFIRM;
-	j->id = tc.subscriber;
-	j->gen = tc.gen;
-	j->mailing = tc.mailing;
-	j->conn = c;
-	r->queued = true;
-	MHD_suspend_connection(c);
-	web_writer_submit(&r->srv->writer, j);
-	return MHD_YES;
+	return web_writer_queue(r, c, JOB_CONFIRM, &tc);
 }

@@ -109,15 +109,7 @@ web_unsub_post(struct web_request *r, struct MHD_Connection *c)
 	st = web_worker_store(srv, err);
 	if (verify(r, st, TOKEN_UNSUBSCRIBE, &tc) < 0)
 		return web_reply_page(r, c, MHD_HTTP_BAD_REQUEST, PAGE_INVALID, NULL);
-	j->kind = JOB_UNSUBSCRIBE;
-	j->id = tc.subscriber;
-	j->gen = tc.gen;
-	j->mailing = tc.mailing;
-	j->conn = c;
-	r->queued = true;
-	MHD_suspend_connection(c);
-	web_writer_submit(&srv->writer, j);
-	return MHD_YES;
+	return web_writer_queue(r, c, JOB_UNSUBSCRIBE, &tc);
 }
 
 /* The data page's form: format=json asks for the file. */
@@ -134,17 +126,10 @@ data_field(void *cls, const char *key, const char *value)
 static enum MHD_Result
 data_json(struct web_request *r, struct MHD_Connection *c, json_t *o)
 {
-	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	char day[DATE_LEN], name[64];
 	struct buf b;
 
-	json_decref(o);
-	if (s == NULL)
-		fatal("out of memory (JSON)");
-	buf_init(&b);
-	buf_adds(&b, s);
-	buf_addc(&b, '\n');
-	free(s);
+	web_json_text(o, &b);
 	date_today(day);
 	if (fmt(name, sizeof(name), "newsletter-data-%s.json", day) < 0)
 		memcpy(name, "newsletter-data.json", sizeof("newsletter-data.json"));

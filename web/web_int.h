@@ -332,6 +332,11 @@ enum MHD_Result web_reply(struct web_request *r, struct MHD_Connection *c, unsig
 enum MHD_Result web_reply_page(struct web_request *r, struct MHD_Connection *c,
 			       unsigned status, enum web_page_kind kind,
 			       const struct web_page_args *a);
+/* Queues the request's job for writer.c and suspends @c (writer.c). */
+enum MHD_Result web_writer_queue(struct web_request *r, struct MHD_Connection *c,
+				 enum web_job_kind kind, const struct token_claims *tc);
+/* @o (released) as indented JSON and a newline, in a new @b. */
+void web_json_text(json_t *o, struct buf *b);
 /* A JSON reply (takes @o) or {"error": MSG}. */
 enum MHD_Result web_reply_json(struct web_request *r, struct MHD_Connection *c,
 			       unsigned status, json_t *o);

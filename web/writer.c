@@ -195,6 +195,27 @@ web_writer_submit(struct web_writer *w, struct web_writer_job *j)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/*
+ * Hands the request's job of @kind for the token @tc to the writer and
+ * suspends @c: the handler is called again (r->queued) once it is done.
+ */
+enum MHD_Result
+web_writer_queue(struct web_request *r, struct MHD_Connection *c, enum web_job_kind kind,
+		 const struct token_claims *tc)
+{
+	struct web_writer_job *j = &r->job;
+
+	j->kind = kind;
+	j->id = tc->subscriber;
+	j->gen = tc->gen;
+	j->mailing = tc->mailing;
+	j->conn = c;
+	r->queued = true;
+	MHD_suspend_connection(c);
+	web_writer_submit(&r->srv->writer, j);
+	return MHD_YES;
+}
+
 void
 web_writer_stop(struct web_writer *w)
 {

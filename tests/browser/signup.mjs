@@ -12,28 +12,11 @@
 // exits 1 if any check failed.
 //
 //   node signup.mjs OUTDIR BASE MAILDIR
-import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { args, check, checkNarrow, downloadJson, session } from './lib.mjs';
 
-const [outdir, base, maildir] = process.argv.slice(2);
-if (!outdir || !base || !maildir) {
-  console.error('usage: node signup.mjs OUTDIR BASE MAILDIR');
-  process.exit(2);
-}
-mkdirSync(outdir, { recursive: true });
-
-let failed = 0;
-function check(name, cond, detail) {
-  if (cond) console.log(`ok - browser: ${name}`);
-  else {
-    failed++;
-    console.log(`not ok - browser: ${name}`);
-    if (detail !== undefined) console.log(`#   ${String(detail).slice(0, 300)}`);
-  }
-}
+const [outdir, base, maildir] = args('signup.mjs', ['BASE', 'MAILDIR']);
 
 // The confirmation link of the last mail to ADDRESS, or '' (parsed by
 // Python's email package: the text part may be quoted-printable).
@@ -64,30 +47,7 @@ async function mailedLink(address) {
   return '';
 }
 
-const profile = mkdtempSync(join(tmpdir(), 'newsletter-chromium-'));
-let context;
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1024, height: 768 },
-    acceptDownloads: true,
-  });
-} catch (e) {
-  check('chromium starts', false, e.message);
-  rmSync(profile, { recursive: true, force: true });
-  process.exit(1);
-}
-
-const foreign = [];
-context.on('request', (req) => {
-  const u = new URL(req.url());
-  if (u.protocol !== 'data:' && u.hostname !== '127.0.0.1') foreign.push(req.url());
-});
-
-async function run(lang, address, t) {
+async function run(context, lang, address, t) {
   const page = await context.newPage();
   await page.setExtraHTTPHeaders({ 'Accept-Language': lang === 'nb' ? 'nb-NO,nb;q=0.9' : 'en' });
   const res = await page.goto(`${base}/subscribe`);
@@ -108,11 +68,7 @@ async function run(lang, address, t) {
   check(`${lang}: Tab goes email, name, button (not the honeypot)`,
     order.join(',') === 'email,name,BUTTON', order.join(','));
   await page.screenshot({ path: join(outdir, `signup-form-${lang}.png`), fullPage: true });
-  await page.setViewportSize({ width: 320, height: 640 });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
-  check(`${lang}: at 320 px nothing scrolls sideways (width ${overflow})`, overflow <= 320);
-  await page.screenshot({ path: join(outdir, `signup-form-${lang}-320px.png`), fullPage: true });
-  await page.setViewportSize({ width: 1024, height: 768 });
+  await checkNarrow(page, lang, join(outdir, `signup-form-${lang}-320px.png`));
 
   await email.fill(address);
   await name.fill(t.person);
@@ -139,10 +95,7 @@ async function run(lang, address, t) {
   check(`${lang}: the data page's table holds the address and the name`,
     cells.includes(address) && cells.includes(t.person), cells.join(' | '));
   await page.screenshot({ path: join(outdir, `signup-data-${lang}.png`), fullPage: true });
-  const [dl] = await Promise.all([page.waitForEvent('download'),
-    page.getByRole('button', { name: t.json, exact: true }).click()]);
-  let json = null;
-  try { json = JSON.parse(readFileSync(await dl.path(), 'utf8')); } catch (e) { /* checked below */ }
+  const { json } = await downloadJson(page, t.json);
   check(`${lang}: the JSON download is the export, with the consent evidence`,
     json && json.subscriber && json.subscriber.email.value === address && json.consent &&
     json.consent.channel === 'web-form');
@@ -151,26 +104,19 @@ async function run(lang, address, t) {
   await page.close();
 }
 
-try {
-  await run('nb', 'kari.signup.browser@example.no', {
+await session(async (context) => {
+  await run(context, 'nb', 'kari.signup.browser@example.no', {
     title: 'Meld deg på nyhetsbrevet', email: 'E-postadresse', name: 'Navn (valgfritt)',
     subscribe: 'Meld meg på', check: 'Sjekk innboksen din', confirm: 'Bekreft påmeldingen',
     yes: 'Ja, meld meg på', done: 'Du er meldt på', unsubscribe: 'Meld meg av',
     data: 'Se opplysningene dere har om meg', dataTitle: 'Opplysningene vi har om deg',
     json: 'Last ned opplysningene mine (JSON)', person: 'Kari Nordmann',
   });
-  await run('en', 'ola.signup.browser@example.no', {
+  await run(context, 'en', 'ola.signup.browser@example.no', {
     title: 'Subscribe to the newsletter', email: 'E-mail address', name: 'Name (optional)',
     subscribe: 'Subscribe', check: 'Check your mailbox', confirm: 'Confirm your subscription',
     yes: 'Yes, subscribe me', done: 'You are subscribed', unsubscribe: 'Unsubscribe',
     data: 'See the data you hold about me', dataTitle: 'The data we hold about you',
     json: 'Download my data (JSON)', person: 'Ola Normann',
   });
-  check('no request left 127.0.0.1', foreign.length === 0, foreign.join(' '));
-} catch (e) {
-  check('the browser run finished', false, e.stack || e);
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+});

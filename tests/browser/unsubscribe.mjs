@@ -10,56 +10,12 @@
 // lines; exits 1 if any check failed.
 //
 //   node unsubscribe.mjs OUTDIR NB_URL EN_URL
-import { chromium } from 'playwright-core';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { args, check, checkNarrow, downloadJson, session } from './lib.mjs';
 
-const [outdir, nbUrl, enUrl] = process.argv.slice(2);
-if (!outdir || !nbUrl || !enUrl) {
-  console.error('usage: node unsubscribe.mjs OUTDIR NB_URL EN_URL');
-  process.exit(2);
-}
-mkdirSync(outdir, { recursive: true });
+const [outdir, nbUrl, enUrl] = args('unsubscribe.mjs', ['NB_URL', 'EN_URL']);
 
-let failed = 0;
-function check(name, cond, detail) {
-  if (cond) console.log(`ok - browser: ${name}`);
-  else {
-    failed++;
-    console.log(`not ok - browser: ${name}`);
-    if (detail !== undefined) console.log(`#   ${String(detail).slice(0, 300)}`);
-  }
-}
-
-// A fresh profile (--user-data-dir) for every run.
-const profile = mkdtempSync(join(tmpdir(), 'newsletter-chromium-'));
-let context;
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1024, height: 768 },
-    acceptDownloads: true,
-  });
-} catch (e) {
-  check('chromium starts', false, e.message);
-  rmSync(profile, { recursive: true, force: true });
-  process.exit(1);
-}
-
-// Every request the pages make: none may leave 127.0.0.1.
-const foreign = [];
-function watch(context) {
-  context.on('request', (req) => {
-    const u = new URL(req.url());
-    if (u.protocol !== 'data:' && u.hostname !== '127.0.0.1') foreign.push(req.url());
-  });
-}
-
-async function run(lang, url, t) {
+async function run(context, lang, url, t) {
   const page = await context.newPage();
   await page.setExtraHTTPHeaders({ 'Accept-Language': lang === 'nb' ? 'nb-NO,nb;q=0.9' : 'en' });
   const res = await page.goto(url);
@@ -85,11 +41,7 @@ async function run(lang, url, t) {
   });
   check(`${lang}: Tab reaches the unsubscribe button, with a visible focus ring`,
     focus.tag === 'BUTTON' && focus.outline !== 'none' && focus.width !== '0px', JSON.stringify(focus));
-  await page.setViewportSize({ width: 320, height: 640 });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
-  check(`${lang}: at 320 px nothing scrolls sideways (width ${overflow})`, overflow <= 320);
-  await page.screenshot({ path: join(outdir, `confirm-${lang}-320px.png`), fullPage: true });
-  await page.setViewportSize({ width: 1024, height: 768 });
+  await checkNarrow(page, lang, join(outdir, `confirm-${lang}-320px.png`));
 
   // The data button: the data page (HTML), by POST; its own button gives the JSON.
   if (t.viewData) {
@@ -100,10 +52,7 @@ async function run(lang, url, t) {
     check(`${lang}: the data page's table holds the address`,
       cells.some((c) => c.startsWith('kari.browser')), cells.join(' | '));
     await page.screenshot({ path: join(outdir, `data-${lang}.png`), fullPage: true });
-    const [dl] = await Promise.all([page.waitForEvent('download'),
-      page.getByRole('button', { name: t.json, exact: true }).click()]);
-    let json = null;
-    try { json = JSON.parse(readFileSync(await dl.path(), 'utf8')); } catch (e) { /* checked below */ }
+    const { json, download: dl } = await downloadJson(page, t.json);
     check(`${lang}: the JSON button downloads the export (${dl.suggestedFilename()})`,
       json && json.subscriber && json.subscriber.email.value.startsWith('kari.browser') &&
       !dl.suggestedFilename().includes('@'));
@@ -127,22 +76,14 @@ async function run(lang, url, t) {
   await page.close();
 }
 
-watch(context);
-try {
-  await run('nb', nbUrl, {
+await session(async (context) => {
+  await run(context, 'nb', nbUrl, {
     title: 'Meld deg av', button: 'Meld meg av', data: 'Se opplysningene dere har om meg',
     done: 'Du er meldt av', viewData: false,
   });
-  await run('en', enUrl, {
+  await run(context, 'en', enUrl, {
     title: 'Unsubscribe', button: 'Unsubscribe', data: 'See the data you hold about me',
     done: 'You are unsubscribed', viewData: true,
     dataTitle: 'The data we hold about you', json: 'Download my data (JSON)',
   });
-  check('no request left 127.0.0.1', foreign.length === 0, foreign.join(' '));
-} catch (e) {
-  check('the browser run finished', false, e.stack || e);
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+});

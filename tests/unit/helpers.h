@@ -6,8 +6,10 @@
 #define TEST_HELPERS_H
 
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +86,35 @@ files_contain(const struct scratch *s, const char *needle)
 		free(data);
 	}
 	return found;
+}
+
+/* Runs @sql on the scratch database from a connection of its own: what
+ * the passing of time does (the store has no test clock). */
+static inline void
+scratch_sql(const struct scratch *s, const char *sql)
+{
+	sqlite3 *db;
+
+	cr_assert_eq(sqlite3_open(s->db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* The id of the signup of @email (its case aside) among those whose mail
+ * is due, or 0. */
+static inline int64_t
+scratch_due_signup(struct scratch *s, const char *email)
+{
+	struct signup_mail m[16];
+	char err[ERR_LEN] = "";
+	int n = store_signup_due(s->st, m, 16, err);
+
+	cr_assert_geq(n, 0, "%s", err);
+	for (int i = 0; i < n; i++)
+		if (strcasecmp(m[i].email, email) == 0)
+			return m[i].id;
+	return 0;
 }
 
 #endif

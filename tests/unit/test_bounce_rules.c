@@ -74,34 +74,76 @@ result_for(const struct bounce_report *rep, const char *rcpt)
 	return NULL;
 }
 
+/*
+ * The DSN of the readable text @human and the blocks @blocks, parsed into
+ * *@rep (for the caller to free); the result for rcpt@example.net in it.
+ */
+static const struct bounce_result *
+verdict(struct bounce_report **rep, const char *human, const char *blocks, const char *name)
+{
+	char msg[8192];
+	const struct bounce_result *r;
+
+	*rep = parse(dsn(msg, sizeof(msg), human, blocks));
+	r = result_for(*rep, "rcpt@example.net");
+	cr_assert_not_null(r, "%s: no result for the recipient", name);
+	return r;
+}
+
 struct row {
 	const char *name;
 	const char *status;	/* the block's Status, or NULL */
-	const char *diag;	/* its Diagnostic-Code */
+	const char *diag;	/* its Diagnostic-Code, or NULL */
 	enum bounce_action want;
-	const char *rule;	/* a part of the rule that must decide */
+	const char *rule;	/* a part of the rule that must decide, or NULL */
 };
 
-/* Each row as one DSN block for rcpt@example.net with a neutral text. */
+/* A row with a readable text of its own. */
+struct text_row {
+	const char *human;
+	struct row row;
+};
+
+#define NEUTRAL "The mail system could not deliver your message."
+
+/*
+ * Each row as one failed DSN block for rcpt@example.net, with the readable
+ * text @human; @evidence: the result must quote some.
+ */
 static void
-check_rows(const struct row *rows, size_t n)
+check_rows_as(const struct row *rows, size_t n, const char *human, bool evidence)
 {
 	for (size_t i = 0; i < n; i++) {
-		char b[2048], msg[8192];
+		char b[2048];
 		const struct bounce_result *r;
 		struct bounce_report *rep;
 
 		block(b, sizeof(b), "rcpt@example.net", "failed", rows[i].status, rows[i].diag);
-		rep = parse(dsn(msg, sizeof(msg), "The mail system could not deliver your message.", b));
-		r = result_for(rep, "rcpt@example.net");
-		cr_assert_not_null(r, "%s: no result for the recipient", rows[i].name);
+		r = verdict(&rep, human, b, rows[i].name);
 		cr_expect_eq(r->action, rows[i].want, "%s: %s, not %s (rule: %s)", rows[i].name,
 			     bounce_action_name(r->action), bounce_action_name(rows[i].want), r->rule);
-		cr_expect(strstr(r->rule, rows[i].rule) != NULL, "%s: rule '%s' does not name '%s'",
-			  rows[i].name, r->rule, rows[i].rule);
-		cr_expect(r->evidence[0] != '\0', "%s: no evidence", rows[i].name);
+		if (rows[i].rule)
+			cr_expect(strstr(r->rule, rows[i].rule) != NULL, "%s: rule '%s' does not name '%s'",
+				  rows[i].name, r->rule, rows[i].rule);
+		if (evidence)
+			cr_expect(r->evidence[0] != '\0', "%s: no evidence", rows[i].name);
 		free(rep);
 	}
+}
+
+/* Each row with a neutral text, its verdict quoting its evidence. */
+static void
+check_rows(const struct row *rows, size_t n)
+{
+	check_rows_as(rows, n, NEUTRAL, true);
+}
+
+/* Each row with its own text. */
+static void
+check_text_rows(const struct text_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		check_rows_as(&rows[i].row, 1, rows[i].human, false);
 }
 
 /* Codes about the sender or the message: never hard, whatever the words. */
@@ -153,25 +195,16 @@ Test(bounce_rules, code_5_2_1_the_text_decides)
 		/* a user unknown that nothing confirms is a guess */
 		{"5.2.1 user unknown alone", "5.2.1", "550 5.2.1 <rcpt@example.net>... User unknown", BOUNCE_SOFT, "unconfirmed"},
 	};
-	static const char *const refused_at_rcpt[] = {
-		"<rcpt@example.net>: host mx.example.net said: 550 5.2.1 User unknown (in reply to RCPT TO command)",
-		"<rcpt@example.net>: RCPT TO refused by mx.example.net: 550 5.2.1 no such user here",
+	/* The same refused at RCPT TO: the text says the user does not exist. */
+	static const struct text_row refused_at_rcpt[] = {
+		{"<rcpt@example.net>: host mx.example.net said: 550 5.2.1 User unknown (in reply to RCPT TO command)",
+		 {"refused at RCPT TO", "5.2.1", NULL, BOUNCE_HARD, "phrase #"}},
+		{"<rcpt@example.net>: RCPT TO refused by mx.example.net: 550 5.2.1 no such user here",
+		 {"refused at RCPT TO reworded", "5.2.1", NULL, BOUNCE_HARD, "phrase #"}},
 	};
 
 	check_rows(rows, sizeof(rows) / sizeof(rows[0]));
-	/* The same refused at RCPT TO: the text says the user does not exist. */
-	for (size_t i = 0; i < 2; i++) {
-		char b[1024], msg[8192];
-		struct bounce_report *rep;
-		const struct bounce_result *r;
-
-		block(b, sizeof(b), "rcpt@example.net", "failed", "5.2.1", NULL);
-		rep = parse(dsn(msg, sizeof(msg), refused_at_rcpt[i], b));
-		cr_assert_not_null(r = result_for(rep, "rcpt@example.net"));
-		cr_expect_eq(r->action, BOUNCE_HARD, "%s: %s (%s)", refused_at_rcpt[i], bounce_action_name(r->action), r->rule);
-		cr_expect(strstr(r->rule, "phrase #") != NULL, "%s", r->rule);
-		free(rep);
-	}
+	check_text_rows(refused_at_rcpt, 2);
 }
 
 /* A 5.1.1 or 550 given after the end of DATA for the content: soft. */
@@ -188,25 +221,16 @@ Test(bounce_rules, gone_code_after_data_for_content_is_soft)
 		{"5.1.1 user unknown, no other reason", "5.1.1", "550 5.1.1 <rcpt@example.net>: User unknown", BOUNCE_HARD,
 		 "\"user unknown\""},
 	};
-	char msg[8192], b[1024];
-	const char *human[] = {
-		"<rcpt@example.net>: host mx.example.net said: 550 5.1.1 User unknown (in reply to end of DATA command)",
-		"<rcpt@example.net>: mx.example.net refused the message after DATA: 550 5.1.1 no such user",
+	/* The readable text says the refusal came after DATA: a filter. */
+	static const struct text_row human[] = {
+		{"<rcpt@example.net>: host mx.example.net said: 550 5.1.1 User unknown (in reply to end of DATA command)",
+		 {"end of DATA in the text", "5.0.0", NULL, BOUNCE_SOFT, "after DATA"}},
+		{"<rcpt@example.net>: mx.example.net refused the message after DATA: 550 5.1.1 no such user",
+		 {"after DATA in the text", "5.0.0", NULL, BOUNCE_SOFT, "after DATA"}},
 	};
 
 	check_rows(rows, sizeof(rows) / sizeof(rows[0]));
-	/* The readable text says the refusal came after DATA: a filter. */
-	for (size_t i = 0; i < 2; i++) {
-		struct bounce_report *rep;
-		const struct bounce_result *r;
-
-		block(b, sizeof(b), "rcpt@example.net", "failed", "5.0.0", NULL);
-		rep = parse(dsn(msg, sizeof(msg), human[i], b));
-		cr_assert_not_null(r = result_for(rep, "rcpt@example.net"));
-		cr_expect_eq(r->action, BOUNCE_SOFT, "%s: %s (%s)", human[i], bounce_action_name(r->action), r->rule);
-		cr_expect(strstr(r->rule, "after DATA") != NULL, "%s", r->rule);
-		free(rep);
-	}
+	check_text_rows(human, 2);
 }
 
 /* A receiver's own list of refused recipients is policy: soft. */
@@ -261,13 +285,12 @@ Test(bounce_rules, delayed_relayed_delivered_are_never_hard)
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		char b[1024], msg[8192];
+		char b[1024];
 		struct bounce_report *rep;
 		const struct bounce_result *r;
 
 		block(b, sizeof(b), "rcpt@example.net", rows[i].action, rows[i].status, rows[i].diag);
-		rep = parse(dsn(msg, sizeof(msg), "A delivery report.", b));
-		cr_assert_not_null(r = result_for(rep, "rcpt@example.net"), "%s", rows[i].action);
+		r = verdict(&rep, "A delivery report.", b, rows[i].action);
 		cr_expect_eq(r->action, rows[i].want, "Action %s, %s: %s (%s)", rows[i].action, rows[i].diag,
 			     bounce_action_name(r->action), r->rule);
 		cr_expect(strstr(r->rule, "action ") == r->rule, "%s: the Action decides: %s", rows[i].action, r->rule);
@@ -619,21 +642,7 @@ Test(bounce_rules, every_verdict_names_its_rule)
 static void
 check_rows_with(const struct row *rows, size_t n, const char *human)
 {
-	for (size_t i = 0; i < n; i++) {
-		char b[2048], msg[8192];
-		const struct bounce_result *r;
-		struct bounce_report *rep;
-
-		block(b, sizeof(b), "rcpt@example.net", "failed", rows[i].status, rows[i].diag);
-		rep = parse(dsn(msg, sizeof(msg), human, b));
-		r = result_for(rep, "rcpt@example.net");
-		cr_assert_not_null(r, "%s: no result for the recipient", rows[i].name);
-		cr_expect_eq(r->action, rows[i].want, "%s: %s, not %s (rule: %s)", rows[i].name,
-			     bounce_action_name(r->action), bounce_action_name(rows[i].want), r->rule);
-		cr_expect(strstr(r->rule, rows[i].rule) != NULL, "%s: rule '%s' does not name '%s'",
-			  rows[i].name, r->rule, rows[i].rule);
-		free(rep);
-	}
+	check_rows_as(rows, n, human, false);
 }
 
 /*
@@ -892,14 +901,13 @@ Test(bounce_rules, postfix_own_unknown_user_is_confirmed)
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		char b[1024], msg[8192];
+		char b[1024];
 		struct bounce_report *rep;
 		const struct bounce_result *r;
 
 		snprintf(b, sizeof(b), "Final-Recipient: rfc822; rcpt@example.net\nAction: failed\nStatus: %s\n"
 			 "Diagnostic-Code: %s\n", rows[i].status, rows[i].diag);
-		rep = parse(dsn(msg, sizeof(msg), "The mail system could not deliver your message.", b));
-		cr_assert_not_null(r = result_for(rep, "rcpt@example.net"), "%s", rows[i].diag);
+		r = verdict(&rep, NEUTRAL, b, rows[i].diag);
 		cr_expect_eq(r->action, rows[i].want, "%s %s: %s (%s)", rows[i].status, rows[i].diag,
 			     bounce_action_name(r->action), r->rule);
 		if (rows[i].want == BOUNCE_HARD)
@@ -918,14 +926,13 @@ Test(bounce_rules, challenge_holds_are_not_bounces)
 	};
 
 	for (size_t i = 0; i < sizeof(diags) / sizeof(diags[0]); i++) {
-		char b[1024], msg[8192];
+		char b[1024];
 		struct bounce_report *rep;
 		const struct bounce_result *r;
 
 		snprintf(b, sizeof(b), "Final-Recipient: rfc822; rcpt@example.net\nAction: failed\nStatus: 4.7.0\n"
 			 "Diagnostic-Code: %s\n", diags[i]);
-		rep = parse(dsn(msg, sizeof(msg), "Your mail is waiting for the recipient's approval.", b));
-		cr_assert_not_null(r = result_for(rep, "rcpt@example.net"), "%s", diags[i]);
+		r = verdict(&rep, "Your mail is waiting for the recipient's approval.", b, diags[i]);
 		cr_expect_eq(r->action, BOUNCE_IGNORE, "%s: %s (%s)", diags[i], bounce_action_name(r->action), r->rule);
 		free(rep);
 	}
@@ -938,29 +945,18 @@ Test(bounce_rules, challenge_holds_are_not_bounces)
  */
 Test(bounce_rules, a_virus_scan_banner_is_no_reason)
 {
-	static const struct {
-		const char *human;
-		enum bounce_action want;
-	} rows[] = {
-		{"Delivery to the following recipients failed.\n\n       rcpt@example.net\n\n"
-		 "*** This email has been scanned for viruses by the Example gateway ***", BOUNCE_HARD},
-		{"Delivery to the following recipients failed.\n\n       rcpt@example.net\n\n"
-		 "This message was checked for viruses and is believed to be clean.", BOUNCE_HARD},
-		{"Delivery to the following recipients failed.\n\n       rcpt@example.net\n\n"
-		 "A virus was found in the message. It was scanned for viruses by the Example gateway.", BOUNCE_SOFT},
+#define FAILED_TO "Delivery to the following recipients failed.\n\n       rcpt@example.net\n\n"
+	static const struct text_row rows[] = {
+		{FAILED_TO "*** This email has been scanned for viruses by the Example gateway ***",
+		 {"scanned banner", "5.1.1", NULL, BOUNCE_HARD, NULL}},
+		{FAILED_TO "This message was checked for viruses and is believed to be clean.",
+		 {"checked banner", "5.1.1", NULL, BOUNCE_HARD, NULL}},
+		{FAILED_TO "A virus was found in the message. It was scanned for viruses by the Example gateway.",
+		 {"a virus found", "5.1.1", NULL, BOUNCE_SOFT, NULL}},
 	};
+#undef FAILED_TO
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		char b[1024], msg[8192];
-		struct bounce_report *rep;
-		const struct bounce_result *r;
-
-		block(b, sizeof(b), "rcpt@example.net", "failed", "5.1.1", NULL);
-		rep = parse(dsn(msg, sizeof(msg), rows[i].human, b));
-		cr_assert_not_null(r = result_for(rep, "rcpt@example.net"));
-		cr_expect_eq(r->action, rows[i].want, "%zu: %s (%s)", i, bounce_action_name(r->action), r->rule);
-		free(rep);
-	}
+	check_text_rows(rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 /* The address mailed, when a plain-text report names it beside where the

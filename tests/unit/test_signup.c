@@ -5,8 +5,6 @@
  * suppressed, repeated, expired), expiry that leaves no byte of the
  * address in the files, and the evidence in export, rectify and erase.
  */
-#include <sqlite3.h>
-
 #include "helpers.h"
 
 #define CONSENT "Yes, send me the newsletter about once a week; every issue has a one-click unsubscribe."
@@ -27,34 +25,6 @@ request(struct scratch *s, const struct signup *su)
 
 	cr_assert_eq(store_signup_request(s->st, su, &out, err), STORE_OK, "%s", err);
 	return out;
-}
-
-/* The pending signup's id, from the due mails. */
-static int64_t
-due_id(struct scratch *s, const char *email)
-{
-	struct signup_mail m[16];
-	char err[ERR_LEN] = "";
-	int n = store_signup_due(s->st, m, 16, err);
-
-	cr_assert_geq(n, 0, "%s", err);
-	for (int i = 0; i < n; i++)
-		if (strcasecmp(m[i].email, email) == 0)
-			return m[i].id;
-	return 0;
-}
-
-/* Runs @sql on the scratch database from a connection of its own: what
- * the passing of time does (the store has no test clock). */
-static void
-age(struct scratch *s, const char *sql)
-{
-	sqlite3 *db;
-
-	cr_assert_eq(sqlite3_open(s->db, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-	sqlite3_close(db);
 }
 
 static enum confirm_outcome
@@ -106,7 +76,7 @@ Test(signup, bad_requests_are_refused)
 		cr_expect_eq(store_signup_request(s.st, &su, &out, err), STORE_INVALID);
 		cr_expect(strstr(err, "2000") != NULL, "%s", err);
 	}
-	cr_expect_eq(due_id(&s, "a@b.no"), 0);
+	cr_expect_eq(scratch_due_signup(&s, "a@b.no"), 0);
 	scratch_close(&s);
 }
 
@@ -135,7 +105,7 @@ Test(signup, request_queues_once_per_resend_hours)
 	cr_expect_eq(request(&s, &su), SIGNUP_THROTTLED);
 	cr_expect_eq(store_signup_due(s.st, m, 4, err), 0);
 	/* after resend_hours: queued again, the same signup (its link still works) */
-	age(&s, "UPDATE signup SET queued = '2000-01-01T00:00:00Z'");
+	scratch_sql(&s, "UPDATE signup SET queued = '2000-01-01T00:00:00Z'");
 	su.lang = "en";
 	cr_expect_eq(request(&s, &su), SIGNUP_QUEUED);
 	cr_assert_eq(store_signup_due(s.st, m, 4, err), 1);
@@ -173,13 +143,13 @@ Test(signup, cap_on_pending_signups)
 		int64_t sub;
 		unsigned gen;
 
-		cr_expect_eq(confirm(&s, due_id(&s, "one@example.no"), &sub, &gen), CONFIRM_ENROLLED);
+		cr_expect_eq(confirm(&s, scratch_due_signup(&s, "one@example.no"), &sub, &gen), CONFIRM_ENROLLED);
 	}
 	su.email = "three@example.no";
 	cr_expect_eq(request(&s, &su), SIGNUP_QUEUED);
 	su.email = "four@example.no";
 	cr_expect_eq(request(&s, &su), SIGNUP_FULL);
-	age(&s, "UPDATE signup SET expires = '2000-01-01T00:00:00Z' WHERE email = 'two@example.no'");
+	scratch_sql(&s, "UPDATE signup SET expires = '2000-01-01T00:00:00Z' WHERE email = 'two@example.no'");
 	{
 		long long deleted;
 
@@ -221,8 +191,8 @@ Test(signup, request_is_the_same_for_every_state)
 	cr_expect_eq(request(&s, &su), SIGNUP_QUEUED);
 	su.email = "gone@example.no";
 	cr_expect_eq(request(&s, &su), SIGNUP_QUEUED);
-	cr_expect_neq(due_id(&s, "customer@example.no"), 0);
-	cr_expect_neq(due_id(&s, "gone@example.no"), 0);
+	cr_expect_neq(scratch_due_signup(&s, "customer@example.no"), 0);
+	cr_expect_neq(scratch_due_signup(&s, "gone@example.no"), 0);
 	scratch_close(&s);
 }
 
@@ -236,16 +206,16 @@ Test(signup, failed_mail_is_retried_until_the_link_expires)
 
 	scratch_open(&s);
 	request(&s, &su);
-	id = due_id(&s, "retry@example.no");
+	id = scratch_due_signup(&s, "retry@example.no");
 	/* a 4xx: again in 60 s, not now */
 	cr_assert_eq(store_signup_mailed(s.st, id, false, 60, err), STORE_OK, "%s", err);
 	cr_expect_eq(store_signup_due(s.st, m, 4, err), 0);
-	age(&s, "UPDATE signup SET mail_due = '2000-01-01T00:00:00Z'");
+	scratch_sql(&s, "UPDATE signup SET mail_due = '2000-01-01T00:00:00Z'");
 	cr_assert_eq(store_signup_due(s.st, m, 4, err), 1);
 	cr_expect_eq(m[0].attempts, 1);
 	/* a retry after the link's end is none */
 	cr_assert_eq(store_signup_mailed(s.st, id, false, 73 * 3600, err), STORE_OK);
-	age(&s, "UPDATE signup SET mail_due = coalesce(mail_due, 'none')");
+	scratch_sql(&s, "UPDATE signup SET mail_due = coalesce(mail_due, 'none')");
 	cr_expect_eq(store_signup_due(s.st, m, 4, err), 0);
 	{
 		/* mail_due was NULL: coalesce made it 'none', which is no time */
@@ -263,15 +233,15 @@ Test(signup, failed_mail_is_retried_until_the_link_expires)
 	/* a refusal for the address (negative): not tried again */
 	su.email = "refused@example.no";
 	request(&s, &su);
-	id = due_id(&s, "refused@example.no");
+	id = scratch_due_signup(&s, "refused@example.no");
 	cr_assert_eq(store_signup_mailed(s.st, id, false, -1, err), STORE_OK);
-	age(&s, "UPDATE signup SET mail_due = '2000-01-01T00:00:00Z' WHERE mail_due IS NOT NULL AND mail_due <> 'none'");
-	cr_expect_eq(due_id(&s, "refused@example.no"), 0);
+	scratch_sql(&s, "UPDATE signup SET mail_due = '2000-01-01T00:00:00Z' WHERE mail_due IS NOT NULL AND mail_due <> 'none'");
+	cr_expect_eq(scratch_due_signup(&s, "refused@example.no"), 0);
 	/* an expired link is not mailed */
 	su.email = "late@example.no";
 	request(&s, &su);
-	age(&s, "UPDATE signup SET expires = '2000-01-01T00:00:00Z' WHERE email = 'late@example.no'");
-	cr_expect_eq(due_id(&s, "late@example.no"), 0);
+	scratch_sql(&s, "UPDATE signup SET expires = '2000-01-01T00:00:00Z' WHERE email = 'late@example.no'");
+	cr_expect_eq(scratch_due_signup(&s, "late@example.no"), 0);
 	scratch_close(&s);
 }
 
@@ -287,7 +257,7 @@ Test(signup, confirm_enrols_with_consent_and_evidence)
 
 	scratch_open(&s);
 	request(&s, &su);
-	id = due_id(&s, "ny@example.no");
+	id = scratch_due_signup(&s, "ny@example.no");
 	cr_expect_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_ENROLLED);
 	cr_assert_gt(subscriber, 0);
 	cr_expect_eq(gen, 0);
@@ -296,7 +266,7 @@ Test(signup, confirm_enrols_with_consent_and_evidence)
 	cr_expect_str_eq(sub.name, "Kari Nordmann");
 	cr_expect(sub.consent);
 	/* the pending row no longer holds the address; no mail is due */
-	cr_expect_eq(due_id(&s, "ny@example.no"), 0);
+	cr_expect_eq(scratch_due_signup(&s, "ny@example.no"), 0);
 	{
 		sqlite3 *db;
 		sqlite3_stmt *q;
@@ -356,7 +326,7 @@ Test(signup, existing_subscriber_gets_consent_and_no_second_row)
 	scratch_open(&s);
 	cr_assert_eq(store_enroll(s.st, &p, &res, &buyer, err), STORE_OK, "%s", err);
 	request(&s, &su);
-	id = due_id(&s, "kunde@example.no");
+	id = scratch_due_signup(&s, "kunde@example.no");
 	cr_expect_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_CONSENTED);
 	cr_expect_eq(subscriber, buyer);
 	cr_assert_eq(store_subscriber_get(s.st, buyer, &sub, err), STORE_OK);
@@ -382,7 +352,7 @@ Test(signup, confirmed_opt_in_clears_the_suppression)
 	/* a request alone clears nothing */
 	cr_assert_eq(store_suppress_has(s.st, "back@example.no", &has, err), STORE_OK);
 	cr_expect(has);
-	id = due_id(&s, "back@example.no");
+	id = scratch_due_signup(&s, "back@example.no");
 	cr_expect_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_ENROLLED);
 	cr_assert_eq(store_suppress_has(s.st, "back@example.no", &has, err), STORE_OK);
 	cr_expect(!has, "the suppression entry is still there");
@@ -412,11 +382,11 @@ Test(signup, expired_is_not_confirmed_and_leaves_no_bytes)
 	su.email = "zq-pending-4711@example.no";
 	su.name = "Zq Pendingname";
 	request(&s, &su);
-	id = due_id(&s, "zq-pending-4711@example.no");
+	id = scratch_due_signup(&s, "zq-pending-4711@example.no");
 	cr_expect(files_contain(&s, "zq-pending-4711"));
 	cr_expect_eq(store_signup_expire(s.st, &deleted, err), STORE_OK, "%s", err);
 	cr_expect_eq(deleted, 0);
-	age(&s, "UPDATE signup SET expires = '2000-01-01T00:00:00Z' WHERE email LIKE 'zq-pending%'");
+	scratch_sql(&s, "UPDATE signup SET expires = '2000-01-01T00:00:00Z' WHERE email LIKE 'zq-pending%'");
 	/* expired before the expiry ran: not confirmed */
 	cr_expect_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_EXPIRED);
 	cr_expect_eq(subscriber, 0);
@@ -430,7 +400,7 @@ Test(signup, expired_is_not_confirmed_and_leaves_no_bytes)
 	cr_expect(json_is_null(json_object_get(o, "pending_signup")));
 	json_decref(o);
 	/* retention deletes expired signups too */
-	age(&s, "UPDATE signup SET expires = '2000-01-01T00:00:00Z' WHERE email = 'neighbour3@example.no'");
+	scratch_sql(&s, "UPDATE signup SET expires = '2000-01-01T00:00:00Z' WHERE email = 'neighbour3@example.no'");
 	cr_assert_eq(store_retention(s.st, 24, 36, false, &r, err), STORE_OK, "%s", err);
 	cr_expect_eq(r.signups, 1);
 	cr_expect(!files_contain(&s, "neighbour3@example.no"));
@@ -457,7 +427,7 @@ Test(signup, export_rectify_and_erase_of_the_evidence)
 	cr_expect_not_null(json_string_value(json_object_get(p, "legal_basis")));
 	cr_expect(json_is_null(json_object_get(o, "consent")));
 	json_decref(o);
-	id = due_id(&s, "vis@example.no");
+	id = scratch_due_signup(&s, "vis@example.no");
 	cr_assert_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_ENROLLED);
 	cr_assert_eq(store_export(s.st, "vis@example.no", "Test", &o, err), STORE_OK, "%s", err);
 	c = json_object_get(o, "consent");
@@ -506,7 +476,7 @@ Test(signup, unsubscribe_deletes_the_evidence)
 
 	scratch_open(&s);
 	request(&s, &su);
-	id = due_id(&s, "leave@example.no");
+	id = scratch_due_signup(&s, "leave@example.no");
 	cr_assert_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_ENROLLED);
 	cr_assert_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = subscriber},
 					 STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK, "%s", err);
@@ -558,7 +528,7 @@ Test(signup, audit_by_keyed_hash)
 
 	scratch_open(&s);
 	request(&s, &su);
-	id = due_id(&s, "zq-audited@example.no");
+	id = scratch_due_signup(&s, "zq-audited@example.no");
 	confirm(&s, id, &subscriber, &gen);
 	cr_assert_eq(sqlite3_open(s.db, &db), SQLITE_OK);
 	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT event, length(subject) FROM audit"
@@ -639,13 +609,13 @@ Test(signup, live_tells_what_a_confirmation_would_find)
 
 	scratch_open(&s);
 	request(&s, &su);
-	id = due_id(&s, "live@example.no");
+	id = scratch_due_signup(&s, "live@example.no");
 	cr_assert_gt(id, 0);
 	before = rows(&s, changes);
 	for (int i = 0; i < 5; i++)
 		cr_expect(live(&s, &(struct token_claims){.subscriber = id}), "a pending signup is live");
 	cr_expect_eq(rows(&s, changes), before, "store_signup_live changed the store");
-	cr_expect_eq(due_id(&s, "live@example.no"), id, "the mail is still due");
+	cr_expect_eq(scratch_due_signup(&s, "live@example.no"), id, "the mail is still due");
 	/* claims that name no signup */
 	cr_expect(!live(&s, &(struct token_claims){.subscriber = id + 1000}));
 	cr_expect(!live(&s, &(struct token_claims){.subscriber = 0}));
@@ -662,14 +632,14 @@ Test(signup, live_tells_what_a_confirmation_would_find)
 	 * without foreign keys, as sqlite3's shell is): not live either */
 	su.email = "marker@example.no";
 	request(&s, &su);
-	id = due_id(&s, "marker@example.no");
+	id = scratch_due_signup(&s, "marker@example.no");
 	cr_assert_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_ENROLLED);
 	{
 		char sql[128];
 
 		cr_assert_eq(fmt(sql, sizeof(sql), "PRAGMA foreign_keys = OFF; DELETE FROM subscriber "
 				 "WHERE id = %lld", (long long)subscriber), 0);
-		age(&s, sql);
+		scratch_sql(&s, sql);
 	}
 	cr_expect_eq(rows(&s, "SELECT count(*) FROM signup WHERE confirmed IS NOT NULL"), 1);
 	cr_expect(!live(&s, &(struct token_claims){.subscriber = id}), "a marker of no one: live");
@@ -677,10 +647,10 @@ Test(signup, live_tells_what_a_confirmation_would_find)
 	/* expired, before and after the expiry deleted it */
 	su.email = "gone@example.no";
 	request(&s, &su);
-	gone_id = due_id(&s, "gone@example.no");
+	gone_id = scratch_due_signup(&s, "gone@example.no");
 	cr_assert_gt(gone_id, 0);
 	cr_expect(live(&s, &(struct token_claims){.subscriber = gone_id}));
-	age(&s, "UPDATE signup SET expires = '2000-01-01T00:00:00Z' WHERE email = 'gone@example.no'");
+	scratch_sql(&s, "UPDATE signup SET expires = '2000-01-01T00:00:00Z' WHERE email = 'gone@example.no'");
 	cr_expect(!live(&s, &(struct token_claims){.subscriber = gone_id}), "expired: live");
 	cr_expect_eq(confirm(&s, gone_id, &subscriber, &gen), CONFIRM_EXPIRED);
 	cr_assert_eq(store_signup_expire(s.st, &deleted, err), STORE_OK, "%s", err);

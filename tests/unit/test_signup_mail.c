@@ -278,30 +278,15 @@ request(struct scratch *s, const char *email, const char *lang)
 	struct signup su = {.email = email, .name = "", .lang = lang, .consent_text = "Yes.",
 			    .channel = SIGNUP_WEB, .confirm_hours = 72, .resend_hours = 24,
 			    .max_pending = 100};
-	struct signup_mail m[8];
 	enum signup_outcome out;
 	char err[ERR_LEN] = "";
-	int n;
+	int64_t id;
 
 	cr_assert_eq(store_signup_request(s->st, &su, &out, err), STORE_OK, "%s", err);
 	cr_assert_eq(out, SIGNUP_QUEUED);
-	n = store_signup_due(s->st, m, 8, err);
-	for (int i = 0; i < n; i++)
-		if (strcmp(m[i].email, email) == 0)
-			return m[i].id;
-	cr_assert_fail("the signup of %s is not due", email);
-	return 0;
-}
-
-static void
-sql(struct scratch *s, const char *q)
-{
-	sqlite3 *db;
-
-	cr_assert_eq(sqlite3_open(s->db, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	cr_assert_eq(sqlite3_exec(db, q, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-	sqlite3_close(db);
+	id = scratch_due_signup(s, email);
+	cr_assert_neq(id, 0, "the signup of %s is not due", email);
+	return id;
 }
 
 Test(signup_mail, drain_over_smtp, .fini = smtpd_stop)
@@ -347,7 +332,7 @@ Test(signup_mail, drain_over_smtp, .fini = smtpd_stop)
 	cr_expect_eq(res.sent + res.refused + res.retried, 0);
 	/* the deferred one's time comes; the relay is down: retried later */
 	smtpd_stop();
-	sql(&s, "UPDATE signup SET mail_due = '2000-01-01T00:00:00Z' WHERE mail_due IS NOT NULL");
+	scratch_sql(&s, "UPDATE signup SET mail_due = '2000-01-01T00:00:00Z' WHERE mail_due IS NOT NULL");
 	cr_assert_eq(store_signup_due(s.st, m, 8, err), 1);
 	cr_expect_eq(m[0].id, later_id);
 	cr_expect_eq(m[0].attempts, 1);
@@ -557,7 +542,7 @@ Test(signup_mail, relay_dies_mid_batch, .fini = smtpd_stop)
 		cr_expect_eq(r.due, !was_sent, "%s: due again %d", email, r.due);
 		cr_expect_eq(r.attempts, 1);
 	}
-	sql(&g.s, "UPDATE signup SET mail_due = '2000-01-01T00:00:00Z' WHERE mail_due IS NOT NULL");
+	scratch_sql(&g.s, "UPDATE signup SET mail_due = '2000-01-01T00:00:00Z' WHERE mail_due IS NOT NULL");
 	cr_expect_eq(store_signup_due(g.s.st, m, 8, err), 6);
 	rig_close(&g);
 }
