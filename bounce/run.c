@@ -257,12 +257,7 @@ wait_ready(struct bounce_pipeline *p, struct bounce_slot *sl, pid_t *pids, int n
 	while (!sl->ready && r == 0) {
 		struct timespec ts;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += PARSE_WAIT_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		deadline_after(CLOCK_REALTIME, PARSE_WAIT_MS / 1000.0, &ts);
 		if (pthread_cond_timedwait(&p->ready, &p->mu, &ts) == EOWNERDEAD)
 			pthread_mutex_consistent(&p->mu);
 		if (!sl->ready)

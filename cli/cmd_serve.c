@@ -41,19 +41,7 @@ signup_wait(struct signup_thread *t, double at)
 	struct timespec ts;
 	bool go;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	{
-		double d = at - ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
-
-		if (d < 0)
-			d = 0;
-		ts.tv_sec += (time_t)d;
-		ts.tv_nsec += (long)((d - (double)(time_t)d) * 1e9);
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-	}
+	deadline_after(CLOCK_MONOTONIC, at - monotonic_seconds(), &ts);
 	pthread_mutex_lock(&t->mu);
 	while (!t->stop && pthread_cond_timedwait(&t->cv, &t->mu, &ts) != ETIMEDOUT)
 		;

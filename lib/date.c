@@ -99,3 +99,20 @@ monotonic_seconds(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+void
+deadline_after(clockid_t clock, double seconds, struct timespec *out)
+{
+	time_t whole;
+
+	clock_gettime(clock, out);
+	if (seconds <= 0)
+		return;
+	whole = (time_t)seconds;
+	out->tv_sec += whole;
+	out->tv_nsec += (long)((seconds - (double)whole) * 1e9);
+	if (out->tv_nsec >= 1000000000L) {
+		out->tv_sec++;
+		out->tv_nsec -= 1000000000L;
+	}
+}

@@ -117,6 +117,9 @@ void date_today(char out[DATE_LEN]);
 void date_months_ago(int months, char out[DATE_LEN]);
 void timestamp_now(char out[TIMESTAMP_LEN]);
 double monotonic_seconds(void);
+/* The time @seconds (none when < 0) from now on @clock, into @out: the
+ * deadline of a pthread_cond_timedwait() on a condition of that clock. */
+void deadline_after(clockid_t clock, double seconds, struct timespec *out);
 
 /* --- addr.c: e-mail address syntax (RFC 5321/5322 addr-spec) --- */
 

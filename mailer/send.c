@@ -46,7 +46,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -850,15 +849,8 @@ next_batch(struct send_worker *w)
 		}
 		if (now < run->retry_at) {
 			struct timespec ts;
-			double until = run->retry_at - now;
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += (time_t)until;
-			ts.tv_nsec += (long)((until - floor(until)) * 1e9);
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			deadline_after(CLOCK_REALTIME, run->retry_at - now, &ts);
 			pthread_cond_timedwait(&run->cv, &run->mu, &ts);
 			continue;
 		}

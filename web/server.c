@@ -291,12 +291,7 @@ watch(void *p)
 		struct timespec ts;
 		long long now;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += WATCH_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		deadline_after(CLOCK_MONOTONIC, WATCH_MS / 1000.0, &ts);
 		pthread_cond_timedwait(&srv->watch_cv, &srv->conns_lock, &ts);
 		now = monotonic_ms();
 		for (struct web_conn *k = srv->conns; k != NULL; k = k->next) {

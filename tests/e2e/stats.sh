@@ -41,25 +41,20 @@ for line in open(sys.argv[1]):
         print(r["from"])
 PY
 }
-# The path of the one-click link of a message as it arrived (/u/TOKEN).
-link_of() {
-	python3 - "$1" "$MAILDIR" <<'PY'
+# list_unsub ADDRESS REGEX: group 1 of REGEX in the List-Unsubscribe of
+# the message to ADDRESS as it arrived.
+list_unsub() {
+	python3 - "$1" "$MAILDIR" "$2" <<'PY'
 import email, email.policy, glob, re, sys
 for f in glob.glob(sys.argv[2] + "/*.eml"):
     m = email.message_from_bytes(open(f, "rb").read(), policy=email.policy.default)
     if sys.argv[1] in str(m["To"]):
-        print(re.search(r"<https?://[^/>]+(/u/[^>]+)>", str(m["List-Unsubscribe"])).group(1))
+        print(re.search(sys.argv[3], str(m["List-Unsubscribe"])).group(1))
 PY
 }
-mailto_of() {
-	python3 - "$1" "$MAILDIR" <<'PY'
-import email, email.policy, glob, re, sys
-for f in glob.glob(sys.argv[2] + "/*.eml"):
-    m = email.message_from_bytes(open(f, "rb").read(), policy=email.policy.default)
-    if sys.argv[1] in str(m["To"]):
-        print(re.search(r"<mailto:([^>?]+)", str(m["List-Unsubscribe"])).group(1))
-PY
-}
+# The path of the one-click link (/u/TOKEN), and the mailto address.
+link_of() { list_unsub "$1" '<https?://[^/>]+(/u/[^>]+)>'; }
+mailto_of() { list_unsub "$1" '<mailto:([^>?]+)'; }
 FROM3=$(envelope_from r03@example.no)
 MAILTO4=$(mailto_of r04@example.no)
 check "stats: r03's return path is a VERP address" bash -c "[[ '$FROM3' == bounces+*@bounce.example.org ]]"
