@@ -82,13 +82,18 @@ date_months_ago(int months, char out[DATE_LEN])
 }
 
 void
-timestamp_now(char out[TIMESTAMP_LEN])
+timestamp_at(time_t t, char out[TIMESTAMP_LEN])
 {
-	time_t now = time(NULL);
 	struct tm tm;
 
-	gmtime_r(&now, &tm);
+	gmtime_r(&t, &tm);
 	strftime(out, TIMESTAMP_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void
+timestamp_now(char out[TIMESTAMP_LEN])
+{
+	timestamp_at(time(NULL), out);
 }
 
 double

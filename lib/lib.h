@@ -116,6 +116,8 @@ void date_today(char out[DATE_LEN]);
 /* The date @months calendar months before today (day clamped). */
 void date_months_ago(int months, char out[DATE_LEN]);
 void timestamp_now(char out[TIMESTAMP_LEN]);
+/* The time @t, as timestamp_now() writes it. */
+void timestamp_at(time_t t, char out[TIMESTAMP_LEN]);
 double monotonic_seconds(void);
 /* The time @seconds (none when < 0) from now on @clock, into @out: the
  * deadline of a pthread_cond_timedwait() on a condition of that clock. */

@@ -27,11 +27,7 @@ store_signup_channel_name(enum signup_channel ch)
 static void
 time_after(long long seconds, char out[TIMESTAMP_LEN])
 {
-	time_t t = time(NULL) + (time_t)seconds;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, TIMESTAMP_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	timestamp_at(time(NULL) + (time_t)seconds, out);
 }
 
 static enum store_status
