@@ -6,6 +6,7 @@
  */
 #include "parse_int.h"
 
+#include <ctype.h>
 #include <string.h>
 
 /* A result for @a with the report's verdict @act (a complaint, or an
@@ -24,6 +25,60 @@ report(struct bounce_ctx *c, const char *a, enum bounce_action act, const char *
 	fmt_clip(r->evidence, sizeof(r->evidence), "Feedback-Type: %.100s", type);
 	bounce_verdict_rule(r, "report ARF, Feedback-Type \"%.40s\" (%s)", type,
 			    act == BOUNCE_COMPLAINT ? "a complaint" : "not from the subscriber");
+}
+
+/*
+ * The envelope recipient a Received field names ("... for <a@b>; date"),
+ * copied into @a. False when it names none.
+ */
+static bool
+received_for(const char *v, char a[ADDR_MAX + 1])
+{
+	char tok[ADDR_MAX + 3], why[ERR_LEN];
+	const char *semi = strchr(v, ';'), *end = semi ? semi : v + strlen(v), *p;
+	size_t n;
+
+	for (p = v; p + 4 < end; p++) {
+		if (!isspace((unsigned char)p[0]) || strncasecmp(p + 1, "for", 3) != 0 ||
+		    !isspace((unsigned char)p[4]))
+			continue;
+		for (p += 4; p < end && isspace((unsigned char)*p); p++)
+			;
+		for (n = 0; p + n < end && !isspace((unsigned char)p[n]); n++)
+			;
+		if (n == 0 || n >= sizeof(tok))
+			return false;
+		memcpy(tok, p, n);
+		tok[n] = '\0';
+		return bounce_scan_recipient(tok, a, why);
+	}
+	return false;
+}
+
+/*
+ * The recipient of the reported message from its Received fields, when
+ * the report names it nowhere else (a redacted report that cut the To
+ * field): the envelope recipient they give, if they give one and all
+ * agree; with two different ones it is not known whom the complaint is
+ * from.
+ */
+static bool
+returned_envelope(const struct bounce_ctx *c, char a[ADDR_MAX + 1])
+{
+	struct bounce_field f;
+	char one[ADDR_MAX + 1];
+	size_t pos = 0;
+	bool found = false;
+
+	while (bounce_scan_field(c->returned.s, c->returned.len, &pos, &f)) {
+		if (!bounce_scan_field_is(&f, "received") || !received_for(f.value, one))
+			continue;
+		if (found && strcmp(one, a) != 0)
+			return false;
+		memcpy(a, one, sizeof(one));
+		found = true;
+	}
+	return found;
 }
 
 void
@@ -57,8 +112,10 @@ bounce_arf_parse(struct bounce_ctx *c)
 		if (!bounce_scan_field_is(&f, "to") || !bounce_scan_value_addr(f.value, a))
 			continue;
 		report(c, a, act, type, "a complaint report (ARF) about a message to the recipient");
-		break;
+		return;
 	}
+	if (returned_envelope(c, a))
+		report(c, a, act, type, "a complaint report (ARF) about a message whose Received fields name the recipient");
 }
 
 /*

@@ -41,6 +41,28 @@ after_data(const char *low, size_t len)
 	return false;
 }
 
+/*
+ * Whether @mark is in @s as words of their own: "rcpt" in "RCPT TO:", not
+ * in an address such as rcpt@example.net.
+ */
+static bool
+word_in(const char *s, size_t len, const char *mark)
+{
+	const char *p = s, *end = s + len, *q;
+	size_t n = strlen(mark);
+
+	while ((q = memmem(p, (size_t)(end - p), mark, n)) != NULL) {
+		bool open = q == s || !isalnum((unsigned char)mark[0]) || !isalnum((unsigned char)q[-1]);
+		bool shut = q + n == end || !isalnum((unsigned char)mark[n - 1]) ||
+			    (!isalnum((unsigned char)q[n]) && q[n] != '@' && q[n] != '.');
+
+		if (open && shut)
+			return true;
+		p = q + 1;
+	}
+	return false;
+}
+
 /* Whether one of @marks is within a few lines of @addr in the readable text. */
 static bool
 near(const struct bounce_ctx *c, const char *addr, const char *const *marks, size_t nmarks)
@@ -61,7 +83,7 @@ near(const struct bounce_ctx *c, const char *addr, const char *const *marks, siz
 			if (*e == '\n')
 				lines++;
 		for (size_t i = 0; i < nmarks; i++)
-			if (memmem(b, (size_t)(e - b), marks[i], strlen(marks[i])))
+			if (word_in(b, (size_t)(e - b), marks[i]))
 				return true;
 		p += n;
 	}
@@ -69,8 +91,43 @@ near(const struct bounce_ctx *c, const char *addr, const char *const *marks, siz
 }
 
 /*
+ * Whether the readable text has a permanent SMTP reply that names @addr
+ * and says in the same line that there is no such user ("550 a@b unknown
+ * user account", "550 <a@b>... User unknown"): the receiver's refusal of
+ * that recipient, which is what a reply naming an address answers.
+ */
+static bool
+reply_names(const struct bounce_ctx *c, const char *addr)
+{
+	const char *s = c->lower.s, *end = s + c->lower.len, *p = s;
+	size_t n = strlen(addr);
+
+	if (s == NULL || n == 0)
+		return false;
+	while ((p = memmem(p, (size_t)(end - p), addr, n)) != NULL) {
+		const char *b = p, *e = p + n;
+		struct bounce_rule_match m;
+
+		while (b > s && b[-1] != '\n')
+			b--;
+		while (e < end && *e != '\n')
+			e++;
+		while (b < p && (*b == ' ' || *b == '\t'))
+			b++;
+		if (p - b >= 4 && b[0] == '5' && isdigit((unsigned char)b[1]) && isdigit((unsigned char)b[2]) &&
+		    (b[3] == ' ' || b[3] == '-') && bounce_rules_match(b, (size_t)(e - b), &m) &&
+		    m.action == BOUNCE_HARD && strcmp(m.reason, "unknown-user") == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/*
  * A phrase of a dead address needs support before it deletes anyone: a
- * status code that says so, or a refusal at RCPT TO. The same phrase after
+ * status code that says so, a refusal at RCPT TO, or a permanent status
+ * (even 5.0.0, which says no more) beside a permanent reply that names the
+ * address. The same phrase after
  * DATA, when the receiver had accepted the address, is a content filter's
  * word; and with neither, it is a guess.
  */
@@ -103,6 +160,14 @@ bounce_verdict_context(const struct bounce_ctx *c, struct bounce_result *r)
 		r->reason = "filtered";
 		r->why = "refused after the message was sent (after DATA): a content filter, not a dead address";
 		bounce_verdict_rule(r, "context \"after DATA\" (the receiver had accepted the address)");
+	} else if (r->status[0] == '5' && reply_names(c, low)) {
+		char row[BOUNCE_RULE_MAX + 1], *arrow;
+
+		memcpy(row, r->rule, sizeof(row));
+		if ((arrow = strstr(row, " -> ")) != NULL)
+			*arrow = '\0';
+		bounce_verdict_rule(r, "%s, in a permanent reply that names the address (the receiver refused it)",
+				    row);
 	} else if (strcmp(r->reason, "unknown-user") == 0 &&
 		   !near(c, low, rcpt_marks, sizeof(rcpt_marks) / sizeof(rcpt_marks[0]))) {
 		r->action = BOUNCE_SOFT;

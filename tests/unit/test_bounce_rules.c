@@ -983,3 +983,95 @@ Test(bounce_rules, the_address_mailed_beside_a_forward)
 		free(rep);
 	}
 }
+
+/*
+ * A generic permanent status (5.0.0) beside the receiver's permanent reply
+ * that names the address and says there is no such user: the receiver
+ * refused that recipient, which confirms the phrase. Without the reply
+ * code, with a temporary one, or naming another address, it stays a guess.
+ */
+Test(bounce_rules, a_permanent_reply_naming_the_address_confirms)
+{
+#define BLOCK_500 "Final-Recipient: rfc822;<rcpt@example.net>\nAction: failed\nStatus: 5.0.0\n"
+	static const struct {
+		const char *human;
+		enum bounce_action want;
+	} rows[] = {
+		{"Failed to deliver to 'rcpt@example.net'\nhost mx.example.net says:\n"
+		 " 550 rcpt@example.net unknown user account\n", BOUNCE_HARD},
+		/* reworded: sendmail's form of the same reply */
+		{"Delivery failed.\nThe remote server answered:\n550 <rcpt@example.net>... User unknown\n", BOUNCE_HARD},
+		/* no reply code: the words alone */
+		{"Failed to deliver to 'rcpt@example.net'\n rcpt@example.net unknown user account\n", BOUNCE_SOFT},
+		/* a temporary reply */
+		{"Failed to deliver to 'rcpt@example.net'\n 450 rcpt@example.net unknown user account\n", BOUNCE_SOFT},
+		/* a reply that names another address */
+		{"Failed to deliver to 'rcpt@example.net'\n 550 other@example.net unknown user account\n", BOUNCE_SOFT},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct bounce_report *rep;
+		const struct bounce_result *r = verdict(&rep, rows[i].human, BLOCK_500, "5.0.0 beside a reply");
+
+		cr_expect_eq(r->action, rows[i].want, "%zu: %s, not %s (rule: %s)", i, bounce_action_name(r->action),
+			     bounce_action_name(rows[i].want), r->rule);
+		if (rows[i].want == BOUNCE_HARD)
+			cr_expect(strstr(r->rule, "permanent reply that names the address") != NULL, "%zu: %s", i,
+				  r->rule);
+		free(rep);
+	}
+#undef BLOCK_500
+}
+
+/*
+ * A complaint report that redacts the recipient and whose returned headers
+ * stop before To: the reported message's Received fields name the envelope
+ * recipient; when they name two different ones, nobody is unsubscribed.
+ */
+Test(bounce_rules, a_redacted_complaint_names_the_recipient_in_received)
+{
+#define ARF_HEAD "From: <fbl@isp.example.com>\nSubject: Email Feedback Report\nMIME-Version: 1.0\n" \
+	"Content-Type: multipart/report; report-type=feedback-report; boundary=\"F\"\n\n" \
+	"--F\nContent-Type: text/plain\n\nThis is an email abuse report.\n\n" \
+	"--F\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nVersion: 1\n" \
+	"Redacted-Address: redacted\n\n--F\nContent-Type: message/rfc822\n\n"
+	static const struct {
+		const char *returned;
+		bool named;
+	} rows[] = {
+		{"Received: from out.news.example.org by mx.isp.example.com\n\twith ESMTP; Thu, 3 Dec 2026 10:00:00 +0000\n"
+		 "Received: by out.news.example.org with SMTP id 42\n        for <rcpt@example.net>; Thu, 3 Dec 2026 09:59:59 +0000\n"
+		 "From: News <news@example.org>\n", true},
+		/* reworded: the address bare, on one line */
+		{"Received: from out.news.example.org (out.news.example.org [192.0.2.1]) by mx.isp.example.com (Postfix) "
+		 "with ESMTPS id 7 for rcpt@example.net; Thu, 3 Dec 2026 10:00:00 +0000\nSubject: News\n", true},
+		/* two different envelope recipients: not known whose complaint */
+		{"Received: by mx.isp.example.com for <rcpt@example.net>; Thu, 3 Dec 2026 10:00:00 +0000\n"
+		 "Received: by out.news.example.org for <other@example.net>; Thu, 3 Dec 2026 09:59:59 +0000\n", false},
+		/* none named */
+		{"Received: by mx.isp.example.com with SMTP; Thu, 3 Dec 2026 10:00:00 +0000\nSubject: News\n", false},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char msg[4096];
+		int k = snprintf(msg, sizeof(msg), ARF_HEAD "%s\nbody\n\n--F--\n", rows[i].returned);
+		struct bounce_report *rep;
+		const struct bounce_result *r;
+
+		cr_assert(k > 0 && (size_t)k < sizeof(msg));
+		rep = parse(msg);
+		r = result_for(rep, "rcpt@example.net");
+		if (rows[i].named) {
+			cr_expect_not_null(r, "%zu: the recipient is not found", i);
+			if (r)
+				cr_expect_eq(r->action, BOUNCE_COMPLAINT, "%zu: %s (%s)", i,
+					     bounce_action_name(r->action), r->rule);
+		} else {
+			for (int j = 0; j < rep->n; j++)
+				cr_expect_neq(rep->r[j].action, BOUNCE_COMPLAINT, "%zu: a complaint for %s", i,
+					      rep->r[j].recipient);
+		}
+		free(rep);
+	}
+#undef ARF_HEAD
+}
