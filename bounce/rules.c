@@ -11,6 +11,10 @@
  *               say nothing about whether the address exists, so they
  *               outrank the phrases of a dead address ("550 5.1.1 blocked
  *               as spam" is soft);
+ *   RANK_STAGE  the refusal came before any recipient was given (at MAIL
+ *               FROM): about the sender, whatever a phrase after it says
+ *               is gone ("553 <our domain> does not exist"); a block
+ *               row's reason, more telling, outranks it;
  *   RANK_GONE   the address or its domain is gone: the only hard rows;
  *   RANK_WEAK   generic words of a refusal ("rejected", "denied"), soft,
  *               which yield to a status code that says the address is gone.
@@ -57,11 +61,11 @@
 #include <pthread.h>
 #include <string.h>
 
-enum rank { RANK_NOT_BOUNCE, RANK_TEMP, RANK_BLOCK, RANK_GONE, RANK_WEAK };
+enum rank { RANK_NOT_BOUNCE, RANK_TEMP, RANK_BLOCK, RANK_STAGE, RANK_GONE, RANK_WEAK };
 
 static const char *const rank_names[] = {
 	[RANK_NOT_BOUNCE] = "not a bounce", [RANK_TEMP] = "temporary", [RANK_BLOCK] = "block",
-	[RANK_GONE] = "gone", [RANK_WEAK] = "weak",
+	[RANK_STAGE] = "stage", [RANK_GONE] = "gone", [RANK_WEAK] = "weak",
 };
 
 static const struct bounce_rule {
@@ -211,9 +215,16 @@ static const struct bounce_rule {
 	{RANK_BLOCK, "sender verify", BOUNCE_SOFT, "sender", "the receiver could not verify our sender address", false},
 	{RANK_BLOCK, "sender verification", BOUNCE_SOFT, "sender", "the receiver could not verify our sender address", false},
 	{RANK_BLOCK, "sender domain", BOUNCE_SOFT, "sender", "the receiver refused our sender address", false},
+
 	{RANK_BLOCK, "procmail", BOUNCE_SOFT, "mailer", "the receiver's local delivery program failed", false},
 	{RANK_BLOCK, "mailer error", BOUNCE_SOFT, "mailer", "the receiver's local delivery program failed", false},
 	{RANK_BLOCK, "command died", BOUNCE_SOFT, "mailer", "the receiver's local delivery program failed", false},
+
+	/* A refusal at MAIL FROM, before any recipient was given: Exim's
+	 * "SMTP error from remote mail server after MAIL FROM:", Postfix's
+	 * "(in reply to MAIL FROM command)". */
+	{RANK_STAGE, "after mail from", BOUNCE_SOFT, "sender", "the receiver refused our sender (at MAIL FROM), not the recipient", false},
+	{RANK_STAGE, "in reply to mail from", BOUNCE_SOFT, "sender", "the receiver refused our sender (at MAIL FROM), not the recipient", false},
 
 	/* The address or its domain is gone: the only hard rows. */
 	{RANK_GONE, "user unknown", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
@@ -229,8 +240,12 @@ static const struct bounce_rule {
 	{RANK_GONE, "recipient unknown", BOUNCE_HARD, "unknown-user", "the receiver does not know the recipient", false},
 	{RANK_GONE, "recipient not found", BOUNCE_HARD, "unknown-user", "the receiver does not know the recipient", false},
 	{RANK_GONE, "recipientnotfound", BOUNCE_HARD, "unknown-user", "the receiver does not know the recipient", true},
+	/* an error code of one word ("err.nosuchuser"), as RecipientNotFound */
+	{RANK_GONE, "nosuchuser", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", true},
 	{RANK_GONE, "address unknown", BOUNCE_HARD, "unknown-user", "the receiver does not know the address", false},
 	{RANK_GONE, "unknown address", BOUNCE_HARD, "unknown-user", "the receiver does not know the address", false},
+	{RANK_GONE, "unknown e-mail address", BOUNCE_HARD, "unknown-user", "the receiver does not know the address", false},
+	{RANK_GONE, "unknown email address", BOUNCE_HARD, "unknown-user", "the receiver does not know the address", false},
 	{RANK_GONE, "addressee unknown", BOUNCE_HARD, "unknown-user", "the receiver does not know the address", false},
 	{RANK_GONE, "unknown local part", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
 	{RANK_GONE, "unknown local-part", BOUNCE_HARD, "unknown-user", "the receiver does not know the user", false},
@@ -523,7 +538,8 @@ bounce_rules_code_class(enum bounce_code_class cls)
  * it, and the reason of a weak phrase that the MTA's own report uses for
  * an unknown user (Outlook.pm: "Requested action not taken: mailbox
  * unavailable" is "userunknown"). Only the report the MTA wrote itself:
- * the same words relayed by another MTA are RFC 5321's generic 550.
+ * the same words relayed by another MTA are RFC 5321's generic 550; and
+ * only its own words, not a remote's reply it quotes (verdict.c).
  */
 static const struct bounce_mta {
 	const char *name;
@@ -538,6 +554,11 @@ static const struct bounce_mta {
 	{"Google", {{"X-Gm-Message-State", ""}, {"From", "mailer-daemon@googlemail.com"}}, NULL},
 	{"PowerMTA", {{"Subject", "Delivery report"}}, NULL},
 	{"Outlook", {{"From", "postmaster@hotmail.com"}}, "unavailable"},
+	/* Exim's own subject: its report quotes a remote's reply after
+	 * "SMTP error from remote mail server after RCPT TO:" or "after end
+	 * of data"; without one, the reason is its own (a router or local
+	 * delivery of the host that holds the mailbox). */
+	{"Exim", {{"Subject", "Mail delivery failed: returning message to sender"}}, NULL},
 };
 
 const char *

@@ -25,6 +25,17 @@ static const char *const data_marks[] = {
 static const char *const rcpt_marks[] = {
 	"rcpt",
 };
+/* Where a report quotes a remote server's reply: then the words are not
+ * the reporting MTA's own. */
+static const char *const remote_marks[] = {
+	"smtp error from remote", "said:",
+};
+/* A reply to DATA that says no recipient was accepted ("503 5.0.0 Need
+ * RCPT"): with PIPELINING the refusals that come after ">>> DATA" in a
+ * transcript were the replies to RCPT TO. */
+static const char *const no_rcpt_marks[] = {
+	"need rcpt", "need recipient", "no valid recipients", "no recipients",
+};
 
 /* Whether a text decided on says itself that the refusal came after DATA
  * ("550 5.1.1 user unknown (after end of data)"). */
@@ -93,8 +104,9 @@ near(const struct bounce_ctx *c, const char *addr, const char *const *marks, siz
 /*
  * Whether the readable text has a permanent SMTP reply that names @addr
  * and says in the same line that there is no such user ("550 a@b unknown
- * user account", "550 <a@b>... User unknown"): the receiver's refusal of
- * that recipient, which is what a reply naming an address answers.
+ * user account", "<<< 550 <a@b>... User unknown" in a transcript): the
+ * receiver's refusal of that recipient, which is what a reply naming an
+ * address answers.
  */
 static bool
 reply_names(const struct bounce_ctx *c, const char *addr)
@@ -112,7 +124,7 @@ reply_names(const struct bounce_ctx *c, const char *addr)
 			b--;
 		while (e < end && *e != '\n')
 			e++;
-		while (b < p && (*b == ' ' || *b == '\t'))
+		while (b < p && (*b == ' ' || *b == '\t' || *b == '<'))	/* "<<< 550" of a transcript */
 			b++;
 		if (p - b >= 4 && b[0] == '5' && isdigit((unsigned char)b[1]) && isdigit((unsigned char)b[2]) &&
 		    (b[3] == ' ' || b[3] == '-') && bounce_rules_match(b, (size_t)(e - b), &m) &&
@@ -136,7 +148,7 @@ bounce_verdict_context(const struct bounce_ctx *c, struct bounce_result *r)
 {
 	char low[ADDR_MAX + 1];
 	struct smtp_status st;
-	bool code_hard;
+	bool code_hard, data;
 	size_t i;
 
 	if (r->action != BOUNCE_HARD)
@@ -152,10 +164,13 @@ bounce_verdict_context(const struct bounce_ctx *c, struct bounce_result *r)
 		return;
 	if (r->confirmed && r->explicit)
 		return;
-	if ((r->confirmed || (c->mta && strcmp(r->reason, "unknown-user") == 0)) &&
-	    !near(c, low, data_marks, sizeof(data_marks) / sizeof(data_marks[0])))
+	data = near(c, low, data_marks, sizeof(data_marks) / sizeof(data_marks[0])) &&
+	       !near(c, low, no_rcpt_marks, sizeof(no_rcpt_marks) / sizeof(no_rcpt_marks[0]));
+	if ((r->confirmed || (c->mta && strcmp(r->reason, "unknown-user") == 0 &&
+			      !near(c, low, remote_marks, sizeof(remote_marks) / sizeof(remote_marks[0])))) &&
+	    !data)
 		return;
-	if (near(c, low, data_marks, sizeof(data_marks) / sizeof(data_marks[0]))) {
+	if (data) {
 		r->action = BOUNCE_SOFT;
 		r->reason = "filtered";
 		r->why = "refused after the message was sent (after DATA): a content filter, not a dead address";
@@ -268,6 +283,21 @@ syntax_reply(const char *t, size_t n)
 		    (i == 0 || !isalnum((unsigned char)t[i - 1])) && (i + 3 == n || !isalnum((unsigned char)t[i + 3])))
 			return true;
 	return false;
+}
+
+/* Whether the line of @text at @at, the phrase decided on, is a reply to a
+ * malformed command: not another reply of a transcript ("503 Need RCPT"
+ * to DATA after a refused recipient). */
+static bool
+syntax_line(const char *text, size_t len, size_t at)
+{
+	size_t b = at, e = at;
+
+	while (b > 0 && text[b - 1] != '\n')
+		b--;
+	while (e < len && text[e] != '\n')
+		e++;
+	return syntax_reply(text + b, e - b);
 }
 
 /* Whether any status code in the text says the address is gone (5.1.x):
@@ -527,7 +557,7 @@ bounce_verdict_decide(struct bounce_result *r, const char *text, size_t len,
 			r->reason = "filtered";
 			r->why = "refused after the message was sent (after DATA): a content filter, not a dead address";
 			bounce_verdict_rule(r, "context \"after DATA\" (the receiver had accepted the address)");
-		} else if (syntax_reply(text, len) && !gone_by_code) {
+		} else if (syntax_line(text, len, m.at) && !gone_by_code && !m.strong) {
 			r->reason = "syntax";
 			r->why = "a reply to a malformed command (500-504) says nothing about the address";
 			rule_phrase(r, &m, "but a reply to a malformed command (500-504)");

@@ -1075,3 +1075,149 @@ Test(bounce_rules, a_redacted_complaint_names_the_recipient_in_received)
 	}
 #undef ARF_HEAD
 }
+
+/* A DSN whose top header has the subject @subject, the readable text
+ * @human and the one block @block. */
+static struct bounce_report *
+parse_dsn_subject(const char *subject, const char *human, const char *block)
+{
+	char msg[8192];
+	int k = snprintf(msg, sizeof(msg), "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\n"
+			 "Subject: %s\nMIME-Version: 1.0\n"
+			 "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n"
+			 "--B\nContent-Type: text/plain\n\n%s\n\n--B\nContent-Type: message/delivery-status\n\n"
+			 "Reporting-MTA: dns; mx.example.org\n\n%s\n--B--\n", subject, human, block);
+
+	cr_assert(k > 0 && (size_t)k < sizeof(msg), "the test message does not fit");
+	return parse(msg);
+}
+
+struct subject_row {
+	const char *name, *subject, *human, *block;
+	enum bounce_action want;
+};
+
+static void
+check_subject_rows(const struct subject_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct bounce_report *rep = parse_dsn_subject(rows[i].subject, rows[i].human, rows[i].block);
+		const struct bounce_result *r = result_for(rep, "rcpt@example.net");
+
+		cr_expect_not_null(r, "%s: no result for the recipient", rows[i].name);
+		if (r)
+			cr_expect_eq(r->action, rows[i].want, "%s: %s, not %s (rule: %s)", rows[i].name,
+				     bounce_action_name(r->action), bounce_action_name(rows[i].want), r->rule);
+		free(rep);
+	}
+}
+
+#define EXIM_SUBJECT "Mail delivery failed: returning message to sender"
+#define EXIM_HEAD "This message was created automatically by mail delivery software.\n\n" \
+	"A message that you sent could not be delivered to one or more of its\n" \
+	"recipients. This is a permanent error. The following address(es) failed:\n\n  rcpt@example.net\n"
+#define BLOCK_5_0_0 "Final-Recipient: rfc822;rcpt@example.net\nAction: failed\nStatus: 5.0.0\n"
+
+/*
+ * Exim's own words for a recipient of the host that holds the mailbox
+ * (a router's "Unknown user", with no remote reply quoted) stand as a
+ * refusal of the address; the same words in another MTA's report, or
+ * beside a remote's reply that Exim quotes after DATA, do not.
+ */
+Test(bounce_rules, an_exims_own_unknown_user)
+{
+	static const struct subject_row rows[] = {
+		{"Exim's own", EXIM_SUBJECT, EXIM_HEAD "    Unknown user\n", BLOCK_5_0_0, BOUNCE_HARD},
+		{"Exim's own, reworded", EXIM_SUBJECT, EXIM_HEAD "    no such user here\n", BLOCK_5_0_0, BOUNCE_HARD},
+		{"another MTA's", "Undeliverable: News", "Delivery has failed to rcpt@example.net:\n    Unknown user\n",
+		 BLOCK_5_0_0, BOUNCE_SOFT},
+		{"a remote's reply after DATA", EXIM_SUBJECT,
+		 EXIM_HEAD "    host mx.example.net [192.0.2.1]\n"
+		 "    SMTP error from remote mail server after end of data:\n    550 Unknown user\n",
+		 BLOCK_5_0_0, BOUNCE_SOFT},
+		{"a remote's reply at no stage named", EXIM_SUBJECT,
+		 EXIM_HEAD "    host mx.example.net [192.0.2.1]\n"
+		 "    SMTP error from remote mail server after initial connection:\n    554 Unknown user\n",
+		 BLOCK_5_0_0, BOUNCE_SOFT},
+	};
+
+	check_subject_rows(rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+/* A refusal at MAIL FROM is about the sender (a callout that found no such
+ * user: ours), whatever it says is gone and whatever code the report
+ * copies. */
+Test(bounce_rules, a_refusal_at_mail_from_is_the_sender)
+{
+#define BLOCK_5_1_1 "Final-Recipient: rfc822;rcpt@example.net\nAction: failed\nStatus: 5.1.1\n"
+	static const struct subject_row rows[] = {
+		{"Exim, after MAIL FROM", EXIM_SUBJECT,
+		 EXIM_HEAD "    host mx.example.net [192.0.2.1]\n"
+		 "    SMTP error from remote mail server after MAIL FROM:<news@example.org> SIZE=2048:\n"
+		 "    553 5.1.1 <news@example.org>... User unknown\n", BLOCK_5_1_1, BOUNCE_SOFT},
+		{"Postfix, in reply to MAIL FROM", "Undelivered Mail Returned to Sender",
+		 "<rcpt@example.net>: host mx.example.net[192.0.2.1] said: 550 5.1.1\n"
+		 "    <news@example.org>: user does not exist (in reply to MAIL FROM command)\n", BLOCK_5_1_1, BOUNCE_SOFT},
+		/* the same words at RCPT TO are about the recipient */
+		{"Exim, after RCPT TO", EXIM_SUBJECT,
+		 EXIM_HEAD "    host mx.example.net [192.0.2.1]\n"
+		 "    SMTP error from remote mail server after RCPT TO:<rcpt@example.net>:\n"
+		 "    550 5.1.1 rcpt@example.net does not exist\n",
+		 BLOCK_5_1_1, BOUNCE_HARD},
+	};
+#undef BLOCK_5_1_1
+
+	check_subject_rows(rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+/*
+ * A sendmail transcript sends DATA before the replies to RCPT TO come
+ * back (PIPELINING): a refusal after ">>> DATA" is still one at RCPT when
+ * DATA itself is answered "need RCPT" or "no valid recipients".
+ */
+Test(bounce_rules, a_pipelined_refusal_before_need_rcpt)
+{
+#define TRANSCRIPT(reply, after) "   ----- The following addresses had permanent fatal errors -----\n" \
+	"<rcpt@example.net>\n\n   ----- Transcript of session follows -----\n" \
+	"... while talking to mx.example.net.:\n>>> DATA\n<<< " reply "\n" after
+#define BLOCK_5_3_0 "Final-Recipient: RFC822; rcpt@example.net\nAction: failed\nStatus: 5.3.0\n"
+	static const struct subject_row rows[] = {
+		{"need RCPT", "Returned mail: see transcript for details",
+		 TRANSCRIPT("553 5.3.0 <rcpt@example.net>... Unknown E-Mail Address", "<<< 503 5.0.0 Need RCPT (recipient)\n"),
+		 BLOCK_5_3_0, BOUNCE_HARD},
+		{"no valid recipients, reworded", "Returned mail: see transcript for details",
+		 TRANSCRIPT("550 <rcpt@example.net>... unknown email address", "<<< 554 5.5.1 Error: no valid recipients\n"),
+		 BLOCK_5_3_0, BOUNCE_HARD},
+		{"refused after DATA", "Returned mail: see transcript for details",
+		 TRANSCRIPT("553 5.3.0 <rcpt@example.net>... Unknown E-Mail Address", ""), BLOCK_5_3_0, BOUNCE_SOFT},
+	};
+#undef TRANSCRIPT
+#undef BLOCK_5_3_0
+
+	check_subject_rows(rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+/*
+ * A local delivery agent's error code of one word ("err.nosuchuser") says
+ * the user does not exist, even beside a number that would be a syntax
+ * error's reply code in SMTP.
+ */
+Test(bounce_rules, a_one_word_no_such_user_code)
+{
+	static const struct subject_row rows[] = {
+		{"X-LOCAL err.nosuchuser", "email delivery error", "error: err.nosuchuser: rcpt@example.net\n",
+		 "Final-Recipient: RFC822; rcpt@example.net\nAction: failed\nDiagnostic-Code: X-LOCAL; 500 (err.nosuchuser)\n",
+		 BOUNCE_HARD},
+		{"NoSuchUser, reworded", "Delivery failure", "The mail could not be delivered.\n",
+		 "Final-Recipient: rfc822; rcpt@example.net\nAction: failed\nDiagnostic-Code: x-local; 501 NoSuchUser\n",
+		 BOUNCE_HARD},
+		{"a syntax error", "Delivery failure", "The mail could not be delivered.\n",
+		 "Final-Recipient: rfc822; rcpt@example.net\nAction: failed\nDiagnostic-Code: smtp; 500 5.5.1 unknown user command\n",
+		 BOUNCE_SOFT},
+	};
+
+	check_subject_rows(rows, sizeof(rows) / sizeof(rows[0]));
+}
+#undef EXIM_SUBJECT
+#undef EXIM_HEAD
+#undef BLOCK_5_0_0
