@@ -94,6 +94,10 @@ static const struct bounce_rule {
 	 * approved until they ask to be: the mail is waiting, not refused. */
 	{RANK_NOT_BOUNCE, "sender not pre-approved", BOUNCE_IGNORE, "challenge", "a challenge-response system holds mail from senders it has not approved: not a bounce", false},
 	{RANK_NOT_BOUNCE, "has been waitlisted", BOUNCE_IGNORE, "challenge", "a challenge-response system holds the message until the sender asks to be approved: not a bounce", false},
+	/* Exim's notice that a message is frozen in its queue (to the
+	 * postmaster): not delivered yet, not failed. */
+	{RANK_NOT_BOUNCE, "has been frozen", BOUNCE_IGNORE, "delayed", "the message is held in the queue (frozen): not a failure", false},
+	{RANK_NOT_BOUNCE, "have yet to be delivered", BOUNCE_IGNORE, "delayed", "the message is still in the queue: not a failure", false},
 	{RANK_NOT_BOUNCE, "out of office", BOUNCE_IGNORE, "auto-reply", "an automatic reply (out of office) is not a bounce", false},
 	{RANK_NOT_BOUNCE, "out of the office", BOUNCE_IGNORE, "auto-reply", "an automatic reply (out of office) is not a bounce", false},
 	{RANK_NOT_BOUNCE, "automatic reply", BOUNCE_IGNORE, "auto-reply", "an automatic reply is not a bounce", false},
@@ -295,7 +299,6 @@ static const struct bounce_rule {
 	{RANK_GONE, "host or domain name not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "mail domain mentioned in email address is unknown", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "recipient address rejected: unknown domain name", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
-	{RANK_GONE, "unroutable address", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "host does not accept mail", BOUNCE_HARD, "no-mail-domain", "the domain accepts no mail", false},
 	{RANK_GONE, "not accepting network messages", BOUNCE_HARD, "no-mail-domain", "the domain accepts no mail", false},
 	{RANK_GONE, "host unknown", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
@@ -314,7 +317,6 @@ static const struct bounce_rule {
 	{RANK_GONE, "domain not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "no such domain", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "domain name not found", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
-	{RANK_GONE, "unrouteable address", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "bad destination system", BOUNCE_HARD, "unknown-domain", "the domain does not exist", false},
 	{RANK_GONE, "null mx", BOUNCE_HARD, "no-mail-domain", "the domain accepts no mail", false},
 	{RANK_GONE, "does not accept mail", BOUNCE_HARD, "no-mail-domain", "the domain accepts no mail", false},
@@ -326,6 +328,12 @@ static const struct bounce_rule {
 	 * unavailable" as the text of any 550, a policy refusal as much as an
 	 * unknown user: only a status code that says gone makes it hard. */
 	{RANK_WEAK, "mailbox unavailable", BOUNCE_SOFT, "unavailable", "the mailbox is unavailable (RFC 5321's generic 550 text: not said to be gone)", false},
+	/* Exim's "Unrouteable address": no router took the address. An
+	 * unknown domain, an unknown user and a router's own trouble all
+	 * give it, and it does not say which: soft, unless a status code
+	 * says the address is gone. */
+	{RANK_WEAK, "unrouteable address", BOUNCE_SOFT, "unroutable", "no router of the receiver took the address (it does not say the address is gone)", false},
+	{RANK_WEAK, "unroutable address", BOUNCE_SOFT, "unroutable", "no router of the receiver took the address (it does not say the address is gone)", false},
 	{RANK_WEAK, "denied", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
 	{RANK_WEAK, "refused", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},
 	{RANK_WEAK, "not allowed", BOUNCE_SOFT, "rejected", "the receiver refused the message", false},

@@ -228,6 +228,8 @@ static void
 read_recipients(struct bounce_ctx *c, const char *text, size_t len, const char *failed_hdr)
 {
 	struct found found[BOUNCE_MAX_RESULTS];
+	struct bounce_rule_match pm;
+	size_t first = len;
 	int n = 0;
 
 	/* Exim's X-Failed-Recipients names them. */
@@ -272,6 +274,23 @@ read_recipients(struct bounce_ctx *c, const char *text, size_t len, const char *
 				n = 1;
 				break;
 			}
+	}
+	/* What the text says before it names anyone speaks for all: "Message
+	 * ... has been frozen.", an auto-reply's opening. Only a message
+	 * that is no bounce is decided so (an ignore row): a failure's
+	 * reason is each recipient's own. */
+	for (int i = 0; i < n; i++)
+		if (found[i].at < first)
+			first = found[i].at;
+	if (n > 1 && first < len && first > 0 && bounce_rules_match(c->lower.s, first, &pm) &&
+	    pm.action == BOUNCE_IGNORE) {
+		for (int i = 0; i < n; i++) {
+			struct bounce_result *r = bounce_verdict_result(c->rep, found[i].addr);
+
+			if (r)
+				bounce_verdict_decide(r, text, first, NULL, false);
+		}
+		return;
 	}
 	for (int i = 0; i < n; i++) {
 		struct bounce_result *r = bounce_verdict_result(c->rep, found[i].addr);
@@ -321,12 +340,43 @@ read_recipients(struct bounce_ctx *c, const char *text, size_t len, const char *
 	}
 }
 
+/*
+ * The entries of Exim's X-Failed-Recipients that are no address we could
+ * have mailed ("someone@somewhere", a domain of one label): reported as
+ * such, so that the recipient the report names is not lost in silence.
+ */
+static void
+failed_unaddressed(struct bounce_ctx *c, const char *hdr)
+{
+	char tok[256], a[ADDR_MAX + 1], why[ERR_LEN];
+
+	while (*hdr) {
+		size_t n = strcspn(hdr, ","), b = 0, e = n;
+
+		while (b < e && isspace((unsigned char)hdr[b]))
+			b++;
+		while (e > b && isspace((unsigned char)hdr[e - 1]))
+			e--;
+		if (e > b && e - b < sizeof(tok)) {
+			memcpy(tok, hdr + b, e - b);
+			tok[e - b] = '\0';
+			if (!bounce_scan_recipient(tok, a, why))
+				(void)bounce_verdict_unaddressed(c->rep, "X-Failed-Recipients", tok, why);
+		}
+		hdr += n;
+		if (*hdr == ',')
+			hdr++;
+	}
+}
+
 void
 bounce_text_parse(struct bounce_ctx *c, const char *text, size_t len, const char *failed_hdr)
 {
 	read_recipients(c, text, len, failed_hdr);
 	for (int i = 0; i < c->rep->n; i++)
 		bounce_verdict_context(c, &c->rep->r[i]);
+	if (failed_hdr)
+		failed_unaddressed(c, failed_hdr);
 	/* A DSN whose only recipient field held no address, and no address
 	 * in its text either: say so. */
 	if (c->rep->n == 0 && c->bad[0])

@@ -1221,3 +1221,101 @@ Test(bounce_rules, a_one_word_no_such_user_code)
 #undef EXIM_SUBJECT
 #undef EXIM_HEAD
 #undef BLOCK_5_0_0
+
+#define EXIM_TEXT_HEAD(failed) "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\n" \
+	"To: bounces+tok@news.example.org\nSubject: Mail delivery failed: returning message to sender\n" \
+	failed "\nThis message was created automatically by mail delivery software.\n\n" \
+	"A message that you sent could not be delivered to one or more of its\n" \
+	"recipients. This is a permanent error. The following address(es) failed:\n\n"
+
+/*
+ * Exim's "Unrouteable address" (no router took the address: an unknown
+ * domain, an unknown user or the router's own trouble) is soft; a status
+ * code that says the address is gone still decides.
+ */
+Test(bounce_rules, unrouteable_is_not_gone)
+{
+	static const struct {
+		const char *msg;
+		enum bounce_action want;
+	} rows[] = {
+		{EXIM_TEXT_HEAD("X-Failed-Recipients: rcpt@example.net\n") "  rcpt@example.net\n    Unrouteable address\n", BOUNCE_SOFT},
+		{EXIM_TEXT_HEAD("") "  rcpt@example.net\n    unroutable address\n", BOUNCE_SOFT},
+		{EXIM_TEXT_HEAD("") "  rcpt@example.net\n    550 5.1.1 Unrouteable address\n", BOUNCE_HARD},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct bounce_report *rep = parse(rows[i].msg);
+		const struct bounce_result *r = result_for(rep, "rcpt@example.net");
+
+		cr_assert_not_null(r, "%zu: no result", i);
+		cr_expect_eq(r->action, rows[i].want, "%zu: %s, not %s (%s)", i, bounce_action_name(r->action),
+			     bounce_action_name(rows[i].want), r->rule);
+		free(rep);
+	}
+}
+
+/* An entry of X-Failed-Recipients that is no address is reported as such
+ * (ignore, with the entry in the evidence), beside those that are. */
+Test(bounce_rules, a_failed_recipient_that_is_no_address)
+{
+	static const struct {
+		const char *msg, *raw;
+		bool rcpt;
+	} rows[] = {
+		{EXIM_TEXT_HEAD("X-Failed-Recipients: someone@somewhere\n") "  someone@somewhere\n", "someone@somewhere", false},
+		{EXIM_TEXT_HEAD("X-Failed-Recipients: rcpt@example.net, local-only\n")
+		 "  rcpt@example.net\n    Unknown user\n  local-only\n", "local-only", true},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct bounce_report *rep = parse(rows[i].msg);
+		bool seen = false;
+
+		for (int j = 0; j < rep->n; j++)
+			if (rep->r[j].recipient[0] == '\0') {
+				cr_expect_eq(rep->r[j].action, BOUNCE_IGNORE, "%zu: %s", i, bounce_action_name(rep->r[j].action));
+				cr_expect(strstr(rep->r[j].evidence, rows[i].raw) != NULL, "%zu: evidence '%s'", i,
+					  rep->r[j].evidence);
+				seen = true;
+			}
+		cr_expect(seen, "%zu: '%s' is not reported", i, rows[i].raw);
+		cr_expect_eq(result_for(rep, "rcpt@example.net") != NULL, rows[i].rcpt, "%zu: the address beside it", i);
+		free(rep);
+	}
+}
+
+/*
+ * What a plain-text report says before it names anyone speaks for all of
+ * them when it says the message is no bounce (a frozen message, still in
+ * the queue); a failure's opening words do not decide for each.
+ */
+Test(bounce_rules, a_frozen_message_notice_is_no_bounce)
+{
+#define NOTICE(opening, after) "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\n" \
+	"To: postmaster@news.example.org\nSubject: Message frozen\n\n" opening "\n" \
+	"The sender is <news@example.org>.\n\n" after "  rcpt@example.net: forced freeze\n"
+	static const struct {
+		const char *msg;
+		enum bounce_action want;
+	} rows[] = {
+		{NOTICE("Message 1abcde-000001-AB has been frozen.", "The following address(es) have yet to be delivered:\n"),
+		 BOUNCE_IGNORE},
+		/* reworded */
+		{NOTICE("This message has been frozen by the administrator.", "These recipients are waiting:\n"), BOUNCE_IGNORE},
+		/* a failure: each recipient's own reason */
+		{NOTICE("This message could not be delivered.", "The following address(es) failed:\n"), BOUNCE_SOFT},
+	};
+#undef NOTICE
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct bounce_report *rep = parse(rows[i].msg);
+		const struct bounce_result *r = result_for(rep, "rcpt@example.net");
+
+		cr_assert_not_null(r, "%zu: no result", i);
+		cr_expect_eq(r->action, rows[i].want, "%zu: %s, not %s (%s)", i, bounce_action_name(r->action),
+			     bounce_action_name(rows[i].want), r->rule);
+		free(rep);
+	}
+}
+#undef EXIM_TEXT_HEAD
