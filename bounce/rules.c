@@ -129,6 +129,11 @@ static const struct bounce_rule {
 	{RANK_BLOCK, "spam", BOUNCE_SOFT, "spam", "the receiver took the message for spam", false},
 	{RANK_BLOCK, "junk mail", BOUNCE_SOFT, "spam", "the receiver took the message for spam", false},
 	{RANK_BLOCK, "unsolicited", BOUNCE_SOFT, "spam", "the receiver took the message for spam", false},
+	/* A sending service that did not try the address because its own
+	 * suppression list holds it: says nothing new of the address. */
+	{RANK_BLOCK, "suppression list", BOUNCE_SOFT, "suppressed", "the sending service did not try the address (its suppression list holds it)", false},
+	{RANK_BLOCK, "address suppressed", BOUNCE_SOFT, "suppressed", "the sending service did not try the address (its suppression list holds it)", false},
+	{RANK_BLOCK, "previously bounced address", BOUNCE_SOFT, "suppressed", "the sending service did not try the address (it bounced before)", false},
 	{RANK_BLOCK, "blacklist", BOUNCE_SOFT, "blocked", "the sender is on a block list", false},
 	{RANK_BLOCK, "blocklist", BOUNCE_SOFT, "blocked", "the sender is on a block list", false},
 	{RANK_BLOCK, "black list", BOUNCE_SOFT, "blocked", "the sender is on a block list", false},

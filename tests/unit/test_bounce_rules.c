@@ -1319,3 +1319,20 @@ Test(bounce_rules, a_frozen_message_notice_is_no_bounce)
 	}
 }
 #undef EXIM_TEXT_HEAD
+
+/* A sending service's own suppression list: it did not try the address,
+ * whatever status it maps that to. */
+Test(bounce_rules, a_senders_suppression_list_is_soft)
+{
+	static const struct row rows[] = {
+		{"on the suppression list", "5.1.1",
+		 "The service did not send the message to this address because it is on the suppression list for your account.",
+		 BOUNCE_SOFT, "suppression list"},
+		{"reworded", "5.1.1", "550 5.1.1 Recipient address suppressed by the sending platform", BOUNCE_SOFT, NULL},
+		{"previously bounced", "5.0.0", "Not delivering to previously bounced address", BOUNCE_SOFT, NULL},
+		/* the receiver's own words still decide */
+		{"a receiver's unknown user", "5.1.1", "550 5.1.1 <rcpt@example.net>: user unknown", BOUNCE_HARD, NULL},
+	};
+
+	check_rows(rows, sizeof(rows) / sizeof(rows[0]));
+}
