@@ -299,6 +299,11 @@ stage_set(struct send_worker *w, const char *stage, int factor)
 	w->last_io = monotonic_seconds();
 }
 
+static const char stage_starttls[] = "the reply to STARTTLS";
+static const char stage_auth[] = "the reply to AUTH";
+static const char stage_quit[] = "the reply to QUIT";
+static const char stage_end[] = "the reply to the end of the message data";
+
 /* The commands libesmtp sends, known by their first bytes. */
 static const struct {
 	const char *verb;
@@ -306,13 +311,13 @@ static const struct {
 } verbs[] = {
 	{"EHLO ", "the reply to EHLO"},
 	{"HELO ", "the reply to HELO"},
-	{"STARTTLS", "the reply to STARTTLS"},
-	{"AUTH ", "the reply to AUTH"},
+	{"STARTTLS", stage_starttls},
+	{"AUTH ", stage_auth},
 	{"MAIL FROM:", "the reply to MAIL FROM"},
 	{"RCPT TO:", "the reply to RCPT TO"},
 	{"DATA", "the reply to DATA"},
 	{"RSET", "the reply to RSET"},
-	{"QUIT", "the reply to QUIT"},
+	{"QUIT", stage_quit},
 };
 
 /*
@@ -327,9 +332,13 @@ monitor_cb(const char *buf, int len, int writing, void *arg)
 	struct send_worker *w = arg;
 
 	if (writing == SMTP_CB_WRITING) {
-		/* Pipelined commands come in one buffer: the last one is the
-		 * one whose reply comes last. */
-		for (const char *p = buf, *end = buf + len; p < end;) {
+		/*
+		 * Pipelined commands come in one buffer: the last one is the
+		 * one whose reply comes last. What is written during AUTH is
+		 * its responses (base64, which could begin as "DATA" does):
+		 * not looked at.
+		 */
+		for (const char *p = buf, *end = buf + len; p < end && !w->in_auth;) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
@@ -338,7 +347,7 @@ monitor_cb(const char *buf, int len, int writing, void *arg)
 
 				if (n >= v && memcmp(p, verbs[i].verb, v) == 0) {
 					stage_set(w, verbs[i].stage, 1);
-					w->in_auth = i == 3;
+					w->in_auth = verbs[i].stage == stage_auth;
 					break;
 				}
 			}
@@ -350,7 +359,7 @@ monitor_cb(const char *buf, int len, int writing, void *arg)
 	if (writing != SMTP_CB_READING)
 		return;
 	w->last_io = monotonic_seconds();
-	if (len >= 3 && w->stage && !strcmp(w->stage, "the reply to STARTTLS") && buf[0] == '2')
+	if (len >= 3 && w->stage == stage_starttls && buf[0] == '2')
 		stage_set(w, "the TLS handshake", 1);
 	if (len >= 3 && w->in_auth && (buf[0] == '4' || buf[0] == '5')) {
 		/* Its first line, as printable ASCII: it goes into an error. */
@@ -397,7 +406,7 @@ message_cb(void **ctx, int *len, void *arg)
 	}
 	if (w->off >= w->msg.len) {
 		/* All handed over: libesmtp writes the end, ".", and waits. */
-		stage_set(w, "the reply to the end of the message data", 2);
+		stage_set(w, stage_end, 2);
 		*len = 0;
 		return NULL;
 	}
@@ -834,7 +843,7 @@ send_batch(struct send_worker *w)
 		mailer_nodelay_leave();
 		stalled = stalled_at(w);
 		if (stalled) {
-			/* A number and a stage of verbs.c's table: it fits. */
+			/* A number and a stage of the verbs table: it fits. */
 			if (fmt(why, sizeof(why), "no answer within %d s ([smtp] timeout), waiting for %s",
 				(int)w->stage_limit, stalled) < 0)
 				why[0] = '\0';
@@ -888,9 +897,9 @@ send_batch(struct send_worker *w)
 		 * One that stalls after doing some work may be loaded: go on.
 		 * A stall at QUIT costs nothing: everything is on record.
 		 */
-		if (stalled && strcmp(stalled, "the reply to QUIT") != 0) {
-			const char *twice = strcmp(stalled, "the reply to the end of the message data") ?
-					    "" : "; the message in flight may arrive twice";
+		if (stalled && stalled != stage_quit) {
+			const char *twice = stalled == stage_end ?
+					    "; the message in flight may arrive twice" : "";
 
 			if (settled == 0) {
 				run_fatal(run, "the SMTP server %s: %s%s", run->hostport, why, twice);
