@@ -106,6 +106,7 @@ static const struct ckey config_keys[] = {
 	{"smtp", "connections", C_INT, O(smtp.connections), CONFIG_WORD_MAX, 1, 64},
 	{"smtp", "rate", C_INT, O(smtp.rate), CONFIG_WORD_MAX, 0, 1000000},
 	{"smtp", "helo", C_DOMAIN, O(smtp.helo), ADDR_DOMAIN_MAX, 0, 0},
+	{"smtp", "timeout", C_INT, O(smtp.timeout), CONFIG_WORD_MAX, 1, 3600},
 	{"bounce", "domain", C_DOMAIN, O(bounce.domain), CONFIG_BOUNCE_DOMAIN_MAX, 0, 0},
 	{"bounce", "soft_threshold", C_INT, O(bounce.soft_threshold), CONFIG_WORD_MAX, 1, 1000},
 	{"bounce", "soft_window_days", C_INT, O(bounce.soft_window_days), CONFIG_WORD_MAX, 1, 3650},
@@ -197,6 +198,7 @@ config_defaults(struct config *cfg)
 	cfg->smtp.tls = TLS_OFF;
 	cfg->smtp.connections = 4;
 	cfg->smtp.rate = 0;
+	cfg->smtp.timeout = 60;
 	set_str(&cfg->bounce.domain, "example.org");
 	set_str(&cfg->bounce.keep, CONFIG_STATE_DIR "/keep");
 	cfg->bounce.soft_threshold = 5;

@@ -244,6 +244,7 @@ struct config {
 		int connections;
 		int rate;
 		char *helo;		/* the EHLO name, NULL: config_helo() finds one */
+		int timeout;		/* seconds to wait for each reply (twice for the end of data) */
 	} smtp;
 	struct {
 		char *domain;

@@ -18,6 +18,12 @@
  *   only when lib/status.c says the address is gone;
  * - a lost connection: reconnect and go on; a server that cannot be
  *   reached: stop with host:port named, nothing recorded wrongly;
+ * - a relay silent for [smtp] timeout seconds (twice that for the reply to
+ *   the end of the data, where a timeout may send the message twice: RFC
+ *   5321 4.5.3.2.6) ends its session: reconnect and go on if the session
+ *   got something done, else stop, naming the relay and what it did not
+ *   answer; the recipients not accepted stay pending for the next run;
+ * - a relay that refuses our AUTH: stop, with its reply, nothing sent;
  * - with tls = required, a certificate that does not verify, or does not
  *   name [smtp] host (its IP entries when host is an IP address): stop,
  *   saying which and what the certificate names, without a retry.
@@ -109,6 +115,17 @@ struct send_worker {
 	size_t off;
 	bool connected, tls_missing;
 	bool queued;		/* under run->q_mu: an accepted message is unrecorded */
+	/*
+	 * What the session waits for, and since when (monitor_cb, message_cb,
+	 * the connect event): a session that ends with the relay silent for
+	 * [smtp] timeout names the stage it stalled at. Never a credential or
+	 * an address: commands are known by their verb only.
+	 */
+	const char *stage;
+	double stage_limit;	/* the seconds libesmtp waits at this stage */
+	double last_io;		/* monotonic seconds of the last byte either way */
+	bool in_auth;		/* AUTH sent, its outcome not read yet */
+	char auth_refused[160];	/* the relay's refusal of AUTH, printable, or "" */
 	struct item items[BATCH_MAX];
 	int n;
 	pthread_t thread;
@@ -273,6 +290,93 @@ wait_recorded(struct send_worker *w)
 	}
 }
 
+/* What the session now waits for, for @factor times [smtp] timeout. */
+static void
+stage_set(struct send_worker *w, const char *stage, int factor)
+{
+	w->stage = stage;
+	w->stage_limit = (double)factor * w->run->o->cfg->smtp.timeout;
+	w->last_io = monotonic_seconds();
+}
+
+static const char stage_starttls[] = "the reply to STARTTLS";
+static const char stage_auth[] = "the reply to AUTH";
+static const char stage_quit[] = "the reply to QUIT";
+static const char stage_end[] = "the reply to the end of the message data";
+
+/* The commands libesmtp sends, known by their first bytes. */
+static const struct {
+	const char *verb;
+	const char *stage;
+} verbs[] = {
+	{"EHLO ", "the reply to EHLO"},
+	{"HELO ", "the reply to HELO"},
+	{"STARTTLS", stage_starttls},
+	{"AUTH ", stage_auth},
+	{"MAIL FROM:", "the reply to MAIL FROM"},
+	{"RCPT TO:", "the reply to RCPT TO"},
+	{"DATA", "the reply to DATA"},
+	{"RSET", "the reply to RSET"},
+	{"QUIT", stage_quit},
+};
+
+/*
+ * libesmtp's protocol monitor: every command written and reply read,
+ * outside the message data. Keeps the stage (the last command's verb;
+ * a line that is no command, such as an AUTH response, is not looked
+ * at further) and the relay's answer to AUTH.
+ */
+static void
+monitor_cb(const char *buf, int len, int writing, void *arg)
+{
+	struct send_worker *w = arg;
+
+	if (writing == SMTP_CB_WRITING) {
+		/*
+		 * Pipelined commands come in one buffer: the last one is the
+		 * one whose reply comes last. What is written during AUTH is
+		 * its responses (base64, which could begin as "DATA" does):
+		 * not looked at.
+		 */
+		for (const char *p = buf, *end = buf + len; p < end && !w->in_auth;) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+			for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+				size_t v = strlen(verbs[i].verb);
+
+				if (n >= v && memcmp(p, verbs[i].verb, v) == 0) {
+					stage_set(w, verbs[i].stage, 1);
+					w->in_auth = verbs[i].stage == stage_auth;
+					break;
+				}
+			}
+			p = nl ? nl + 1 : end;
+		}
+		w->last_io = monotonic_seconds();
+		return;
+	}
+	if (writing != SMTP_CB_READING)
+		return;
+	w->last_io = monotonic_seconds();
+	if (len >= 3 && w->stage == stage_starttls && buf[0] == '2')
+		stage_set(w, "the TLS handshake", 1);
+	if (len >= 3 && w->in_auth && (buf[0] == '4' || buf[0] == '5')) {
+		/* Its first line, as printable ASCII: it goes into an error. */
+		if (w->auth_refused[0] == '\0') {
+			size_t i;
+
+			for (i = 0; i < (size_t)len && i + 1 < sizeof(w->auth_refused) &&
+				    buf[i] != '\r' && buf[i] != '\n'; i++)
+				w->auth_refused[i] = buf[i] >= ' ' && buf[i] < 0x7f ? buf[i] : '?';
+			w->auth_refused[i] = '\0';
+		}
+		w->in_auth = false;
+	} else if (len >= 3 && w->in_auth && buf[0] == '2') {
+		w->in_auth = false;
+	}
+}
+
 /* libesmtp reads each message through this; a NULL @len rewinds. */
 static const char *
 message_cb(void **ctx, int *len, void *arg)
@@ -297,9 +401,12 @@ message_cb(void **ctx, int *len, void *arg)
 		 * before this one's data goes out. */
 		wait_recorded(w);
 		w->off = 0;
+		stage_set(w, "the relay to take the message data", 1);
 		return NULL;
 	}
 	if (w->off >= w->msg.len) {
+		/* All handed over: libesmtp writes the end, ".", and waits. */
+		stage_set(w, stage_end, 2);
 		*len = 0;
 		return NULL;
 	}
@@ -493,6 +600,7 @@ event_cb(smtp_session_t session, int event, void *arg, ...)
 	switch (event) {
 	case SMTP_EV_CONNECT:
 		w->connected = true;
+		stage_set(w, "its greeting", 1);
 		pthread_mutex_lock(&run->mu);
 		run->ever_connected = true;
 		pthread_mutex_unlock(&run->mu);
@@ -632,6 +740,7 @@ new_session(struct send_worker *w, auth_context_t *auth)
 {
 	struct send_run *run = w->run;
 	const struct config *cfg = run->o->cfg;
+	long ms = 1000L * cfg->smtp.timeout;	/* 1 to 3600 s (lib/config.c) */
 	smtp_session_t s = smtp_create_session();
 	static const enum starttls_option modes[] = {
 		[TLS_OFF] = Starttls_DISABLED,
@@ -650,11 +759,20 @@ new_session(struct send_worker *w, auth_context_t *auth)
 	smtp_starttls_enable(s, modes[cfg->smtp.tls]);
 	if (run->tls)
 		smtp_starttls_set_ctx(s, run->tls);
-	smtp_set_timeout(s, Timeout_GREETING | Timeout_OVERRIDE_RFC2822_MINIMUM, 60);
-	smtp_set_timeout(s, Timeout_ENVELOPE | Timeout_OVERRIDE_RFC2822_MINIMUM, 60);
-	smtp_set_timeout(s, Timeout_DATA | Timeout_OVERRIDE_RFC2822_MINIMUM, 60);
-	smtp_set_timeout(s, Timeout_TRANSFER | Timeout_OVERRIDE_RFC2822_MINIMUM, 60);
-	smtp_set_timeout(s, Timeout_DATA2 | Timeout_OVERRIDE_RFC2822_MINIMUM, 120);
+	/*
+	 * libesmtp 1.1 counts milliseconds, whatever its comment says (it
+	 * raises anything under 1000 to 1000): seconds here made every wait
+	 * 1 s. Each is a wait for one reply, or for the relay to take one
+	 * buffer of data; the reply to the end of the data gets twice as
+	 * long, as RFC 5321 4.5.3.2 gives it twice the others' (10 minutes to
+	 * 5): the relay delivers then, and giving up sends the message again.
+	 */
+	smtp_set_timeout(s, Timeout_GREETING | Timeout_OVERRIDE_RFC2822_MINIMUM, ms);
+	smtp_set_timeout(s, Timeout_ENVELOPE | Timeout_OVERRIDE_RFC2822_MINIMUM, ms);
+	smtp_set_timeout(s, Timeout_DATA | Timeout_OVERRIDE_RFC2822_MINIMUM, ms);
+	smtp_set_timeout(s, Timeout_TRANSFER | Timeout_OVERRIDE_RFC2822_MINIMUM, ms);
+	smtp_set_timeout(s, Timeout_DATA2 | Timeout_OVERRIDE_RFC2822_MINIMUM, 2 * ms);
+	smtp_set_monitorcb(s, monitor_cb, w, 0);
 	*auth = NULL;
 	if (run->user[0]) {
 		*auth = auth_create_context();
@@ -663,6 +781,22 @@ new_session(struct send_worker *w, auth_context_t *auth)
 		smtp_auth_set_context(s, *auth);
 	}
 	return s;
+}
+
+/*
+ * The stage at which the relay stalled, when the session just ended after
+ * a silence as long as libesmtp waits there; NULL when it did not (it
+ * ended, or the connection was dropped, in time).
+ */
+static const char *
+stalled_at(const struct send_worker *w)
+{
+	if (w->stage == NULL || !w->connected)
+		return NULL;
+	/* poll() never returns early; 50 ms spare for the clocks' steps. */
+	if (monotonic_seconds() - w->last_io + 0.05 < w->stage_limit)
+		return NULL;
+	return w->stage;
 }
 
 /* Sends the batch, reconnecting while sessions get something done. */
@@ -676,7 +810,8 @@ send_batch(struct send_worker *w)
 		smtp_session_t s;
 		auth_context_t auth;
 		int due = 0, settled = 0, ok;
-		char why[128];
+		const char *stalled;
+		char why[200];
 
 		if (run->stop)
 			return;
@@ -699,12 +834,20 @@ send_batch(struct send_worker *w)
 				auth_destroy_context(auth);
 			return;
 		}
-		w->connected = w->tls_missing = false;
+		w->connected = w->tls_missing = w->in_auth = false;
+		w->auth_refused[0] = '\0';
+		w->stage = NULL;
 		w->composed = NULL;
 		mailer_nodelay_enter();
 		ok = smtp_start_session(s);
 		mailer_nodelay_leave();
-		if (!ok) {
+		stalled = stalled_at(w);
+		if (stalled) {
+			/* A number and a stage of the verbs table: it fits. */
+			if (fmt(why, sizeof(why), "no answer within %d s ([smtp] timeout), waiting for %s",
+				(int)w->stage_limit, stalled) < 0)
+				why[0] = '\0';
+		} else if (!ok) {
 			smtp_strerror(smtp_errno(), why, sizeof(why));
 		} else {
 			const smtp_status_t *st = smtp_message_transfer_status(w->items[0].msg);
@@ -718,7 +861,10 @@ send_batch(struct send_worker *w)
 		for (int i = 0; i < w->n; i++) {
 			struct item *it = &w->items[i];
 
-			if (it->state == SEND_DUE && it->msg) {
+			/* After a refused AUTH libesmtp goes on without it, and
+			 * the relay's refusals of MAIL (530) say nothing about
+			 * the recipients: they stay due. */
+			if (it->state == SEND_DUE && it->msg && !w->auth_refused[0]) {
 				settle(w, it);
 				if (it->state != SEND_DUE)
 					settled++;
@@ -737,6 +883,29 @@ send_batch(struct send_worker *w)
 			run_fatal(run, "%s does not offer STARTTLS (tls = required): nothing sent",
 				  run->hostport);
 			return;
+		}
+		if (w->auth_refused[0]) {
+			run_fatal(run, "the SMTP server %s refused our AUTH ([smtp] username and "
+				  "password_file): %s", run->hostport, w->auth_refused);
+			return;
+		}
+		/*
+		 * A relay silent for the whole timeout in a session that got
+		 * nothing done stops the run: the next session would wait as
+		 * long again, and RECONNECTS of them would be minutes of
+		 * silence. Those not accepted stay pending for the next run.
+		 * One that stalls after doing some work may be loaded: go on.
+		 * A stall at QUIT costs nothing: everything is on record.
+		 */
+		if (stalled && stalled != stage_quit) {
+			const char *twice = stalled == stage_end ?
+					    "; the message in flight may arrive twice" : "";
+
+			if (settled == 0) {
+				run_fatal(run, "the SMTP server %s: %s%s", run->hostport, why, twice);
+				return;
+			}
+			log_warn("the SMTP server %s: %s%s; reconnecting", run->hostport, why, twice);
 		}
 		/* Messages built already (serve's confirmation mails) do not wait
 		 * for a relay that went away: they have their own back-off, and

@@ -152,6 +152,8 @@ conf_case "empty int" "smtp" "port =" "port: "
 conf_case "port 0 out of range" "smtp" "port = 0" "port: .*out of range"
 conf_case "port 70000 out of range" "smtp" "port = 70000" "port: .*out of range"
 conf_case "connections 65 out of range" "smtp" "connections = 65" "connections: .*out of range"
+conf_case "smtp timeout 0 out of range" "smtp" "timeout = 0" "timeout: .*out of range"
+conf_case "smtp timeout 3601 out of range" "smtp" "timeout = 3601" "timeout: .*out of range"
 conf_case "int beyond long" "smtp" "rate = 99999999999999999999999" "rate: "
 conf_case "negative retention" "retention" "months_without_purchase = -1" "months_without_purchase: .*out of range"
 conf_case "bad tls" "smtp" "tls = maybe" "tls: .*maybe"
@@ -242,6 +244,7 @@ tls = required
 username =
 connections = 64
 rate = 0
+timeout = 3600
 
 [bounce]
 domain = example.org

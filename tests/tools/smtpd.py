@@ -11,8 +11,15 @@ from 1, counted at its first DATA), and can misbehave on purpose.
                                             as "451 4.3.0 later" or "421 4.3.2 bye"
                                             (the connection is then closed), or
                                             "close" (close before answering: the
-                                            message is in flight)
+                                            message is in flight), or "stall"
+                                            (never answer it: a stalled relay)
            [--delay SECONDS]                wait before answering each DATA
+           [--reply-delay SECONDS]          wait before every reply, the greeting
+                                            included (a slow relay: a milter, a
+                                            content filter, a loaded server)
+           [--stall greeting|data-end]      never send the greeting, or never
+                                            answer the end of any message's data
+                                            (the connection stays open)
 
 Prints "ready" on stdout when it listens. Test data only: addresses are
 written to the log in clear.
@@ -28,7 +35,30 @@ import threading
 import time
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+STALL = 3600  # seconds a stalled reply waits: longer than any test
+
+
+class SlowSMTP(SMTP):
+    """aiosmtpd's server, with --reply-delay before each reply and
+    --stall greeting (one per connection: its first reply)."""
+    reply_delay = 0.0
+    stall_greeting = False
+
+    async def push(self, status):
+        first = not getattr(self, "greeted", False)
+        self.greeted = True
+        if first and self.stall_greeting:
+            await asyncio.sleep(STALL)
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
+        await super().push(status)
+
+
+class SlowController(Controller):
+    def factory(self):
+        return SlowSMTP(self.handler, **self.SMTP_kwargs)
 
 
 class Handler:
@@ -46,6 +76,7 @@ class Handler:
             n, action = d.split("=", 1)
             self.data_rules[int(n)] = action
         self.delay = args.delay
+        self.stall_data_end = args.stall == "data-end"
         self.lock = threading.Lock()
         self.ndata = 0
         self.nsaved = 0
@@ -71,6 +102,8 @@ class Handler:
         if self.delay:
             await asyncio.sleep(self.delay)
         action = self.data_rules.get(n)
+        if action == "stall" or self.stall_data_end:
+            await asyncio.sleep(STALL)  # the client gives up first
         if action == "close":
             server.transport.close()
             return "421 4.3.2 closing"  # never reaches the client
@@ -103,6 +136,8 @@ def main():
     ap.add_argument("--rcpt", action="append", default=[])
     ap.add_argument("--data", action="append", default=[])
     ap.add_argument("--delay", type=float, default=0)
+    ap.add_argument("--reply-delay", type=float, default=0)
+    ap.add_argument("--stall", choices=["greeting", "data-end"])
     args = ap.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     kw = {}
@@ -116,11 +151,17 @@ def main():
         def authenticator(server, session, envelope, mechanism, auth_data):
             ok = isinstance(auth_data, LoginPassword) and \
                 auth_data.login.decode() == user and auth_data.password.decode() == pw
-            return AuthResult(success=ok)
+            # handled=False: aiosmtpd answers a refusal (535) itself. Its
+            # default (handled=True) means "the reply was sent already", so
+            # a wrong password got no answer at all and the client waited
+            # for one until its timeout.
+            return AuthResult(success=ok, handled=False)
         kw["authenticator"] = authenticator
         kw["auth_required"] = True
         kw["auth_require_tls"] = False
-    ctl = Controller(Handler(args), hostname="127.0.0.1", port=args.port,
+    SlowSMTP.reply_delay = args.reply_delay
+    SlowSMTP.stall_greeting = args.stall == "greeting"
+    ctl = SlowController(Handler(args), hostname="127.0.0.1", port=args.port,
                      server_hostname="127.0.0.1", data_size_limit=0, **kw)
     ctl.start()
     print("ready", flush=True)
