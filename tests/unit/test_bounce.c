@@ -191,6 +191,19 @@ static const struct want cases[] = {
 	{"mail to the unsubscribe address", "From: Reader <reader@example.net>\nTo: unsubscribe+tok@news.example.org\n"
 	 "Subject: unsubscribe\n\n",
 	 "unsubscribe", "reader@example.net", BOUNCE_UNSUBSCRIBE, ""},
+	/* The top-level fields read outside GMime (bounce/parse.c split_top()):
+	 * decoded as GMime decodes them, over CRLF; a header block with a line
+	 * GMime reads past, and one that runs to the end, read by GMime. */
+	{"out of office in an encoded, folded Subject",
+	 "From: Reader <reader@example.net>\r\nTo: news@example.org\r\n"
+	 "Subject: =?utf-8?q?Out_of?=\r\n =?utf-8?q?_Office?=: news\r\n\r\nI am away.\r\n",
+	 "auto-reply", "reader@example.net", BOUNCE_IGNORE, ""},
+	{"out of office after a line that is no field", "From: Reader <reader@example.net>\nTo: news@example.org\n"
+	 "not a header line\nSubject: Out of Office\nAuto-Submitted: auto-replied\n\nI am away.\n",
+	 "auto-reply", "reader@example.net", BOUNCE_IGNORE, ""},
+	{"a header block with no body", "From: MAILER-DAEMON@mx.example.org\nTo: bounces+tok@news.example.org\n"
+	 "Subject: Undelivered Mail\nX-Failed-Recipients: gone@example.net",
+	 "text", "gone@example.net", BOUNCE_SOFT, ""},
 	{"not a bounce", "From: friend@example.net\nTo: news@example.org\nSubject: hello\n\n"
 	 "Your list is nice. user unknown, mailbox full, 550 5.1.1.\n",
 	 "none", NULL, BOUNCE_IGNORE, ""},
