@@ -182,20 +182,54 @@ parse_in_place(GMimeParser *parser, GMimeStream *empty, const char *data, size_t
 	return obj;
 }
 
+/*
+ * Appends @content, in base64 or quoted-printable, decoded by GMime's own
+ * decoder (g_mime_encoding_step(), as the basic filter of
+ * g_mime_data_wrapper_write_to_stream() runs it), up to MAX_TEXT bytes:
+ * no stream or filter objects are made for it.
+ */
+static void
+decode_onto(GMimeDataWrapper *content, GMimeContentEncoding encoding, struct buf *out)
+{
+	GMimeStream *src = g_mime_data_wrapper_get_stream(content);
+	size_t before = out->len;
+	GMimeEncoding dec;
+	char tmp[4096];
+	ssize_t n;
+
+	if (src == NULL || g_mime_stream_reset(src) < 0)
+		return;
+	g_mime_encoding_init_decode(&dec, encoding);
+	while ((n = g_mime_stream_read(src, tmp, sizeof(tmp))) > 0) {
+		buf_reserve(out, g_mime_encoding_outlen(&dec, (size_t)n));
+		out->len += g_mime_encoding_step(&dec, tmp, (size_t)n, out->s + out->len);
+	}
+	buf_reserve(out, g_mime_encoding_outlen(&dec, 0));
+	out->len += g_mime_encoding_flush(&dec, tmp, 0, out->s + out->len);
+	if (out->len - before > MAX_TEXT)
+		out->len = before + MAX_TEXT;
+	out->s[out->len] = '\0';
+}
+
 static void
 append_part(GMimePart *part, struct buf *out)
 {
 	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	GMimeContentEncoding encoding;
 	GMimeStream *mem;
 	GByteArray *ba;
 
 	if (content == NULL)
 		return;
-	switch (g_mime_data_wrapper_get_encoding(content)) {
+	switch ((encoding = g_mime_data_wrapper_get_encoding(content))) {
 	case GMIME_CONTENT_ENCODING_BASE64:
 	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+		if (out->len < MAX_TEXT)
+			decode_onto(content, encoding, out);
+		buf_adds(out, "\n\n");
+		return;
 	case GMIME_CONTENT_ENCODING_UUENCODE:
-		break;
+		break;	/* its "begin" line is the filter's to find */
 	default: {
 		/* Not encoded: read the part's own stream, no streams built. */
 		GMimeStream *src = g_mime_data_wrapper_get_stream(content);
