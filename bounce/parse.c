@@ -147,7 +147,8 @@ struct bounce_parser {
 	size_t nfields, fieldcap;
 	GMimeParser *parser;
 	GMimeParser *inner;	/* for a returned message (returned_message()) */
-	GMimeStream *empty;	/* given to a parser between messages */
+	GMimeStream *stream;	/* parser's, over the bytes it parses (parse_in_place()) */
+	GMimeStream *inner_stream;	/* inner's */
 	struct buf human, html, status, feedback, returned, lower;
 	struct buf raw;		/* a returned message's bytes */
 	struct buf nested;	/* those of a forwarded report, while it is walked */
@@ -155,26 +156,25 @@ struct bounce_parser {
 
 /*
  * GMime's part for @len bytes at @data, read in place (no copy: GMime only
- * reads them), or NULL when not even a header could be read. The array
- * *@bytes is freed, without its data, once the part is gone.
+ * reads them) by @parser through its own @stream, which is pointed at them
+ * (a stream per parser, kept from message to message: a part's substreams
+ * hold the bytes, not the stream), or NULL when not even a header could be
+ * read. The array *@bytes is freed, without its data, once the part is
+ * gone; the stream is not read again before it is pointed at other bytes.
  */
 static GMimeObject *
-parse_in_place(GMimeParser *parser, GMimeStream *empty, const char *data, size_t len, GByteArray **bytes)
+parse_in_place(GMimeParser *parser, GMimeStream *stream, const char *data, size_t len, GByteArray **bytes)
 {
-	GMimeStream *stream;
 	GMimeObject *obj;
 
 	*bytes = g_byte_array_new_take((guint8 *)(uintptr_t)data, len);
-	stream = g_mime_stream_mem_new_with_byte_array(*bytes);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+	/* Not the stream's to free (set_byte_array: no owner), at position 0. */
+	g_mime_stream_mem_set_byte_array(GMIME_STREAM_MEM(stream), *bytes);
 	g_mime_parser_init_with_stream(parser, stream);
-	g_object_unref(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
 	/* A part, not a message: its headers and body, without the message
 	 * object's address lists (nothing here reads them). */
 	obj = g_mime_parser_construct_part(parser, NULL);
-	/* The parser lets go of the stream: only the part holds it now. */
-	g_mime_parser_init_with_stream(parser, empty);
 	if (obj == NULL) {
 		g_byte_array_free(*bytes, FALSE);
 		*bytes = NULL;
@@ -415,7 +415,7 @@ forwarded_report(struct bounce_ctx *c, struct bounce_parser *bp, GMimeStream *sr
 	 * need to ask GMime (a media type is never encoded). */
 	if (!has_report(bp->raw.s, hend))
 		return false;
-	obj = parse_in_place(bp->inner, bp->empty, bp->raw.s, hend, &bytes);
+	obj = parse_in_place(bp->inner, bp->inner_stream, bp->raw.s, hend, &bytes);
 	if (obj == NULL)
 		return false;
 	ct = g_mime_object_get_content_type(obj);
@@ -430,7 +430,7 @@ forwarded_report(struct bounce_ctx *c, struct bounce_parser *bp, GMimeStream *sr
 	keep = bp->nested;
 	bp->nested = bp->raw;
 	bp->raw = keep;
-	if ((obj = parse_in_place(bp->inner, bp->empty, bp->nested.s, bp->nested.len, &bytes)) == NULL) {
+	if ((obj = parse_in_place(bp->inner, bp->inner_stream, bp->nested.s, bp->nested.len, &bytes)) == NULL) {
 		bp->raw = bp->nested;
 		bp->nested = keep;
 		return false;
@@ -1033,9 +1033,10 @@ bounce_parser_new(void)
 	buf_init(&bp->fieldtext);
 	bp->parser = g_mime_parser_new();
 	bp->inner = g_mime_parser_new();
-	bp->empty = g_mime_stream_mem_new();
-	g_mime_parser_init_with_stream(bp->parser, bp->empty);
-	g_mime_parser_init_with_stream(bp->inner, bp->empty);
+	bp->stream = g_mime_stream_mem_new();
+	bp->inner_stream = g_mime_stream_mem_new();
+	g_mime_parser_init_with_stream(bp->parser, bp->stream);
+	g_mime_parser_init_with_stream(bp->inner, bp->inner_stream);
 	buf_init(&bp->raw);
 	buf_init(&bp->nested);
 	buf_init(&bp->human);
@@ -1058,7 +1059,8 @@ bounce_parser_free(struct bounce_parser *bp)
 	free(bp->fields);
 	g_object_unref(bp->parser);
 	g_object_unref(bp->inner);
-	g_object_unref(bp->empty);
+	g_object_unref(bp->stream);
+	g_object_unref(bp->inner_stream);
 	buf_free(&bp->raw);
 	buf_free(&bp->nested);
 	buf_free(&bp->human);
@@ -1213,7 +1215,7 @@ bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const 
 		data = bp->top.s;
 		len = bp->top.len;
 	}
-	if ((msg = parse_in_place(bp->parser, bp->empty, data, len, &bytes)) == NULL)
+	if ((msg = parse_in_place(bp->parser, bp->stream, data, len, &bytes)) == NULL)
 		return errf(err, "not a mail message: no header could be read");
 	if (!own)
 		fields_from(bp, msg);
