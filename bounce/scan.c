@@ -388,10 +388,19 @@ bounce_scan_field(const char *s, size_t len, size_t *pos, struct bounce_field *f
 		for (;;) {
 			while (v < s + e && (*v == ' ' || *v == '\t'))
 				v++;
+			/* Span by span up to a CR (memchr, memcpy), not byte by
+			 * byte: a CR is dropped and takes no room. */
 			while (v < s + e && vlen < sizeof(f->value) - 1) {
-				if (*v != '\r')
-					f->value[vlen++] = *v;
-				v++;
+				size_t n = (size_t)(s + e - v), room = sizeof(f->value) - 1 - vlen;
+				const char *cr;
+
+				if (n > room)
+					n = room;
+				if ((cr = memchr(v, '\r', n)) != NULL)
+					n = (size_t)(cr - v);
+				memcpy(f->value + vlen, v, n);
+				vlen += n;
+				v += n + (cr != NULL);
 			}
 			i = e + 1;
 			if (i < len && (s[i] == ' ' || s[i] == '\t')) {

@@ -242,6 +242,32 @@ Test(bounce, formats)
 	}
 }
 
+/* A report over CRLF with a folded field: its value unfolded, the CRs
+ * dropped (bounce_scan_field), as the evidence and the rule show. */
+Test(bounce, crlf_folded_report_field)
+{
+	static const char msg[] =
+		"From: MAILER-DAEMON@mx.example.org\r\nTo: bounces+tok@news.example.org\r\n"
+		"Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
+		"--B\r\nContent-Type: text/plain\r\n\r\nThe mail system\r\n\r\n"
+		"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n"
+		"Final-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+		"Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>:\r\n\tRecipient address rejected: User\r\n"
+		" unknown\r\n\r\n--B--\r\n";
+	struct bounce_report *rep = malloc(sizeof(*rep));
+	char err[ERR_LEN] = "";
+
+	cr_assert_not_null(rep);
+	cr_assert_eq(bounce_parse(msg, sizeof(msg) - 1, NULL, rep, err), 0, "%s", err);
+	cr_assert_eq(rep->n, 1);
+	cr_expect_str_eq(rep->r[0].evidence, "550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown");
+	cr_expect_eq(rep->r[0].action, BOUNCE_HARD);
+	/* The phrase across the fold is read as one. */
+	cr_expect_not_null(strstr(rep->r[0].rule, "\"user unknown\""), "rule: %s", rep->r[0].rule);
+	free(rep);
+}
+
 Test(bounce, two_recipients_two_verdicts)
 {
 	static const char msg[] = DSN_HEAD
