@@ -204,6 +204,15 @@ static const struct want cases[] = {
 	{"a header block with no body", "From: MAILER-DAEMON@mx.example.org\nTo: bounces+tok@news.example.org\n"
 	 "Subject: Undelivered Mail\nX-Failed-Recipients: gone@example.net",
 	 "text", "gone@example.net", BOUNCE_SOFT, ""},
+	/* After a marker (bounce/text.c), the quoted returned message is not
+	 * the bounce: the address it names is no recipient. */
+	{"a returned message quoted after a marker", "From: MAILER-DAEMON@mx.example.org\n"
+	 "To: bounces+tok@news.example.org\nSubject: Undelivered Mail\n\n"
+	 "This message could not be delivered to the following recipient.\n\n"
+	 "<gone@example.net>: 550 5.1.1 user unknown\n\n------ Original message follows ------\n\n"
+	 "From: news@example.org\nTo: other@example.com\nSubject: news\n\n"
+	 "Hello, other@example.com: your mailbox is full, we hear.\n",
+	 "text", "gone@example.net", BOUNCE_HARD, "5.1.1"},
 	{"not a bounce", "From: friend@example.net\nTo: news@example.org\nSubject: hello\n\n"
 	 "Your list is nice. user unknown, mailbox full, 550 5.1.1.\n",
 	 "none", NULL, BOUNCE_IGNORE, ""},
