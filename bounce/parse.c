@@ -76,6 +76,14 @@ gmime_start(void)
 #ifdef HAVE_LSAN
 	__lsan_enable();
 #endif
+	/* The phrase table's index (rules.c, built on first use) is built
+	 * now: bounce_run() calls this before it forks its parsing
+	 * processes, which then share it instead of each building it. */
+	{
+		struct bounce_rule_match m;
+
+		(void)bounce_rules_match("", 0, &m);
+	}
 }
 
 void
@@ -136,6 +144,7 @@ add_target(struct bounce_report *rep, const char *value)
  */
 struct top_field {
 	size_t name, raw;	/* offsets in bounce_parser.fieldtext */
+	size_t nlen;		/* the name's length */
 	char *value;		/* g_mime_utils_header_decode_text(), or NULL: g_free() */
 };
 
@@ -667,11 +676,11 @@ kept_header(const char *name, size_t n)
 	return false;
 }
 
-/* A header asked of the top level must be one that is parsed. */
+/* A header asked of the top level (@n bytes) must be one that is parsed. */
 static void
-check_kept(const char *name)
+check_kept(const char *name, size_t n)
 {
-	if (!kept_header(name, strlen(name)))
+	if (!kept_header(name, n))
 		fatal("bounce: header %s is read but not parsed: add it to kept_headers (bounce/parse.c)", name);
 }
 
@@ -679,9 +688,11 @@ check_kept(const char *name)
 static struct top_field *
 top_field(struct bounce_parser *bp, const char *name)
 {
-	check_kept(name);
+	size_t n = strlen(name);
+
+	check_kept(name, n);
 	for (size_t i = 0; i < bp->nfields; i++)
-		if (strcasecmp(bp->fieldtext.s + bp->fields[i].name, name) == 0)
+		if (bp->fields[i].nlen == n && strncasecmp(bp->fieldtext.s + bp->fields[i].name, name, n) == 0)
 			return &bp->fields[i];
 	return NULL;
 }
@@ -997,6 +1008,7 @@ add_field(struct bounce_parser *bp, const char *name, size_t nlen, const char *r
 	}
 	f = &bp->fields[bp->nfields++];
 	f->value = NULL;
+	f->nlen = nlen;
 	f->name = bp->fieldtext.len;
 	buf_add(&bp->fieldtext, name, nlen);
 	buf_addc(&bp->fieldtext, '\0');
