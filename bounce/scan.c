@@ -61,13 +61,13 @@ void
 bounce_scan_evidence(const char *text, size_t len, size_t at, char out[BOUNCE_EVIDENCE_MAX + 1])
 {
 	size_t b = at, e = at, n = 0;
+	const char *nl;
 
 	if (at > len)
 		at = b = e = len;
-	while (b > 0 && text[b - 1] != '\n')
-		b--;
-	while (e < len && text[e] != '\n')
-		e++;
+	/* The line's start and end by memrchr and memchr, not byte by byte. */
+	b = (nl = memrchr(text, '\n', b)) != NULL ? (size_t)(nl - text) + 1 : 0;
+	e = (nl = memchr(text + e, '\n', len - e)) != NULL ? (size_t)(nl - text) : len;
 	while (b < e && isspace((unsigned char)text[b]))
 		b++;
 	for (size_t i = b; i < e && n < BOUNCE_EVIDENCE_MAX; i++) {
