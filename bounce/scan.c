@@ -64,7 +64,7 @@ bounce_scan_evidence(const char *text, size_t len, size_t at, char out[BOUNCE_EV
 	const char *nl;
 
 	if (at > len)
-		at = b = e = len;
+		b = e = len;
 	/* The line's start and end by memrchr and memchr, not byte by byte. */
 	b = (nl = memrchr(text, '\n', b)) != NULL ? (size_t)(nl - text) + 1 : 0;
 	e = (nl = memchr(text + e, '\n', len - e)) != NULL ? (size_t)(nl - text) : len;
