@@ -31,6 +31,12 @@ BUILD    = build/fuzz
 CC       = clang
 OPT      = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 endif
+# bounce/ and what it scans with (lib/) are the hot path of 'newsletter
+# bounce' over many files (bench/bounce): -O3 there, in the release build,
+# is 1.3 % fewer instructions over tests/bounce/*/messages.
+ifeq ($(SANITIZE)$(FUZZ),)
+HOT_OPT  = -O3
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  += -std=c17 $(WARN) $(OPT) $(PKG_CFLAGS)
@@ -68,6 +74,8 @@ $(BUILD)/$(PROG): $(CORE_OBJ) $(CLI_OBJ)
 $(BUILD)/%.o: %.c $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/bounce/%.o $(BUILD)/lib/%.o: CFLAGS += $(HOT_OPT)
 
 # Plain make only builds: it says what to do when a library is missing.
 $(BUILD)/.deps-ok:

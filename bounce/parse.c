@@ -22,9 +22,13 @@
  * forwards a delivery report (returned_message()). That was a third of
  * GMime's time; the type registration it takes loses 16 bytes once per
  * process (gmime_start()). Of the top header block, GMime is given only
- * the fields that are read (kept_headers, drop_unread()): it makes and
- * frees an object for every header, and two thirds of a bounce's
- * (Received, DKIM-Signature, Date, ...) are never read.
+ * the MIME fields (Content-*, split_top()): it makes and frees an object
+ * for every header, two thirds of a bounce's (Received, DKIM-Signature,
+ * Date, ...) are never read, and the others that are (From, To, Subject,
+ * kept_headers) need no MIME parsing: they are kept raw in a table of the
+ * parser's, and decoded by GMime's own g_mime_utils_header_decode_text()
+ * when asked for decoded (top_header()). A header block that does not end
+ * as GMime surely ends it goes to GMime with its read fields (drop_unread()).
  *
  * Trusts nothing in the message: every copy is bounded, results are capped
  * at BOUNCE_MAX_RESULTS, nesting at MAX_DEPTH. Never touches the store.
@@ -72,6 +76,14 @@ gmime_start(void)
 #ifdef HAVE_LSAN
 	__lsan_enable();
 #endif
+	/* The phrase table's index (rules.c, built on first use) is built
+	 * now: bounce_run() calls this before it forks its parsing
+	 * processes, which then share it instead of each building it. */
+	{
+		struct bounce_rule_match m;
+
+		(void)bounce_rules_match("", 0, &m);
+	}
 }
 
 void
@@ -124,12 +136,28 @@ add_target(struct bounce_report *rep, const char *value)
 
 /* --- walking the MIME tree --- */
 
+/*
+ * A top-level header field that is read (kept_header()): its name and its
+ * raw value (as GMime's g_mime_header_get_raw_value() gives it: the bytes
+ * after the colon, folds and line end included), NUL-terminated in the
+ * parser's fieldtext, and its decoded value once it is asked for.
+ */
+struct top_field {
+	size_t name, raw;	/* offsets in bounce_parser.fieldtext */
+	size_t nlen;		/* the name's length */
+	char *value;		/* g_mime_utils_header_decode_text(), or NULL: g_free() */
+};
+
 /* What one thread reuses from message to message. */
 struct bounce_parser {
-	struct buf top;		/* the message without the headers not read (drop_unread()) */
+	struct buf top;		/* what GMime parses of the message (split_top(), drop_unread()) */
+	struct buf fieldtext;	/* the top-level fields that are read, in order */
+	struct top_field *fields;
+	size_t nfields, fieldcap;
 	GMimeParser *parser;
 	GMimeParser *inner;	/* for a returned message (returned_message()) */
-	GMimeStream *empty;	/* given to a parser between messages */
+	GMimeStream *stream;	/* parser's, over the bytes it parses (parse_in_place()) */
+	GMimeStream *inner_stream;	/* inner's */
 	struct buf human, html, status, feedback, returned, lower;
 	struct buf raw;		/* a returned message's bytes */
 	struct buf nested;	/* those of a forwarded report, while it is walked */
@@ -137,26 +165,25 @@ struct bounce_parser {
 
 /*
  * GMime's part for @len bytes at @data, read in place (no copy: GMime only
- * reads them), or NULL when not even a header could be read. The array
- * *@bytes is freed, without its data, once the part is gone.
+ * reads them) by @parser through its own @stream, which is pointed at them
+ * (a stream per parser, kept from message to message: a part's substreams
+ * hold the bytes, not the stream), or NULL when not even a header could be
+ * read. The array *@bytes is freed, without its data, once the part is
+ * gone; the stream is not read again before it is pointed at other bytes.
  */
 static GMimeObject *
-parse_in_place(GMimeParser *parser, GMimeStream *empty, const char *data, size_t len, GByteArray **bytes)
+parse_in_place(GMimeParser *parser, GMimeStream *stream, const char *data, size_t len, GByteArray **bytes)
 {
-	GMimeStream *stream;
 	GMimeObject *obj;
 
 	*bytes = g_byte_array_new_take((guint8 *)(uintptr_t)data, len);
-	stream = g_mime_stream_mem_new_with_byte_array(*bytes);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+	/* Not the stream's to free (set_byte_array: no owner), at position 0. */
+	g_mime_stream_mem_set_byte_array(GMIME_STREAM_MEM(stream), *bytes);
 	g_mime_parser_init_with_stream(parser, stream);
-	g_object_unref(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
 	/* A part, not a message: its headers and body, without the message
 	 * object's address lists (nothing here reads them). */
 	obj = g_mime_parser_construct_part(parser, NULL);
-	/* The parser lets go of the stream: only the part holds it now. */
-	g_mime_parser_init_with_stream(parser, empty);
 	if (obj == NULL) {
 		g_byte_array_free(*bytes, FALSE);
 		*bytes = NULL;
@@ -164,20 +191,54 @@ parse_in_place(GMimeParser *parser, GMimeStream *empty, const char *data, size_t
 	return obj;
 }
 
+/*
+ * Appends @content, in base64 or quoted-printable, decoded by GMime's own
+ * decoder (g_mime_encoding_step(), as the basic filter of
+ * g_mime_data_wrapper_write_to_stream() runs it), up to MAX_TEXT bytes:
+ * no stream or filter objects are made for it.
+ */
+static void
+decode_onto(GMimeDataWrapper *content, GMimeContentEncoding encoding, struct buf *out)
+{
+	GMimeStream *src = g_mime_data_wrapper_get_stream(content);
+	size_t before = out->len;
+	GMimeEncoding dec;
+	char tmp[4096];
+	ssize_t n;
+
+	if (src == NULL || g_mime_stream_reset(src) < 0)
+		return;
+	g_mime_encoding_init_decode(&dec, encoding);
+	while ((n = g_mime_stream_read(src, tmp, sizeof(tmp))) > 0) {
+		buf_reserve(out, g_mime_encoding_outlen(&dec, (size_t)n));
+		out->len += g_mime_encoding_step(&dec, tmp, (size_t)n, out->s + out->len);
+	}
+	buf_reserve(out, g_mime_encoding_outlen(&dec, 0));
+	out->len += g_mime_encoding_flush(&dec, tmp, 0, out->s + out->len);
+	if (out->len - before > MAX_TEXT)
+		out->len = before + MAX_TEXT;
+	out->s[out->len] = '\0';
+}
+
 static void
 append_part(GMimePart *part, struct buf *out)
 {
 	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	GMimeContentEncoding encoding;
 	GMimeStream *mem;
 	GByteArray *ba;
 
 	if (content == NULL)
 		return;
-	switch (g_mime_data_wrapper_get_encoding(content)) {
+	switch ((encoding = g_mime_data_wrapper_get_encoding(content))) {
 	case GMIME_CONTENT_ENCODING_BASE64:
 	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+		if (out->len < MAX_TEXT)
+			decode_onto(content, encoding, out);
+		buf_adds(out, "\n\n");
+		return;
 	case GMIME_CONTENT_ENCODING_UUENCODE:
-		break;
+		break;	/* its "begin" line is the filter's to find */
 	default: {
 		/* Not encoded: read the part's own stream, no streams built. */
 		GMimeStream *src = g_mime_data_wrapper_get_stream(content);
@@ -363,7 +424,7 @@ forwarded_report(struct bounce_ctx *c, struct bounce_parser *bp, GMimeStream *sr
 	 * need to ask GMime (a media type is never encoded). */
 	if (!has_report(bp->raw.s, hend))
 		return false;
-	obj = parse_in_place(bp->inner, bp->empty, bp->raw.s, hend, &bytes);
+	obj = parse_in_place(bp->inner, bp->inner_stream, bp->raw.s, hend, &bytes);
 	if (obj == NULL)
 		return false;
 	ct = g_mime_object_get_content_type(obj);
@@ -378,7 +439,7 @@ forwarded_report(struct bounce_ctx *c, struct bounce_parser *bp, GMimeStream *sr
 	keep = bp->nested;
 	bp->nested = bp->raw;
 	bp->raw = keep;
-	if ((obj = parse_in_place(bp->inner, bp->empty, bp->nested.s, bp->nested.len, &bytes)) == NULL) {
+	if ((obj = parse_in_place(bp->inner, bp->inner_stream, bp->nested.s, bp->nested.len, &bytes)) == NULL) {
 		bp->raw = bp->nested;
 		bp->nested = keep;
 		return false;
@@ -580,10 +641,9 @@ unsubscribe_request(struct bounce_ctx *c)
  * header_has(), top_header(), raw_header() (for bounce_rules_mta()'s
  * table) and every MIME field, which GMime reads. The others (Received,
  * DKIM-Signature, Date, Message-ID, ...: two thirds of a bounce's
- * headers) are left out of what GMime parses (drop_unread()): it makes
- * and frees an object for every header, and that was a third of its
- * time. Asking for a header not listed here stops the program
- * (check_kept()): add it.
+ * headers) are left out, and the read ones are kept raw in the parser's
+ * field table (split_top()); GMime is given the MIME fields. Asking for a
+ * header not listed here stops the program (check_kept()): add it.
  */
 #define KEPT(name) {name, sizeof(name) - 1}
 static const struct {
@@ -597,11 +657,18 @@ static const struct {
 };
 #undef KEPT
 
-/* Whether header @name (@n bytes) of the top level is parsed. */
+/* Whether header @name (@n bytes) is a MIME field, which GMime reads. */
+static bool
+is_mime_field(const char *name, size_t n)
+{
+	return n >= 8 && strncasecmp(name, "Content-", 8) == 0;
+}
+
+/* Whether header @name (@n bytes) of the top level is read. */
 static bool
 kept_header(const char *name, size_t n)
 {
-	if (n >= 8 && strncasecmp(name, "Content-", 8) == 0)
+	if (is_mime_field(name, n))
 		return true;
 	for (size_t i = 0; i < sizeof(kept_headers) / sizeof(kept_headers[0]); i++)
 		if (kept_headers[i].len == n && strncasecmp(name, kept_headers[i].name, n) == 0)
@@ -609,26 +676,49 @@ kept_header(const char *name, size_t n)
 	return false;
 }
 
-/* A header asked of the top level must be one that is parsed. */
+/* A header asked of the top level (@n bytes) must be one that is parsed. */
 static void
-check_kept(const char *name)
+check_kept(const char *name, size_t n)
 {
-	if (!kept_header(name, strlen(name)))
+	if (!kept_header(name, n))
 		fatal("bounce: header %s is read but not parsed: add it to kept_headers (bounce/parse.c)", name);
 }
 
-/* Header @name of the top level, decoded. */
-static const char *
-top_header(GMimeObject *top, const char *name)
+/* The first top-level field named @name, or NULL. */
+static struct top_field *
+top_field(struct bounce_parser *bp, const char *name)
 {
-	check_kept(name);
-	return g_mime_object_get_header(top, name);
+	size_t n = strlen(name);
+
+	check_kept(name, n);
+	for (size_t i = 0; i < bp->nfields; i++)
+		if (bp->fields[i].nlen == n && strncasecmp(bp->fieldtext.s + bp->fields[i].name, name, n) == 0)
+			return &bp->fields[i];
+	return NULL;
+}
+
+/* Header @name of the top level, decoded as g_mime_object_get_header()
+ * decodes it (unfolded, RFC 2047 words decoded); once per message. */
+static const char *
+top_header(struct bounce_parser *bp, const char *name)
+{
+	struct top_field *f = top_field(bp, name);
+	char *unfolded;
+
+	if (f == NULL)
+		return NULL;
+	if (f->value == NULL) {
+		unfolded = g_mime_utils_header_unfold(bp->fieldtext.s + f->raw);
+		f->value = g_mime_utils_header_decode_text(NULL, unfolded);
+		g_free(unfolded);
+	}
+	return f->value;
 }
 
 static bool
-header_has(GMimeObject *o, const char *name, const char *const *words)
+header_has(struct bounce_parser *bp, const char *name, const char *const *words)
 {
-	const char *v = top_header(o, name);
+	const char *v = top_header(bp, name);
 
 	if (v == NULL)
 		return false;
@@ -652,51 +742,44 @@ static const char *const bounce_subjects[] = {
 };
 
 static bool
-is_autoreply(GMimeObject *top)
+is_autoreply(struct bounce_parser *bp)
 {
 	static const char *const replied[] = {"auto-replied", NULL};
 
-	return header_has(top, "Auto-Submitted", replied) || header_has(top, "X-Autoreply", NULL) ||
-	       header_has(top, "X-Autorespond", NULL) || header_has(top, "Subject", autoreply_subjects);
+	return header_has(bp, "Auto-Submitted", replied) || header_has(bp, "X-Autoreply", NULL) ||
+	       header_has(bp, "X-Autorespond", NULL) || header_has(bp, "Subject", autoreply_subjects);
 }
 
 static bool
-looks_bounce(struct bounce_ctx *c, GMimeObject *top)
+looks_bounce(struct bounce_ctx *c, struct bounce_parser *bp)
 {
-	return bounce_scan_robot(c->rep->from) || header_has(top, "X-Failed-Recipients", NULL) ||
-	       header_has(top, "Subject", bounce_subjects);
+	return bounce_scan_robot(c->rep->from) || header_has(bp, "X-Failed-Recipients", NULL) ||
+	       header_has(bp, "Subject", bounce_subjects);
 }
 
+/* Header @name of the top level, raw (for bounce_rules_mta()). */
 static const char *
 raw_header(void *arg, const char *name)
 {
-	GMimeHeaderList *hl = g_mime_object_get_header_list(arg);
-	GMimeHeader *h;
+	struct bounce_parser *bp = arg;
+	struct top_field *f = top_field(bp, name);
 
-	check_kept(name);
-	h = hl ? g_mime_header_list_get_header(hl, name) : NULL;
-	return h ? g_mime_header_get_raw_value(h) : NULL;
+	return f ? bp->fieldtext.s + f->raw : NULL;
 }
 
 /* The addresses the message was delivered to (the VERP address among
  * them), its sender, and the bounce's own To. Raw values: an address
  * needs no RFC 2047 decoding. */
 static void
-read_addresses(struct bounce_ctx *c, GMimeObject *top)
+read_addresses(struct bounce_ctx *c, struct bounce_parser *bp)
 {
-	GMimeHeaderList *hl = g_mime_object_get_header_list(top);
-	int nh = hl ? g_mime_header_list_get_count(hl) : 0;
-
-	for (int i = 0; i < nh; i++) {
-		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-		const char *name = g_mime_header_get_name(h);
-		const char *raw;
+	for (size_t i = 0; i < bp->nfields; i++) {
+		const char *name = bp->fieldtext.s + bp->fields[i].name;
+		const char *raw = bp->fieldtext.s + bp->fields[i].raw;
 
 		if (strcasecmp(name, "Delivered-To") != 0 && strcasecmp(name, "X-Original-To") != 0 &&
 		    strcasecmp(name, "Envelope-To") != 0 && strcasecmp(name, "X-Envelope-To") != 0 &&
 		    strcasecmp(name, "To") != 0 && strcasecmp(name, "From") != 0)
-			continue;
-		if ((raw = g_mime_header_get_raw_value(h)) == NULL)
 			continue;
 		if (strcasecmp(name, "From") == 0) {
 			if (c->rep->from[0] == '\0')
@@ -777,13 +860,13 @@ read_text(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *top)
 
 /* An automatic reply: its sender, ignored, with the Subject as evidence. */
 static void
-auto_reply(struct bounce_ctx *c, GMimeObject *top)
+auto_reply(struct bounce_ctx *c, struct bounce_parser *bp)
 {
 	struct bounce_result *r;
 
 	c->rep->kind = BOUNCE_KIND_AUTO_REPLY;
 	if (c->rep->from[0] && (r = bounce_verdict_result(c->rep, c->rep->from)) != NULL) {
-		const char *subj = top_header(top, "Subject");
+		const char *subj = top_header(bp, "Subject");
 
 		r->action = BOUNCE_IGNORE;
 		r->reason = "auto-reply";
@@ -858,7 +941,7 @@ parts_from_body(struct bounce_ctx *c, GMimeObject *top)
 /* Which kind of report the message is, and its reader: the first that
  * finds results decides. */
 static void
-dispatch(struct bounce_ctx *c, GMimeObject *top, const char *human, size_t hlen)
+dispatch(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *top, const char *human, size_t hlen)
 {
 	if (unsubscribe_request(c))
 		return;
@@ -876,11 +959,11 @@ dispatch(struct bounce_ctx *c, GMimeObject *top, const char *human, size_t hlen)
 		if (c->rep->n > 0)
 			return;
 	}
-	if (c->status.len == 0 && !looks_bounce(c, top) && is_autoreply(top)) {
-		auto_reply(c, top);
+	if (c->status.len == 0 && !looks_bounce(c, bp) && is_autoreply(bp)) {
+		auto_reply(c, bp);
 		return;
 	}
-	if (c->status.len == 0 && !looks_bounce(c, top)) {
+	if (c->status.len == 0 && !looks_bounce(c, bp)) {
 		c->rep->kind = BOUNCE_KIND_NONE;
 		return;
 	}
@@ -889,7 +972,7 @@ dispatch(struct bounce_ctx *c, GMimeObject *top, const char *human, size_t hlen)
 		return;
 	}
 	c->rep->kind = BOUNCE_KIND_TEXT;
-	bounce_text_parse(c, human, hlen, top_header(top, "X-Failed-Recipients"));
+	bounce_text_parse(c, human, hlen, top_header(bp, "X-Failed-Recipients"));
 }
 
 static void
@@ -897,10 +980,59 @@ analyze(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *top)
 {
 	size_t hlen;
 
-	read_addresses(c, top);
-	c->mta = bounce_rules_mta(raw_header, top);
+	read_addresses(c, bp);
+	c->mta = bounce_rules_mta(raw_header, bp);
 	hlen = read_text(c, bp, top);
-	dispatch(c, top, c->human.s ? c->human.s : "", hlen);
+	dispatch(c, bp, top, c->human.s ? c->human.s : "", hlen);
+}
+
+/* Forgets the top-level fields of the last message (their room stays). */
+static void
+clear_fields(struct bounce_parser *bp)
+{
+	for (size_t i = 0; i < bp->nfields; i++)
+		g_free(bp->fields[i].value);
+	bp->nfields = 0;
+	buf_reset(&bp->fieldtext);
+}
+
+/* Adds a top-level field: @nlen bytes of name, @rlen of raw value. */
+static void
+add_field(struct bounce_parser *bp, const char *name, size_t nlen, const char *raw, size_t rlen)
+{
+	struct top_field *f;
+
+	if (bp->nfields == bp->fieldcap) {
+		bp->fieldcap = bp->fieldcap ? 2 * bp->fieldcap : 16;
+		bp->fields = xrealloc(bp->fields, bp->fieldcap * sizeof(*bp->fields));
+	}
+	f = &bp->fields[bp->nfields++];
+	f->value = NULL;
+	f->nlen = nlen;
+	f->name = bp->fieldtext.len;
+	buf_add(&bp->fieldtext, name, nlen);
+	buf_addc(&bp->fieldtext, '\0');
+	f->raw = bp->fieldtext.len;
+	buf_add(&bp->fieldtext, raw, rlen);
+	buf_addc(&bp->fieldtext, '\0');
+}
+
+/* The fields that are read, from the header list GMime made of @top
+ * (when split_top() left the header block to it). */
+static void
+fields_from(struct bounce_parser *bp, GMimeObject *top)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(top);
+	int n = hl ? g_mime_header_list_get_count(hl) : 0;
+
+	for (int i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *name = g_mime_header_get_name(h), *raw = g_mime_header_get_raw_value(h);
+		size_t nlen = strlen(name);
+
+		if (raw && kept_header(name, nlen) && !is_mime_field(name, nlen))
+			add_field(bp, name, nlen, raw, strlen(raw));
+	}
 }
 
 struct bounce_parser *
@@ -910,11 +1042,13 @@ bounce_parser_new(void)
 
 	bounce_init();
 	buf_init(&bp->top);
+	buf_init(&bp->fieldtext);
 	bp->parser = g_mime_parser_new();
 	bp->inner = g_mime_parser_new();
-	bp->empty = g_mime_stream_mem_new();
-	g_mime_parser_init_with_stream(bp->parser, bp->empty);
-	g_mime_parser_init_with_stream(bp->inner, bp->empty);
+	bp->stream = g_mime_stream_mem_new();
+	bp->inner_stream = g_mime_stream_mem_new();
+	g_mime_parser_init_with_stream(bp->parser, bp->stream);
+	g_mime_parser_init_with_stream(bp->inner, bp->inner_stream);
 	buf_init(&bp->raw);
 	buf_init(&bp->nested);
 	buf_init(&bp->human);
@@ -932,9 +1066,13 @@ bounce_parser_free(struct bounce_parser *bp)
 	if (bp == NULL)
 		return;
 	buf_free(&bp->top);
+	clear_fields(bp);
+	buf_free(&bp->fieldtext);
+	free(bp->fields);
 	g_object_unref(bp->parser);
 	g_object_unref(bp->inner);
-	g_object_unref(bp->empty);
+	g_object_unref(bp->stream);
+	g_object_unref(bp->inner_stream);
 	buf_free(&bp->raw);
 	buf_free(&bp->nested);
 	buf_free(&bp->human);
@@ -1004,6 +1142,60 @@ drop_unread(const char *data, size_t len, struct buf *out)
 	return true;
 }
 
+/*
+ * Splits the top header block of the @len bytes at @data: the fields that
+ * are read (kept_header(), but the MIME fields) go into bp's field table,
+ * raw, and GMime is given, in bp->top, only the MIME fields (Content-*)
+ * and what follows the header block: it makes and frees an object for
+ * every header, and the fields read here need no MIME parsing. False,
+ * with nothing kept, when the block does not end as GMime surely ends it
+ * (at an empty line or the end): a line that is neither a field nor a
+ * folded line, a fold first, or a block of read fields only that runs to
+ * the end (GMime reads no part from nothing); drop_unread() then decides.
+ */
+static bool
+split_top(struct bounce_parser *bp, const char *data, size_t len)
+{
+	size_t i = 0, field = 0, colon = 0;
+	enum { NONE, DROP, READ, MIME } kind = NONE;
+	bool mime = false, drop;
+
+	buf_reset(&bp->top);
+	for (;;) {
+		const char *nl = i < len ? memchr(data + i, '\n', len - i) : NULL;
+		size_t e = nl ? (size_t)(nl - data) + 1 : len;
+		bool end = i == len || data[i] == '\n' || (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n');
+
+		if (i < len && (data[i] == ' ' || data[i] == '\t')) {
+			if (i == 0)
+				break;
+			i = e;	/* a folded line of the field */
+			continue;
+		}
+		/* The field before this line is whole. */
+		if (kind == READ)
+			add_field(bp, data + field, colon - field, data + colon + 1, i - colon - 1);
+		else if (kind == MIME)
+			buf_add(&bp->top, data + field, i - field);
+		if (end) {
+			if (!mime && i == len)
+				break;
+			buf_add(&bp->top, data + i, len - i);
+			return true;
+		}
+		if (!field_line(data + i, e - i, &drop))
+			break;
+		field = i;
+		colon = (size_t)((const char *)memchr(data + i, ':', e - i) - data);
+		kind = drop ? DROP : is_mime_field(data + i, colon - i) ? MIME : READ;
+		mime = mime || kind == MIME;
+		i = e;
+	}
+	clear_fields(bp);
+	buf_reset(&bp->top);
+	return false;
+}
+
 int
 bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const char *envelope_rcpt,
 		  struct bounce_report *rep, char *err)
@@ -1011,6 +1203,7 @@ bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const 
 	GMimeObject *msg;
 	GByteArray *bytes;
 	struct bounce_ctx c;
+	bool own;
 
 	/* Not the whole report (tens of kilobytes): each result is cleared
 	 * when it is added (bounce_verdict_result). */
@@ -1029,12 +1222,15 @@ bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const 
 		len = nl ? len - (size_t)(nl + 1 - data) : 0;
 		data = nl ? nl + 1 : data + len;
 	}
-	if (drop_unread(data, len, &bp->top)) {
+	clear_fields(bp);
+	if ((own = split_top(bp, data, len)) || drop_unread(data, len, &bp->top)) {
 		data = bp->top.s;
 		len = bp->top.len;
 	}
-	if ((msg = parse_in_place(bp->parser, bp->empty, data, len, &bytes)) == NULL)
+	if ((msg = parse_in_place(bp->parser, bp->stream, data, len, &bytes)) == NULL)
 		return errf(err, "not a mail message: no header could be read");
+	if (!own)
+		fields_from(bp, msg);
 
 	memset(&c, 0, sizeof(c));
 	c.rep = rep;

@@ -59,6 +59,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 enum rank { RANK_NOT_BOUNCE, RANK_TEMP, RANK_BLOCK, RANK_STAGE, RANK_GONE, RANK_WEAK };
@@ -358,6 +359,7 @@ static struct {
 	unsigned short start[65537];	/* rows of first bytes k: order[start[k] .. start[k + 1]) */
 	unsigned short order[NRULES];	/* row numbers, in table order within a key */
 	unsigned char len[NRULES];
+	uint64_t any[65536 / 64];	/* a bit per key that starts a row: 8 kB, not start[]'s 128 */
 } idx;
 static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
 
@@ -385,6 +387,7 @@ idx_build(void)
 
 		idx.order[idx.start[k] + count[k]++] = (unsigned short)i;
 		idx.len[i] = (unsigned char)strlen(rules[i].phrase);
+		idx.any[k / 64] |= (uint64_t)1 << (k % 64);
 	}
 }
 
@@ -434,6 +437,8 @@ bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match *m)
 			i += skip - 1;
 			continue;
 		}
+		if (!(idx.any[key / 64] >> (key % 64) & 1))
+			continue;	/* most keys start no row */
 
 		for (unsigned k = idx.start[key]; k < idx.start[key + 1]; k++) {
 			const struct bounce_rule *r = &rules[idx.order[k]];

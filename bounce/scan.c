@@ -61,13 +61,13 @@ void
 bounce_scan_evidence(const char *text, size_t len, size_t at, char out[BOUNCE_EVIDENCE_MAX + 1])
 {
 	size_t b = at, e = at, n = 0;
+	const char *nl;
 
 	if (at > len)
-		at = b = e = len;
-	while (b > 0 && text[b - 1] != '\n')
-		b--;
-	while (e < len && text[e] != '\n')
-		e++;
+		b = e = len;
+	/* The line's start and end by memrchr and memchr, not byte by byte. */
+	b = (nl = memrchr(text, '\n', b)) != NULL ? (size_t)(nl - text) + 1 : 0;
+	e = (nl = memchr(text + e, '\n', len - e)) != NULL ? (size_t)(nl - text) : len;
 	while (b < e && isspace((unsigned char)text[b]))
 		b++;
 	for (size_t i = b; i < e && n < BOUNCE_EVIDENCE_MAX; i++) {
@@ -388,10 +388,19 @@ bounce_scan_field(const char *s, size_t len, size_t *pos, struct bounce_field *f
 		for (;;) {
 			while (v < s + e && (*v == ' ' || *v == '\t'))
 				v++;
+			/* Span by span up to a CR (memchr, memcpy), not byte by
+			 * byte: a CR is dropped and takes no room. */
 			while (v < s + e && vlen < sizeof(f->value) - 1) {
-				if (*v != '\r')
-					f->value[vlen++] = *v;
-				v++;
+				size_t n = (size_t)(s + e - v), room = sizeof(f->value) - 1 - vlen;
+				const char *cr;
+
+				if (n > room)
+					n = room;
+				if ((cr = memchr(v, '\r', n)) != NULL)
+					n = (size_t)(cr - v);
+				memcpy(f->value + vlen, v, n);
+				vlen += n;
+				v += n + (cr != NULL);
 			}
 			i = e + 1;
 			if (i < len && (s[i] == ' ' || s[i] == '\t')) {

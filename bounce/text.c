@@ -6,6 +6,7 @@
 #include "parse_int.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Where the returned message starts inside a plain-text bounce. */
@@ -18,17 +19,52 @@ static const char *const returned_markers[] = {
 	"--- below this line", "------ this is a copy",
 };
 
+#define NMARKERS (sizeof(returned_markers) / sizeof(returned_markers[0]))
+
+/*
+ * Where each marker first occurs in the @len bytes at @lower (@first,
+ * SIZE_MAX when it does not): most hold the word "message", and are
+ * found where that word is, in one pass for all of them (memmem per
+ * marker was a pass each over the text); the others by memmem.
+ */
+static void
+markers_first(const char *lower, size_t len, size_t first[NMARKERS])
+{
+	static const char word[] = "message";
+	size_t off[NMARKERS], n[NMARKERS];
+	const char *q;
+
+	for (size_t i = 0; i < NMARKERS; i++) {
+		const char *w = strstr(returned_markers[i], word);
+
+		n[i] = strlen(returned_markers[i]);
+		off[i] = w ? (size_t)(w - returned_markers[i]) : SIZE_MAX;
+		first[i] = SIZE_MAX;
+		if (w == NULL && (q = memmem(lower, len, returned_markers[i], n[i])) != NULL)
+			first[i] = (size_t)(q - lower);
+	}
+	for (q = lower; (q = memmem(q, (size_t)(lower + len - q), word, sizeof(word) - 1)) != NULL; q++) {
+		size_t at = (size_t)(q - lower);
+
+		for (size_t i = 0; i < NMARKERS; i++)
+			if (off[i] != SIZE_MAX && first[i] == SIZE_MAX && at >= off[i] &&
+			    at - off[i] + n[i] <= len && memcmp(q - off[i], returned_markers[i], n[i]) == 0)
+				first[i] = at - off[i];
+	}
+}
+
 size_t
 bounce_text_end(const char *lower, size_t len)
 {
-	size_t end = len;
+	size_t first[NMARKERS], end = len;
 
-	for (size_t i = 0; i < sizeof(returned_markers) / sizeof(returned_markers[0]); i++) {
-		const char *p = memmem(lower, end, returned_markers[i], strlen(returned_markers[i]));
-
-		if (p && (size_t)(p - lower) < end)
-			end = (size_t)(p - lower);
-	}
+	/* The earliest marker, as memmem of each in turn over the text
+	 * before the earliest so far finds it: a first occurrence that
+	 * does not end before that is no occurrence there. */
+	markers_first(lower, len, first);
+	for (size_t i = 0; i < NMARKERS; i++)
+		if (first[i] != SIZE_MAX && first[i] + strlen(returned_markers[i]) <= end)
+			end = first[i];
 	/* A returned message quoted without a marker: its header block. */
 	for (size_t i = 0; i + 12 < end; ) {
 		const char *nl;

@@ -125,14 +125,14 @@ expect_out 0 '"recipient":"lost@example.com"' \
 	nl -q bounce --dry-run --json "$M/encoded.eml"
 
 # Many files at once (worker processes) against each file alone (no
-# worker): the same lines, in argument order. 150 files: more than the
-# ring of 64 slots, so that slots are reused.
+# worker): the same lines, in argument order. 290 files: more than the
+# ring of 256 slots (bounce/run.c PARSE_RING), so that slots are reused.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CORPUS=$ROOT/tests/bounce-corpus/messages
 [ -d "$ROOT/tests/bounce/sisimai/messages" ] && CORPUS=$ROOT/tests/bounce/sisimai/messages
 mapfile -t some < <(ls "$CORPUS" | head -n 48)
 files=("$M/forwarded.eml" "$M/returned-to.eml")
-for ((c = 0; c < 3; c++)); do
+for ((c = 0; c < 6; c++)); do
 	for f in "${some[@]}"; do
 		cp "$CORPUS/$f" "$M/$c-$f"
 		files+=("$M/$c-$f")
