@@ -22,55 +22,22 @@
 #   PF_KEEP=FILE             keep Postfix's log there when a check failed
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/postfix_lib.bash"
 TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
 CONTRIB=$(cd "$(dirname "$0")/../../contrib/postfix" && pwd)
 PY=/usr/bin/python3
 SMTP_HOST=${PF_SMTP_HOST:-127.0.0.1}
-PIPE_USER=${PIPE_USER:-nobody}
 WAIT=${PF_WAIT:-60}
 
-for t in postfix postconf postmap postqueue openssl sqlite3 python3; do
-	command -v "$t" >/dev/null && continue
-	fail "$t is installed" "contrib/install-deps --test installs Debian's postfix, openssl, sqlite3, python3"
-	finish
-done
-PIPE_UID=$(id -u "$PIPE_USER" 2>/dev/null) && PIPE_GID=$(id -g "$PIPE_USER") ||
-	{ fail "the user $PIPE_USER exists" "set PIPE_USER to an unprivileged user"; finish; }
-if [ "$(id -u)" != 0 ]; then
-	fail "runs as root" "Postfix's master starts as root (make check runs as root)"
-	finish
-fi
-
-# What the system's Postfix configuration is now: compared at the end.
-etc_state() {
-	find /etc/postfix -printf '%p %m %u %g %s\n' 2>/dev/null | sort
-	find /etc/postfix -type f -exec sha256sum {} + 2>/dev/null | sort
-}
-ETC_BEFORE=$(etc_state)
-
-PF=$SCRATCH/postfix
+pf_require postfix postconf postmap postqueue openssl sqlite3 python3
+pf_prepare
 VAR=$SCRATCH/var
 BIN=$SCRATCH/bin/newsletter
 DB=$VAR/newsletter.db
-# The pipe's user and Postfix's own must reach into the scratch folder.
-chmod 755 "$SCRATCH"
-mkdir -p "$PF/etc" "$PF/queue" "$PF/data" "$PF/vmail" "$VAR" "$SCRATCH/bin"
-chown postfix "$PF/data"
-chown "$PIPE_UID:$PIPE_GID" "$PF/vmail"
+mkdir -p "$VAR" "$SCRATCH/bin"
 # A copy of the binary that PIPE_USER can run wherever the clone is.
 cp "$NEWSLETTER" "$BIN" && chmod 755 "$BIN"
 
-# Stops the instance (also on failure): 'postfix stop', then the master by
-# pid if it lingers (and returns 1); then lib.sh's cleanup removes the folder.
-MASTER_PID=
-pf_stop() {
-	[ -d "$PF/etc" ] || return 0
-	postfix -c "$PF/etc" stop >/dev/null 2>&1
-	[ -n "$MASTER_PID" ] || return 0
-	for _ in $(seq 50); do kill -0 "$MASTER_PID" 2>/dev/null || return 0; sleep 0.1; done
-	kill -KILL "$MASTER_PID" 2>/dev/null
-	return 1
-}
 # PF_KEEP=FILE keeps Postfix's log there when a check failed.
 trap 'pf_stop; [ -n "${PF_KEEP:-}" ] && [ "$T_FAILED" -gt 0 ] && cp "$PF/maillog" "$PF_KEEP"; cleanup' EXIT
 # On failure: what Postfix logged, and other output, as TAP comments.
@@ -78,7 +45,6 @@ note() {
 	local a
 	for a; do [ -n "$a" ] && printf '%s\n' "$a"; done | sed 's/^/#   /'
 }
-pf_log() { note "$(tail -n "${1:-15}" "$PF/maillog" 2>/dev/null)"; }
 
 SUBMIT=$(free_port)
 MX=$(free_port)
@@ -90,33 +56,13 @@ self_signed "$PF/tls.key" "$PF/tls.crt" localhost DNS:localhost,IP:127.0.0.1 ||
 chmod 600 "$PF/tls.key"
 
 # --- the instance: the test's own lines, then contrib's as shipped ---
-cat >"$PF/etc/main.cf" <<CF
-# The private instance (tests/e2e/postfix.sh); contrib/postfix/main.cf follows.
-compatibility_level = 3.6
-queue_directory = $PF/queue
-data_directory = $PF/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = mx.example.org
-mydomain = example.org
-mydestination =
-mynetworks = 127.0.0.0/8
-alias_maps =
-alias_database =
-maillog_file = $PF/maillog
-maillog_file_prefixes = $PF
+{ echo "# The private instance (tests/e2e/postfix.sh); contrib/postfix/main.cf follows."; pf_main_cf; } >"$PF/etc/main.cf"
+cat >>"$PF/etc/main.cf" <<CF
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = $PF/tls.crt
 smtpd_tls_key_file = $PF/tls.key
 smtpd_tls_received_header = yes
 smtpd_tls_loglevel = 1
-virtual_mailbox_domains = example.no
-virtual_mailbox_base = $PF/vmail
-virtual_mailbox_maps = texthash:$PF/etc/vmailbox
-virtual_uid_maps = static:$PIPE_UID
-virtual_gid_maps = static:$PIPE_GID
 # Unknown users of example.no are accepted and bounced by virtual(8): so
 # Postfix's own DSNs come back to the bounce domain, as from a remote MX.
 smtpd_reject_unlisted_recipient = no
@@ -144,27 +90,8 @@ cat >"$PF/etc/master.cf" <<CF
 # sees it (no client in mynetworks).
 127.0.0.1:$SUBMIT inet n - n - - smtpd
 127.0.0.1:$MX inet n - n - - smtpd -o mynetworks=192.0.2.1/32
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-smtp      unix  - - n - - smtp
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-virtual   unix  - n n - - virtual
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
 CF
+pf_master_services >>"$PF/etc/master.cf"
 cat "$PF/etc/contrib-master.cf" >>"$PF/etc/master.cf"
 
 # Ten readers with a mailbox, two the domain does not know.
@@ -201,15 +128,7 @@ for a in "${KNOWN[@]}" "${GHOSTS[@]}"; do nl enroll "$a" --name "Lesar ${a%@*}" 
 # SQLite run by root keeps the journal files' owner the database's.
 chown -R "$PIPE_UID:$PIPE_GID" "$VAR"
 
-run_cmd postfix -c "$PF/etc" check
-check "postfix check: the configuration with contrib/postfix is clean" test "$RC" = 0 -a -z "$OUT$ERR"
-[ -z "$OUT$ERR" ] || note "$OUT" "$ERR"
-if postfix -c "$PF/etc" start >/dev/null 2>&1; then pass "the private Postfix starts"; else
-	fail "the private Postfix starts"
-	pf_log
-	finish
-fi
-MASTER_PID=$(tr -d ' ' <"$PF/queue/pid/master.pid" 2>/dev/null)
+pf_start "postfix check: the configuration with contrib/postfix is clean"
 # Ready: smtpd answers, offers STARTTLS, and its certificate verifies
 # against the test's CA for $SMTP_HOST.
 tls_ready() {
@@ -225,17 +144,7 @@ PY
 for _ in $(seq 50); do tls_ready && break; sleep 0.2; done
 check "smtpd offers STARTTLS with a certificate for $SMTP_HOST" tls_ready
 
-# wait_for SECONDS CMD...: polls CMD until it succeeds, at most SECONDS.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -ge "$end" ] && return 1
-		sleep 0.5
-	done
-}
 queue_empty() { postqueue -c "$PF/etc" -p 2>/dev/null | grep -q '^Mail queue is empty'; }
-delivered() { find "$PF/vmail" -path '*/new/*' -type f 2>/dev/null | wc -l; }
 
 # --- send an issue through Postfix with STARTTLS ---
 cat >"$SCRATCH/issue.md" <<'MD'

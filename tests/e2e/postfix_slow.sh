@@ -9,69 +9,15 @@
 # with libesmtp's timeouts given in seconds (every wait then 1 s) none was.
 set -u
 . "$(dirname "$0")/lib.sh"
-PIPE_USER=${PIPE_USER:-nobody}
+. "$(dirname "$0")/postfix_lib.bash"
 
-for t in postfix postconf postmap postqueue sqlite3; do
-	command -v "$t" >/dev/null && continue
-	fail "$t is installed" "contrib/install-deps --test installs Debian's postfix and sqlite3"
-	finish
-done
-if [ "$(id -u)" != 0 ]; then
-	fail "runs as root" "Postfix's master starts as root (make check runs as root)"
-	finish
-fi
-PIPE_UID=$(id -u "$PIPE_USER" 2>/dev/null) && PIPE_GID=$(id -g "$PIPE_USER") ||
-	{ fail "the user $PIPE_USER exists" "set PIPE_USER to an unprivileged user"; finish; }
-
-etc_state() {
-	find /etc/postfix -printf '%p %m %u %g %s\n' 2>/dev/null | sort
-	find /etc/postfix -type f -exec sha256sum {} + 2>/dev/null | sort
-}
-ETC_BEFORE=$(etc_state)
-
-PF=$SCRATCH/postfix
-chmod 755 "$SCRATCH"
-mkdir -p "$PF/etc" "$PF/queue" "$PF/data" "$PF/vmail"
-chown postfix "$PF/data"
-chown "$PIPE_UID:$PIPE_GID" "$PF/vmail"
-
-# Stops the instance (also on failure): 'postfix stop', then the master by
-# pid if it lingers; then lib.sh's cleanup removes the folder.
-MASTER_PID=
-pf_stop() {
-	[ -d "$PF/etc" ] || return 0
-	postfix -c "$PF/etc" stop >/dev/null 2>&1
-	[ -n "$MASTER_PID" ] || return 0
-	for _ in $(seq 50); do kill -0 "$MASTER_PID" 2>/dev/null || return 0; sleep 0.1; done
-	kill -KILL "$MASTER_PID" 2>/dev/null
-	return 1
-}
+pf_require postfix postconf postmap postqueue sqlite3 python3
+pf_prepare
 trap 'pf_stop; cleanup' EXIT
-pf_log() { tail -n "${1:-15}" "$PF/maillog" 2>/dev/null | sed 's/^/#   /'; }
 
 SUBMIT=$(free_port)
-cat >"$PF/etc/main.cf" <<CF
-# The private instance of tests/e2e/postfix_slow.sh.
-compatibility_level = 3.6
-queue_directory = $PF/queue
-data_directory = $PF/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = mx.example.org
-mydomain = example.org
-mydestination =
-mynetworks = 127.0.0.0/8
-alias_maps =
-alias_database =
-maillog_file = $PF/maillog
-maillog_file_prefixes = $PF
-virtual_mailbox_domains = example.no
-virtual_mailbox_base = $PF/vmail
-virtual_mailbox_maps = texthash:$PF/etc/vmailbox
-virtual_uid_maps = static:$PIPE_UID
-virtual_gid_maps = static:$PIPE_GID
+{ echo "# The private instance of tests/e2e/postfix_slow.sh."; pf_main_cf; } >"$PF/etc/main.cf"
+cat >>"$PF/etc/main.cf" <<CF
 # The slow relay: 2 s before the greeting (client restrictions are
 # evaluated at the connection, before it, with smtpd_delay_reject = no),
 # before the reply to DATA and before the reply to the end of the data.
@@ -82,27 +28,8 @@ smtpd_end_of_data_restrictions = sleep 2, permit
 CF
 cat >"$PF/etc/master.cf" <<CF
 127.0.0.1:$SUBMIT inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-smtp      unix  - - n - - smtp
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-virtual   unix  - n n - - virtual
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
 CF
+pf_master_services >>"$PF/etc/master.cf"
 printf 'reader1@example.no example.no/reader1/\nreader2@example.no example.no/reader2/\n' >"$PF/etc/vmailbox"
 
 write_conf "from = Nyheitsbrevet <news@example.org>" "" "[smtp]" "host = 127.0.0.1" \
@@ -115,14 +42,7 @@ subject: Sakte relé
 Hei {{name}}, [meld av]({{unsubscribe_url}}).
 MD
 
-run_cmd postfix -c "$PF/etc" check
-check "postfix check: the slow instance's configuration is clean" test "$RC" = 0 -a -z "$OUT$ERR"
-if postfix -c "$PF/etc" start >/dev/null 2>&1; then pass "the private Postfix starts"; else
-	fail "the private Postfix starts"
-	pf_log
-	finish
-fi
-MASTER_PID=$(tr -d ' ' <"$PF/queue/pid/master.pid" 2>/dev/null)
+pf_start "postfix check: the slow instance's configuration is clean"
 
 # The greeting comes 2 s after the connection: measured, so that this test
 # cannot pass against a relay that is not slow.
@@ -143,15 +63,6 @@ PY
 )
 check "Postfix greets after 2 s (took ${GREET_MS} ms)" test "${GREET_MS:--1}" -ge 1900
 
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -ge "$end" ] && return 1
-		sleep 0.5
-	done
-}
-delivered() { find "$PF/vmail" -path '*/new/*' -type f 2>/dev/null | wc -l; }
 two_delivered() { [ "$(delivered)" = 2 ]; }
 
 T0=$SECONDS

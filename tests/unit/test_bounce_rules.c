@@ -1222,6 +1222,26 @@ Test(bounce_rules, a_one_word_no_such_user_code)
 #undef EXIM_HEAD
 #undef BLOCK_5_0_0
 
+/* A whole message and the verdict wanted for rcpt@example.net in it. */
+struct msg_row {
+	const char *msg;
+	enum bounce_action want;
+};
+
+static void
+check_msg_rows(const struct msg_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct bounce_report *rep = parse(rows[i].msg);
+		const struct bounce_result *r = result_for(rep, "rcpt@example.net");
+
+		cr_assert_not_null(r, "%zu: no result", i);
+		cr_expect_eq(r->action, rows[i].want, "%zu: %s, not %s (%s)", i, bounce_action_name(r->action),
+			     bounce_action_name(rows[i].want), r->rule);
+		free(rep);
+	}
+}
+
 #define EXIM_TEXT_HEAD(failed) "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\n" \
 	"To: bounces+tok@news.example.org\nSubject: Mail delivery failed: returning message to sender\n" \
 	failed "\nThis message was created automatically by mail delivery software.\n\n" \
@@ -1235,24 +1255,13 @@ Test(bounce_rules, a_one_word_no_such_user_code)
  */
 Test(bounce_rules, unrouteable_is_not_gone)
 {
-	static const struct {
-		const char *msg;
-		enum bounce_action want;
-	} rows[] = {
+	static const struct msg_row rows[] = {
 		{EXIM_TEXT_HEAD("X-Failed-Recipients: rcpt@example.net\n") "  rcpt@example.net\n    Unrouteable address\n", BOUNCE_SOFT},
 		{EXIM_TEXT_HEAD("") "  rcpt@example.net\n    unroutable address\n", BOUNCE_SOFT},
 		{EXIM_TEXT_HEAD("") "  rcpt@example.net\n    550 5.1.1 Unrouteable address\n", BOUNCE_HARD},
 	};
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct bounce_report *rep = parse(rows[i].msg);
-		const struct bounce_result *r = result_for(rep, "rcpt@example.net");
-
-		cr_assert_not_null(r, "%zu: no result", i);
-		cr_expect_eq(r->action, rows[i].want, "%zu: %s, not %s (%s)", i, bounce_action_name(r->action),
-			     bounce_action_name(rows[i].want), r->rule);
-		free(rep);
-	}
+	check_msg_rows(rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 /* An entry of X-Failed-Recipients that is no address is reported as such
@@ -1295,10 +1304,7 @@ Test(bounce_rules, a_frozen_message_notice_is_no_bounce)
 #define NOTICE(opening, after) "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\n" \
 	"To: postmaster@news.example.org\nSubject: Message frozen\n\n" opening "\n" \
 	"The sender is <news@example.org>.\n\n" after "  rcpt@example.net: forced freeze\n"
-	static const struct {
-		const char *msg;
-		enum bounce_action want;
-	} rows[] = {
+	static const struct msg_row rows[] = {
 		{NOTICE("Message 1abcde-000001-AB has been frozen.", "The following address(es) have yet to be delivered:\n"),
 		 BOUNCE_IGNORE},
 		/* reworded */
@@ -1308,15 +1314,7 @@ Test(bounce_rules, a_frozen_message_notice_is_no_bounce)
 	};
 #undef NOTICE
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct bounce_report *rep = parse(rows[i].msg);
-		const struct bounce_result *r = result_for(rep, "rcpt@example.net");
-
-		cr_assert_not_null(r, "%zu: no result", i);
-		cr_expect_eq(r->action, rows[i].want, "%zu: %s, not %s (%s)", i, bounce_action_name(r->action),
-			     bounce_action_name(rows[i].want), r->rule);
-		free(rep);
-	}
+	check_msg_rows(rows, sizeof(rows) / sizeof(rows[0]));
 }
 #undef EXIM_TEXT_HEAD
 
