@@ -101,6 +101,25 @@ scratch_sql(const struct scratch *s, const char *sql)
 	sqlite3_close(db);
 }
 
+/* The number @sql (a count) gives on the scratch database, read from a
+ * connection of its own. */
+static inline long long
+scratch_count(const struct scratch *s, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	long long n;
+
+	cr_assert_eq(sqlite3_open(s->db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(q), SQLITE_ROW, "%s: no row", sql);
+	n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
 /* The id of the signup of @email (its case aside) among those whose mail
  * is due, or 0. */
 static inline int64_t

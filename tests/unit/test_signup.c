@@ -575,23 +575,6 @@ live(struct scratch *s, const struct token_claims *c)
 	return l;
 }
 
-static long long
-rows(struct scratch *s, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *q;
-	long long n;
-
-	cr_assert_eq(sqlite3_open(s->db, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-	cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
-	n = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	return n;
-}
-
 /* What a GET of the confirmation link may show: the link's state, read
  * only, judged as the confirmation judges it. */
 Test(signup, live_tells_what_a_confirmation_would_find)
@@ -611,10 +594,10 @@ Test(signup, live_tells_what_a_confirmation_would_find)
 	request(&s, &su);
 	id = scratch_due_signup(&s, "live@example.no");
 	cr_assert_gt(id, 0);
-	before = rows(&s, changes);
+	before = scratch_count(&s, changes);
 	for (int i = 0; i < 5; i++)
 		cr_expect(live(&s, &(struct token_claims){.subscriber = id}), "a pending signup is live");
-	cr_expect_eq(rows(&s, changes), before, "store_signup_live changed the store");
+	cr_expect_eq(scratch_count(&s, changes), before, "store_signup_live changed the store");
 	cr_expect_eq(scratch_due_signup(&s, "live@example.no"), id, "the mail is still due");
 	/* claims that name no signup */
 	cr_expect(!live(&s, &(struct token_claims){.subscriber = id + 1000}));
@@ -641,7 +624,7 @@ Test(signup, live_tells_what_a_confirmation_would_find)
 				 "WHERE id = %lld", (long long)subscriber), 0);
 		scratch_sql(&s, sql);
 	}
-	cr_expect_eq(rows(&s, "SELECT count(*) FROM signup WHERE confirmed IS NOT NULL"), 1);
+	cr_expect_eq(scratch_count(&s, "SELECT count(*) FROM signup WHERE confirmed IS NOT NULL"), 1);
 	cr_expect(!live(&s, &(struct token_claims){.subscriber = id}), "a marker of no one: live");
 	cr_expect_eq(confirm(&s, id, &subscriber, &gen), CONFIRM_EXPIRED);
 	/* expired, before and after the expiry deleted it */

@@ -206,23 +206,6 @@ Test(store, rectify_and_restrict)
 	scratch_close(&s);
 }
 
-/* How many rows @sql (a count) finds in the scratch database. */
-static long long
-count_rows(struct scratch *s, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *q;
-	long long n = -1;
-
-	cr_assert_eq(sqlite3_open(s->db, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-	if (sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	return n;
-}
-
 /*
  * After rectify, a link mailed to the old address names a generation the
  * subscriber no longer has: the page view finds nobody, an unsubscribe by
@@ -259,7 +242,7 @@ Test(store, rectify_binds_links_to_the_address)
 	cr_expect_eq(store_subscriber_get(s.st, id, &sub, err), STORE_OK);
 	/* the reply keeps its words, not the old address, in any case */
 	cr_expect(!files_contain(&s, "ecycled@"), "the old address is still in the files");
-	cr_expect_eq(count_rows(&s, "SELECT count(*) FROM delivery WHERE reply ="
+	cr_expect_eq(scratch_count(&s, "SELECT count(*) FROM delivery WHERE reply ="
 			     " '452 4.2.2 <[a former address]>: mailbox full, [a former address]'"), 1);
 	cr_expect_eq(store_delete_claims(s.st, &(struct token_claims){.subscriber = id, .gen = 1}, STORE_DEL_UNSUBSCRIBED, "web", NULL, &was, err), STORE_OK);
 	cr_expect(was);
@@ -306,13 +289,13 @@ Test(store, erase_deletes_the_audit_trail)
 	store_unsubscribe(s.st, "zq-erase3@example.no", "test", &was, err);
 	cr_assert_eq(id, 1);
 	/* enrolled, rectified (old and new address), restricted */
-	cr_expect_eq(count_rows(&s, "SELECT count(*) FROM audit WHERE subscriber_id = 1"), 4);
+	cr_expect_eq(scratch_count(&s, "SELECT count(*) FROM audit WHERE subscriber_id = 1"), 4);
 	cr_assert_eq(store_erase(s.st, "zq-erase2@example.no", false, "test", &existed, err), STORE_OK, "%s", err);
 	cr_expect(existed);
-	cr_expect_eq(count_rows(&s, "SELECT count(*) FROM audit WHERE subscriber_id = 1"), 0);
-	cr_expect_eq(count_rows(&s, "SELECT count(*) FROM audit WHERE event = 'erased'"
+	cr_expect_eq(scratch_count(&s, "SELECT count(*) FROM audit WHERE subscriber_id = 1"), 0);
+	cr_expect_eq(scratch_count(&s, "SELECT count(*) FROM audit WHERE event = 'erased'"
 			     " AND subject IS NULL AND subscriber_id IS NULL"), 1);
-	cr_expect_eq(count_rows(&s, "SELECT count(*) FROM audit WHERE subscriber_id = 2"), 1);
+	cr_expect_eq(scratch_count(&s, "SELECT count(*) FROM audit WHERE subscriber_id = 2"), 1);
 	cr_assert_eq(store_export(s.st, "zq-erase2@example.no", "Test", &o, err), STORE_OK);
 	cr_expect_eq(json_array_size(json_object_get(json_object_get(o, "audit"), "items")), 0, "export still lists audit events");
 	json_decref(o);
@@ -631,12 +614,12 @@ Test(store, delete_id_is_the_one_deletion)
 		cr_expect_eq(store_suppress_has(s.st, rows[i].email, &has, err), STORE_OK);
 		cr_expect(has, "%s: no suppression entry", local);
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM suppression WHERE reason = '%s'", rows[i].event);
-		cr_expect_geq(count_rows(&s, sql), 1, "%s: no suppression entry '%s'", local, rows[i].event);
+		cr_expect_geq(scratch_count(&s, sql), 1, "%s: no suppression entry '%s'", local, rows[i].event);
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE subscriber_id = %lld AND event = '%s'"
 			 " AND source = '%s' AND detail %s%s%s AND subject IS NOT NULL", (long long)id, rows[i].event,
 			 rows[i].source, rows[i].detail ? "= '" : "IS NULL", rows[i].detail ? rows[i].detail : "",
 			 rows[i].detail ? "'" : "");
-		cr_expect_eq(count_rows(&s, sql), 1, "%s: audit event: %s", local, sql);
+		cr_expect_eq(scratch_count(&s, sql), 1, "%s: audit event: %s", local, sql);
 		cr_expect(!files_contain(&s, "4711@example.no"), "%s: the address is still in the files", local);
 
 		/* gone already: not an error, nobody deleted, no second event */
@@ -645,7 +628,7 @@ Test(store, delete_id_is_the_one_deletion)
 		cr_expect(!was, "%s: deleted twice", local);
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE subscriber_id = %lld AND event = '%s'",
 			 (long long)id, rows[i].event);
-		cr_expect_eq(count_rows(&s, sql), 1, "%s", local);
+		cr_expect_eq(scratch_count(&s, sql), 1, "%s", local);
 	}
 	/* a caller's transaction that fails is rolled back: nobody deleted */
 	cr_assert_eq(enroll(&s, "zq-kept@example.no", NULL, false, &res, &id), STORE_OK);
