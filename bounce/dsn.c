@@ -186,14 +186,9 @@ decide_block(struct bounce_ctx *c, const struct block *b, int nblocks, const cha
 	    strncmp(r->rule, "phrase", 6) == 0) {
 		/* The reporting MTA's own words, not a relay's gloss: it
 		 * holds the mailbox and says it has no such user. */
-		char row[BOUNCE_RULE_MAX + 1], *arrow;
-
-		memcpy(row, r->rule, sizeof(row));
-		if ((arrow = strstr(row, " -> ")) != NULL)
-			*arrow = '\0';
 		r->confirmed = true;
-		bounce_verdict_rule(r, "%s, in the reporting MTA's own Diagnostic-Code "
-				    "(X-Postfix, no remote reply quoted: the mailbox's host speaks)", row);
+		bounce_verdict_rule_also(r, "in the reporting MTA's own Diagnostic-Code "
+					 "(X-Postfix, no remote reply quoted: the mailbox's host speaks)");
 	}
 	if (r->action == BOUNCE_SOFT && bounce_rules_mta_gone(c->mta, r->reason)) {
 		/* The receiver's own report, in its own words for an unknown

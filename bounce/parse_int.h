@@ -104,6 +104,9 @@ struct bounce_result *bounce_verdict_unaddressed(struct bounce_report *rep, cons
 /* Names the rule that decided @r ("... -> hard" is added). */
 void bounce_verdict_rule(struct bounce_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Adds @more to the name of the rule that decided @r: what else made it
+ * stand ("phrase #N ..., @more -> hard"). */
+void bounce_verdict_rule_also(struct bounce_result *r, const char *more);
 /* A new result for @addr in @rep, cleared; NULL when it is reported
  * already, when the report is full, or when the address does not fit. */
 struct bounce_result *bounce_verdict_result(struct bounce_report *rep, const char *addr);

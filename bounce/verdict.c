@@ -176,13 +176,7 @@ bounce_verdict_context(const struct bounce_ctx *c, struct bounce_result *r)
 		r->why = "refused after the message was sent (after DATA): a content filter, not a dead address";
 		bounce_verdict_rule(r, "context \"after DATA\" (the receiver had accepted the address)");
 	} else if (r->status[0] == '5' && reply_names(c, low)) {
-		char row[BOUNCE_RULE_MAX + 1], *arrow;
-
-		memcpy(row, r->rule, sizeof(row));
-		if ((arrow = strstr(row, " -> ")) != NULL)
-			*arrow = '\0';
-		bounce_verdict_rule(r, "%s, in a permanent reply that names the address (the receiver refused it)",
-				    row);
+		bounce_verdict_rule_also(r, "in a permanent reply that names the address (the receiver refused it)");
 	} else if (strcmp(r->reason, "unknown-user") == 0 &&
 		   !near(c, low, rcpt_marks, sizeof(rcpt_marks) / sizeof(rcpt_marks[0]))) {
 		r->action = BOUNCE_SOFT;
@@ -429,6 +423,17 @@ bounce_verdict_rule(struct bounce_result *r, const char *fmt_, ...)
 		what[0] = '\0';
 	/* A rule's name is ours, and short; one cut to its size still names it. */
 	fmt_clip(r->rule, sizeof(r->rule), "%s -> %s", what, bounce_action_name(r->action));
+}
+
+void
+bounce_verdict_rule_also(struct bounce_result *r, const char *more)
+{
+	char row[BOUNCE_RULE_MAX + 1], *arrow;
+
+	memcpy(row, r->rule, sizeof(row));
+	if ((arrow = strstr(row, " -> ")) != NULL)
+		*arrow = '\0';
+	bounce_verdict_rule(r, "%s, %s", row, more);
 }
 
 /* The rule of a phrase row, with a note on why its verdict was not its own. */
