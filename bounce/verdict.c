@@ -36,6 +36,15 @@ static const char *const remote_marks[] = {
 static const char *const no_rcpt_marks[] = {
 	"need rcpt", "need recipient", "no valid recipients", "no recipients",
 };
+/* The stock words of an unknown user that content filters answer with
+ * after DATA (NTT docomo, m-FILTER, Mail.ru and Postfix's header checks,
+ * as Sisimai files them: "filtered"). After DATA, only other words of a
+ * dead address ("does not exist", "invalid mailbox"), in a permanent
+ * reply that names it, are taken at their word: a receiver that checks
+ * its mailboxes only then. */
+static const char *const filter_words[] = {
+	"user unknown", "unknown user", "no such user",
+};
 
 /* Whether a text decided on says itself that the refusal came after DATA
  * ("550 5.1.1 user unknown (after end of data)"). */
@@ -48,6 +57,16 @@ after_data(const char *low, size_t len)
 
 	for (size_t i = 0; i < sizeof(said) / sizeof(said[0]); i++)
 		if (memmem(low, len, said[i], strlen(said[i])))
+			return true;
+	return false;
+}
+
+/* Whether @s is one of @list. */
+static bool
+listed(const char *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, list[i]) == 0)
 			return true;
 	return false;
 }
@@ -102,37 +121,59 @@ near(const struct bounce_ctx *c, const char *addr, const char *const *marks, siz
 }
 
 /*
- * Whether the readable text has a permanent SMTP reply that names @addr
- * and says in the same line that there is no such user ("550 a@b unknown
- * user account", "<<< 550 <a@b>... User unknown" in a transcript): the
- * receiver's refusal of that recipient, which is what a reply naming an
- * address answers.
+ * Whether the line [@b, @e) of lower-cased text, which names an address
+ * at @p, is a permanent SMTP reply that says there is no such user, in
+ * words other than a content filter's stock ones when @own.
  */
 static bool
-reply_names(const struct bounce_ctx *c, const char *addr)
+reply_line(const char *b, const char *e, const char *p, bool own)
+{
+	struct bounce_rule_match m;
+
+	while (b < p && (*b == ' ' || *b == '\t' || *b == '<'))	/* "<<< 550" of a transcript */
+		b++;
+	return p - b >= 4 && b[0] == '5' && isdigit((unsigned char)b[1]) && isdigit((unsigned char)b[2]) &&
+	       (b[3] == ' ' || b[3] == '-') && bounce_rules_match(b, (size_t)(e - b), &m) &&
+	       m.action == BOUNCE_HARD && strcmp(m.reason, "unknown-user") == 0 &&
+	       !(own && listed(m.phrase, filter_words, sizeof(filter_words) / sizeof(filter_words[0])));
+}
+
+/*
+ * Whether the receiver's reply names @addr and says in the same line that
+ * there is no such user ("550 a@b unknown user account", "<<< 550 <a@b>...
+ * User unknown" in a transcript): its refusal of that recipient, which is
+ * what a reply naming an address answers. The reply is a line of the
+ * readable text; with @own, also the text decided on (@evidence: a
+ * Diagnostic-Code, which no MTA wraps as it wraps its own notice), and
+ * then only in words other than a content filter's stock ones.
+ */
+static bool
+reply_names(const struct bounce_ctx *c, const char *addr, const char *evidence, bool own)
 {
 	const char *s = c->lower.s, *end = s + c->lower.len, *p = s;
-	size_t n = strlen(addr);
+	char line[BOUNCE_EVIDENCE_MAX + 1];
+	size_t n = strlen(addr), i;
 
-	if (s == NULL || n == 0)
+	if (n == 0)
 		return false;
-	while ((p = memmem(p, (size_t)(end - p), addr, n)) != NULL) {
+	while (s != NULL && (p = memmem(p, (size_t)(end - p), addr, n)) != NULL) {
 		const char *b = p, *e = p + n;
-		struct bounce_rule_match m;
 
 		while (b > s && b[-1] != '\n')
 			b--;
 		while (e < end && *e != '\n')
 			e++;
-		while (b < p && (*b == ' ' || *b == '\t' || *b == '<'))	/* "<<< 550" of a transcript */
-			b++;
-		if (p - b >= 4 && b[0] == '5' && isdigit((unsigned char)b[1]) && isdigit((unsigned char)b[2]) &&
-		    (b[3] == ' ' || b[3] == '-') && bounce_rules_match(b, (size_t)(e - b), &m) &&
-		    m.action == BOUNCE_HARD && strcmp(m.reason, "unknown-user") == 0)
+		if (reply_line(b, e, p, own))
 			return true;
 		p += n;
 	}
-	return false;
+	if (!own)
+		return false;
+	for (i = 0; evidence[i] && i < BOUNCE_EVIDENCE_MAX; i++)
+		line[i] = (char)tolower((unsigned char)evidence[i]);
+	line[i] = '\0';
+	p = memmem(line, i, addr, n);
+	return p != NULL && reply_line(line, line + i, p, own);
 }
 
 /*
@@ -148,7 +189,7 @@ bounce_verdict_context(const struct bounce_ctx *c, struct bounce_result *r)
 {
 	char low[ADDR_MAX + 1];
 	struct smtp_status st;
-	bool code_hard, data;
+	bool code_hard, data, named, own;
 	size_t i;
 
 	if (r->action != BOUNCE_HARD)
@@ -170,12 +211,17 @@ bounce_verdict_context(const struct bounce_ctx *c, struct bounce_result *r)
 			      !near(c, low, remote_marks, sizeof(remote_marks) / sizeof(remote_marks[0])))) &&
 	    !data)
 		return;
-	if (data) {
+	own = r->status[0] == '5' && reply_names(c, low, r->evidence, true);
+	named = own || (r->status[0] == '5' && reply_names(c, low, r->evidence, false));
+	if (data && own) {
+		bounce_verdict_rule_also(r, "in a permanent reply after DATA that names the address (a receiver that "
+					    "checks its mailboxes only then)");
+	} else if (data) {
 		r->action = BOUNCE_SOFT;
 		r->reason = "filtered";
 		r->why = "refused after the message was sent (after DATA): a content filter, not a dead address";
 		bounce_verdict_rule(r, "context \"after DATA\" (the receiver had accepted the address)");
-	} else if (r->status[0] == '5' && reply_names(c, low)) {
+	} else if (named) {
 		bounce_verdict_rule_also(r, "in a permanent reply that names the address (the receiver refused it)");
 	} else if (strcmp(r->reason, "unknown-user") == 0 &&
 		   !near(c, low, rcpt_marks, sizeof(rcpt_marks) / sizeof(rcpt_marks[0]))) {

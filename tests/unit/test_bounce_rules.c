@@ -1188,8 +1188,13 @@ Test(bounce_rules, a_pipelined_refusal_before_need_rcpt)
 		{"no valid recipients, reworded", "Returned mail: see transcript for details",
 		 TRANSCRIPT("550 <rcpt@example.net>... unknown email address", "<<< 554 5.5.1 Error: no valid recipients\n"),
 		 BLOCK_5_3_0, BOUNCE_HARD},
-		{"refused after DATA", "Returned mail: see transcript for details",
-		 TRANSCRIPT("553 5.3.0 <rcpt@example.net>... Unknown E-Mail Address", ""), BLOCK_5_3_0, BOUNCE_SOFT},
+		/* a content filter's stock words: the reply to DATA, unless
+		 * DATA found no recipient */
+		{"stock words, need RCPT", "Returned mail: see transcript for details",
+		 TRANSCRIPT("550 5.1.1 <rcpt@example.net>... User unknown", "<<< 503 5.0.0 Need RCPT (recipient)\n"),
+		 BLOCK_5_3_0, BOUNCE_HARD},
+		{"stock words, refused after DATA", "Returned mail: see transcript for details",
+		 TRANSCRIPT("550 5.1.1 <rcpt@example.net>... User unknown", ""), BLOCK_5_3_0, BOUNCE_SOFT},
 	};
 #undef TRANSCRIPT
 #undef BLOCK_5_3_0
@@ -1333,4 +1338,42 @@ Test(bounce_rules, a_senders_suppression_list_is_soft)
 	};
 
 	check_rows(rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+/*
+ * After DATA, a receiver that checks its mailboxes only then names the
+ * address it refuses, in words of its own ("is not a valid mailbox"): hard.
+ * The stock words content filters answer with there ("Unknown user",
+ * "No such user"), or a reply that names no address, stay soft. Outside
+ * DATA, a Diagnostic-Code naming the address in such words confirms too.
+ */
+Test(bounce_rules, a_reply_after_data_that_names_the_mailbox)
+{
+	static const struct text_row rows[] = {
+		{"<rcpt@example.net>: host mx.example.net said: 550 Rcpt\n    <rcpt@example.net> mailbox not found "
+		 "(in reply to end of DATA command)",
+		 {"Postfix, mailbox not found", "5.0.0", "550 Rcpt <rcpt@example.net> mailbox not found", BOUNCE_HARD,
+		  "after DATA that names the address"}},
+		/* reworded: Exim's notice, another phrase */
+		{"  rcpt@example.net\n    host mx.example.net [192.0.2.7]\n    SMTP error from remote mail server after end of data:\n"
+		 "    550 Delivery refused: rcpt@example.net is not a valid mailbox",
+		 {"Exim, not a valid mailbox", "5.0.0", "550 Delivery refused: rcpt@example.net is not a valid mailbox",
+		  BOUNCE_HARD, "after DATA that names the address"}},
+		/* a content filter's stock words */
+		{"<rcpt@example.net>: host mx.example.net said: 550 Unknown user rcpt@example.net (in reply to end of DATA "
+		 "command)",
+		 {"stock unknown user", "5.0.0", "550 Unknown user rcpt@example.net", BOUNCE_SOFT, "after DATA"}},
+		{"  rcpt@example.net\n    SMTP error from remote mail server after end of data:\n"
+		 "    550 rcpt@example.net... No such user",
+		 {"stock no such user", "5.0.0", "550 rcpt@example.net... No such user", BOUNCE_SOFT, "after DATA"}},
+		/* no address named */
+		{"<rcpt@example.net>: host mx.example.net said: 550 Mailbox not found (in reply to end of DATA command)",
+		 {"names nobody", "5.0.0", "550 Mailbox not found", BOUNCE_SOFT, "after DATA"}},
+		/* outside DATA, the Diagnostic-Code alone */
+		{NEUTRAL, {"diagnostic names it", "5.0.0", "550 rcpt@example.net: invalid mailbox", BOUNCE_HARD,
+			   "permanent reply that names the address"}},
+		{NEUTRAL, {"diagnostic, stock words", "5.0.0", "550 Unknown user rcpt@example.net", BOUNCE_SOFT, NULL}},
+	};
+
+	check_text_rows(rows, sizeof(rows) / sizeof(rows[0]));
 }
