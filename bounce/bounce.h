@@ -146,10 +146,6 @@ bool bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match 
  * MTA's name, or NULL.
  */
 const char *bounce_rules_mta(const char *(*get)(void *arg, const char *name), void *arg);
-/* The phrase that MTA @mta (bounce_rules_mta's name) uses in its own
- * reports only for an unknown user, though elsewhere it is RFC 5321's
- * generic text of a refusal (phrase reason @reason); NULL when none. */
-const char *bounce_rules_mta_gone(const char *mta, const char *reason);
 /* Whether lower-cased text holds a provider's own code of a recipient that
  * does not exist (Orange's LPN007_416). */
 bool bounce_rules_provider_gone(const char *lower, size_t len);

@@ -190,16 +190,6 @@ decide_block(struct bounce_ctx *c, const struct block *b, int nblocks, const cha
 		bounce_verdict_rule_also(r, "in the reporting MTA's own Diagnostic-Code "
 					 "(X-Postfix, no remote reply quoted: the mailbox's host speaks)");
 	}
-	if (r->action == BOUNCE_SOFT && bounce_rules_mta_gone(c->mta, r->reason)) {
-		/* The receiver's own report, in its own words for an unknown
-		 * user (the MTA table, from Sisimai's lhost modules). */
-		r->action = BOUNCE_HARD;
-		r->reason = "unknown-user";
-		r->why = "the receiver's own report uses these words only for an unknown user";
-		r->confirmed = true;
-		bounce_verdict_rule(r, "MTA %s (in its own report, words of reason \"%s\" are an unknown user)", c->mta,
-				    bounce_rules_mta_gone(c->mta, "unavailable") ? "unavailable" : "?");
-	}
 	if (delayed && r->action != BOUNCE_IGNORE) {
 		/* A delay is never a failure, whatever its text says: the
 		 * message is still being delivered and may yet arrive, so it

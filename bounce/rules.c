@@ -99,6 +99,10 @@ static const struct bounce_rule {
 	 * postmaster): not delivered yet, not failed. */
 	{RANK_NOT_BOUNCE, "has been frozen", BOUNCE_IGNORE, "delayed", "the message is held in the queue (frozen): not a failure", false},
 	{RANK_NOT_BOUNCE, "have yet to be delivered", BOUNCE_IGNORE, "delayed", "the message is still in the queue: not a failure", false},
+	/* Exim's delay warning ("Warning: message ... delayed 48 hours"):
+	 * the reply it quotes is only why the message waits. */
+	{RANK_NOT_BOUNCE, "has not yet been delivered", BOUNCE_IGNORE, "delayed", "the message is still in the queue (a delay warning): not a failure", false},
+	{RANK_NOT_BOUNCE, "delivery attempts will continue", BOUNCE_IGNORE, "delayed", "the sender's server keeps trying (a delay warning): not a failure", false},
 	{RANK_NOT_BOUNCE, "out of office", BOUNCE_IGNORE, "auto-reply", "an automatic reply (out of office) is not a bounce", false},
 	{RANK_NOT_BOUNCE, "out of the office", BOUNCE_IGNORE, "auto-reply", "an automatic reply (out of office) is not a bounce", false},
 	{RANK_NOT_BOUNCE, "automatic reply", BOUNCE_IGNORE, "auto-reply", "an automatic reply is not a bounce", false},
@@ -553,43 +557,31 @@ bounce_rules_code_class(enum bounce_code_class cls)
  * IMailServer.pm, MessageLabs.pm, GSuite.pm, PowerMTA.pm, Outlook.pm) map
  * these words straight to "userunknown". Each row: the headers that
  * identify the MTA (all must hold; "" = present), as those modules detect
- * it, and the reason of a weak phrase that the MTA's own report uses for
- * an unknown user (Outlook.pm: "Requested action not taken: mailbox
- * unavailable" is "userunknown"). Only the report the MTA wrote itself:
- * the same words relayed by another MTA are RFC 5321's generic 550; and
- * only its own words, not a remote's reply it quotes (verdict.c).
+ * it. Only the report the MTA wrote itself, and only its own words, not a
+ * remote's reply it quotes (verdict.c). Outlook.pm also files Hotmail's
+ * own "Requested action not taken: mailbox unavailable" (5.5.0) as
+ * "userunknown"; Hotmail gives those words where its text says no more
+ * than RFC 5321's generic 550, so they stay the soft "unavailable" (round
+ * 9 of the rules).
  */
 static const struct bounce_mta {
 	const char *name;
 	struct {
 		const char *header, *contains;
 	} need[2];
-	const char *gone_reason;
 } mtas[] = {
-	{"McAfee", {{"X-NAI-Header", "Modified by McAfee"}}, NULL},
-	{"IMail", {{"X-Mailer", "<SMTP32 v"}}, NULL},
-	{"MessageLabs", {{"X-Msg-Ref", ""}, {"From", "MAILER-DAEMON@messagelabs.com"}}, NULL},
-	{"Google", {{"X-Gm-Message-State", ""}, {"From", "mailer-daemon@googlemail.com"}}, NULL},
-	{"PowerMTA", {{"Subject", "Delivery report"}}, NULL},
-	{"Outlook", {{"From", "postmaster@hotmail.com"}}, "unavailable"},
+	{"McAfee", {{"X-NAI-Header", "Modified by McAfee"}}},
+	{"IMail", {{"X-Mailer", "<SMTP32 v"}}},
+	{"MessageLabs", {{"X-Msg-Ref", ""}, {"From", "MAILER-DAEMON@messagelabs.com"}}},
+	{"Google", {{"X-Gm-Message-State", ""}, {"From", "mailer-daemon@googlemail.com"}}},
+	{"PowerMTA", {{"Subject", "Delivery report"}}},
+	{"Outlook", {{"From", "postmaster@hotmail.com"}}},
 	/* Exim's own subject: its report quotes a remote's reply after
 	 * "SMTP error from remote mail server after RCPT TO:" or "after end
 	 * of data"; without one, the reason is its own (a router or local
 	 * delivery of the host that holds the mailbox). */
-	{"Exim", {{"Subject", "Mail delivery failed: returning message to sender"}}, NULL},
+	{"Exim", {{"Subject", "Mail delivery failed: returning message to sender"}}},
 };
-
-const char *
-bounce_rules_mta_gone(const char *mta, const char *reason)
-{
-	if (mta == NULL || reason == NULL)
-		return NULL;
-	for (size_t i = 0; i < sizeof(mtas) / sizeof(mtas[0]); i++)
-		if (strcmp(mtas[i].name, mta) == 0 && mtas[i].gone_reason &&
-		    strcmp(mtas[i].gone_reason, reason) == 0)
-			return mtas[i].name;
-	return NULL;
-}
 
 const char *
 bounce_rules_mta(const char *(*get)(void *arg, const char *name), void *arg)

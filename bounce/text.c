@@ -318,7 +318,7 @@ read_recipients(struct bounce_ctx *c, const char *text, size_t len, const char *
 	for (int i = 0; i < n; i++)
 		if (found[i].at < first)
 			first = found[i].at;
-	if (n > 1 && first < len && first > 0 && bounce_rules_match(c->lower.s, first, &pm) &&
+	if (first < len && first > 0 && bounce_rules_match(c->lower.s, first, &pm) &&
 	    pm.action == BOUNCE_IGNORE) {
 		for (int i = 0; i < n; i++) {
 			struct bounce_result *r = bounce_verdict_result(c->rep, found[i].addr);
