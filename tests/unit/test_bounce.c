@@ -743,9 +743,8 @@ tell_test(const struct bounce_message *m, void *arg)
  * holds, so that a slot printed but left marked ready, and printed again
  * stale, is caught: with 300 files that slip failed one run in three, with
  * 1,500 every run): the callback hears of every file once, in argument
- * order, with
- * what became of it (parsed, not a message, not readable), and the counts
- * put each in one place. Without a store: verdicts only.
+ * order, with what became of it (parsed, not a message, not readable), and
+ * the counts put each in one place. Without a store: verdicts only.
  */
 Test(bounce, run_tells_every_file_in_order)
 {
