@@ -786,6 +786,8 @@ new_session(struct send_worker *w, auth_context_t *auth)
 	 * buffer of data; the reply to the end of the data gets twice as
 	 * long, as RFC 5321 4.5.3.2 gives it twice the others' (10 minutes to
 	 * 5): the relay delivers then, and giving up sends the message again.
+	 * libesmtp sets no limit on the TCP connect: nodelay.c gives it the
+	 * same timeout (mailer_nodelay_enter, send_batch).
 	 */
 	smtp_set_timeout(s, Timeout_GREETING | Timeout_OVERRIDE_RFC2822_MINIMUM, ms);
 	smtp_set_timeout(s, Timeout_ENVELOPE | Timeout_OVERRIDE_RFC2822_MINIMUM, ms);
