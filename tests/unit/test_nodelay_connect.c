@@ -103,6 +103,22 @@ full_listener(struct full *f)
 		       FILLERS_MAX);
 }
 
+/*
+ * A blocking TCP socket whose connect() the C library gives up after 5 s
+ * (SO_SNDTIMEO: EINPROGRESS): a wrapper that ignored the session's
+ * timeout fails the test then, not after the kernel's two minutes.
+ */
+static int
+guarded_socket(void)
+{
+	struct timeval tv = {5, 0};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert(fd >= 0);
+	cr_assert(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0);
+	return fd;
+}
+
 static void
 full_close(struct full *f)
 {
@@ -111,7 +127,7 @@ full_close(struct full *f)
 	close(f->listener);
 }
 
-Test(nodelay_connect, gives_up_at_the_timeout, .timeout = 20)
+Test(nodelay_connect, gives_up_at_the_timeout)
 {
 	struct full f;
 	double t0, dt;
@@ -120,8 +136,7 @@ Test(nodelay_connect, gives_up_at_the_timeout, .timeout = 20)
 
 	need_syn_drop();
 	full_listener(&f);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert(fd >= 0);
+	fd = guarded_socket();
 	mailer_nodelay_enter(1);
 	t0 = now();
 	r = connect(fd, (struct sockaddr *)&f.addr, sizeof(f.addr));
@@ -163,7 +178,7 @@ poker(void *arg)
 }
 
 /* A signal during the wait neither ends it early nor makes it longer. */
-Test(nodelay_connect, signals_do_not_change_the_deadline, .timeout = 20)
+Test(nodelay_connect, signals_do_not_change_the_deadline)
 {
 	struct sigaction sa = {.sa_handler = on_signal};	/* no SA_RESTART */
 	struct poke p = {pthread_self(), 4};
@@ -176,8 +191,7 @@ Test(nodelay_connect, signals_do_not_change_the_deadline, .timeout = 20)
 	sigemptyset(&sa.sa_mask);
 	cr_assert(sigaction(SIGUSR1, &sa, NULL) == 0);
 	full_listener(&f);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert(fd >= 0);
+	fd = guarded_socket();
 	cr_assert(pthread_create(&t, NULL, poker, &p) == 0);
 	mailer_nodelay_enter(2);
 	t0 = now();
@@ -194,7 +208,7 @@ Test(nodelay_connect, signals_do_not_change_the_deadline, .timeout = 20)
 }
 
 /* A connect that is answered, or refused, is what it was. */
-Test(nodelay_connect, answered_and_refused, .timeout = 20)
+Test(nodelay_connect, answered_and_refused)
 {
 	struct sockaddr_in a, gone;
 	int l = listener(4, &a), g = listener(1, &gone);
@@ -267,7 +281,7 @@ connect_outside(void *arg)
 }
 
 /* Outside a session, in another thread or after it, connect() is the C library's. */
-Test(nodelay_connect, outside_a_session, .timeout = 30)
+Test(nodelay_connect, outside_a_session)
 {
 	struct full f;
 	struct outside o;
@@ -281,7 +295,7 @@ Test(nodelay_connect, outside_a_session, .timeout = 30)
 	mailer_nodelay_enter(1);
 	o = (struct outside){.addr = &f.addr};
 	cr_assert(pthread_create(&t, NULL, connect_outside, &o) == 0);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
+	fd = guarded_socket();
 	cr_expect(connect(fd, (struct sockaddr *)&f.addr, sizeof(f.addr)) == -1 && errno == ETIMEDOUT,
 		  "this thread, in the session: ETIMEDOUT");
 	close(fd);
