@@ -7,7 +7,8 @@
  * Says what it will do before it starts (a mailing already partly sent
  * says so) and sums up at the end. Exit 0: everyone due has been handled;
  * 75: some recipients are left pending after 4xx answers (run it again);
- * 1: the server could not be reached or the store failed (nothing lost);
+ * 1: the server could not be reached or the store failed (nothing lost;
+ * run it again), or the relay refused our AUTH (fix the credentials first);
  * 2: bad issue file or options.
  */
 #include "cli.h"
@@ -133,6 +134,11 @@ summary(struct cli *c, const struct send_cmd *sc, const struct issue *is,
 			 "run the same command again", rep->after.pending);
 		return EXIT_TEMPFAIL;
 	case MAILER_FAILED:
+		/* Running again with the same credentials is refused again. */
+		if (rep->stop == MAILER_STOP_AUTH)
+			return cli_fail(c, EXIT_FAIL, "%s; check [smtp] username and the password in "
+					"[smtp] password_file (its first line): the same command "
+					"fails the same way until they are right", err);
 		if (rep->resumable)
 			return cli_fail(c, EXIT_FAIL, "%s; run the same command again to send the rest", err);
 		return cli_fail(c, EXIT_FAIL, "%s", err);

@@ -217,6 +217,18 @@ enum mailer_outcome {
 	MAILER_STORE,		/* the store refused the plan: rep->store says how */
 };
 
+/*
+ * What kind of failure stopped a MAILER_FAILED run: what its user does
+ * next. Said by the mailer, which knows; its caller never reads @err for it.
+ */
+enum mailer_stop {
+	MAILER_STOP_RETRY,	/* the relay, the store, a file: running the same
+				 * job again (once it is back) sends the rest */
+	MAILER_STOP_AUTH,	/* the relay refused our AUTH: running again
+				 * fails the same way until [smtp] username
+				 * or the password is fixed */
+};
+
 struct mailer_report {
 	enum mailer_outcome outcome;
 	enum store_status store;	/* with MAILER_STORE */
@@ -227,6 +239,7 @@ struct mailer_report {
 	struct mailing_counts after;
 	bool resumable;		/* MAILER_FAILED after some work: running the
 				 * same job again sends the rest */
+	enum mailer_stop stop;	/* with MAILER_FAILED: what kind of failure */
 };
 
 /*

@@ -32,7 +32,8 @@ struct send_opts {
 
 struct send_result {
 	long long sent, failed, bounced, deferred, rendered;
-	bool fatal;		/* stopped early: @err says why */
+	bool fatal;		/* stopped early: @err says why, */
+	enum mailer_stop stop;	/* and this what kind of failure it was */
 };
 
 /* Runs the send; fills @res; 0, or -1 with @err (nothing is lost). */
@@ -109,9 +110,13 @@ void mailer_compose_single(const struct single_mail *m, struct buf *out);
 bool mailer_more_follows(const void *buf, size_t len);
 /* Marks the calling thread as inside a mailer SMTP session (around
  * smtp_start_session): only then do connect() and write() do more than the
- * C library's. Sessions do not nest. */
-void mailer_nodelay_enter(void);
-void mailer_nodelay_leave(void);
+ * C library's, and a TCP connect() gives up after @timeout seconds
+ * ([smtp] timeout; 0: no limit but the kernel's) with ETIMEDOUT.
+ * Sessions do not nest. */
+void mailer_nodelay_enter(int timeout);
+/* Ends the thread's session: the number of its connect()s that gave up
+ * at the timeout. */
+int mailer_nodelay_leave(void);
 /* Whether this thread's write of @buf to @fd goes with MSG_MORE. */
 bool mailer_nodelay_more(int fd, const void *buf, size_t len);
 

@@ -186,6 +186,7 @@ run_job(const struct mailer_job *job, const struct run_parts *pt, struct mailer_
 		sr = mailer_send(&o, &res, err);
 		rep->ran = true;
 		rep->sent = res.sent;
+		rep->stop = res.stop;
 		return sr < 0 ? MAILER_FAILED : MAILER_OK;
 	}
 	/* The fill and the counts read the whole list: a small page cache
@@ -201,6 +202,7 @@ run_job(const struct mailer_job *job, const struct run_parts *pt, struct mailer_
 	rep->bounced = res.bounced;
 	rep->deferred = res.deferred;
 	rep->rendered = res.rendered;
+	rep->stop = res.stop;
 	return sum_up(job, &o, sr < 0, rep, err);
 }
 

@@ -22,8 +22,12 @@
  *   the end of the data, where a timeout may send the message twice: RFC
  *   5321 4.5.3.2.6) ends its session: reconnect and go on if the session
  *   got something done, else stop, naming the relay and what it did not
- *   answer; the recipients not accepted stay pending for the next run;
- * - a relay that refuses our AUTH: stop, with its reply, nothing sent;
+ *   answer; the recipients not accepted stay pending for the next run.
+ *   The TCP connect counts: one the relay does not answer within the
+ *   timeout (each of its addresses, nodelay.c) is such a silence;
+ * - a relay that refuses our AUTH: stop, with its reply, nothing sent,
+ *   and say so in the result (MAILER_STOP_AUTH): running again does not
+ *   help until the credentials are fixed;
  * - with tls = required, a certificate that does not verify, or does not
  *   name [smtp] host (its IP entries when host is an IP address): stop,
  *   saying which and what the certificate names, without a retry.
@@ -136,10 +140,11 @@ static void set_state(struct send_worker *w, struct item *it, enum send_state to
 
 /*
  * The ONLY place that stops the run, with run->mu held: the first fatal
- * error stops every worker; later ones are dropped.
+ * error stops every worker, and says what kind of failure it was (@why);
+ * later ones are dropped.
  */
 static void
-stop_locked(struct send_run *run, const char *f, va_list ap)
+stop_locked(struct send_run *run, enum mailer_stop why, const char *f, va_list ap)
 {
 	if (!run->stop) {
 		int n = vsnprintf(run->err, sizeof(run->err), f, ap);
@@ -150,6 +155,7 @@ stop_locked(struct send_run *run, const char *f, va_list ap)
 			memcpy(run->err + sizeof(run->err) - 4, "...", 4);
 		run->stop = true;
 		run->res.fatal = true;
+		run->res.stop = why;
 	}
 	pthread_cond_broadcast(&run->cv);
 }
@@ -161,7 +167,20 @@ run_fatal(struct send_run *run, const char *f, ...)
 
 	pthread_mutex_lock(&run->mu);
 	va_start(ap, f);
-	stop_locked(run, f, ap);
+	stop_locked(run, MAILER_STOP_RETRY, f, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&run->mu);
+}
+
+/* run_fatal() for a failure that running again does not mend (@why). */
+static void __attribute__((format(printf, 3, 4)))
+run_stop(struct send_run *run, enum mailer_stop why, const char *f, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&run->mu);
+	va_start(ap, f);
+	stop_locked(run, why, f, ap);
 	va_end(ap);
 	pthread_mutex_unlock(&run->mu);
 }
@@ -173,7 +192,7 @@ run_fatal_locked(struct send_run *run, const char *f, ...)
 	va_list ap;
 
 	va_start(ap, f);
-	stop_locked(run, f, ap);
+	stop_locked(run, MAILER_STOP_RETRY, f, ap);
 	va_end(ap);
 }
 
@@ -299,6 +318,7 @@ stage_set(struct send_worker *w, const char *stage, int factor)
 	w->last_io = monotonic_seconds();
 }
 
+static const char stage_connect[] = "the TCP handshake";
 static const char stage_starttls[] = "the reply to STARTTLS";
 static const char stage_auth[] = "the reply to AUTH";
 static const char stage_quit[] = "the reply to QUIT";
@@ -766,6 +786,8 @@ new_session(struct send_worker *w, auth_context_t *auth)
 	 * buffer of data; the reply to the end of the data gets twice as
 	 * long, as RFC 5321 4.5.3.2 gives it twice the others' (10 minutes to
 	 * 5): the relay delivers then, and giving up sends the message again.
+	 * libesmtp sets no limit on the TCP connect: nodelay.c gives it the
+	 * same timeout (mailer_nodelay_enter, send_batch).
 	 */
 	smtp_set_timeout(s, Timeout_GREETING | Timeout_OVERRIDE_RFC2822_MINIMUM, ms);
 	smtp_set_timeout(s, Timeout_ENVELOPE | Timeout_OVERRIDE_RFC2822_MINIMUM, ms);
@@ -786,12 +808,15 @@ new_session(struct send_worker *w, auth_context_t *auth)
 /*
  * The stage at which the relay stalled, when the session just ended after
  * a silence as long as libesmtp waits there; NULL when it did not (it
- * ended, or the connection was dropped, in time).
+ * ended, or the connection was dropped, in time). @timed_out: the
+ * session's connects that got no answer within the timeout (nodelay.c).
  */
 static const char *
-stalled_at(const struct send_worker *w)
+stalled_at(const struct send_worker *w, int timed_out)
 {
-	if (w->stage == NULL || !w->connected)
+	if (!w->connected)
+		return timed_out > 0 && w->stage == stage_connect ? stage_connect : NULL;
+	if (w->stage == NULL)
 		return NULL;
 	/* poll() never returns early; 50 ms spare for the clocks' steps. */
 	if (monotonic_seconds() - w->last_io + 0.05 < w->stage_limit)
@@ -809,7 +834,7 @@ send_batch(struct send_worker *w)
 	for (;;) {
 		smtp_session_t s;
 		auth_context_t auth;
-		int due = 0, settled = 0, ok;
+		int due = 0, settled = 0, ok, timed_out;
 		const char *stalled;
 		char why[200];
 
@@ -836,12 +861,14 @@ send_batch(struct send_worker *w)
 		}
 		w->connected = w->tls_missing = w->in_auth = false;
 		w->auth_refused[0] = '\0';
-		w->stage = NULL;
 		w->composed = NULL;
-		mailer_nodelay_enter();
+		/* Until the connect event: the TCP connect, which nodelay.c
+		 * gives up after [smtp] timeout (libesmtp sets no limit). */
+		stage_set(w, stage_connect, 1);
+		mailer_nodelay_enter(run->o->cfg->smtp.timeout);
 		ok = smtp_start_session(s);
-		mailer_nodelay_leave();
-		stalled = stalled_at(w);
+		timed_out = mailer_nodelay_leave();
+		stalled = stalled_at(w, timed_out);
 		if (stalled) {
 			/* A number and a stage of the verbs table: it fits. */
 			if (fmt(why, sizeof(why), "no answer within %d s ([smtp] timeout), waiting for %s",
@@ -885,8 +912,9 @@ send_batch(struct send_worker *w)
 			return;
 		}
 		if (w->auth_refused[0]) {
-			run_fatal(run, "the SMTP server %s refused our AUTH ([smtp] username and "
-				  "password_file): %s", run->hostport, w->auth_refused);
+			run_stop(run, MAILER_STOP_AUTH, "the SMTP server %s refused our AUTH "
+				 "([smtp] username and password_file): %s", run->hostport,
+				 w->auth_refused);
 			return;
 		}
 		/*

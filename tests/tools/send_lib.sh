@@ -48,3 +48,16 @@ checked() {
 }
 cval() { printf '%s' "$CHK" | jval "$1"; }
 
+# nl under a watchdog: a hang is a failure, not a stuck test.
+nl_bounded() { timeout 120 $NEWSLETTER_WRAP "$NEWSLETTER" --config "$CONF" "$@"; }
+# timed NAME WANT_RC REGEX MAX CMD...: exit WANT_RC, output matching REGEX,
+# within MAX seconds (a stalled relay never ends the session itself); the
+# milliseconds it took in $TOOK.
+timed() {
+	local name=$1 want=$2 re=$3 max=$4 t0
+	shift 4
+	t0=$(date +%s%N)
+	expect_out "$want" "$re" "$name" "$@"
+	TOOK=$((($(date +%s%N) - t0) / 1000000))
+	check "$name: within $max s (took $TOOK ms)" test "$TOOK" -lt $((max * 1000))
+}

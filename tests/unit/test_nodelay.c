@@ -106,7 +106,7 @@ Test(nodelay, data_arrives)
 	static char full[MAILER_SIO_BUFSIZE], end[MAILER_SIO_BUFSIZE];
 	int c, s;
 
-	mailer_nodelay_enter();
+	mailer_nodelay_enter(0);
 	tcp_pair(&c, &s);
 	fill(full, sizeof(full), "line\r\n");
 	/* Ten full buffers, then a short end: all of it arrives at once. */
@@ -181,7 +181,7 @@ Test(nodelay, only_in_a_session)
 	close(s);
 
 	/* In a session: its socket's full buffers are held for more... */
-	mailer_nodelay_enter();
+	mailer_nodelay_enter(0);
 	tcp_pair(&c, &s);
 	cr_assert(mailer_nodelay_more(c, full, sizeof(full)), "the session's socket: MSG_MORE");
 	cr_assert_eq(write(c, full, sizeof(full)), (ssize_t)sizeof(full));
