@@ -134,11 +134,15 @@ summary(struct cli *c, const struct send_cmd *sc, const struct issue *is,
 			 "run the same command again", rep->after.pending);
 		return EXIT_TEMPFAIL;
 	case MAILER_FAILED:
-		/* Running again with the same credentials is refused again. */
+		/* Running again with the same credentials, or against the same
+		 * TLS set-up, is refused again. */
 		if (rep->stop == MAILER_STOP_AUTH)
 			return cli_fail(c, EXIT_FAIL, "%s; check [smtp] username and the password in "
 					"[smtp] password_file (its first line): the same command "
 					"fails the same way until they are right", err);
+		if (rep->stop == MAILER_STOP_TLS)
+			return cli_fail(c, EXIT_FAIL, "%s; the same command fails the same way until the "
+					"relay's TLS or [smtp] tls and ca_file change", err);
 		if (rep->resumable)
 			return cli_fail(c, EXIT_FAIL, "%s; run the same command again to send the rest", err);
 		return cli_fail(c, EXIT_FAIL, "%s", err);

@@ -227,6 +227,10 @@ enum mailer_stop {
 	MAILER_STOP_AUTH,	/* the relay refused our AUTH: running again
 				 * fails the same way until [smtp] username
 				 * or the password is fixed */
+	MAILER_STOP_TLS,	/* tls = required, and the relay offers no
+				 * STARTTLS or a certificate that does not
+				 * verify or name [smtp] host: the same, until
+				 * the relay or [smtp] tls and ca_file change */
 };
 
 struct mailer_report {

@@ -28,9 +28,11 @@
  * - a relay that refuses our AUTH: stop, with its reply, nothing sent,
  *   and say so in the result (MAILER_STOP_AUTH): running again does not
  *   help until the credentials are fixed;
- * - with tls = required, a certificate that does not verify, or does not
- *   name [smtp] host (its IP entries when host is an IP address): stop,
- *   saying which and what the certificate names, without a retry.
+ * - with tls = required, a relay without STARTTLS, or a certificate that
+ *   does not verify or does not name [smtp] host (its IP entries when host
+ *   is an IP address): stop, saying which and what the certificate names,
+ *   without a retry, and say so in the result (MAILER_STOP_TLS): running
+ *   again does not help until the relay or [smtp] tls and ca_file change.
  *
  * Messages built already (serve's confirmation mails, o->singles) go the
  * same way, one worker, in one session, not recorded: each one's state is
@@ -592,17 +594,17 @@ cert_refused(struct send_run *run, SSL *ssl, long result)
 	struct buf names;
 
 	if (result != X509_V_ERR_HOSTNAME_MISMATCH && result != X509_V_ERR_IP_ADDRESS_MISMATCH) {
-		run_fatal(run, "%s: the server's TLS certificate did not verify: %s "
-			  "(tls = required; [smtp] ca_file names the CA to trust)", run->hostport,
-			  X509_verify_cert_error_string(result));
+		run_stop(run, MAILER_STOP_TLS, "%s: the server's TLS certificate did not verify: %s "
+			 "(tls = required; [smtp] ca_file names the CA to trust)", run->hostport,
+			 X509_verify_cert_error_string(result));
 		X509_free(cert);
 		return;
 	}
 	buf_init(&names);
 	if (cert)
 		cert_names(cert, &names);
-	run_fatal(run, "%s: the server's TLS certificate does not name %s (its names: %s), "
-		  "and tls = required", run->hostport, host, names.len > 0 ? names.s : "none");
+	run_stop(run, MAILER_STOP_TLS, "%s: the server's TLS certificate does not name %s (its names: %s), "
+		 "and tls = required", run->hostport, host, names.len > 0 ? names.s : "none");
 	buf_free(&names);
 	X509_free(cert);
 }
@@ -671,8 +673,8 @@ event_cb(smtp_session_t session, int event, void *arg, ...)
 		ok = va_arg(ap, int *);
 		*ok = run->o->cfg->smtp.tls == TLS_OPPORTUNISTIC;
 		if (!*ok)
-			run_fatal(run, "%s: the server sent no TLS certificate (tls = required)",
-				  run->hostport);
+			run_stop(run, MAILER_STOP_TLS, "%s: the server sent no TLS certificate (tls = required)",
+				 run->hostport);
 		break;
 	case SMTP_EV_NO_CLIENT_CERTIFICATE:
 		ok = va_arg(ap, int *);
@@ -907,8 +909,8 @@ send_batch(struct send_worker *w)
 			if (w->items[i].state == SEND_SENT)
 				w->items[i].msg = NULL;
 		if (w->tls_missing) {
-			run_fatal(run, "%s does not offer STARTTLS (tls = required): nothing sent",
-				  run->hostport);
+			run_stop(run, MAILER_STOP_TLS, "%s does not offer STARTTLS (tls = required): nothing sent",
+				 run->hostport);
 			return;
 		}
 		if (w->auth_refused[0]) {

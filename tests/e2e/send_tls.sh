@@ -31,6 +31,15 @@ refused() {
 	check "$1: said once, with no 'connection ended early' or 'reconnecting'" \
 		test "$(printf '%s\n%s\n' "$OUT" "$ERR" | grep -c -i -E 'certificate|ended early|reconnect')" = 1
 	check "$1: nothing sent, 20 pending" test "$(nmail) $(pending)" = "0 20"
+	not_again "$1"
+}
+# not_again NAME: the last send said that running it again fails the same
+# way, and did not advise running it again.
+not_again() {
+	check "$1: the same command fails the same way until the TLS set-up changes" \
+		test "$(printf '%s\n%s\n' "$OUT" "$ERR" | grep -c -e 'fails the same way until the relay' -e 'run the same command again')" = 1
+	check "$1: no advice to run the same command again" \
+		test "$(printf '%s\n%s\n' "$OUT" "$ERR" | grep -c 'run the same command again')" = 0
 }
 # clean NAME: the last send said nothing of a dropped connection or a
 # reconnection (libesmtp 1.1 and TLS 1.3's session tickets: mailer/send.c).
@@ -95,6 +104,7 @@ check "unverified: said once, with no 'connection ended early' or 'reconnecting'
 	test "$(printf '%s\n%s\n' "$OUT" "$ERR" | grep -c -i -E 'certificate|ended early|reconnect')" = 1
 check "tls = required, unverified: nothing sent, nothing lost" \
 	test "$(nmail) $(sqlite3 "$DB" "SELECT count(*) FROM delivery WHERE state = 'pending'")" = "0 20"
+not_again "tls = required, unverified"
 conf_smtp "tls = opportunistic"
 expect_rc 0 "tls = opportunistic with a self-signed certificate: exit 0" nl send "$SCRATCH/issue.md"
 check "tls = opportunistic: encrypted all the same" test "$(tls_sent)" = 20
@@ -104,6 +114,7 @@ start_smtpd
 conf_smtp "tls = required"
 expect_out 1 "STARTTLS" "tls = required, a server without STARTTLS: exit 1 naming it" nl send "$SCRATCH/issue.md"
 check "no STARTTLS: nothing sent" test "$(nmail)" = 0
+not_again "tls = required, no STARTTLS"
 conf_smtp "tls = opportunistic"
 expect_rc 0 "tls = opportunistic, a server without STARTTLS: sent in plain" nl send "$SCRATCH/issue.md"
 check "opportunistic, plain: 20 messages" test "$(nmail)" = 20
