@@ -10,7 +10,6 @@
  */
 #include "parse_int.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,9 +116,7 @@ human_for(const struct bounce_ctx *c, const char *addr, int nblocks, const char 
 		return hlen > 0;
 	/* Not named: the text is about the others. The window is in the
 	 * lower-cased text, which has the same offsets. */
-	for (i = 0; addr[i] && i < ADDR_MAX; i++)
-		low[i] = (char)tolower((unsigned char)addr[i]);
-	low[i] = '\0';
+	i = bounce_scan_lower_copy(low, addr, ADDR_MAX);
 	if (c->lower.len == 0 || memmem(c->lower.s, c->lower.len, low, i) == NULL ||
 	    !bounce_verdict_window(c, addr, &at, &len) || at + len > hlen)
 		return false;

@@ -69,6 +69,9 @@ struct bounce_field {
 bool bounce_scan_copy_addr(char dst[ADDR_MAX + 1], const char *a);
 /* @n bytes of @s, lower-cased, into @out. */
 void bounce_scan_lower(struct buf *out, const char *s, size_t n);
+/* At most @max bytes of the string @s, lower-cased, into @dst (@max + 1
+ * bytes); the length copied. */
+size_t bounce_scan_lower_copy(char *dst, const char *s, size_t max);
 /* Whether @s starts with @prefix, ignoring case. */
 bool bounce_scan_starts(const char *s, const char *prefix);
 /* Copies the line around @at of @text into @out, printable ASCII only. */

@@ -22,6 +22,17 @@ bounce_scan_copy_addr(char dst[ADDR_MAX + 1], const char *a)
 	return fmt(dst, ADDR_MAX + 1, "%s", a) == 0;
 }
 
+size_t
+bounce_scan_lower_copy(char *dst, const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < max; i++)
+		dst[i] = (char)tolower((unsigned char)s[i]);
+	dst[i] = '\0';
+	return i;
+}
+
 void
 bounce_scan_lower(struct buf *out, const char *s, size_t n)
 {

@@ -120,22 +120,28 @@ near(const struct bounce_ctx *c, const char *addr, const char *const *marks, siz
 	return false;
 }
 
+/* How a permanent reply names the address (reply_names()). */
+enum refusal { REFUSED_NOT, REFUSED_STOCK, REFUSED_OWN };
+
 /*
- * Whether the line [@b, @e) of lower-cased text, which names an address
- * at @p, is a permanent SMTP reply that says there is no such user, in
- * words other than a content filter's stock ones when @own.
+ * How the line [@b, @e) of lower-cased text, which names an address at @p,
+ * refuses it: REFUSED_OWN when it is a permanent SMTP reply that says there
+ * is no such user in words other than a content filter's stock ones,
+ * REFUSED_STOCK when in those words, else REFUSED_NOT.
  */
-static bool
-reply_line(const char *b, const char *e, const char *p, bool own)
+static enum refusal
+reply_line(const char *b, const char *e, const char *p)
 {
 	struct bounce_rule_match m;
 
 	while (b < p && (*b == ' ' || *b == '\t' || *b == '<'))	/* "<<< 550" of a transcript */
 		b++;
-	return p - b >= 4 && b[0] == '5' && isdigit((unsigned char)b[1]) && isdigit((unsigned char)b[2]) &&
-	       (b[3] == ' ' || b[3] == '-') && bounce_rules_match(b, (size_t)(e - b), &m) &&
-	       m.action == BOUNCE_HARD && strcmp(m.reason, "unknown-user") == 0 &&
-	       !(own && listed(m.phrase, filter_words, sizeof(filter_words) / sizeof(filter_words[0])));
+	if (p - b < 4 || b[0] != '5' || !isdigit((unsigned char)b[1]) || !isdigit((unsigned char)b[2]) ||
+	    (b[3] != ' ' && b[3] != '-') || !bounce_rules_match(b, (size_t)(e - b), &m) ||
+	    m.action != BOUNCE_HARD || strcmp(m.reason, "unknown-user") != 0)
+		return REFUSED_NOT;
+	return listed(m.phrase, filter_words, sizeof(filter_words) / sizeof(filter_words[0])) ? REFUSED_STOCK
+												 : REFUSED_OWN;
 }
 
 /*
@@ -143,19 +149,20 @@ reply_line(const char *b, const char *e, const char *p, bool own)
  * there is no such user ("550 a@b unknown user account", "<<< 550 <a@b>...
  * User unknown" in a transcript): its refusal of that recipient, which is
  * what a reply naming an address answers. The reply is a line of the
- * readable text; with @own, also the text decided on (@evidence: a
- * Diagnostic-Code, which no MTA wraps as it wraps its own notice), and
- * then only in words other than a content filter's stock ones.
+ * readable text, or the text decided on (@evidence: a Diagnostic-Code,
+ * which no MTA wraps as it wraps its own notice), which counts only in
+ * words other than a content filter's stock ones (REFUSED_OWN).
  */
-static bool
-reply_names(const struct bounce_ctx *c, const char *addr, const char *evidence, bool own)
+static enum refusal
+reply_names(const struct bounce_ctx *c, const char *addr, const char *evidence)
 {
 	const char *s = c->lower.s, *end = s + c->lower.len, *p = s;
 	char line[BOUNCE_EVIDENCE_MAX + 1];
-	size_t n = strlen(addr), i;
+	enum refusal found = REFUSED_NOT, k;
+	size_t n = strlen(addr), len;
 
 	if (n == 0)
-		return false;
+		return REFUSED_NOT;
 	while (s != NULL && (p = memmem(p, (size_t)(end - p), addr, n)) != NULL) {
 		const char *b = p, *e = p + n;
 
@@ -163,17 +170,17 @@ reply_names(const struct bounce_ctx *c, const char *addr, const char *evidence, 
 			b--;
 		while (e < end && *e != '\n')
 			e++;
-		if (reply_line(b, e, p, own))
-			return true;
+		if ((k = reply_line(b, e, p)) == REFUSED_OWN)
+			return REFUSED_OWN;
+		if (k == REFUSED_STOCK)
+			found = REFUSED_STOCK;
 		p += n;
 	}
-	if (!own)
-		return false;
-	for (i = 0; evidence[i] && i < BOUNCE_EVIDENCE_MAX; i++)
-		line[i] = (char)tolower((unsigned char)evidence[i]);
-	line[i] = '\0';
-	p = memmem(line, i, addr, n);
-	return p != NULL && reply_line(line, line + i, p, own);
+	len = bounce_scan_lower_copy(line, evidence, BOUNCE_EVIDENCE_MAX);
+	p = memmem(line, len, addr, n);
+	if (p != NULL && reply_line(line, line + len, p) == REFUSED_OWN)
+		return REFUSED_OWN;
+	return found;
 }
 
 /*
@@ -189,14 +196,12 @@ bounce_verdict_context(const struct bounce_ctx *c, struct bounce_result *r)
 {
 	char low[ADDR_MAX + 1];
 	struct smtp_status st;
-	bool code_hard, data, named, own;
-	size_t i;
+	enum refusal named;
+	bool code_hard, data;
 
 	if (r->action != BOUNCE_HARD)
 		return;
-	for (i = 0; r->recipient[i] && i < ADDR_MAX; i++)
-		low[i] = (char)tolower((unsigned char)r->recipient[i]);
-	low[i] = '\0';
+	bounce_scan_lower_copy(low, r->recipient, ADDR_MAX);
 	/* 5.1.x codes of a dead address (not 5.2.1, "disabled", which a
 	 * filter also uses) stand on their own. */
 	code_hard = status_parse(r->status, &st) && status_classify(&st, NULL) == STATUS_HARD &&
@@ -211,9 +216,8 @@ bounce_verdict_context(const struct bounce_ctx *c, struct bounce_result *r)
 			      !near(c, low, remote_marks, sizeof(remote_marks) / sizeof(remote_marks[0])))) &&
 	    !data)
 		return;
-	own = r->status[0] == '5' && reply_names(c, low, r->evidence, true);
-	named = own || (r->status[0] == '5' && reply_names(c, low, r->evidence, false));
-	if (data && own) {
+	named = r->status[0] == '5' ? reply_names(c, low, r->evidence) : REFUSED_NOT;
+	if (data && named == REFUSED_OWN) {
 		bounce_verdict_rule_also(r, "in a permanent reply after DATA that names the address (a receiver that "
 					    "checks its mailboxes only then)");
 	} else if (data) {
@@ -221,7 +225,7 @@ bounce_verdict_context(const struct bounce_ctx *c, struct bounce_result *r)
 		r->reason = "filtered";
 		r->why = "refused after the message was sent (after DATA): a content filter, not a dead address";
 		bounce_verdict_rule(r, "context \"after DATA\" (the receiver had accepted the address)");
-	} else if (named) {
+	} else if (named != REFUSED_NOT) {
 		bounce_verdict_rule_also(r, "in a permanent reply that names the address (the receiver refused it)");
 	} else if (strcmp(r->reason, "unknown-user") == 0 &&
 		   !near(c, low, rcpt_marks, sizeof(rcpt_marks) / sizeof(rcpt_marks[0]))) {
@@ -247,9 +251,7 @@ bounce_verdict_window(const struct bounce_ctx *c, const char *addr, size_t *at, 
 
 	if (c->lower.len == 0)
 		return false;
-	for (i = 0; addr[i] && i < ADDR_MAX; i++)
-		low[i] = (char)tolower((unsigned char)addr[i]);
-	low[i] = '\0';
+	i = bounce_scan_lower_copy(low, addr, ADDR_MAX);
 	p = memmem(c->lower.s, c->lower.len, low, i);
 	if (p == NULL) {
 		if (c->rep->n != 1)
