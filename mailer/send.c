@@ -162,19 +162,7 @@ stop_locked(struct send_run *run, enum mailer_stop why, const char *f, va_list a
 	pthread_cond_broadcast(&run->cv);
 }
 
-static void __attribute__((format(printf, 2, 3)))
-run_fatal(struct send_run *run, const char *f, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&run->mu);
-	va_start(ap, f);
-	stop_locked(run, MAILER_STOP_RETRY, f, ap);
-	va_end(ap);
-	pthread_mutex_unlock(&run->mu);
-}
-
-/* run_fatal() for a failure that running again does not mend (@why). */
+/* Stops the run for a failure of kind @why (takes run->mu). */
 static void __attribute__((format(printf, 3, 4)))
 run_stop(struct send_run *run, enum mailer_stop why, const char *f, ...)
 {
@@ -186,6 +174,10 @@ run_stop(struct send_run *run, enum mailer_stop why, const char *f, ...)
 	va_end(ap);
 	pthread_mutex_unlock(&run->mu);
 }
+
+/* Stops the run for a failure that running again mends (the relay, the
+ * store, a file). */
+#define run_fatal(run, ...) run_stop(run, MAILER_STOP_RETRY, __VA_ARGS__)
 
 /* run_fatal() for a caller that holds run->mu. */
 static void __attribute__((format(printf, 2, 3)))
