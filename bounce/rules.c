@@ -354,37 +354,52 @@ static const struct bounce_rule {
 #define NRULES (sizeof(rules) / sizeof(rules[0]))
 
 /*
- * The table indexed by the first two bytes of each phrase (every phrase
- * has at least two), so that one pass over the text tries only the
- * phrases that can start at each position: mostly none.
+ * The table indexed by a hash of the first three bytes of each phrase
+ * (every phrase has at least three), so that one pass over the text
+ * tries only the phrases that can start at each position: mostly none.
+ * Two bytes were too few: "no", "re", "un" start a tenth of the rows and
+ * most words of a text. Rows whose keys share a hash share a bucket, in
+ * table order; the whole phrase is compared.
  * Built once (bounce_init), read-only after.
  */
+#define IDX_BITS 16
+#define IDX_KEYS (1u << IDX_BITS)
 static struct {
-	unsigned short start[65537];	/* rows of first bytes k: order[start[k] .. start[k + 1]) */
+	unsigned short start[IDX_KEYS + 1];	/* rows of key k: order[start[k] .. start[k + 1]) */
 	unsigned short order[NRULES];	/* row numbers, in table order within a key */
 	unsigned char len[NRULES];
-	uint64_t any[65536 / 64];	/* a bit per key that starts a row: 8 kB, not start[]'s 128 */
+	uint64_t any[IDX_KEYS / 64];	/* a bit per key that starts a row or a banner: 8 kB */
+	uint64_t banner[IDX_KEYS / 64];	/* a bit per key that starts a banner */
 } idx;
 static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
 
 static unsigned
 idx_key(const char *p)
 {
-	return (unsigned)(unsigned char)p[0] << 8 | (unsigned char)p[1];
+	uint32_t v = (uint32_t)(unsigned char)p[0] << 16 | (uint32_t)(unsigned char)p[1] << 8 |
+		     (unsigned char)p[2];
+
+	return (v * 2654435761u) >> (32 - IDX_BITS);
 }
+
+static void idx_banners(void);
 
 static void
 idx_build(void)
 {
-	unsigned short count[65536] = {0}, n = 0;
+	unsigned short count[IDX_KEYS] = {0}, n = 0;
 
-	for (size_t i = 0; i < NRULES; i++)
+	for (size_t i = 0; i < NRULES; i++) {
+		if (strlen(rules[i].phrase) < 3)
+			fatal("bounce: phrase row %zu \"%s\" is shorter than 3 bytes (bounce/rules.c)", i + 1,
+			      rules[i].phrase);
 		count[idx_key(rules[i].phrase)]++;
-	for (unsigned k = 0; k < 65536; k++) {
+	}
+	for (unsigned k = 0; k < IDX_KEYS; k++) {
 		idx.start[k] = n;
 		n = (unsigned short)(n + count[k]);
 	}
-	idx.start[65536] = n;
+	idx.start[IDX_KEYS] = n;
 	memset(count, 0, sizeof(count));
 	for (size_t i = 0; i < NRULES; i++) {
 		unsigned k = idx_key(rules[i].phrase);
@@ -393,6 +408,7 @@ idx_build(void)
 		idx.len[i] = (unsigned char)strlen(rules[i].phrase);
 		idx.any[k / 64] |= (uint64_t)1 << (k % 64);
 	}
+	idx_banners();
 }
 
 /*
@@ -413,16 +429,27 @@ static const struct {
 };
 #undef BANNER
 
-/* The length of the banner that starts at @p (@n bytes left), or 0. Its
- * first two bytes are tried first: this runs at every byte of a text. */
-static size_t
-banner_at(const char *p, size_t n)
+/* Marks the keys that start a banner (idx_build). */
+static void
+idx_banners(void)
 {
-	if (n < 2 || (*p != 's' && *p != 'c' && *p != 'v' && *p != 'a'))
+	for (size_t b = 0; b < sizeof(banners) / sizeof(banners[0]); b++) {
+		unsigned k = idx_key(banners[b].s);
+
+		idx.banner[k / 64] |= (uint64_t)1 << (k % 64);
+		idx.any[k / 64] |= (uint64_t)1 << (k % 64);
+	}
+}
+
+/* The length of the banner that starts at @p (@n bytes left, key @key),
+ * or 0. */
+static size_t
+banner_at(const char *p, size_t n, unsigned key)
+{
+	if (!(idx.banner[key / 64] >> (key % 64) & 1))
 		return 0;
 	for (size_t b = 0; b < sizeof(banners) / sizeof(banners[0]); b++)
-		if (p[1] == banners[b].s[1] && *p == banners[b].s[0] && banners[b].n <= n &&
-		    memcmp(p, banners[b].s, banners[b].n) == 0)
+		if (banners[b].n <= n && memcmp(p, banners[b].s, banners[b].n) == 0)
 			return banners[b].n;
 	return 0;
 }
@@ -434,23 +461,21 @@ bounce_rules_match(const char *lower, size_t len, struct bounce_rule_match *m)
 	size_t at = 0, best_len = 0, skip;
 
 	pthread_once(&idx_once, idx_build);
-	for (size_t i = 0; i + 1 < len; i++) {
+	for (size_t i = 0; i + 2 < len; i++) {
 		unsigned key = idx_key(lower + i);
 
-		if ((skip = banner_at(lower + i, len - i)) > 0) {
+		if (!(idx.any[key / 64] >> (key % 64) & 1))
+			continue;	/* most keys start no row and no banner */
+		if ((skip = banner_at(lower + i, len - i, key)) > 0) {
 			i += skip - 1;
 			continue;
 		}
-		if (!(idx.any[key / 64] >> (key % 64) & 1))
-			continue;	/* most keys start no row */
-
 		for (unsigned k = idx.start[key]; k < idx.start[key + 1]; k++) {
 			const struct bounce_rule *r = &rules[idx.order[k]];
 			size_t n = idx.len[idx.order[k]];
 
 			/* Lowest rank wins; within a rank, the earliest in the text. */
-			if ((best && r->rank >= best->rank) || n > len - i ||
-			    memcmp(lower + i + 2, r->phrase + 2, n - 2) != 0)
+			if ((best && r->rank >= best->rank) || n > len - i || memcmp(lower + i, r->phrase, n) != 0)
 				continue;
 			best = r;
 			at = i;
