@@ -92,7 +92,7 @@ bounce_arf_parse(struct bounce_ctx *c)
 
 	while (bounce_scan_field(c->feedback.s, c->feedback.len, &pos, &f))
 		if (bounce_scan_field_is(&f, "feedback-type"))
-			fmt_clip(type, sizeof(type), "%s", f.value);	/* cut: a known type is short */
+			fmt_clip_str(type, sizeof(type), f.value);	/* cut: a known type is short */
 	act = strcasecmp(type, "auth-failure") == 0 || strcasecmp(type, "not-spam") == 0
 	      ? BOUNCE_IGNORE : BOUNCE_COMPLAINT;
 	pos = 0;

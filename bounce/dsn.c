@@ -43,9 +43,9 @@ read_recipient(struct block *b, const struct bounce_field *f, bool final)
 		return;
 	}
 	/* Kept to be reported, cut to its buffer by design. */
-	fmt_clip(b->bad_field, sizeof(b->bad_field), "%s", final ? "Final-Recipient" : "Original-Recipient");
-	fmt_clip(b->bad, sizeof(b->bad), "%s", f->value);
-	fmt_clip(b->bad_why, sizeof(b->bad_why), "%s", why);
+	fmt_clip_str(b->bad_field, sizeof(b->bad_field), final ? "Final-Recipient" : "Original-Recipient");
+	fmt_clip_str(b->bad, sizeof(b->bad), f->value);
+	fmt_clip_str(b->bad_why, sizeof(b->bad_why), why);
 }
 
 /*
@@ -76,7 +76,7 @@ read_diag(struct block *b, const struct bounce_field *f)
 {
 	const char *v = strchr(f->value, ';');
 
-	fmt_clip(b->diag, sizeof(b->diag), "%s", v ? v + 1 : f->value);
+	fmt_clip_str(b->diag, sizeof(b->diag), v ? v + 1 : f->value);
 	b->own_words = own_words(f->value, v, b->diag);
 	/* Japanese MTAs write the field in raw ISO-2022-JP (7 bits,
 	 * escape sequences): to UTF-8, as a text part would be. */
@@ -84,7 +84,7 @@ read_diag(struct block *b, const struct bounce_field *f)
 		char *u = g_convert(b->diag, -1, "UTF-8", "ISO-2022-JP", NULL, NULL, NULL);
 
 		if (u)
-			fmt_clip(b->diag, sizeof(b->diag), "%s", u);
+			fmt_clip_str(b->diag, sizeof(b->diag), u);
 		g_free(u);
 	}
 }
@@ -234,9 +234,9 @@ read_fields(struct bounce_ctx *c, const char *human, size_t hlen)
 		} else if (bounce_scan_field_is(&f, "action")) {
 			/* Fields are read up to their buffer and cut there by
 			 * design: what is judged is at their start. */
-			fmt_clip(cur->action, sizeof(cur->action), "%s", f.value);
+			fmt_clip_str(cur->action, sizeof(cur->action), f.value);
 		} else if (bounce_scan_field_is(&f, "status")) {
-			fmt_clip(cur->status, sizeof(cur->status), "%s", f.value);
+			fmt_clip_str(cur->status, sizeof(cur->status), f.value);
 		} else if (bounce_scan_field_is(&f, "diagnostic-code")) {
 			read_diag(cur, &f);
 		}

@@ -19,7 +19,7 @@
 bool
 bounce_scan_copy_addr(char dst[ADDR_MAX + 1], const char *a)
 {
-	return fmt(dst, ADDR_MAX + 1, "%s", a) == 0;
+	return fmt_str(dst, ADDR_MAX + 1, a) == 0;
 }
 
 size_t
@@ -282,7 +282,7 @@ bounce_scan_recipient(const char *v, char out[ADDR_MAX + 1], char *err)
 	size_t n;
 
 	out[0] = '\0';
-	if (fmt(buf, sizeof(buf), "%s", v) != 0) {
+	if (fmt_str(buf, sizeof(buf), v) != 0) {
 		errf(err, "longer than %zu bytes", sizeof(buf) - 1);
 		return false;
 	}

@@ -43,11 +43,29 @@ fmt(char *out, size_t size, const char *f, ...)
 	return r;
 }
 
+/* Cuts the last character of @out if cutting it to @size bytes left it
+ * partial (a UTF-8 sequence without its last bytes). */
+static void
+cut_partial(char *out)
+{
+	size_t end = strlen(out), start = end, want, n;
+	unsigned char lead;
+
+	while (start > 0 && end - start < 4 && ((unsigned char)out[start - 1] & 0xC0) == 0x80)
+		start--;
+	if (start == 0)
+		return;
+	lead = (unsigned char)out[start - 1];
+	want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+	n = end - (start - 1);
+	if (lead >= 0x80 && n < want)
+		out[start - 1] = '\0';
+}
+
 bool
 fmt_clip(char *out, size_t size, const char *f, ...)
 {
 	va_list ap;
-	size_t n;
 	int r;
 
 	va_start(ap, f);
@@ -55,18 +73,31 @@ fmt_clip(char *out, size_t size, const char *f, ...)
 	va_end(ap);
 	if (r == 0 || size == 0)
 		return false;
-	/* Cut: drop the last character if the cut left it partial. */
-	size_t end = strlen(out), start = end, want;
-	unsigned char lead;
+	cut_partial(out);
+	return true;
+}
 
-	while (start > 0 && end - start < 4 && ((unsigned char)out[start - 1] & 0xC0) == 0x80)
-		start--;
-	if (start == 0)
-		return true;
-	lead = (unsigned char)out[start - 1];
-	want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-	n = end - (start - 1);
-	if (lead >= 0x80 && n < want)
-		out[start - 1] = '\0';
+int
+fmt_str(char *out, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (size == 0)
+		return -1;
+	if (n >= size) {
+		memcpy(out, s, size - 1);
+		out[size - 1] = '\0';
+		return -1;
+	}
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+bool
+fmt_clip_str(char *out, size_t size, const char *s)
+{
+	if (fmt_str(out, size, s) == 0 || size == 0)
+		return false;
+	cut_partial(out);
 	return true;
 }

@@ -76,6 +76,11 @@ int fmt(char *out, size_t size, const char *f, ...)
  */
 bool fmt_clip(char *out, size_t size, const char *f, ...)
 	__attribute__((format(printf, 3, 4)));
+/* fmt(out, size, "%s", s) and fmt_clip(out, size, "%s", s), without the
+ * printf machinery: the bounce processor copies strings this way per
+ * message. */
+int fmt_str(char *out, size_t size, const char *s) __attribute__((warn_unused_result));
+bool fmt_clip_str(char *out, size_t size, const char *s);
 
 /* --- buf.c: a growable, always NUL-terminated byte string --- */
 

@@ -3,6 +3,7 @@
  * fmt_clip() cuts on a UTF-8 character boundary and says so.
  */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "../../lib/lib.h"
@@ -52,4 +53,33 @@ Test(fmt_clip, cut_keeps_whole_characters)
 	/* A euro sign (3 bytes) and two bytes of a second one. */
 	cr_assert(fmt_clip(b, sizeof(b), "%s", "\xe2\x82\xac\xe2\x82\xac"));
 	cr_assert_str_eq(b, "\xe2\x82\xac");
+}
+
+/* fmt_str() and fmt_clip_str() write and return what fmt() and fmt_clip()
+ * with "%s" do, at every size around the text's length. */
+Test(fmt_str, as_fmt_with_percent_s)
+{
+	static const char *const texts[] = {"", "a", "abcde", "abcd\xc3\xa9", "\xe2\x82\xac\xe2\x82\xac"};
+
+	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++)
+		for (size_t size = 1; size <= strlen(texts[t]) + 2; size++) {
+			char a[16], b[16];
+			int ra = fmt_str(a, size, texts[t]), rb = fmt(b, size, "%s", texts[t]);
+			bool ca = fmt_clip_str(a + 8, size < 8 ? size : 8, texts[t]);
+			bool cb = fmt_clip(b + 8, size < 8 ? size : 8, "%s", texts[t]);
+
+			cr_expect_eq(ra, rb, "fmt_str('%s', %zu)", texts[t], size);
+			cr_expect_str_eq(a, b, "fmt_str('%s', %zu)", texts[t], size);
+			cr_expect_eq(ca, cb, "fmt_clip_str('%s', %zu)", texts[t], size);
+			cr_expect_str_eq(a + 8, b + 8, "fmt_clip_str('%s', %zu)", texts[t], size);
+		}
+}
+
+Test(fmt_str, zero_size_is_an_error)
+{
+	char b[1] = {'x'};
+
+	cr_assert_eq(fmt_str(b, 0, "abc"), -1);
+	cr_assert_not(fmt_clip_str(b, 0, "abc"));
+	cr_assert_eq(b[0], 'x', "nothing written");
 }

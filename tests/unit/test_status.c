@@ -3,6 +3,8 @@
  * a reply, and the verdict table (only an address that is gone is hard).
  */
 #include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../../lib/lib.h"
@@ -65,4 +67,25 @@ Test(status, parse_bounds)
 	cr_expect_null(status_parse("5..1", &st));
 	cr_expect_null(status_parse("5.1000.1", &st));
 	cr_expect_not_null(status_parse("4.999.999", &st));
+}
+
+/* status_format() writes what snprintf("%d.%d.%d") does, and "?.?.?" when
+ * that does not fit in STATUS_LEN bytes: edges of each part, negative
+ * ones (a code not made by status_parse) included. */
+Test(status, format_as_printf)
+{
+	static const int v[] = {0, 1, 9, 10, 99, 100, 999, 1000, 123456, -1, -10, INT_MAX, INT_MIN};
+	const size_t n = sizeof(v) / sizeof(v[0]);
+
+	for (size_t a = 0; a < n; a++)
+		for (size_t b = 0; b < n; b++)
+			for (size_t c = 0; c < n; c++) {
+				struct smtp_status st = {v[a], v[b], v[c]};
+				char got[STATUS_LEN], want[STATUS_LEN];
+
+				if (snprintf(want, sizeof(want), "%d.%d.%d", v[a], v[b], v[c]) >= (int)sizeof(want))
+					strcpy(want, "?.?.?");
+				status_format(&st, got);
+				cr_assert_str_eq(got, want, "%d.%d.%d", v[a], v[b], v[c]);
+			}
 }
