@@ -20,6 +20,9 @@
 
 #include "bounce.h"
 
+#include <string.h>
+#include <strings.h>
+
 #define MAX_DEPTH 16		/* nested MIME parts */
 #define MAX_TEXT (256 * 1024)	/* bytes of readable text judged */
 #define CONTEXT_LINES 8		/* lines after a recipient's address judged with it */
@@ -93,7 +96,12 @@ bool bounce_scan_robot(const char *addr);
 /* Reads the next field from @s at *pos; false at the end. */
 bool bounce_scan_field(const char *s, size_t len, size_t *pos, struct bounce_field *f);
 /* Whether field @f is named @name (ignoring case). */
-bool bounce_scan_field_is(const struct bounce_field *f, const char *name);
+static inline bool
+bounce_scan_field_is(const struct bounce_field *f, const char *name)
+{
+	/* Inline: the length of a literal @name is known where it is called. */
+	return f->nlen == strlen(name) && strncasecmp(f->name, name, f->nlen) == 0;
+}
 
 /* --- verdict.c --- */
 

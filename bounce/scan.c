@@ -160,8 +160,9 @@ bounce_scan_addr(const char *s, size_t len, size_t *pos, char out[ADDR_MAX + 1],
 			while (b < i && (s[b] == '.' || s[b] == '\''))
 				b++;
 			/* An address type written into the local part:
-			 * "SMTP=a@b", "RFC822=a@b" (X.400 style). */
-			for (size_t t = 0; t < sizeof(addr_types) / sizeof(addr_types[0]); t++) {
+			 * "SMTP=a@b", "RFC822=a@b" (X.400 style); only where
+			 * the local part has an '='. */
+			for (size_t t = 0; memchr(s + b, '=', i - b) && t < sizeof(addr_types) / sizeof(addr_types[0]); t++) {
 				size_t tn = strlen(addr_types[t]);
 
 				if (i - b > tn + 1 && strncasecmp(s + b, addr_types[t], tn) == 0 && s[b + tn] == '=') {
@@ -431,8 +432,4 @@ bounce_scan_field(const char *s, size_t len, size_t *pos, struct bounce_field *f
 	}
 }
 
-bool
-bounce_scan_field_is(const struct bounce_field *f, const char *name)
-{
-	return f->nlen == strlen(name) && strncasecmp(f->name, name, f->nlen) == 0;
-}
+
