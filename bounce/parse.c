@@ -160,6 +160,7 @@ struct bounce_parser {
 	GMimeStream *inner_stream;	/* inner's */
 	struct buf human, html, status, feedback, returned, lower;
 	struct buf raw;		/* a returned message's bytes */
+	bool plain;		/* split_top(): the top header block has no MIME field */
 	struct buf nested;	/* those of a forwarded report, while it is walked */
 };
 
@@ -260,6 +261,19 @@ append_part(GMimePart *part, struct buf *out)
 		buf_add(out, ba->data, ba->len < MAX_TEXT ? ba->len : MAX_TEXT);
 	buf_adds(out, "\n\n");
 	g_object_unref(mem);
+}
+
+/*
+ * Appends the @n bytes at @s as append_part() appends a part that is not
+ * encoded: read 4096 bytes at a time while @out holds less than MAX_TEXT,
+ * and an empty line.
+ */
+static void
+append_plain(const char *s, size_t n, struct buf *out)
+{
+	for (size_t i = 0; i < n && out->len < MAX_TEXT; i += 4096)
+		buf_add(out, s + i, n - i < 4096 ? n - i : 4096);
+	buf_adds(out, "\n\n");
 }
 
 static void
@@ -843,11 +857,14 @@ read_returned_from(struct bounce_ctx *c)
  * the readable part.
  */
 static size_t
-read_text(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *top)
+read_text(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *top, const char *body, size_t blen)
 {
 	size_t hend;
 
-	walk(c, bp, top, 0);
+	if (top)
+		walk(c, bp, top, 0);
+	else
+		append_plain(body, blen, &c->human);
 	if (c->human.len == 0 && c->html.len > 0)
 		html_to_text(&c->html, &c->human);
 	bounce_scan_lower(&c->lower, c->human.s, c->human.len);
@@ -975,14 +992,16 @@ dispatch(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *top, const
 	bounce_text_parse(c, human, hlen, top_header(bp, "X-Failed-Recipients"));
 }
 
+/* @top: GMime's part for the message; NULL for a message with no MIME
+ * field, whose text is the @blen bytes of @body. */
 static void
-analyze(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *top)
+analyze(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *top, const char *body, size_t blen)
 {
 	size_t hlen;
 
 	read_addresses(c, bp);
 	c->mta = bounce_rules_mta(raw_header, bp);
-	hlen = read_text(c, bp, top);
+	hlen = read_text(c, bp, top, body, blen);
 	dispatch(c, bp, top, c->human.s ? c->human.s : "", hlen);
 }
 
@@ -1181,6 +1200,7 @@ split_top(struct bounce_parser *bp, const char *data, size_t len)
 			if (!mime && i == len)
 				break;
 			buf_add(&bp->top, data + i, len - i);
+			bp->plain = !mime;
 			return true;
 		}
 		if (!field_line(data + i, e - i, &drop))
@@ -1200,9 +1220,10 @@ int
 bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const char *envelope_rcpt,
 		  struct bounce_report *rep, char *err)
 {
-	GMimeObject *msg;
-	GByteArray *bytes;
+	GMimeObject *msg = NULL;
+	GByteArray *bytes = NULL;
 	struct bounce_ctx c;
+	size_t body = 0;
 	bool own;
 
 	/* Not the whole report (tens of kilobytes): each result is cleared
@@ -1227,8 +1248,15 @@ bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const 
 		data = bp->top.s;
 		len = bp->top.len;
 	}
-	if ((msg = parse_in_place(bp->parser, bp->stream, data, len, &bytes)) == NULL)
+	if (own && bp->plain) {
+		/* No MIME field at all: text/plain in US-ASCII, 7bit (RFC 2045
+		 * 5.2, 6.1), its text the body as it stands, after the empty
+		 * line that split_top() kept. GMime would make a part of it
+		 * (seven objects) only to hand back those bytes. */
+		body = header_end(data, len);
+	} else if ((msg = parse_in_place(bp->parser, bp->stream, data, len, &bytes)) == NULL) {
 		return errf(err, "not a mail message: no header could be read");
+	}
 	if (!own)
 		fields_from(bp, msg);
 
@@ -1246,7 +1274,7 @@ bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const 
 	buf_reset(&c.feedback);
 	buf_reset(&c.returned);
 	buf_reset(&c.lower);
-	analyze(&c, bp, msg);
+	analyze(&c, bp, msg, data + body, len - body);
 	/* Evidence copied from fields may hold any byte: printable ASCII only. */
 	for (int i = 0; i < rep->n; i++)
 		for (char *p = rep->r[i].evidence; *p; p++)
@@ -1259,8 +1287,10 @@ bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const 
 	bp->feedback = c.feedback;
 	bp->returned = c.returned;
 	bp->lower = c.lower;
-	g_object_unref(msg);
-	g_byte_array_free(bytes, FALSE);
+	if (msg) {
+		g_object_unref(msg);
+		g_byte_array_free(bytes, FALSE);
+	}
 	return 0;
 }
 

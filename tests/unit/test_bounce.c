@@ -393,6 +393,118 @@ Test(bounce, parser_reuse)
 	free(b);
 }
 
+/* Whether two reports say the same, field by field. */
+static void
+expect_same_report(const struct bounce_report *a, const struct bounce_report *b, const char *name)
+{
+	cr_assert_eq(a->n, b->n, "%s: %d results, %d", name, a->n, b->n);
+	cr_expect_eq(a->kind, b->kind, "%s", name);
+	cr_expect_str_eq(a->from, b->from, "%s", name);
+	cr_assert_eq(a->ntargets, b->ntargets, "%s", name);
+	for (int k = 0; k < a->ntargets; k++)
+		cr_expect_str_eq(a->targets[k], b->targets[k], "%s", name);
+	for (int k = 0; k < a->n; k++) {
+		cr_expect_str_eq(a->r[k].recipient, b->r[k].recipient, "%s", name);
+		cr_expect_eq(a->r[k].action, b->r[k].action, "%s", name);
+		cr_expect_str_eq(a->r[k].status, b->r[k].status, "%s", name);
+		cr_expect_str_eq(a->r[k].reason, b->r[k].reason, "%s", name);
+		cr_expect_str_eq(a->r[k].evidence, b->r[k].evidence, "%s", name);
+		cr_expect_str_eq(a->r[k].rule, b->r[k].rule, "%s", name);
+	}
+}
+
+/*
+ * A message with no MIME field is read without GMime (its body is its
+ * text, RFC 2045 5.2 and 6.1); the same message with a Content-Type of
+ * text/plain and no charset is read through GMime. Both say the same:
+ * short and long bodies, a recipient past the first 4096 bytes, CRLF
+ * lines, a last line without its newline, one past MAX_TEXT (not read by
+ * either).
+ */
+Test(bounce, plain_message_read_as_gmime_reads_it)
+{
+	static const char head[] =
+		"From: MAILER-DAEMON@mx.example.org\nTo: bounces+tok@news.example.org\n"
+		"Subject: failure notice\nMIME-Version: 1.0\n";
+	static const char intro[] =
+		"Hi. This is the qmail-send program at mx.example.org.\n"
+		"I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+		"This is a permanent error; I've given up. Sorry it didn't work out.\n\n";
+	static const char rcpt[] = "<gone@example.net>:\n550 5.1.1 <gone@example.net>: user unknown";
+	static const struct {
+		const char *name;
+		size_t filler;	/* bytes of "> quoted line\n" before the recipient */
+		bool crlf, last_newline, first;	/* first: the recipient's lines open the body */
+	} rows[] = {
+		{"short", 0, false, true, false},
+		{"crlf", 0, true, true, false},
+		{"no last newline", 0, false, false, false},
+		{"recipient first", 0, false, true, true},
+		{"past 4096 bytes", 6000, false, true, false},
+		{"past 4096 bytes, crlf", 6000, true, false, false},
+		{"past MAX_TEXT", 300 * 1024, false, true, false},
+	};
+	struct bounce_report *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	char err[ERR_LEN];
+
+	cr_assert(a && b);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct buf plain, typed, body;
+
+		buf_init(&plain);
+		buf_init(&typed);
+		buf_init(&body);
+		if (rows[i].first)
+			buf_adds(&body, "550 5.1.1 <gone@example.net>: user unknown\n\n");
+		buf_adds(&body, intro);
+		while (body.len < sizeof(intro) - 1 + rows[i].filler)
+			buf_adds(&body, "> a line of the message, as it was written\n");
+		if (!rows[i].first)
+			buf_adds(&body, rcpt);
+		if (rows[i].last_newline)
+			buf_adds(&body, "\n");
+		buf_adds(&plain, head);
+		buf_adds(&plain, "\n");
+		buf_adds(&typed, head);
+		buf_adds(&typed, "Content-Type: text/plain\n\n");
+		buf_add(&plain, body.s, body.len);
+		buf_add(&typed, body.s, body.len);
+		if (rows[i].crlf) {
+			struct buf *both[] = {&plain, &typed};
+
+			for (int k = 0; k < 2; k++) {
+				struct buf t;
+
+				buf_init(&t);
+				for (size_t j = 0; j < both[k]->len; j++) {
+					if (both[k]->s[j] == '\n')
+						buf_addc(&t, '\r');
+					buf_addc(&t, both[k]->s[j]);
+				}
+				buf_free(both[k]);
+				*both[k] = t;
+			}
+		}
+		cr_assert_eq(bounce_parse(plain.s, plain.len, NULL, a, err), 0, "%s: %s", rows[i].name, err);
+		cr_assert_eq(bounce_parse(typed.s, typed.len, NULL, b, err), 0, "%s: %s", rows[i].name, err);
+		expect_same_report(a, b, rows[i].name);
+		if (rows[i].first) {
+			cr_expect_geq(a->n, 1, "%s: %d results", rows[i].name, a->n);
+		} else if (rows[i].filler < 256 * 1024) {
+			cr_assert_eq(a->n, 1, "%s: %d results", rows[i].name, a->n);
+			cr_expect_str_eq(a->r[0].recipient, "gone@example.net", "%s", rows[i].name);
+			cr_expect_eq(a->r[0].action, BOUNCE_HARD, "%s", rows[i].name);
+		} else {
+			cr_expect_eq(a->n, 0, "%s: a recipient past MAX_TEXT is not read", rows[i].name);
+		}
+		buf_free(&plain);
+		buf_free(&typed);
+		buf_free(&body);
+	}
+	free(a);
+	free(b);
+}
+
 /* --- acting on a real store --- */
 
 /* The VERP address bounces+TOKEN@news.example.org of a token for @id. */
