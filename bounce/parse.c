@@ -592,33 +592,44 @@ walk(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *obj, int depth
 static void
 html_to_text(const struct buf *html, struct buf *out)
 {
+	const char *s = html->s;
+	size_t n = html->len, i = 0;
 	bool tag = false;
 
-	for (size_t i = 0; i < html->len; i++) {
-		char ch = html->s[i];
+	while (i < n) {
+		size_t j = i;
 
-		if (ch == '<') {
+		/* A run of text is copied whole, not byte by byte; a tag's
+		 * bytes are skipped up to its end or the next tag. */
+		if (tag) {
+			while (j < n && s[j] != '<' && s[j] != '>')
+				j++;
+		} else {
+			while (j < n && s[j] != '<' && s[j] != '&')
+				j++;
+			buf_add(out, s + i, j - i);
+		}
+		if (j == n)
+			break;
+		i = j + 1;
+		if (s[j] == '<') {
 			tag = true;
-			if (i + 3 < html->len && (strncasecmp(html->s + i, "<br", 3) == 0 ||
-						  strncasecmp(html->s + i, "<p", 2) == 0 ||
-						  strncasecmp(html->s + i, "<tr", 3) == 0 ||
-						  strncasecmp(html->s + i, "<div", 4) == 0))
+			if (j + 3 < n && (strncasecmp(s + j, "<br", 3) == 0 || strncasecmp(s + j, "<p", 2) == 0 ||
+					  strncasecmp(s + j, "<tr", 3) == 0 || strncasecmp(s + j, "<div", 4) == 0))
 				buf_addc(out, '\n');
-		} else if (ch == '>' && tag) {
+		} else if (s[j] == '>') {
 			tag = false;
-		} else if (!tag) {
-			if (ch == '&' && strncmp(html->s + i, "&lt;", 4) == 0) {
-				buf_addc(out, '<');
-				i += 3;
-			} else if (ch == '&' && strncmp(html->s + i, "&gt;", 4) == 0) {
-				buf_addc(out, '>');
-				i += 3;
-			} else if (ch == '&' && strncmp(html->s + i, "&nbsp;", 6) == 0) {
-				buf_addc(out, ' ');
-				i += 5;
-			} else {
-				buf_addc(out, ch);
-			}
+		} else if (strncmp(s + j, "&lt;", 4) == 0) {
+			buf_addc(out, '<');
+			i = j + 4;
+		} else if (strncmp(s + j, "&gt;", 4) == 0) {
+			buf_addc(out, '>');
+			i = j + 4;
+		} else if (strncmp(s + j, "&nbsp;", 6) == 0) {
+			buf_addc(out, ' ');
+			i = j + 6;
+		} else {
+			buf_addc(out, '&');
 		}
 	}
 }

@@ -505,6 +505,32 @@ Test(bounce, plain_message_read_as_gmime_reads_it)
 	free(b);
 }
 
+/*
+ * A bounce in HTML only is read as plain lines: tags dropped (a '>' ends
+ * a tag even inside a quoted attribute), <p>, <br>, <div> and <tr> start a
+ * line, &lt; &gt; &nbsp; decoded, other entities and a '>' in the text
+ * left as they are.
+ */
+Test(bounce, html_only_bounce_read_as_lines)
+{
+	static const char msg[] =
+		"From: postmaster@mx.example.org\nTo: bounces+tok@news.example.org\n"
+		"Subject: Undeliverable: news\nMIME-Version: 1.0\nContent-Type: text/html; charset=us-ascii\n\n"
+		"<html><body><p>Delivery has failed to these recipients or groups:</p>"
+		"<div class=\"a>b\">&lt;gone@example.net&gt;:&nbsp;550 5.1.1 user unknown &amp; 1 > 0 &lt</div>"
+		"<p>x</p></body></html>\n";
+	struct bounce_report *rep = malloc(sizeof(*rep));
+	char err[ERR_LEN];
+
+	cr_assert(rep);
+	cr_assert_eq(bounce_parse(msg, sizeof(msg) - 1, NULL, rep, err), 0, "%s", err);
+	cr_assert_eq(rep->n, 1);
+	cr_expect_str_eq(rep->r[0].recipient, "gone@example.net");
+	cr_expect_eq(rep->r[0].action, BOUNCE_HARD);
+	cr_expect_str_eq(rep->r[0].evidence, "b\"><gone@example.net>: 550 5.1.1 user unknown &amp; 1 > 0 &lt");
+	free(rep);
+}
+
 /* --- acting on a real store --- */
 
 /* The VERP address bounces+TOKEN@news.example.org of a token for @id. */
