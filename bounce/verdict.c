@@ -460,17 +460,20 @@ domain_named(const char *addr, const char *low, size_t len, size_t at)
 void
 bounce_verdict_rule(struct bounce_result *r, const char *fmt_, ...)
 {
-	char what[BOUNCE_RULE_MAX + 1];
+	char arrow[32];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt_);
-	n = vsnprintf(what, sizeof(what), fmt_, ap);
+	n = vsnprintf(r->rule, sizeof(r->rule), fmt_, ap);
 	va_end(ap);
 	if (n < 0)
-		what[0] = '\0';
+		r->rule[0] = '\0';
 	/* A rule's name is ours, and short; one cut to its size still names it. */
-	fmt_clip(r->rule, sizeof(r->rule), "%s -> %s", what, bounce_action_name(r->action));
+	memcpy(arrow, " -> ", 4);
+	if (fmt_str(arrow + 4, sizeof(arrow) - 4, bounce_action_name(r->action)) != 0)
+		fatal("bounce: an action's name is longer than %zu bytes", sizeof(arrow) - 5);
+	(void)fmt_clip_cat(r->rule, sizeof(r->rule), arrow);
 }
 
 void

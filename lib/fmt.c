@@ -101,3 +101,16 @@ fmt_clip_str(char *out, size_t size, const char *s)
 	cut_partial(out);
 	return true;
 }
+
+bool
+fmt_clip_cat(char *out, size_t size, const char *s)
+{
+	size_t len = strnlen(out, size);
+
+	if (len >= size)
+		return fmt_clip_str(out, size, "");
+	if (fmt_str(out + len, size - len, s) == 0)
+		return false;
+	cut_partial(out);
+	return true;
+}

@@ -81,6 +81,9 @@ bool fmt_clip(char *out, size_t size, const char *f, ...)
  * message. */
 int fmt_str(char *out, size_t size, const char *s) __attribute__((warn_unused_result));
 bool fmt_clip_str(char *out, size_t size, const char *s);
+/* Appends @s to the string in @out as fmt_clip(out, size, "%s%s", out, s)
+ * would write it (were @out not also its argument). */
+bool fmt_clip_cat(char *out, size_t size, const char *s);
 
 /* --- buf.c: a growable, always NUL-terminated byte string --- */
 

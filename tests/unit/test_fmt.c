@@ -83,3 +83,24 @@ Test(fmt_str, zero_size_is_an_error)
 	cr_assert_not(fmt_clip_str(b, 0, "abc"));
 	cr_assert_eq(b[0], 'x', "nothing written");
 }
+
+/* fmt_clip_cat() writes what fmt_clip("%s%s") of the two strings writes,
+ * at every size: a cut falls on a character boundary of the whole. */
+Test(fmt_clip_cat, as_fmt_clip_of_both)
+{
+	static const char *const heads[] = {"", "ab", "abc\xc3\xa9", "\xe2\x82\xac"};
+	static const char *const tails[] = {"", " -> hard", "\xc3\xa9z"};
+
+	for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++)
+		for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++)
+			for (size_t size = strlen(heads[h]) + 1; size <= 16; size++) {
+				char a[16], b[16];
+				bool ca, cb;
+
+				strcpy(a, heads[h]);
+				ca = fmt_clip_cat(a, size, tails[t]);
+				cb = fmt_clip(b, size, "%s%s", heads[h], tails[t]);
+				cr_expect_eq(ca, cb, "'%s' + '%s' in %zu", heads[h], tails[t], size);
+				cr_expect_str_eq(a, b, "'%s' + '%s' in %zu", heads[h], tails[t], size);
+			}
+}
