@@ -76,13 +76,15 @@ gmime_start(void)
 #ifdef HAVE_LSAN
 	__lsan_enable();
 #endif
-	/* The phrase table's index (rules.c, built on first use) is built
-	 * now: bounce_run() calls this before it forks its parsing
-	 * processes, which then share it instead of each building it. */
+	/* The phrase table's index (rules.c) and the markers' lengths
+	 * (text.c), made on first use, are made now: bounce_run() calls
+	 * this before it forks its parsing processes, which then share them
+	 * instead of each making them. */
 	{
 		struct bounce_rule_match m;
 
 		(void)bounce_rules_match("", 0, &m);
+		bounce_text_markers_init();
 	}
 }
 

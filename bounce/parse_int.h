@@ -148,6 +148,8 @@ void bounce_arf_parse(struct bounce_ctx *c);
 bool bounce_arf_jmrp(struct bounce_ctx *c);
 /* text.c: where a returned message starts in lower-cased readable text. */
 size_t bounce_text_end(const char *lower, size_t len);
+/* Measures the markers bounce_text_end() looks for (once; bounce_init). */
+void bounce_text_markers_init(void);
 /* text.c: a bounce in plain text; @failed_hdr: X-Failed-Recipients, or NULL. */
 void bounce_text_parse(struct bounce_ctx *c, const char *text, size_t len, const char *failed_hdr);
 /* provider.c: an Amazon SES notification; false when it is not one. */

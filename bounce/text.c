@@ -6,6 +6,7 @@
 #include "parse_int.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -21,6 +22,30 @@ static const char *const returned_markers[] = {
 
 #define NMARKERS (sizeof(returned_markers) / sizeof(returned_markers[0]))
 
+/* Each marker's length, and where it holds the word "message" (SIZE_MAX:
+ * it does not): the same for every text, measured once (bounce_init). */
+static struct {
+	size_t n[NMARKERS], off[NMARKERS];
+} marker_len;
+static pthread_once_t marker_once = PTHREAD_ONCE_INIT;
+
+static void
+markers_measure(void)
+{
+	for (size_t i = 0; i < NMARKERS; i++) {
+		const char *w = strstr(returned_markers[i], "message");
+
+		marker_len.n[i] = strlen(returned_markers[i]);
+		marker_len.off[i] = w ? (size_t)(w - returned_markers[i]) : SIZE_MAX;
+	}
+}
+
+void
+bounce_text_markers_init(void)
+{
+	pthread_once(&marker_once, markers_measure);
+}
+
 /*
  * Where each marker first occurs in the @len bytes at @lower (@first,
  * SIZE_MAX when it does not): most hold the word "message", and are
@@ -31,16 +56,13 @@ static void
 markers_first(const char *lower, size_t len, size_t first[NMARKERS])
 {
 	static const char word[] = "message";
-	size_t off[NMARKERS], n[NMARKERS];
+	const size_t *off = marker_len.off, *n = marker_len.n;
 	const char *q;
 
+	bounce_text_markers_init();
 	for (size_t i = 0; i < NMARKERS; i++) {
-		const char *w = strstr(returned_markers[i], word);
-
-		n[i] = strlen(returned_markers[i]);
-		off[i] = w ? (size_t)(w - returned_markers[i]) : SIZE_MAX;
 		first[i] = SIZE_MAX;
-		if (w == NULL && (q = memmem(lower, len, returned_markers[i], n[i])) != NULL)
+		if (off[i] == SIZE_MAX && (q = memmem(lower, len, returned_markers[i], n[i])) != NULL)
 			first[i] = (size_t)(q - lower);
 	}
 	for (q = lower; (q = memmem(q, (size_t)(lower + len - q), word, sizeof(word) - 1)) != NULL; q++) {
@@ -63,7 +85,7 @@ bounce_text_end(const char *lower, size_t len)
 	 * does not end before that is no occurrence there. */
 	markers_first(lower, len, first);
 	for (size_t i = 0; i < NMARKERS; i++)
-		if (first[i] != SIZE_MAX && first[i] + strlen(returned_markers[i]) <= end)
+		if (first[i] != SIZE_MAX && first[i] + marker_len.n[i] <= end)
 			end = first[i];
 	/* A returned message quoted without a marker: its header block. */
 	for (size_t i = 0; i + 12 < end; ) {
