@@ -35,6 +35,8 @@
  */
 #include "parse_int.h"
 
+#include <errno.h>
+#include <iconv.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -150,6 +152,8 @@ struct top_field {
 	char *value;		/* g_mime_utils_header_decode_text(), or NULL: g_free() */
 };
 
+#define CONVERTERS 8	/* charsets whose converter a parser keeps open */
+
 /* What one thread reuses from message to message. */
 struct bounce_parser {
 	struct buf top;		/* what GMime parses of the message (split_top(), drop_unread()) */
@@ -163,8 +167,101 @@ struct bounce_parser {
 	struct buf human, html, status, feedback, returned, lower;
 	struct buf raw;		/* a returned message's bytes */
 	bool plain;		/* split_top(): the top header block has no MIME field */
+	struct buf conv;	/* a text part's content in UTF-8 (to_utf8()) */
+	struct converter {
+		char charset[64];
+		iconv_t cd;	/* (iconv_t)-1: GMime has none for it */
+	} conv_cache[CONVERTERS];
+	int nconv;		/* slots used; the next is replaced in turn once all are */
 	struct buf nested;	/* those of a forwarded report, while it is walked */
 };
+
+/*
+ * The converter from @cs to UTF-8 (GMime's g_mime_iconv_open(), which
+ * knows the names mail uses), kept for the next text in @cs: opening one
+ * loads its conversion module, closing the last one unloads it, and the
+ * same few charsets come again and again.
+ */
+static iconv_t
+converter(struct bounce_parser *bp, const char *cs)
+{
+	struct converter *c;
+
+	for (int i = 0; i < bp->nconv && i < CONVERTERS; i++)
+		if (strcmp(bp->conv_cache[i].charset, cs) == 0)
+			return bp->conv_cache[i].cd;
+	if (strlen(cs) >= sizeof(c->charset))
+		return (iconv_t)-2;	/* not kept: the caller opens its own */
+	c = &bp->conv_cache[bp->nconv++ % CONVERTERS];
+	if (bp->nconv > CONVERTERS && c->cd != (iconv_t)-1)
+		g_mime_iconv_close(c->cd);
+	memcpy(c->charset, cs, strlen(cs) + 1);
+	c->cd = g_mime_iconv_open("utf-8", cs);
+	return c->cd;
+}
+
+/*
+ * The @n bytes at @in, in charset @cs, into @out in UTF-8 as GMime's
+ * charset filter makes them for g_mime_text_part_get_text(): a byte that
+ * starts no character of @cs is dropped, an incomplete character at the
+ * end too; with no converter for @cs, the bytes as they are. False when
+ * the conversion fails otherwise (the caller then asks GMime).
+ */
+static bool
+to_utf8(struct bounce_parser *bp, const char *cs, const char *in, size_t n, struct buf *out)
+{
+	iconv_t cd = converter(bp, cs), own = (iconv_t)-1;
+	char *inp = (char *)(uintptr_t)in, *o;
+	size_t left = n, room;
+	bool ok = true;
+
+	if (cd == (iconv_t)-2)
+		cd = own = g_mime_iconv_open("utf-8", cs);
+	buf_reset(out);
+	if (cd == (iconv_t)-1) {
+		buf_add(out, in, n);
+		return true;
+	}
+	iconv(cd, NULL, NULL, NULL, NULL);	/* a kept one starts afresh */
+	buf_reserve(out, n * 5 + 16);
+	o = out->s;
+	room = out->cap - 1;
+	while (left > 0) {
+		if (iconv(cd, &inp, &left, &o, &room) != (size_t)-1)
+			continue;
+		if (errno == E2BIG) {
+			size_t done = (size_t)(o - out->s);
+
+			out->len = done;
+			buf_reserve(out, left * 5 + 16);
+			o = out->s + done;
+			room = out->cap - 1 - done;
+		} else if (errno == EILSEQ) {
+			inp++;
+			left--;
+		} else if (errno == EINVAL) {
+			break;
+		} else {
+			ok = false;
+			break;
+		}
+	}
+	while (ok && iconv(cd, NULL, NULL, &o, &room) == (size_t)-1) {
+		size_t done = (size_t)(o - out->s);
+
+		if (errno != E2BIG)
+			break;
+		out->len = done;
+		buf_reserve(out, 16);
+		o = out->s + done;
+		room = out->cap - 1 - done;
+	}
+	out->len = (size_t)(o - out->s);
+	out->s[out->len] = '\0';
+	if (own != (iconv_t)-1)
+		g_mime_iconv_close(own);
+	return ok;
+}
 
 /*
  * GMime's part for @len bytes at @data, read in place (no copy: GMime only
@@ -200,7 +297,7 @@ parse_in_place(GMimeParser *parser, GMimeStream *stream, const char *data, size_
  * g_mime_data_wrapper_write_to_stream() runs it), up to MAX_TEXT bytes:
  * no stream or filter objects are made for it.
  */
-static void
+static bool
 decode_onto(GMimeDataWrapper *content, GMimeContentEncoding encoding, struct buf *out)
 {
 	GMimeStream *src = g_mime_data_wrapper_get_stream(content);
@@ -208,9 +305,10 @@ decode_onto(GMimeDataWrapper *content, GMimeContentEncoding encoding, struct buf
 	GMimeEncoding dec;
 	char tmp[4096];
 	ssize_t n;
+	bool whole = true;
 
 	if (src == NULL || g_mime_stream_reset(src) < 0)
-		return;
+		return false;
 	g_mime_encoding_init_decode(&dec, encoding);
 	while ((n = g_mime_stream_read(src, tmp, sizeof(tmp))) > 0) {
 		buf_reserve(out, g_mime_encoding_outlen(&dec, (size_t)n));
@@ -218,28 +316,36 @@ decode_onto(GMimeDataWrapper *content, GMimeContentEncoding encoding, struct buf
 	}
 	buf_reserve(out, g_mime_encoding_outlen(&dec, 0));
 	out->len += g_mime_encoding_flush(&dec, tmp, 0, out->s + out->len);
-	if (out->len - before > MAX_TEXT)
+	if (out->len - before > MAX_TEXT) {
 		out->len = before + MAX_TEXT;
+		whole = false;
+	}
 	out->s[out->len] = '\0';
+	return whole;
 }
 
-static void
+/*
+ * Appends @part's content, decoded, up to about MAX_TEXT bytes, and an
+ * empty line. True when what it appended before the empty line is the
+ * whole content.
+ */
+static bool
 append_part(GMimePart *part, struct buf *out)
 {
 	GMimeDataWrapper *content = g_mime_part_get_content(part);
 	GMimeContentEncoding encoding;
 	GMimeStream *mem;
 	GByteArray *ba;
+	bool whole;
 
 	if (content == NULL)
-		return;
+		return false;
 	switch ((encoding = g_mime_data_wrapper_get_encoding(content))) {
 	case GMIME_CONTENT_ENCODING_BASE64:
 	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
-		if (out->len < MAX_TEXT)
-			decode_onto(content, encoding, out);
+		whole = out->len < MAX_TEXT && decode_onto(content, encoding, out);
 		buf_adds(out, "\n\n");
-		return;
+		return whole;
 	case GMIME_CONTENT_ENCODING_UUENCODE:
 		break;	/* its "begin" line is the filter's to find */
 	default: {
@@ -250,19 +356,27 @@ append_part(GMimePart *part, struct buf *out)
 
 		if (src == NULL || g_mime_stream_reset(src) < 0)
 			break;
-		while (out->len < MAX_TEXT && (n = g_mime_stream_read(src, tmp, sizeof(tmp))) > 0)
+		whole = false;	/* unless it ends before MAX_TEXT */
+		while (out->len < MAX_TEXT) {
+			if ((n = g_mime_stream_read(src, tmp, sizeof(tmp))) <= 0) {
+				whole = n == 0;
+				break;
+			}
 			buf_add(out, tmp, (size_t)n);
+		}
 		buf_adds(out, "\n\n");
-		return;
+		return whole;
 	}
 	}
 	mem = g_mime_stream_mem_new();
 	g_mime_data_wrapper_write_to_stream(content, mem);
 	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	whole = ba == NULL || ba->len == 0 || (out->len < MAX_TEXT && ba->len <= MAX_TEXT);
 	if (ba && ba->len > 0 && out->len < MAX_TEXT)
 		buf_add(out, ba->data, ba->len < MAX_TEXT ? ba->len : MAX_TEXT);
 	buf_adds(out, "\n\n");
 	g_object_unref(mem);
+	return whole;
 }
 
 /*
@@ -279,10 +393,11 @@ append_plain(const char *s, size_t n, struct buf *out)
 }
 
 static void
-append_text(GMimeTextPart *part, struct buf *out)
+append_text(struct bounce_parser *bp, GMimeTextPart *part, struct buf *out)
 {
 	const char *cs = g_mime_text_part_get_charset(part);
 	char *t;
+	bool whole;
 
 	size_t before = out->len, i;
 
@@ -293,7 +408,7 @@ append_text(GMimeTextPart *part, struct buf *out)
 	}
 	/* Nor does text in any other charset that is plain ASCII (no byte
 	 * above 0x7f, no ISO 2022 escape or shift, no NUL of UTF-16/32). */
-	append_part(GMIME_PART(part), out);
+	whole = append_part(GMIME_PART(part), out);
 	for (i = before; i < out->len; i++) {
 		unsigned char ch = (unsigned char)out->s[i];
 
@@ -302,6 +417,20 @@ append_text(GMimeTextPart *part, struct buf *out)
 	}
 	if (i == out->len)
 		return;
+	/* Converted as GMime converts it, from the bytes decoded already
+	 * (append_part() put them there, and an empty line after them):
+	 * no second decoding, no stream and filter objects. */
+	if (whole && out->len - before >= 2 &&
+	    to_utf8(bp, cs, out->s + before, out->len - before - 2, &bp->conv)) {
+		size_t n = strlen(bp->conv.s);	/* as GMime's string ends */
+
+		out->len = before;
+		out->s[out->len] = '\0';
+		if (out->len < MAX_TEXT)
+			buf_add(out, bp->conv.s, n < MAX_TEXT ? n : MAX_TEXT);
+		buf_adds(out, "\n\n");
+		return;
+	}
 	out->len = before;
 	out->s[out->len] = '\0';
 	t = g_mime_text_part_get_text(part);
@@ -584,9 +713,9 @@ walk(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *obj, int depth
 
 		if (disp && strcasecmp(disp, "attachment") == 0 && c->human.len > 0)
 			return;	/* a returned message sent as text */
-		append_text(GMIME_TEXT_PART(obj), &c->human);
+		append_text(bp, GMIME_TEXT_PART(obj), &c->human);
 	} else if (strcasecmp(type, "text") == 0 && strcasecmp(sub, "html") == 0 && GMIME_IS_TEXT_PART(obj)) {
-		append_text(GMIME_TEXT_PART(obj), &c->html);
+		append_text(bp, GMIME_TEXT_PART(obj), &c->html);
 	}
 }
 
@@ -1089,6 +1218,7 @@ bounce_parser_new(void)
 	buf_init(&bp->feedback);
 	buf_init(&bp->returned);
 	buf_init(&bp->lower);
+	buf_init(&bp->conv);
 	return bp;
 }
 
@@ -1113,6 +1243,10 @@ bounce_parser_free(struct bounce_parser *bp)
 	buf_free(&bp->feedback);
 	buf_free(&bp->returned);
 	buf_free(&bp->lower);
+	buf_free(&bp->conv);
+	for (int i = 0; i < bp->nconv && i < CONVERTERS; i++)
+		if (bp->conv_cache[i].cd != (iconv_t)-1)
+			g_mime_iconv_close(bp->conv_cache[i].cd);
 	free(bp);
 }
 

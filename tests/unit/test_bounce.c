@@ -11,6 +11,7 @@
  */
 #include "helpers.h"
 
+#include <glib.h>
 #include <sqlite3.h>
 
 #include "../../bounce/bounce.h"
@@ -529,6 +530,81 @@ Test(bounce, html_only_bounce_read_as_lines)
 	cr_expect_eq(rep->r[0].action, BOUNCE_HARD);
 	cr_expect_str_eq(rep->r[0].evidence, "b\"><gone@example.net>: 550 5.1.1 user unknown &amp; 1 > 0 &lt");
 	free(rep);
+}
+
+/*
+ * A text part in a charset other than ASCII or UTF-8 is read in UTF-8, as
+ * GMime's g_mime_text_part_get_text() gives it: a byte that starts no
+ * character is dropped, an incomplete character at the end too, and a
+ * charset with no converter is read as it is. The evidence shows it
+ * (each byte of UTF-8 there is a '?'); the same with one parser reused
+ * over more charsets than it keeps converters for.
+ */
+Test(bounce, text_in_other_charsets)
+{
+	static const char intro[] =
+		"Hi. This is the qmail-send program at mx.example.org.\n"
+		"I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+		"This is a permanent error; I've given up. Sorry it didn't work out.\n\n<gone@example.net>:\n";
+	static const struct {
+		const char *charset, *cte, *line, *evidence;
+	} rows[] = {
+		{"iso-8859-1", NULL, "550 5.1.1 <gone@example.net>: Empf\xe4nger unbekannt, user unknown",
+		 "550 5.1.1 <gone@example.net>: Empf??nger unbekannt, user unknown"},
+		{"windows-1252", NULL, "550 5.1.1 <gone@example.net>: \x81user\x93 unknown \x80",
+		 "550 5.1.1 <gone@example.net>: user??? unknown ???"},
+		{"iso-2022-jp", NULL, "550 5.1.1 <gone@example.net>: user unknown \x1b$B$3$l$O\x1b(B ok",
+		 "550 5.1.1 <gone@example.net>: user unknown ????????? ok"},
+		{"shift_jis", NULL, "550 5.1.1 <gone@example.net>: user unknown \x82\xa0\x82 \xff\xfe end",
+		 "550 5.1.1 <gone@example.net>: user unknown ???  end"},
+		{"gbk", "base64", "550 5.1.1 <gone@example.net>: user unknown \xc4\xe3\xba\xc3 \xc4",
+		 "550 5.1.1 <gone@example.net>: user unknown ??????"},
+		{"x-no-such-charset", NULL, "550 5.1.1 <gone@example.net>: user unknown \xe4\xf6",
+		 "550 5.1.1 <gone@example.net>: user unknown ??"},
+		{"iso-8859-2", NULL, "550 5.1.1 <gone@example.net>: user unknown \xb1", NULL},
+		{"iso-8859-5", NULL, "550 5.1.1 <gone@example.net>: user unknown \xb1", NULL},
+		{"iso-8859-7", NULL, "550 5.1.1 <gone@example.net>: user unknown \xb1", NULL},
+		{"koi8-r", NULL, "550 5.1.1 <gone@example.net>: user unknown \xb1", NULL},
+		{"windows-1251", NULL, "550 5.1.1 <gone@example.net>: user unknown \xb1", NULL},
+	};
+	struct bounce_parser *bp = bounce_parser_new();
+	struct bounce_report *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	char err[ERR_LEN];
+
+	cr_assert(a && b);
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			struct buf msg, body;
+
+			buf_init(&msg);
+			buf_init(&body);
+			buf_adds(&body, intro);
+			buf_adds(&body, rows[i].line);
+			buf_adds(&body, "\n");
+			buf_printf(&msg, "From: MAILER-DAEMON@mx.example.org\nTo: bounces+tok@news.example.org\n"
+				   "Subject: failure notice\nMIME-Version: 1.0\nContent-Type: text/plain; charset=%s\n",
+				   rows[i].charset);
+			if (rows[i].cte) {
+				gchar *b64 = g_base64_encode((const guchar *)body.s, body.len);
+
+				buf_printf(&msg, "Content-Transfer-Encoding: %s\n\n%s\n", rows[i].cte, b64);
+				g_free(b64);
+			} else {
+				buf_adds(&msg, "\n");
+				buf_add(&msg, body.s, body.len);
+			}
+			cr_assert_eq(bounce_parse(msg.s, msg.len, NULL, a, err), 0, "%s: %s", rows[i].charset, err);
+			cr_assert_eq(bounce_parse_with(bp, msg.s, msg.len, NULL, b, err), 0, "%s: %s", rows[i].charset, err);
+			expect_same_report(a, b, rows[i].charset);
+			cr_assert_eq(a->n, 1, "%s: %d results", rows[i].charset, a->n);
+			if (rows[i].evidence)
+				cr_expect_str_eq(a->r[0].evidence, rows[i].evidence, "%s", rows[i].charset);
+			buf_free(&msg);
+			buf_free(&body);
+		}
+	bounce_parser_free(bp);
+	free(a);
+	free(b);
 }
 
 /* --- acting on a real store --- */
