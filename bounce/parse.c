@@ -172,7 +172,8 @@ struct bounce_parser {
 		char charset[64];
 		iconv_t cd;	/* (iconv_t)-1: GMime has none for it */
 	} conv_cache[CONVERTERS];
-	int nconv;		/* slots used; the next is replaced in turn once all are */
+	int nconv;		/* slots used */
+	int conv_next;		/* the slot replaced next once all are used */
 	struct buf nested;	/* those of a forwarded report, while it is walked */
 };
 
@@ -187,14 +188,19 @@ converter(struct bounce_parser *bp, const char *cs)
 {
 	struct converter *c;
 
-	for (int i = 0; i < bp->nconv && i < CONVERTERS; i++)
+	for (int i = 0; i < bp->nconv; i++)
 		if (strcmp(bp->conv_cache[i].charset, cs) == 0)
 			return bp->conv_cache[i].cd;
 	if (strlen(cs) >= sizeof(c->charset))
 		return (iconv_t)-2;	/* not kept: the caller opens its own */
-	c = &bp->conv_cache[bp->nconv++ % CONVERTERS];
-	if (bp->nconv > CONVERTERS && c->cd != (iconv_t)-1)
-		g_mime_iconv_close(c->cd);
+	if (bp->nconv < CONVERTERS) {
+		c = &bp->conv_cache[bp->nconv++];
+	} else {
+		c = &bp->conv_cache[bp->conv_next];
+		bp->conv_next = (bp->conv_next + 1) % CONVERTERS;
+		if (c->cd != (iconv_t)-1)
+			g_mime_iconv_close(c->cd);
+	}
 	memcpy(c->charset, cs, strlen(cs) + 1);
 	c->cd = g_mime_iconv_open("utf-8", cs);
 	return c->cd;
@@ -1244,7 +1250,7 @@ bounce_parser_free(struct bounce_parser *bp)
 	buf_free(&bp->returned);
 	buf_free(&bp->lower);
 	buf_free(&bp->conv);
-	for (int i = 0; i < bp->nconv && i < CONVERTERS; i++)
+	for (int i = 0; i < bp->nconv; i++)
 		if (bp->conv_cache[i].cd != (iconv_t)-1)
 			g_mime_iconv_close(bp->conv_cache[i].cd);
 	free(bp);
