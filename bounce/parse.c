@@ -166,7 +166,12 @@ struct bounce_parser {
 	GMimeStream *inner_stream;	/* inner's */
 	struct buf human, html, status, feedback, returned, lower;
 	struct buf raw;		/* a returned message's bytes */
-	bool plain;		/* split_top(): the top header block has no MIME field */
+	/* split_top(): the top header block's MIME fields, when they are
+	 * at most a Content-Type and a Content-Transfer-Encoding (plain_top()):
+	 * where their raw values are in the message, and how many there are. */
+	size_t ct_at, ct_len, cte_at, cte_len;
+	int nct, ncte, nother;
+	char charset[64];	/* plain_top(): the text's charset, or "" */
 	struct buf conv;	/* a text part's content in UTF-8 (to_utf8()) */
 	struct converter {
 		char charset[64];
@@ -725,6 +730,36 @@ walk(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *obj, int depth
 	}
 }
 
+/*
+ * Appends the @n bytes at @s, a text/plain part's body in charset @cs (""
+ * for none) that needs no decoding, as append_text() appends such a part
+ * (plain_top() sends no text in another charset longer than MAX_TEXT).
+ */
+static void
+append_plain_text(struct bounce_parser *bp, const char *cs, const char *s, size_t n, struct buf *out)
+{
+	size_t before = out->len, i;
+
+	append_plain(s, n, out);
+	if (cs[0] == '\0' || g_ascii_strcasecmp(cs, "us-ascii") == 0 || g_ascii_strcasecmp(cs, "utf-8") == 0)
+		return;
+	for (i = before; i < out->len; i++) {
+		unsigned char ch = (unsigned char)out->s[i];
+
+		if (ch >= 0x80 || ch == 0x1b || ch == 0x0e || ch == 0x0f || ch == 0)
+			break;
+	}
+	/* (A conversion that fails otherwise than glibc's iconv() does
+	 * leaves the bytes as they are.) */
+	if (i == out->len || !to_utf8(bp, cs, s, n, &bp->conv))
+		return;
+	out->len = before;
+	out->s[out->len] = '\0';
+	if (out->len < MAX_TEXT)
+		buf_add(out, bp->conv.s, strlen(bp->conv.s) < MAX_TEXT ? strlen(bp->conv.s) : MAX_TEXT);
+	buf_adds(out, "\n\n");
+}
+
 /* Strips tags and entities' markup from HTML into plain lines. */
 static void
 html_to_text(const struct buf *html, struct buf *out)
@@ -1012,7 +1047,7 @@ read_text(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *top, cons
 	if (top)
 		walk(c, bp, top, 0);
 	else
-		append_plain(body, blen, &c->human);
+		append_plain_text(bp, bp->charset, body, blen, &c->human);
 	if (c->human.len == 0 && c->html.len > 0)
 		html_to_text(&c->html, &c->human);
 	bounce_scan_lower(&c->lower, c->human.s, c->human.len);
@@ -1314,6 +1349,128 @@ drop_unread(const char *data, size_t len, struct buf *out)
 	return true;
 }
 
+/* A MIME field of the top header block, from @field to @end in @data (its
+ * colon at @colon): given to GMime in bp->top, and counted, with where its
+ * raw value is in bp->top (plain_top()). */
+static void
+mime_field(struct bounce_parser *bp, const char *data, size_t field, size_t colon, size_t end)
+{
+	size_t at = bp->top.len + (colon - field) + 1;
+
+	buf_add(&bp->top, data + field, end - field);
+	if (colon - field == 12 && strncasecmp(data + field, "Content-Type", 12) == 0) {
+		bp->nct++;
+		bp->ct_at = at;
+		bp->ct_len = end - colon - 1;
+	} else if (colon - field == 25 && strncasecmp(data + field, "Content-Transfer-Encoding", 25) == 0) {
+		bp->ncte++;
+		bp->cte_at = at;
+		bp->cte_len = end - colon - 1;
+	} else {
+		bp->nother++;
+	}
+}
+
+/* A top-level field's value as GMime's g_mime_header_get_value() makes
+ * it of the raw @len bytes at @raw (unfolded, RFC 2047 words decoded):
+ * to be freed with g_free(). */
+static char *
+header_value(const char *raw, size_t len)
+{
+	char *copy = g_strndup(raw, len), *unfolded = g_mime_utils_header_unfold(copy), *value;
+
+	value = g_mime_utils_header_decode_text(NULL, unfolded);
+	g_free(unfolded);
+	g_free(copy);
+	return value;
+}
+
+/* Whether a Content-Type value (@v) says text/plain, as GMime parses it. */
+static bool
+is_text_plain(const char *v, GMimeContentType **ct)
+{
+	GMimeContentType *t;
+	bool yes;
+
+	/* GMime's type is the token after white space and comments: one
+	 * that does not start with "text" or a comment is another type,
+	 * known without making an object of it (most: multipart/report). */
+	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+		v++;
+	if (*v != '(' && g_ascii_strncasecmp(v, "text", 4) != 0)
+		return false;
+	t = g_mime_content_type_parse(NULL, v);
+	yes = t && g_mime_content_type_is_type(t, "text", "plain");
+
+	if (ct && yes)
+		*ct = t;
+	else if (t)
+		g_object_unref(t);
+	return yes;
+}
+
+/*
+ * Whether the message (@len bytes at @data: bp->top, as split_top() left
+ * it) is a text/plain part whose body is its text as it stands, with no MIME
+ * field but one Content-Type (text/plain, as GMime reads both the raw
+ * value, which makes the part, and the decoded one, which types it) and
+ * at most one Content-Transfer-Encoding that is no encoding (7bit, 8bit,
+ * binary): then GMime is not needed to read it, and its charset is
+ * copied into bp->charset ("" for none). A message with no MIME field at
+ * all is one (RFC 2045 5.2, 6.1: text/plain in US-ASCII, 7bit). A text
+ * in another charset longer than MAX_TEXT is not: GMime converts such a
+ * text from its whole content (append_text()).
+ */
+static bool
+plain_top(struct bounce_parser *bp, const char *data, size_t len)
+{
+	GMimeContentType *ct = NULL;
+	const char *cs;
+	char *v;
+	bool ok;
+
+	bp->charset[0] = '\0';
+	if (bp->nother > 0 || bp->nct > 1 || bp->ncte > 1)
+		return false;
+	if (bp->ncte == 1) {
+		v = header_value(data + bp->cte_at, bp->cte_len);
+		switch (g_mime_content_encoding_from_string(v)) {
+		case GMIME_CONTENT_ENCODING_BASE64:
+		case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+		case GMIME_CONTENT_ENCODING_UUENCODE:
+			ok = false;
+			break;
+		default:
+			ok = true;
+			break;
+		}
+		g_free(v);
+		if (!ok)
+			return false;
+	}
+	if (bp->nct == 0)
+		return true;
+	v = g_strndup(data + bp->ct_at, bp->ct_len);
+	ok = is_text_plain(v, NULL);
+	g_free(v);
+	if (!ok)
+		return false;
+	v = header_value(data + bp->ct_at, bp->ct_len);
+	ok = is_text_plain(v, &ct);
+	g_free(v);
+	if (!ok)
+		return false;
+	cs = g_mime_content_type_get_parameter(ct, "charset");
+	ok = cs == NULL || strlen(cs) < sizeof(bp->charset);
+	if (ok && cs)
+		memcpy(bp->charset, cs, strlen(cs) + 1);
+	g_object_unref(ct);
+	if (ok && cs && g_ascii_strcasecmp(cs, "us-ascii") != 0 && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
+	    len > MAX_TEXT)
+		ok = false;
+	return ok;
+}
+
 /*
  * Splits the top header block of the @len bytes at @data: the fields that
  * are read (kept_header(), but the MIME fields) go into bp's field table,
@@ -1333,6 +1490,7 @@ split_top(struct bounce_parser *bp, const char *data, size_t len)
 	bool mime = false, drop;
 
 	buf_reset(&bp->top);
+	bp->nct = bp->ncte = bp->nother = 0;
 	for (;;) {
 		const char *nl = i < len ? memchr(data + i, '\n', len - i) : NULL;
 		size_t e = nl ? (size_t)(nl - data) + 1 : len;
@@ -1348,12 +1506,11 @@ split_top(struct bounce_parser *bp, const char *data, size_t len)
 		if (kind == READ)
 			add_field(bp, data + field, colon - field, data + colon + 1, i - colon - 1);
 		else if (kind == MIME)
-			buf_add(&bp->top, data + field, i - field);
+			mime_field(bp, data, field, colon, i);
 		if (end) {
 			if (!mime && i == len)
 				break;
 			buf_add(&bp->top, data + i, len - i);
-			bp->plain = !mime;
 			return true;
 		}
 		if (!field_line(data + i, e - i, &drop))
@@ -1401,11 +1558,11 @@ bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const 
 		data = bp->top.s;
 		len = bp->top.len;
 	}
-	if (own && bp->plain) {
-		/* No MIME field at all: text/plain in US-ASCII, 7bit (RFC 2045
-		 * 5.2, 6.1), its text the body as it stands, after the empty
-		 * line that split_top() kept. GMime would make a part of it
-		 * (seven objects) only to hand back those bytes. */
+	if (own && plain_top(bp, data, len)) {
+		/* A text/plain part that is not encoded: its text is the body
+		 * as it stands, after the empty line that split_top() kept
+		 * (bp->top: its MIME fields, then that line). GMime would make
+		 * a part of it (a dozen objects) only to hand back its bytes. */
 		body = header_end(data, len);
 	} else if ((msg = parse_in_place(bp->parser, bp->stream, data, len, &bytes)) == NULL) {
 		return errf(err, "not a mail message: no header could be read");
