@@ -204,14 +204,19 @@ decide_block(struct bounce_ctx *c, const struct block *b, int nblocks, const cha
 static void
 read_fields(struct bounce_ctx *c, const char *human, size_t hlen)
 {
-	/* Not cleared whole (140 kB, for the one or two blocks a report
-	 * has): each block is cleared when it is started. */
-	struct block *blocks = xmalloc(BOUNCE_MAX_RESULTS * sizeof(*blocks)), *cur = &blocks[0];
+	/* The parser's room (140 kB, allocated once: malloc gathers its free
+	 * chunks before every allocation that large), not cleared whole
+	 * (for the one or two blocks a report has): each block is cleared
+	 * when it is started. */
+	struct block *blocks, *cur;
 	struct bounce_field f;
 	size_t pos = 0;
 	int n = 0;
 	bool open = false;	/* @cur has a recipient field */
 
+	buf_reserve(&c->blocks, BOUNCE_MAX_RESULTS * sizeof(*blocks));
+	blocks = (struct block *)(void *)c->blocks.s;
+	cur = &blocks[0];
 	memset(cur, 0, sizeof(*cur));
 	while (bounce_scan_field(c->status.s, c->status.len, &pos, &f)) {
 		bool is_final = bounce_scan_field_is(&f, "final-recipient");
@@ -245,7 +250,6 @@ read_fields(struct bounce_ctx *c, const char *human, size_t hlen)
 		n++;
 	for (int i = 0; i < n; i++)
 		decide_block(c, &blocks[i], n, human, hlen);
-	free(blocks);
 }
 
 void

@@ -164,7 +164,7 @@ struct bounce_parser {
 	GMimeParser *inner;	/* for a returned message (returned_message()) */
 	GMimeStream *stream;	/* parser's, over the bytes it parses (parse_in_place()) */
 	GMimeStream *inner_stream;	/* inner's */
-	struct buf human, html, status, feedback, returned, lower;
+	struct buf human, html, status, feedback, returned, lower, blocks;
 	struct buf raw;		/* a returned message's bytes */
 	/* split_top(): the top header block's MIME fields, when they are
 	 * at most a Content-Type and a Content-Transfer-Encoding (plain_top()):
@@ -1259,6 +1259,7 @@ bounce_parser_new(void)
 	buf_init(&bp->feedback);
 	buf_init(&bp->returned);
 	buf_init(&bp->lower);
+	buf_init(&bp->blocks);
 	buf_init(&bp->conv);
 	return bp;
 }
@@ -1284,6 +1285,7 @@ bounce_parser_free(struct bounce_parser *bp)
 	buf_free(&bp->feedback);
 	buf_free(&bp->returned);
 	buf_free(&bp->lower);
+	buf_free(&bp->blocks);
 	buf_free(&bp->conv);
 	for (int i = 0; i < bp->nconv; i++)
 		if (bp->conv_cache[i].cd != (iconv_t)-1)
@@ -1578,6 +1580,7 @@ bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const 
 	c.feedback = bp->feedback;
 	c.returned = bp->returned;
 	c.lower = bp->lower;
+	c.blocks = bp->blocks;
 	buf_reset(&c.human);
 	buf_reset(&c.html);
 	buf_reset(&c.status);
@@ -1597,6 +1600,7 @@ bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const 
 	bp->feedback = c.feedback;
 	bp->returned = c.returned;
 	bp->lower = c.lower;
+	bp->blocks = c.blocks;
 	if (msg) {
 		g_object_unref(msg);
 		g_byte_array_free(bytes, FALSE);

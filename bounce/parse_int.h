@@ -38,6 +38,7 @@ struct bounce_ctx {
 	char returned_from[ADDR_MAX + 1];
 	char to[ADDR_MAX + 1];		/* the bounce's own To: the sender */
 	struct buf lower;	/* the readable part, lower-cased */
+	struct buf blocks;	/* room for a DSN's recipient blocks (dsn.c), kept by the parser */
 	const char *mta;	/* an MTA whose "unknown user" is unambiguous, or NULL */
 	bool nested;		/* read a report attached to this one */
 	/* A DSN recipient field that holds no address ("rfc822;|/bin/prog"):
