@@ -643,9 +643,13 @@ bounce_rules_provider_gone(const char *lower, size_t len)
 		if (i > 0 && isalnum((unsigned char)lower[i - 1]))
 			continue;
 		for (size_t p = 0; p < sizeof(orange_prefixes) / sizeof(orange_prefixes[0]); p++) {
-			size_t n = strlen(orange_prefixes[p]), e = i + n, d = 0;
+			size_t n, e, d = 0;
 			char last[3];
 
+			if (lower[i + 1] != orange_prefixes[p][1])
+				continue;	/* most words: no strlen, no memcmp */
+			n = strlen(orange_prefixes[p]);
+			e = i + n;
 			if (e > len || memcmp(lower + i, orange_prefixes[p], n) != 0)
 				continue;
 			/* _NNN, or NNN-NNN / NNN_NNN */

@@ -87,7 +87,9 @@ status_find(const char *text, size_t len, struct smtp_status *st)
 		char tmp[12];
 		size_t n = len - i < sizeof(tmp) - 1 ? len - i : sizeof(tmp) - 1;
 
-		if (text[i] != '2' && text[i] != '4' && text[i] != '5')
+		/* A code starts "2.", "4." or "5." (status_parse()): most
+		 * digits of a text are not one, and need no copy. */
+		if ((text[i] != '2' && text[i] != '4' && text[i] != '5') || i + 1 == len || text[i + 1] != '.')
 			continue;
 		if (i > 0 && (isalnum((unsigned char)text[i - 1]) || text[i - 1] == '.'))
 			continue;
