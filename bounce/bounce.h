@@ -95,6 +95,11 @@ struct bounce_parser *bounce_parser_new(void);
 void bounce_parser_free(struct bounce_parser *bp);
 int bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len,
 		      const char *envelope_rcpt, struct bounce_report *rep, char *err);
+/* The same for a message in the caller's own buffer, whose header block
+ * may be rewritten (its MIME fields moved before its empty line): GMime
+ * then reads the message where it is, not a copy of it. */
+int bounce_parse_buffer(struct bounce_parser *bp, char *data, size_t len,
+			const char *envelope_rcpt, struct bounce_report *rep, char *err);
 
 const char *bounce_action_name(enum bounce_action a);
 

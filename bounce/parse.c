@@ -171,6 +171,7 @@ struct bounce_parser {
 	 * where their raw values are in the message, and how many there are. */
 	size_t ct_at, ct_len, cte_at, cte_len;
 	int nct, ncte, nother;
+	size_t start;		/* split_top() in place: where the MIME fields were put */
 	char charset[64];	/* plain_top(): the text's charset, or "" */
 	struct buf conv;	/* a text part's content in UTF-8 (to_utf8()) */
 	struct converter {
@@ -1485,7 +1486,7 @@ plain_top(struct bounce_parser *bp, const char *data, size_t len)
  * the end (GMime reads no part from nothing); drop_unread() then decides.
  */
 static bool
-split_top(struct bounce_parser *bp, const char *data, size_t len)
+split_top(struct bounce_parser *bp, const char *data, size_t len, bool writable)
 {
 	size_t i = 0, field = 0, colon = 0;
 	enum { NONE, DROP, READ, MIME } kind = NONE;
@@ -1512,7 +1513,17 @@ split_top(struct bounce_parser *bp, const char *data, size_t len)
 		if (end) {
 			if (!mime && i == len)
 				break;
-			buf_add(&bp->top, data + i, len - i);
+			if (writable) {
+				/* The MIME fields right before the empty line,
+				 * over header bytes read already (kept fields
+				 * and MIME fields are copies): the message is
+				 * read where it is, its body not copied. */
+				bp->start = i - bp->top.len;
+				if (bp->top.len > 0)
+					memcpy((char *)(uintptr_t)data + bp->start, bp->top.s, bp->top.len);
+			} else {
+				buf_add(&bp->top, data + i, len - i);
+			}
 			return true;
 		}
 		if (!field_line(data + i, e - i, &drop))
@@ -1528,9 +1539,11 @@ split_top(struct bounce_parser *bp, const char *data, size_t len)
 	return false;
 }
 
-int
-bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const char *envelope_rcpt,
-		  struct bounce_report *rep, char *err)
+/* bounce_parse_with(); with @writable, the message's header block may be
+ * rewritten in place (bounce_parse_buffer()). */
+static int
+parse_message(struct bounce_parser *bp, const char *data, size_t len, bool writable,
+	      const char *envelope_rcpt, struct bounce_report *rep, char *err)
 {
 	GMimeObject *msg = NULL;
 	GByteArray *bytes = NULL;
@@ -1556,14 +1569,17 @@ bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const 
 		data = nl ? nl + 1 : data + len;
 	}
 	clear_fields(bp);
-	if ((own = split_top(bp, data, len)) || drop_unread(data, len, &bp->top)) {
+	if ((own = split_top(bp, data, len, writable)) && writable) {
+		data += bp->start;
+		len -= bp->start;
+	} else if (own || drop_unread(data, len, &bp->top)) {
 		data = bp->top.s;
 		len = bp->top.len;
 	}
 	if (own && plain_top(bp, data, len)) {
 		/* A text/plain part that is not encoded: its text is the body
 		 * as it stands, after the empty line that split_top() kept
-		 * (bp->top: its MIME fields, then that line). GMime would make
+		 * (its MIME fields, then that line). GMime would make
 		 * a part of it (a dozen objects) only to hand back its bytes. */
 		body = header_end(data, len);
 	} else if ((msg = parse_in_place(bp->parser, bp->stream, data, len, &bytes)) == NULL) {
@@ -1606,6 +1622,20 @@ bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const 
 		g_byte_array_free(bytes, FALSE);
 	}
 	return 0;
+}
+
+int
+bounce_parse_with(struct bounce_parser *bp, const char *data, size_t len, const char *envelope_rcpt,
+		  struct bounce_report *rep, char *err)
+{
+	return parse_message(bp, data, len, false, envelope_rcpt, rep, err);
+}
+
+int
+bounce_parse_buffer(struct bounce_parser *bp, char *data, size_t len, const char *envelope_rcpt,
+		    struct bounce_report *rep, char *err)
+{
+	return parse_message(bp, data, len, true, envelope_rcpt, rep, err);
 }
 
 int

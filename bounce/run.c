@@ -174,7 +174,7 @@ parse_one(struct bounce_pipeline *p, size_t i, struct bounce_parser *bp, struct 
 	/* "-" is standard input, as usual (the caller lets it appear once). */
 	if (bounce_read_file(strcmp(sl->path, "-") == 0 ? NULL : sl->path, msg, sl->err) < 0)
 		sl->fate = BOUNCE_FATE_UNREAD;
-	else if (bounce_parse_with(bp, msg->s, msg->len, NULL, &sl->rep, sl->err) == 0)
+	else if (bounce_parse_buffer(bp, msg->s, msg->len, NULL, &sl->rep, sl->err) == 0)
 		sl->fate = BOUNCE_FATE_PARSED;
 	lock(p);
 	sl->ready = true;
