@@ -423,6 +423,20 @@ Test(bounce, parser_reuse)
 					 cases[i].name);
 		free(copy);
 	}
+	{
+		/* One with no MIME field: nothing moved before its body. */
+		static const char plain[] = "From: MAILER-DAEMON@mx.example.org\nSubject: failure notice\n\n"
+					    "<gone@example.net>:\n550 5.1.1 user unknown\n";
+		char copy[sizeof(plain)];
+		struct bounce_parser *fresh = bounce_parser_new();	/* its buffers not yet allocated */
+
+		memcpy(copy, plain, sizeof(plain));
+		cr_assert_eq(bounce_parse(plain, sizeof(plain) - 1, NULL, a, err), 0, "%s", err);
+		cr_assert_eq(bounce_parse_buffer(fresh, copy, sizeof(plain) - 1, NULL, b, err), 0, "%s", err);
+		expect_same_report(a, b, "no MIME field");
+		cr_expect_eq(b->n, 1);
+		bounce_parser_free(fresh);
+	}
 	/* A message that cannot be parsed leaves the parser usable. */
 	cr_expect_eq(bounce_parse_with(bp, "", 0, NULL, b, err), bounce_parse("", 0, NULL, a, err));
 	cr_assert_eq(bounce_parse_with(bp, cases[0].msg, strlen(cases[0].msg), NULL, b, err), 0, "%s", err);
