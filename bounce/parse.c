@@ -29,6 +29,13 @@
  * parser's, and decoded by GMime's own g_mime_utils_header_decode_text()
  * when asked for decoded (top_header()). A header block that does not end
  * as GMime surely ends it goes to GMime with its read fields (drop_unread()).
+ * A message that is one text/plain part, not encoded (no MIME field, or a
+ * Content-Type of text/plain and a Content-Transfer-Encoding of no
+ * encoding, as GMime's own functions read them: plain_top()), is not
+ * given to GMime at all: its body is its text, converted from its charset
+ * as GMime's charset filter converts (to_utf8()); a third of the messages
+ * of tests/bounce/. A message in a buffer of the caller's is read there,
+ * its MIME fields moved before its empty line (bounce_parse_buffer()).
  *
  * Trusts nothing in the message: every copy is bounded, results are capped
  * at BOUNCE_MAX_RESULTS, nesting at MAX_DEPTH. Never touches the store.
