@@ -1474,9 +1474,9 @@ plain_top(struct bounce_parser *bp, const char *data, size_t len)
 	ok = cs == NULL || strlen(cs) < sizeof(bp->charset);
 	if (ok && cs)
 		memcpy(bp->charset, cs, strlen(cs) + 1);
-	g_object_unref(ct);
-	if (ok && cs && g_ascii_strcasecmp(cs, "us-ascii") != 0 && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
-	    len > MAX_TEXT)
+	g_object_unref(ct);	/* and with it @cs: its copy is read below */
+	if (ok && bp->charset[0] && g_ascii_strcasecmp(bp->charset, "us-ascii") != 0 &&
+	    g_ascii_strcasecmp(bp->charset, "utf-8") != 0 && len > MAX_TEXT)
 		ok = false;
 	return ok;
 }
