@@ -219,6 +219,19 @@ converter(struct bounce_parser *bp, const char *cs)
 	return c->cd;
 }
 
+/* Makes room for @more bytes at *@o in @out, whose bytes up to *@o are
+ * kept; *@room is what is left after *@o (the NUL's byte aside). */
+static void
+conv_room(struct buf *out, char **o, size_t *room, size_t more)
+{
+	size_t done = (size_t)(*o - out->s);
+
+	out->len = done;
+	buf_reserve(out, more);
+	*o = out->s + done;
+	*room = out->cap - 1 - done;
+}
+
 /*
  * The @n bytes at @in, in charset @cs, into @out in UTF-8 as GMime's
  * charset filter makes them for g_mime_text_part_get_text(): a byte that
@@ -242,19 +255,13 @@ to_utf8(struct bounce_parser *bp, const char *cs, const char *in, size_t n, stru
 		return true;
 	}
 	iconv(cd, NULL, NULL, NULL, NULL);	/* a kept one starts afresh */
-	buf_reserve(out, n * 5 + 16);
 	o = out->s;
-	room = out->cap - 1;
+	conv_room(out, &o, &room, n * 5 + 16);
 	while (left > 0) {
 		if (iconv(cd, &inp, &left, &o, &room) != (size_t)-1)
 			continue;
 		if (errno == E2BIG) {
-			size_t done = (size_t)(o - out->s);
-
-			out->len = done;
-			buf_reserve(out, left * 5 + 16);
-			o = out->s + done;
-			room = out->cap - 1 - done;
+			conv_room(out, &o, &room, left * 5 + 16);
 		} else if (errno == EILSEQ) {
 			inp++;
 			left--;
@@ -265,16 +272,8 @@ to_utf8(struct bounce_parser *bp, const char *cs, const char *in, size_t n, stru
 			break;
 		}
 	}
-	while (ok && iconv(cd, NULL, NULL, &o, &room) == (size_t)-1) {
-		size_t done = (size_t)(o - out->s);
-
-		if (errno != E2BIG)
-			break;
-		out->len = done;
-		buf_reserve(out, 16);
-		o = out->s + done;
-		room = out->cap - 1 - done;
-	}
+	while (ok && iconv(cd, NULL, NULL, &o, &room) == (size_t)-1 && errno == E2BIG)
+		conv_room(out, &o, &room, 16);
 	out->len = (size_t)(o - out->s);
 	out->s[out->len] = '\0';
 	if (own != (iconv_t)-1)
@@ -411,6 +410,44 @@ append_plain(const char *s, size_t n, struct buf *out)
 	buf_adds(out, "\n\n");
 }
 
+/* Whether text in charset @cs (NULL or "": none) is read as it is:
+ * ASCII and UTF-8 need no conversion. */
+static bool
+read_as_is(const char *cs)
+{
+	return cs == NULL || cs[0] == '\0' || g_ascii_strcasecmp(cs, "us-ascii") == 0 ||
+	       g_ascii_strcasecmp(cs, "utf-8") == 0;
+}
+
+/* Whether the bytes of @out from @from are plain ASCII, which any other
+ * charset reads as it is too (no byte above 0x7f, no ISO 2022 escape or
+ * shift, no NUL of UTF-16/32). */
+static bool
+plain_ascii(const struct buf *out, size_t from)
+{
+	for (size_t i = from; i < out->len; i++) {
+		unsigned char ch = (unsigned char)out->s[i];
+
+		if (ch >= 0x80 || ch == 0x1b || ch == 0x0e || ch == 0x0f || ch == 0)
+			return false;
+	}
+	return true;
+}
+
+/* Puts the text @conv (to_utf8()), up to its first NUL as GMime's string
+ * ends, in place of what @out holds from @from, and an empty line. */
+static void
+put_converted(struct buf *out, size_t from, const struct buf *conv)
+{
+	size_t n = strlen(conv->s);
+
+	out->len = from;
+	out->s[out->len] = '\0';
+	if (out->len < MAX_TEXT)
+		buf_add(out, conv->s, n < MAX_TEXT ? n : MAX_TEXT);
+	buf_adds(out, "\n\n");
+}
+
 static void
 append_text(struct bounce_parser *bp, GMimeTextPart *part, struct buf *out)
 {
@@ -418,36 +455,17 @@ append_text(struct bounce_parser *bp, GMimeTextPart *part, struct buf *out)
 	char *t;
 	bool whole;
 
-	size_t before = out->len, i;
+	size_t before = out->len;
 
-	/* ASCII and UTF-8 need no conversion: the decoded bytes will do. */
-	if (cs == NULL || g_ascii_strcasecmp(cs, "us-ascii") == 0 || g_ascii_strcasecmp(cs, "utf-8") == 0) {
-		append_part(GMIME_PART(part), out);
-		return;
-	}
-	/* Nor does text in any other charset that is plain ASCII (no byte
-	 * above 0x7f, no ISO 2022 escape or shift, no NUL of UTF-16/32). */
 	whole = append_part(GMIME_PART(part), out);
-	for (i = before; i < out->len; i++) {
-		unsigned char ch = (unsigned char)out->s[i];
-
-		if (ch >= 0x80 || ch == 0x1b || ch == 0x0e || ch == 0x0f || ch == 0)
-			break;
-	}
-	if (i == out->len)
+	if (read_as_is(cs) || plain_ascii(out, before))
 		return;
 	/* Converted as GMime converts it, from the bytes decoded already
 	 * (append_part() put them there, and an empty line after them):
 	 * no second decoding, no stream and filter objects. */
 	if (whole && out->len - before >= 2 &&
 	    to_utf8(bp, cs, out->s + before, out->len - before - 2, &bp->conv)) {
-		size_t n = strlen(bp->conv.s);	/* as GMime's string ends */
-
-		out->len = before;
-		out->s[out->len] = '\0';
-		if (out->len < MAX_TEXT)
-			buf_add(out, bp->conv.s, n < MAX_TEXT ? n : MAX_TEXT);
-		buf_adds(out, "\n\n");
+		put_converted(out, before, &bp->conv);
 		return;
 	}
 	out->len = before;
@@ -746,26 +764,13 @@ walk(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *obj, int depth
 static void
 append_plain_text(struct bounce_parser *bp, const char *cs, const char *s, size_t n, struct buf *out)
 {
-	size_t before = out->len, i;
+	size_t before = out->len;
 
 	append_plain(s, n, out);
-	if (cs[0] == '\0' || g_ascii_strcasecmp(cs, "us-ascii") == 0 || g_ascii_strcasecmp(cs, "utf-8") == 0)
-		return;
-	for (i = before; i < out->len; i++) {
-		unsigned char ch = (unsigned char)out->s[i];
-
-		if (ch >= 0x80 || ch == 0x1b || ch == 0x0e || ch == 0x0f || ch == 0)
-			break;
-	}
 	/* (A conversion that fails otherwise than glibc's iconv() does
 	 * leaves the bytes as they are.) */
-	if (i == out->len || !to_utf8(bp, cs, s, n, &bp->conv))
-		return;
-	out->len = before;
-	out->s[out->len] = '\0';
-	if (out->len < MAX_TEXT)
-		buf_add(out, bp->conv.s, strlen(bp->conv.s) < MAX_TEXT ? strlen(bp->conv.s) : MAX_TEXT);
-	buf_adds(out, "\n\n");
+	if (!read_as_is(cs) && !plain_ascii(out, before) && to_utf8(bp, cs, s, n, &bp->conv))
+		put_converted(out, before, &bp->conv);
 }
 
 /* Strips tags and entities' markup from HTML into plain lines. */
@@ -902,21 +907,31 @@ top_field(struct bounce_parser *bp, const char *name)
 	return NULL;
 }
 
+/* A top-level field's value as GMime's g_mime_header_get_value() makes
+ * it of the raw @len bytes at @raw (unfolded, RFC 2047 words decoded):
+ * to be freed with g_free(). */
+static char *
+header_value(const char *raw, size_t len)
+{
+	char *copy = g_strndup(raw, len), *unfolded = g_mime_utils_header_unfold(copy), *value;
+
+	value = g_mime_utils_header_decode_text(NULL, unfolded);
+	g_free(unfolded);
+	g_free(copy);
+	return value;
+}
+
 /* Header @name of the top level, decoded as g_mime_object_get_header()
  * decodes it (unfolded, RFC 2047 words decoded); once per message. */
 static const char *
 top_header(struct bounce_parser *bp, const char *name)
 {
 	struct top_field *f = top_field(bp, name);
-	char *unfolded;
 
 	if (f == NULL)
 		return NULL;
-	if (f->value == NULL) {
-		unfolded = g_mime_utils_header_unfold(bp->fieldtext.s + f->raw);
-		f->value = g_mime_utils_header_decode_text(NULL, unfolded);
-		g_free(unfolded);
-	}
+	if (f->value == NULL)
+		f->value = header_value(bp->fieldtext.s + f->raw, strlen(bp->fieldtext.s + f->raw));
 	return f->value;
 }
 
@@ -1381,20 +1396,6 @@ mime_field(struct bounce_parser *bp, const char *data, size_t field, size_t colo
 	}
 }
 
-/* A top-level field's value as GMime's g_mime_header_get_value() makes
- * it of the raw @len bytes at @raw (unfolded, RFC 2047 words decoded):
- * to be freed with g_free(). */
-static char *
-header_value(const char *raw, size_t len)
-{
-	char *copy = g_strndup(raw, len), *unfolded = g_mime_utils_header_unfold(copy), *value;
-
-	value = g_mime_utils_header_decode_text(NULL, unfolded);
-	g_free(unfolded);
-	g_free(copy);
-	return value;
-}
-
 /* Whether a Content-Type value (@v) says text/plain, as GMime parses it. */
 static bool
 is_text_plain(const char *v, GMimeContentType **ct)
@@ -1475,8 +1476,7 @@ plain_top(struct bounce_parser *bp, const char *data, size_t len)
 	if (ok && cs)
 		memcpy(bp->charset, cs, strlen(cs) + 1);
 	g_object_unref(ct);	/* and with it @cs: its copy is read below */
-	if (ok && bp->charset[0] && g_ascii_strcasecmp(bp->charset, "us-ascii") != 0 &&
-	    g_ascii_strcasecmp(bp->charset, "utf-8") != 0 && len > MAX_TEXT)
+	if (ok && !read_as_is(bp->charset) && len > MAX_TEXT)
 		ok = false;
 	return ok;
 }

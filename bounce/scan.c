@@ -162,7 +162,9 @@ bounce_scan_addr(const char *s, size_t len, size_t *pos, char out[ADDR_MAX + 1],
 			/* An address type written into the local part:
 			 * "SMTP=a@b", "RFC822=a@b" (X.400 style); only where
 			 * the local part has an '='. */
-			for (size_t t = 0; memchr(s + b, '=', i - b) && t < sizeof(addr_types) / sizeof(addr_types[0]); t++) {
+			bool typed = memchr(s + b, '=', i - b) != NULL;
+
+			for (size_t t = 0; typed && t < sizeof(addr_types) / sizeof(addr_types[0]); t++) {
 				size_t tn = strlen(addr_types[t]);
 
 				if (i - b > tn + 1 && strncasecmp(s + b, addr_types[t], tn) == 0 && s[b + tn] == '=') {
@@ -431,5 +433,3 @@ bounce_scan_field(const char *s, size_t len, size_t *pos, struct bounce_field *f
 		return true;
 	}
 }
-
-
