@@ -21,7 +21,9 @@
  * as a text/rfc822-headers part is, and GMime parses its body only when it
  * forwards a delivery report (returned_message()). That was a third of
  * GMime's time; the type registration it takes loses 16 bytes once per
- * process (gmime_start()). Of the top header block, GMime is given only
+ * process (gmime_start()). The parts read are of types of ours, read by
+ * their type, without the content type objects GMime would make of their
+ * Content-Type field (leaf_kind()). Of the top header block, GMime is given only
  * the MIME fields (Content-*, split_top()): it makes and frees an object
  * for every header, two thirds of a bounce's (Received, DKIM-Signature,
  * Date, ...) are never read, and the others that are (From, To, Subject,
@@ -66,22 +68,319 @@
 static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
 
 /*
- * A returned message (message/rfc822) is parsed by GMime as one leaf part,
- * its bytes left where they are: building it as a message, with the tree
- * of its body (HTML, attachments), was a third of all the time, and only
- * its headers are read (returned_message()). GMime 3.2's registry loses
- * the entry this replaces (16 bytes, once per process: its hash table has
- * no destroy function), which LeakSanitizer would report at exit; the
+ * The leaf parts walk() reads are of types of ours (registered in
+ * gmime_start()), which GMime makes as its own but for the fields nothing
+ * here needs parsed. The media type is the object's type: GMime's parser
+ * read the part's Content-Type field to choose it, and a content type
+ * object, with its parameter list and parameters, is not made, given
+ * events and freed for every part (8 % of all the instructions over
+ * tests/bounce/, callgrind). So that a part is read exactly as GMime's
+ * content type would have it read, its type decides only when it has one
+ * Content-Type field and that field is in its plain form (plain_form());
+ * any other part is given the content type GMime would have given it
+ * (give_content_type()) and read by it, as GMime's own types are. A text
+ * part's charset, in its content type, is read only for a text that is
+ * not plain ASCII; its Content-Disposition is parsed only when it is a
+ * second text (attachment()). Content-Transfer-Encoding is GMime's to
+ * read as ever; Content-Description, -Location, -MD5 and -Id are read by
+ * nothing here, and not decoded.
+ */
+enum leaf_kind {
+	LEAF_NONE, LEAF_RETURNED, LEAF_STATUS, LEAF_FEEDBACK, LEAF_HEADERS, LEAF_PLAIN, LEAF_HTML,
+};
+
+struct leaf_fields {
+	guint content_types;		/* Content-Type fields */
+	const char *content_type;	/* the first one's raw value (its header's) */
+	GMimeHeader *disposition;	/* the last Content-Disposition field */
+};
+
+typedef struct {
+	GMimePart parent;
+	struct leaf_fields f;
+} BounceLeaf;
+typedef struct {
+	GMimePartClass parent_class;
+} BounceLeafClass;
+typedef struct {
+	GMimeTextPart parent;
+	struct leaf_fields f;
+} BounceText;
+typedef struct {
+	GMimeTextPartClass parent_class;
+} BounceTextClass;
+
+GType bounce_leaf_get_type(void);
+GType bounce_text_get_type(void);
+G_DEFINE_TYPE(BounceLeaf, bounce_leaf, GMIME_TYPE_PART)
+G_DEFINE_TYPE(BounceText, bounce_text, GMIME_TYPE_TEXT_PART)
+
+/*
+ * A field added to a part of ours (GMime's parser adds them one by one):
+ * true when it is one kept in @f or not read at all; the others are
+ * handled by GMime's part.
+ */
+static bool
+keep_field(struct leaf_fields *f, GMimeHeader *header)
+{
+	static const char *const unread[] = {"Description", "Location", "Md5", "Id"};
+	const char *name = g_mime_header_get_name(header);
+
+	if (g_ascii_strncasecmp(name, "Content-", 8) != 0)
+		return false;
+	if (g_ascii_strcasecmp(name + 8, "Type") == 0) {
+		if (f->content_types++ == 0)
+			f->content_type = g_mime_header_get_raw_value(header);
+		return true;
+	}
+	if (g_ascii_strcasecmp(name + 8, "Disposition") == 0) {
+		f->disposition = header;
+		return true;
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(unread); i++)
+		if (g_ascii_strcasecmp(name + 8, unread[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Only give_content_type() changes a field (Content-Type), having set the
+ * content type already. */
+static bool
+content_type_field(GMimeHeader *header)
+{
+	return g_ascii_strcasecmp(g_mime_header_get_name(header), "Content-Type") == 0;
+}
+
+static void
+leaf_header_added(GMimeObject *object, GMimeHeader *header)
+{
+	if (!keep_field(&((BounceLeaf *)object)->f, header))
+		GMIME_OBJECT_CLASS(bounce_leaf_parent_class)->header_added(object, header);
+}
+
+static void
+leaf_header_changed(GMimeObject *object, GMimeHeader *header)
+{
+	if (!content_type_field(header))
+		GMIME_OBJECT_CLASS(bounce_leaf_parent_class)->header_changed(object, header);
+}
+
+static void
+text_header_added(GMimeObject *object, GMimeHeader *header)
+{
+	if (!keep_field(&((BounceText *)object)->f, header))
+		GMIME_OBJECT_CLASS(bounce_text_parent_class)->header_added(object, header);
+}
+
+static void
+text_header_changed(GMimeObject *object, GMimeHeader *header)
+{
+	if (!content_type_field(header))
+		GMIME_OBJECT_CLASS(bounce_text_parent_class)->header_changed(object, header);
+}
+
+static void
+bounce_leaf_init(BounceLeaf *self)
+{
+	(void)self;	/* zeroed by GObject */
+}
+
+static void
+bounce_leaf_class_init(BounceLeafClass *klass)
+{
+	GMIME_OBJECT_CLASS(klass)->header_added = leaf_header_added;
+	GMIME_OBJECT_CLASS(klass)->header_changed = leaf_header_changed;
+}
+
+static void
+bounce_text_init(BounceText *self)
+{
+	(void)self;
+}
+
+static void
+bounce_text_class_init(BounceTextClass *klass)
+{
+	GMIME_OBJECT_CLASS(klass)->header_added = text_header_added;
+	GMIME_OBJECT_CLASS(klass)->header_changed = text_header_changed;
+}
+
+/* Our fields of @obj, or NULL when it is of GMime's types (its class
+ * handles fields as ours do: no type walk). */
+static struct leaf_fields *
+fields_of(GMimeObject *obj)
+{
+	void (*added)(GMimeObject *, GMimeHeader *) = GMIME_OBJECT_GET_CLASS(obj)->header_added;
+
+	if (added == leaf_header_added)
+		return &((BounceLeaf *)obj)->f;
+	if (added == text_header_added)
+		return &((BounceText *)obj)->f;
+	return NULL;
+}
+
+/* One type per kind of part, of ours; the kind is the type. */
+#define LEAF_KIND_TYPE(Name, name, Base, base)					\
+	typedef Base Name;							\
+	typedef Base##Class Name##Class;					\
+	GType name##_get_type(void);						\
+	G_DEFINE_TYPE(Name, name, base##_get_type())				\
+	static void name##_init(Name *self) { (void)self; }			\
+	static void name##_class_init(Name##Class *klass) { (void)klass; }
+
+LEAF_KIND_TYPE(BounceReturned, bounce_returned, BounceLeaf, bounce_leaf)
+LEAF_KIND_TYPE(BounceStatus, bounce_status, BounceLeaf, bounce_leaf)
+LEAF_KIND_TYPE(BounceFeedback, bounce_feedback, BounceLeaf, bounce_leaf)
+LEAF_KIND_TYPE(BounceHeaders, bounce_headers, BounceLeaf, bounce_leaf)
+LEAF_KIND_TYPE(BouncePlain, bounce_plain, BounceText, bounce_text)
+LEAF_KIND_TYPE(BounceHtml, bounce_html, BounceText, bounce_text)
+
+/* Whether @raw, a Content-Type field's raw value, is @mt ("type/subtype")
+ * in its plain form: after folding white space, those bytes, then the
+ * end, a parameter, white space or a comment. GMime reads such a field,
+ * raw or decoded, as @mt; one it cannot read (the parser then chose
+ * text/plain, or message/rfc822 in a digest) or holds an encoded word
+ * is not in it. */
+static bool
+plain_form(const char *raw, const char *mt)
+{
+	size_t n = strlen(mt);
+
+	while (*raw == ' ' || *raw == '\t' || *raw == '\r' || *raw == '\n')
+		raw++;
+	if (g_ascii_strncasecmp(raw, mt, n) != 0)
+		return false;
+	raw += n;
+	return *raw == '\0' || *raw == ';' || *raw == ' ' || *raw == '\t' || *raw == '\r' ||
+	       *raw == '\n' || *raw == '(';
+}
+
+/* What walk() reads @obj as by its type alone, or LEAF_NONE: a part of
+ * GMime's types, or of ours not with one Content-Type field in its plain
+ * form (it is read by its content type). */
+static enum leaf_kind
+leaf_kind(GMimeObject *obj)
+{
+	static const struct {
+		GType (*get)(void);
+		enum leaf_kind kind;
+		const char *mt[3];
+	} kinds[] = {
+		{bounce_returned_get_type, LEAF_RETURNED, {"message/rfc822"}},
+		{bounce_status_get_type, LEAF_STATUS, {"message/delivery-status", "message/global-delivery-status"}},
+		{bounce_feedback_get_type, LEAF_FEEDBACK, {"message/feedback-report"}},
+		{bounce_headers_get_type, LEAF_HEADERS,
+		 {"text/rfc822-headers", "message/rfc822-headers", "message/global-headers"}},
+		{bounce_plain_get_type, LEAF_PLAIN, {"text/plain"}},
+		{bounce_html_get_type, LEAF_HTML, {"text/html"}},
+	};
+	struct leaf_fields *f = fields_of(obj);
+	GType t = G_OBJECT_TYPE(obj);
+
+	if (f == NULL || f->content_types != 1 || f->content_type == NULL)
+		return LEAF_NONE;
+	for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++) {
+		if (t != kinds[i].get())
+			continue;
+		for (size_t k = 0; k < G_N_ELEMENTS(kinds[i].mt) && kinds[i].mt[k]; k++)
+			if (plain_form(f->content_type, kinds[i].mt[k]))
+				return kinds[i].kind;
+		break;
+	}
+	return LEAF_NONE;
+}
+
+/* Whether the Content-Disposition field @h (NULL: none) says
+ * "attachment", as GMime reads it (the decoded value, parsed). */
+static bool
+attachment(GMimeHeader *h)
+{
+	GMimeContentDisposition *d;
+	const char *value = h ? g_mime_header_get_value(h) : NULL, *disp;
+	bool yes;
+
+	if (value == NULL || (d = g_mime_content_disposition_parse(NULL, value)) == NULL)
+		return false;
+	disp = g_mime_content_disposition_get_disposition(d);
+	yes = disp && strcasecmp(disp, "attachment") == 0;
+	g_object_unref(d);
+	return yes;
+}
+
+/* Whether @obj's Content-Disposition says "attachment". */
+static bool
+part_attachment(GMimeObject *obj)
+{
+	struct leaf_fields *f = fields_of(obj);
+	const char *disp;
+
+	if (f)
+		return attachment(f->disposition);
+	disp = g_mime_object_get_disposition(obj);
+	return disp && strcasecmp(disp, "attachment") == 0;
+}
+
+/* Gives @obj, when it is one of our parts with no content type, the one
+ * GMime would have given it: its last Content-Type field, decoded, parsed
+ * by GMime. */
+static void
+give_content_type(GMimeObject *obj)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+	GMimeHeader *last = NULL;
+	GMimeContentType *ct;
+	const char *value;
+
+	if (fields_of(obj) == NULL || g_mime_object_get_content_type(obj) != NULL)
+		return;		/* GMime's, or no field (GMime's parser gave it one) */
+	for (int i = 0, n = hl ? g_mime_header_list_get_count(hl) : 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+
+		if (g_ascii_strcasecmp(g_mime_header_get_name(h), "Content-Type") == 0)
+			last = h;
+	}
+	if (last == NULL || (value = g_mime_header_get_value(last)) == NULL)
+		return;
+	ct = g_mime_content_type_parse(NULL, value);
+	g_mime_object_set_content_type(obj, ct);	/* and rewrites the field */
+	g_object_unref(ct);
+	fields_of(obj)->content_type = NULL;
+}
+
+/*
+ * The parts walk() reads are made of our types (leaf_kind()). A returned
+ * message (message/rfc822) is parsed by GMime as one leaf part, its bytes
+ * left where they are: building it as a message, with the tree of its
+ * body (HTML, attachments), was a third of all the time, and only its
+ * headers are read (returned_message()). GMime 3.2's registry loses the
+ * entry this replaces (16 bytes, once per process: its hash table has no
+ * destroy function), which LeakSanitizer would report at exit; the
  * valgrind suppression of tests/valgrind.supp names it too.
  */
 static void
 gmime_start(void)
 {
+	static const struct {
+		const char *type, *sub;
+		GType (*get)(void);
+	} leaves[] = {
+		{"message", "rfc822", bounce_returned_get_type},
+		{"message", "delivery-status", bounce_status_get_type},
+		{"message", "global-delivery-status", bounce_status_get_type},
+		{"message", "feedback-report", bounce_feedback_get_type},
+		{"text", "rfc822-headers", bounce_headers_get_type},
+		{"message", "rfc822-headers", bounce_headers_get_type},
+		{"message", "global-headers", bounce_headers_get_type},
+		{"text", "plain", bounce_plain_get_type},
+		{"text", "html", bounce_html_get_type},
+	};
+
 #ifdef HAVE_LSAN
 	__lsan_disable();
 #endif
 	g_mime_init();
-	g_mime_object_register_type("message", "rfc822", GMIME_TYPE_PART);
+	for (size_t i = 0; i < G_N_ELEMENTS(leaves); i++)
+		g_mime_object_register_type(leaves[i].type, leaves[i].sub, leaves[i].get());
 #ifdef HAVE_LSAN
 	__lsan_enable();
 #endif
@@ -451,14 +750,20 @@ put_converted(struct buf *out, size_t from, const struct buf *conv)
 static void
 append_text(struct bounce_parser *bp, GMimeTextPart *part, struct buf *out)
 {
-	const char *cs = g_mime_text_part_get_charset(part);
+	const char *cs;
 	char *t;
 	bool whole;
 
 	size_t before = out->len;
 
 	whole = append_part(GMIME_PART(part), out);
-	if (read_as_is(cs) || plain_ascii(out, before))
+	/* Plain ASCII is read as it is in any charset: the charset, in the
+	 * content type, is read only for a text that is not. */
+	if (plain_ascii(out, before))
+		return;
+	give_content_type(GMIME_OBJECT(part));
+	cs = g_mime_text_part_get_charset(part);
+	if (read_as_is(cs))
 		return;
 	/* Converted as GMime converts it, from the bytes decoded already
 	 * (append_part() put them there, and an empty line after them):
@@ -693,6 +998,34 @@ walk(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *obj, int depth
 
 	if (obj == NULL || depth > MAX_DEPTH)
 		return;
+	switch (leaf_kind(obj)) {
+	case LEAF_RETURNED:
+		returned_message(c, bp, GMIME_PART(obj), depth);
+		return;
+	case LEAF_STATUS:
+		append_part(GMIME_PART(obj), &c->status);
+		return;
+	case LEAF_FEEDBACK:
+		append_part(GMIME_PART(obj), &c->feedback);
+		return;
+	case LEAF_HEADERS:
+		if (c->returned.len == 0) {
+			append_part(GMIME_PART(obj), &c->returned);
+			header_block(&c->returned);
+		}
+		return;
+	case LEAF_PLAIN:
+		if (c->human.len > 0 && attachment(fields_of(obj)->disposition))
+			return;	/* a returned message sent as text */
+		append_text(bp, GMIME_TEXT_PART(obj), &c->human);
+		return;
+	case LEAF_HTML:
+		append_text(bp, GMIME_TEXT_PART(obj), &c->html);
+		return;
+	case LEAF_NONE:
+		break;
+	}
+	give_content_type(obj);
 	ct = g_mime_object_get_content_type(obj);
 	type = ct ? g_mime_content_type_get_media_type(ct) : "text";
 	sub = ct ? g_mime_content_type_get_media_subtype(ct) : "plain";
@@ -746,9 +1079,7 @@ walk(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *obj, int depth
 			header_block(&c->returned);
 		}
 	} else if (strcasecmp(type, "text") == 0 && strcasecmp(sub, "plain") == 0 && GMIME_IS_TEXT_PART(obj)) {
-		const char *disp = g_mime_object_get_disposition(obj);
-
-		if (disp && strcasecmp(disp, "attachment") == 0 && c->human.len > 0)
+		if (c->human.len > 0 && part_attachment(obj))
 			return;	/* a returned message sent as text */
 		append_text(bp, GMIME_TEXT_PART(obj), &c->human);
 	} else if (strcasecmp(type, "text") == 0 && strcasecmp(sub, "html") == 0 && GMIME_IS_TEXT_PART(obj)) {

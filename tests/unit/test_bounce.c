@@ -653,6 +653,120 @@ Test(bounce, text_in_other_charsets)
 	free(b);
 }
 
+/*
+ * A report's parts are read as GMime reads their Content-Type field
+ * (bounce/parse.c reads the parts it knows by the type GMime's parser gave
+ * them, without a content type of their own): a field in another case,
+ * folded, with a comment, a parameter or an encoded word, given twice, or
+ * unreadable, gives what the same part gives with the field GMime would
+ * make of it; the charset of a text part still converts its text.
+ */
+static void
+part_report(const char *text_ct, const char *dsn_ct, const char *extra, struct bounce_report *rep)
+{
+	struct buf msg;
+	char err[ERR_LEN];
+
+	buf_init(&msg);
+	buf_printf(&msg,
+		   "From: MAILER-DAEMON@mx.example.org\nTo: bounces+tok@news.example.org\n"
+		   "Subject: Undelivered Mail\nMIME-Version: 1.0\n"
+		   "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\n\n"
+		   "--b1\n%s\n"
+		   "The mail system: <gone@example.net>: host mx.example.net said:\n"
+		   "550 5.1.1 <gone@example.net>: Empf\xe4nger unbekannt, user unknown\n\n"
+		   "--b1\n%s\n"
+		   "Reporting-MTA: dns; mx.example.org\n\n"
+		   "Final-Recipient: rfc822; gone@example.net\nAction: failed\nStatus: 5.2.2\n"
+		   "Diagnostic-Code: smtp; 552 5.2.2 mailbox full\n\n"
+		   "%s"
+		   "--b1\nContent-Type: text/rfc822-headers\n\n"
+		   "From: news@example.org\nTo: gone@example.net\nSubject: News\n\n"
+		   "--b1--\n", text_ct, dsn_ct, extra);
+	cr_assert_eq(bounce_parse(msg.s, msg.len, NULL, rep, err), 0, "%s", err);
+	buf_free(&msg);
+}
+
+Test(bounce, part_types_read_as_gmime_reads_them)
+{
+	static const char plain[] = "Content-Type: text/plain\n", dsn[] = "Content-Type: message/delivery-status\n",
+		ignored[] = "Content-Type: application/octet-stream\n";
+	static const struct {
+		const char *name, *text_ct, *dsn_ct;
+		/* 0: read as the plain fields are; 1: the DSN part not read;
+		 * 2: the text not read (rows that change the text ignore the
+		 * DSN part, whose status would decide otherwise) */
+		int like;
+	} rows[] = {
+		{"dsn upper case", plain, "Content-Type: MESSAGE/Delivery-Status\n", 0},
+		{"dsn folded", plain, "Content-Type:\n\tmessage/delivery-status\n", 0},
+		{"dsn comment", plain, "Content-Type: (the report) message/delivery-status (v1)\n", 0},
+		{"dsn parameter", plain, "Content-Type: message/delivery-status;x=1\n", 0},
+		{"dsn encoded word", plain, "Content-Type: =?us-ascii?q?message/delivery-status?=\n", 0},
+		{"dsn global", plain, "Content-Type: message/global-delivery-status\n", 0},
+		{"dsn given twice, last", plain, "Content-Type: text/plain\nContent-Type: message/delivery-status\n", 0},
+		{"dsn given twice, first", plain, "Content-Type: message/delivery-status\nContent-Type: image/png\n", 1},
+		{"dsn unreadable", plain, "Content-Type: message delivery-status\n", 1},
+		{"dsn longer subtype", plain, "Content-Type: message/delivery-statuses\n", 1},
+		{"text unreadable", "Content-Type: text plain\n", ignored, 2},
+		{"text encoded word", "Content-Type: =?us-ascii?q?text/plain?=\n", ignored, 1},
+		{"text given twice, last", "Content-Type: image/png\nContent-Type: text/plain\n", ignored, 1},
+		{"text given twice, first", "Content-Type: text/plain\nContent-Type: image/png\n", ignored, 2},
+		{"text folded", "Content-Type: text/\n plain\n", ignored, 1},
+		{"text with fields not read", "Content-Type: text/plain\nContent-Description: =?utf-8?q?R=C3=A9sum=C3=A9?=\n"
+		 "Content-Id: <x@example.org>\nContent-Location: here\n", ignored, 1},
+	};
+	struct bounce_report *base = malloc(sizeof(*base)), *no_dsn = malloc(sizeof(*no_dsn)),
+		*no_text = malloc(sizeof(*no_text)), *r = malloc(sizeof(*r));
+
+	cr_assert(base && no_dsn && no_text && r);
+	part_report(plain, dsn, "", base);
+	part_report(plain, ignored, "", no_dsn);
+	part_report(ignored, ignored, "", no_text);
+	/* The three read differently: each part is read, or not. */
+	cr_assert_eq(base->n, 1);
+	cr_expect_str_eq(base->r[0].status, "5.2.2");
+	cr_assert_eq(no_dsn->n, 1);
+	cr_expect_str_eq(no_dsn->r[0].status, "5.1.1");
+	cr_expect(no_text->n == 0 || strcmp(no_text->r[0].evidence, no_dsn->r[0].evidence) != 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		part_report(rows[i].text_ct, rows[i].dsn_ct, "", r);
+		expect_same_report(r, rows[i].like == 0 ? base : rows[i].like == 1 ? no_dsn : no_text, rows[i].name);
+	}
+
+	/* The text's charset: converted when given (two bytes of UTF-8 for
+	 * the a-umlaut), read as it is when not, and when the field is not
+	 * in its plain form. */
+	part_report("Content-Type: text/plain; charset=iso-8859-1\n", ignored, "", r);
+	cr_expect_str_eq(r->r[0].evidence, "550 5.1.1 <gone@example.net>: Empf??nger unbekannt, user unknown");
+	part_report("Content-Type: text/plain;\n charset=\"ISO-8859-1\" (latin)\n", ignored, "", r);
+	cr_expect_str_eq(r->r[0].evidence, "550 5.1.1 <gone@example.net>: Empf??nger unbekannt, user unknown");
+	part_report("Content-Type: text/plain; charset=us-ascii\nContent-Type: text/plain; charset=iso-8859-1\n",
+		    ignored, "", r);
+	cr_expect_str_eq(r->r[0].evidence, "550 5.1.1 <gone@example.net>: Empf??nger unbekannt, user unknown");
+	part_report(plain, ignored, "", r);
+	cr_expect_str_eq(r->r[0].evidence, "550 5.1.1 <gone@example.net>: Empf?nger unbekannt, user unknown");
+
+	/* A second text part, an attachment, is not the report's text; the
+	 * first is, whatever its disposition. */
+	part_report(plain, ignored, "--b1\nContent-Type: text/plain\nContent-Disposition: attachment\n\n"
+		    "<also@example.net>: host mx.example.net said:\n550 5.1.1 <also@example.net>: user unknown\n\n", r);
+	expect_same_report(r, no_dsn, "an attached second text");
+	part_report("Content-Type: text/plain\nContent-Disposition: attachment; filename=x.txt\n", ignored, "", r);
+	expect_same_report(r, no_dsn, "an attached first text");
+	part_report(plain, ignored, "--b1\nContent-Type: text/plain\nContent-Disposition: inline\n"
+		    "Content-Disposition: ATTACHMENT\n\n<also@example.net>: host mx.example.net said:\n"
+		    "550 5.1.1 <also@example.net>: user unknown\n\n", r);
+	expect_same_report(r, no_dsn, "a second text attached by its last field");
+	part_report(plain, ignored, "--b1\nContent-Type: text/plain\nContent-Disposition: inline\n\n"
+		    "<also@example.net>: host mx.example.net said:\n550 5.1.1 <also@example.net>: user unknown\n\n", r);
+	cr_expect_eq(r->n, 2, "a second text inline is read: %d results", r->n);
+	free(base);
+	free(no_dsn);
+	free(no_text);
+	free(r);
+}
+
 /* --- acting on a real store --- */
 
 /* The VERP address bounces+TOKEN@news.example.org of a token for @id. */
