@@ -81,9 +81,10 @@ static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
  * (give_content_type()) and read by it, as GMime's own types are. A text
  * part's charset, in its content type, is read only for a text that is
  * not plain ASCII; its Content-Disposition is parsed only when it is a
- * second text (attachment()). Content-Transfer-Encoding is GMime's to
- * read as ever; Content-Description, -Location, -MD5 and -Id are read by
- * nothing here, and not decoded.
+ * second text (attachment()). Content-Transfer-Encoding is read by
+ * GMime's function from the raw value, not the decoded one (the same but
+ * for an encoded word, left to GMime); Content-Description, -Location,
+ * -MD5 and -Id are read by nothing here, and not decoded.
  */
 enum leaf_kind {
 	LEAF_NONE, LEAF_RETURNED, LEAF_STATUS, LEAF_FEEDBACK, LEAF_HEADERS, LEAF_PLAIN, LEAF_HTML,
@@ -121,13 +122,22 @@ G_DEFINE_TYPE(BounceText, bounce_text, GMIME_TYPE_TEXT_PART)
  * handled by GMime's part.
  */
 static bool
-keep_field(struct leaf_fields *f, GMimeHeader *header)
+keep_field(GMimePart *part, struct leaf_fields *f, GMimeHeader *header)
 {
 	static const char *const unread[] = {"Description", "Location", "Md5", "Id"};
-	const char *name = g_mime_header_get_name(header);
+	const char *name = g_mime_header_get_name(header), *raw;
 
 	if (g_ascii_strncasecmp(name, "Content-", 8) != 0)
 		return false;
+	if (g_ascii_strcasecmp(name + 8, "Transfer-Encoding") == 0) {
+		/* As GMime's part reads it, from the raw value rather than the
+		 * decoded one: the same but for an encoded word (GMime's). */
+		raw = g_mime_header_get_raw_value(header);
+		if (raw == NULL || strstr(raw, "=?") != NULL)
+			return false;
+		part->encoding = g_mime_content_encoding_from_string(raw);
+		return true;
+	}
 	if (g_ascii_strcasecmp(name + 8, "Type") == 0) {
 		if (f->content_types++ == 0)
 			f->content_type = g_mime_header_get_raw_value(header);
@@ -154,7 +164,7 @@ content_type_field(GMimeHeader *header)
 static void
 leaf_header_added(GMimeObject *object, GMimeHeader *header)
 {
-	if (!keep_field(&((BounceLeaf *)object)->f, header))
+	if (!keep_field((GMimePart *)object, &((BounceLeaf *)object)->f, header))
 		GMIME_OBJECT_CLASS(bounce_leaf_parent_class)->header_added(object, header);
 }
 
@@ -168,7 +178,7 @@ leaf_header_changed(GMimeObject *object, GMimeHeader *header)
 static void
 text_header_added(GMimeObject *object, GMimeHeader *header)
 {
-	if (!keep_field(&((BounceText *)object)->f, header))
+	if (!keep_field((GMimePart *)object, &((BounceText *)object)->f, header))
 		GMIME_OBJECT_CLASS(bounce_text_parent_class)->header_added(object, header);
 }
 

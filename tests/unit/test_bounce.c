@@ -662,7 +662,7 @@ Test(bounce, text_in_other_charsets)
  * make of it; the charset of a text part still converts its text.
  */
 static void
-part_report(const char *text_ct, const char *dsn_ct, const char *extra, struct bounce_report *rep)
+part_report_qp(const char *text_ct, const char *dsn_ct, const char *extra, bool qp, struct bounce_report *rep)
 {
 	struct buf msg;
 	char err[ERR_LEN];
@@ -677,14 +677,21 @@ part_report(const char *text_ct, const char *dsn_ct, const char *extra, struct b
 		   "550 5.1.1 <gone@example.net>: Empf\xe4nger unbekannt, user unknown\n\n"
 		   "--b1\n%s\n"
 		   "Reporting-MTA: dns; mx.example.org\n\n"
-		   "Final-Recipient: rfc822; gone@example.net\nAction: failed\nStatus: 5.2.2\n"
-		   "Diagnostic-Code: smtp; 552 5.2.2 mailbox full\n\n"
+		   "Final-Recipient: rfc822; gone@example.net\nAction: %s\nStatus: %s\n"
+		   "Diagnostic-Code: smtp; %s\n\n"
 		   "%s"
 		   "--b1\nContent-Type: text/rfc822-headers\n\n"
 		   "From: news@example.org\nTo: gone@example.net\nSubject: News\n\n"
-		   "--b1--\n", text_ct, dsn_ct, extra);
+		   "--b1--\n", text_ct, dsn_ct, qp ? "fail=65d" : "failed", qp ? "5=2E2=2E2" : "5.2.2",
+		   qp ? "552 5=2E2=2E2 mailbox full" : "552 5.2.2 mailbox full", extra);
 	cr_assert_eq(bounce_parse(msg.s, msg.len, NULL, rep, err), 0, "%s", err);
 	buf_free(&msg);
+}
+
+static void
+part_report(const char *text_ct, const char *dsn_ct, const char *extra, struct bounce_report *rep)
+{
+	part_report_qp(text_ct, dsn_ct, extra, false, rep);
 }
 
 Test(bounce, part_types_read_as_gmime_reads_them)
@@ -732,6 +739,34 @@ Test(bounce, part_types_read_as_gmime_reads_them)
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		part_report(rows[i].text_ct, rows[i].dsn_ct, "", r);
 		expect_same_report(r, rows[i].like == 0 ? base : rows[i].like == 1 ? no_dsn : no_text, rows[i].name);
+	}
+
+	/* The DSN part's Content-Transfer-Encoding, quoted-printable however
+	 * GMime reads it (an encoded word too), or none. */
+	{
+		static const char *const qp[] = {
+			"Content-Transfer-Encoding: quoted-printable\n",
+			"Content-Transfer-Encoding: Quoted-Printable (for =)\n",
+			"Content-Transfer-Encoding:\n quoted-printable\n",
+			"Content-Transfer-Encoding: =?us-ascii?q?quoted-printable?=\n",
+			"Content-Transfer-Encoding: 7bit\nContent-Transfer-Encoding: quoted-printable\n",
+		}, *none[] = {
+			"Content-Transfer-Encoding: quoted-printable-x\n",
+			"Content-Transfer-Encoding: quoted-printable\nContent-Transfer-Encoding: 7bit\n",
+		};
+		char ct[256];
+
+		for (size_t i = 0; i < sizeof(qp) / sizeof(qp[0]); i++) {
+			snprintf(ct, sizeof(ct), "%s%s", dsn, qp[i]);
+			part_report_qp(plain, ct, "", true, r);
+			expect_same_report(r, base, qp[i]);
+		}
+		for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+			snprintf(ct, sizeof(ct), "%s%s", dsn, none[i]);
+			part_report_qp(plain, ct, "", true, r);
+			cr_expect(r->n != 1 || strcmp(r->r[0].status, "5.2.2") != 0 ||
+				  strcmp(r->r[0].evidence, base->r[0].evidence) != 0, "%s read as quoted-printable", none[i]);
+		}
 	}
 
 	/* The text's charset: converted when given (two bytes of UTF-8 for
