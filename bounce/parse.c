@@ -730,16 +730,29 @@ read_as_is(const char *cs)
 
 /* Whether the bytes of @out from @from are plain ASCII, which any other
  * charset reads as it is too (no byte above 0x7f, no ISO 2022 escape or
- * shift, no NUL of UTF-16/32). */
+ * shift, no NUL of UTF-16/32). Eight bytes at a time: every text a
+ * report holds is looked at so. */
 static bool
 plain_ascii(const struct buf *out, size_t from)
 {
-	for (size_t i = from; i < out->len; i++) {
-		unsigned char ch = (unsigned char)out->s[i];
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	const unsigned char *p = (const unsigned char *)out->s + from, *end = (const unsigned char *)out->s + out->len;
 
-		if (ch >= 0x80 || ch == 0x1b || ch == 0x0e || ch == 0x0f || ch == 0)
+	for (; end - p >= 8; p += 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		/* A byte of 0x80 or more, or one that is 0x00, 0x0e, 0x0f or
+		 * 0x1b (a byte b is zero in w ^ b*ones: (x - ones) & ~x & high). */
+		if ((w & high) != 0 || ((w - ones) & ~w & high) != 0 ||
+		    (((w ^ (0x0e * ones)) - ones) & ~(w ^ (0x0e * ones)) & high) != 0 ||
+		    (((w ^ (0x0f * ones)) - ones) & ~(w ^ (0x0f * ones)) & high) != 0 ||
+		    (((w ^ (0x1b * ones)) - ones) & ~(w ^ (0x1b * ones)) & high) != 0)
 			return false;
 	}
+	for (; p < end; p++)
+		if (*p >= 0x80 || *p == 0x1b || *p == 0x0e || *p == 0x0f || *p == 0)
+			return false;
 	return true;
 }
 

@@ -654,6 +654,57 @@ Test(bounce, text_in_other_charsets)
 }
 
 /*
+ * Text that is not ASCII by a NUL (UTF-16) or an ISO 2022 shift, with no
+ * byte above 0x7f, is converted from its charset, not read as ASCII.
+ */
+Test(bounce, ascii_bytes_in_other_charsets)
+{
+	static const char text[] =
+		"Hi. This is the qmail-send program at mx.example.org.\n"
+		"I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+		"This is a permanent error; I've given up. Sorry it didn't work out.\n\n<gone@example.net>:\n"
+		"550 5.1.1 <gone@example.net>: user unknown here\n";
+	struct bounce_report *r = malloc(sizeof(*r));
+	struct buf msg;
+	char err[ERR_LEN];
+
+	cr_assert(r);
+	/* UTF-16LE: every other byte a NUL. */
+	buf_init(&msg);
+	buf_adds(&msg, "From: MAILER-DAEMON@mx.example.org\nTo: bounces+tok@news.example.org\n"
+		 "Subject: failure notice\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-16le\n\n");
+	for (const char *p = text; *p; p++) {
+		buf_addc(&msg, *p);
+		buf_addc(&msg, '\0');
+	}
+	cr_assert_eq(bounce_parse(msg.s, msg.len, NULL, r, err), 0, "%s", err);
+	cr_assert_eq(r->n, 1, "utf-16le: %d results", r->n);
+	cr_expect_str_eq(r->r[0].evidence, "550 5.1.1 <gone@example.net>: user unknown here");
+	buf_free(&msg);
+	/* An ISO 2022 shift amid ASCII (here ISO-2022-KR's, with no
+	 * designation): the text is converted, not read as the ASCII it is
+	 * not: a shift out takes what follows as two-byte characters, a shift
+	 * in is dropped. (The NUL above, ISO-2022-JP's escape in
+	 * text_in_other_charsets.) */
+	for (int i = 0; i < 2; i++) {
+		buf_init(&msg);
+		buf_printf(&msg, "From: MAILER-DAEMON@mx.example.org\nTo: bounces+tok@news.example.org\n"
+			   "Subject: failure notice\nMIME-Version: 1.0\nContent-Type: text/plain; charset=iso-2022-kr\n\n"
+			   "%.*s550 5.1.1 <gone@example.net>: user %c unknown\n"
+			   "the line after it, for the shift to be in the middle of the text\n",
+			   (int)(sizeof(text) - 49), text, i == 0 ? '\x0e' : '\x0f');
+		cr_assert_eq(bounce_parse(msg.s, msg.len, NULL, r, err), 0, "%s", err);
+		cr_assert_eq(r->n, 1);
+		if (i == 0)
+			cr_expect_str_neq(r->r[0].evidence, "550 5.1.1 <gone@example.net>: user ? unknown");
+		else
+			cr_expect_str_eq(r->r[0].evidence, "550 5.1.1 <gone@example.net>: user  unknown");
+		buf_free(&msg);
+	}
+	free(r);
+}
+
+/*
  * A report's parts are read as GMime reads their Content-Type field
  * (bounce/parse.c reads the parts it knows by the type GMime's parser gave
  * them, without a content type of their own): a field in another case,
