@@ -1,6 +1,7 @@
 # newsletter - one plain Makefile.
 #
-#   make            build ./newsletter (run contrib/install-deps first)
+#   make            build ./newsletter and ./newsletter-net (run
+#                   contrib/install-deps first)
 #   make demo       install dependencies, build, and show it working
 #   make check      install test dependencies, build with sanitizers, run
 #                   every test; ends with "N passed, N failed, N skipped"
@@ -11,10 +12,15 @@
 #   make deb        the Debian package, in build/deb/ (newsletter_*.deb)
 
 PROG     = newsletter
+# send and serve run in this one (cli/exec_net.c); it has every command.
+NET      = newsletter-net
 PREFIX  ?= /usr/local
 CC      ?= cc
 PKGS     = sqlite3 libsodium jansson inih libmicrohttpd libesmtp-1.0 gmime-3.0 \
            libcmark opendkim openssl
+# What the front, $(PROG), links: none of the libraries of mailer/ and web/,
+# whose loading was most of the start of every command.
+FRONT_PKGS = sqlite3 libsodium jansson inih gmime-3.0
 BUILD   ?= build/release
 
 WARN     = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Werror
@@ -39,19 +45,30 @@ HOT_OPT  = -O3
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+FRONT_LIBS := $(shell pkg-config --libs $(FRONT_PKGS) 2>/dev/null)
 CFLAGS  += -std=c17 $(WARN) $(OPT) $(PKG_CFLAGS)
 LDFLAGS += $(OPT)
+FRONT_LDLIBS := $(LDLIBS) $(FRONT_LIBS)
 LDLIBS  += $(PKG_LIBS)
 
 LIB_SRC   = $(wildcard lib/*.c)
 STORE_SRC = $(wildcard store/*.c)
-CLI_SRC   = $(wildcard cli/*.c)
+# cli/exec_net.c is the front's send and serve, cmd_send.c and
+# cmd_serve.c newsletter-net's; the rest of cli/ is in both.
+CLI_NET_SRC   = cli/cmd_send.c cli/cmd_serve.c
+CLI_FRONT_SRC = cli/exec_net.c
+CLI_SRC   = $(filter-out $(CLI_NET_SRC) $(CLI_FRONT_SRC),$(wildcard cli/*.c))
 # mailer/, web/ and bounce/ sit between cli/ and store/; unit tests and
 # fuzz harnesses link everything but cli/.
-PART_SRC  = $(wildcard mailer/*.c) $(wildcard web/*.c) $(wildcard bounce/*.c)
+BOUNCE_SRC = $(wildcard bounce/*.c)
+PART_SRC  = $(wildcard mailer/*.c) $(wildcard web/*.c) $(BOUNCE_SRC)
+FRONT_CORE_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(STORE_SRC:%.c=$(BUILD)/%.o) \
+            $(BOUNCE_SRC:%.c=$(BUILD)/%.o)
 CORE_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(STORE_SRC:%.c=$(BUILD)/%.o) \
             $(PART_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
+CLI_NET_OBJ   = $(CLI_NET_SRC:%.c=$(BUILD)/%.o)
+CLI_FRONT_OBJ = $(CLI_FRONT_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Small programs the end-to-end tests run (not installed).
@@ -63,12 +80,20 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: all deps demo check test unit tools bench bounce-eval install clean valgrind fuzz fuzz-build browser-deps deb
 
-all: $(PROG)
+all: $(PROG) $(NET)
 
 $(PROG): $(BUILD)/$(PROG)
 	cp $< $@
 
-$(BUILD)/$(PROG): $(CORE_OBJ) $(CLI_OBJ)
+$(NET): $(BUILD)/$(NET)
+	cp $< $@
+
+# The front: everything but mailer/ and web/, linked with FRONT_PKGS alone.
+# Each program finds the other beside it ($(BUILD)/ and ./ alike).
+$(BUILD)/$(PROG): $(FRONT_CORE_OBJ) $(CLI_OBJ) $(CLI_FRONT_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FRONT_LDLIBS)
+
+$(BUILD)/$(NET): $(CORE_OBJ) $(CLI_OBJ) $(CLI_NET_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c $(BUILD)/.deps-ok
@@ -118,7 +143,7 @@ check:
 	contrib/install-deps --test
 	$(MAKE) browser-deps
 	$(MAKE) all
-	$(MAKE) SANITIZE=1 build/san/$(PROG) unit
+	$(MAKE) SANITIZE=1 build/san/$(PROG) build/san/$(NET) unit
 	$(MAKE) FUZZ=1 fuzz-build
 	NEWSLETTER=build/san/$(PROG) UNIT_DIR=build/san/tests tests/run
 
@@ -131,7 +156,7 @@ browser-deps:
 	  (cd tests/browser && npm ci --no-audit --no-fund)
 
 valgrind: all tools
-	NEWSLETTER_WRAP="valgrind -q --suppressions=$(CURDIR)/tests/valgrind.supp --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	NEWSLETTER_WRAP="valgrind -q --trace-children=yes --suppressions=$(CURDIR)/tests/valgrind.supp --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	  NEWSLETTER=./$(PROG) UNIT_DIR= tests/run
 
 bench: all
@@ -146,9 +171,13 @@ bench: all
 bounce-eval: all
 	tests/bounce-eval
 
+# newsletter-net is no command of its own: the front runs it from
+# ../libexec/newsletter/, relative to where the front is (cli/exec_net.c).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/$(PROG) \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(PROG) $(DESTDIR)$(PREFIX)/bin/$(PROG)
+	install -m 0755 $(NET) $(DESTDIR)$(PREFIX)/libexec/$(PROG)/$(NET)
 	install -m 0644 contrib/$(PROG).1 $(DESTDIR)$(PREFIX)/share/man/man1/$(PROG).1
 
 # The Debian package (debian/), built with dpkg-buildpackage from a copy of
@@ -166,7 +195,7 @@ deb:
 	@ls build/deb/*.deb
 
 clean:
-	rm -rf build $(PROG)
+	rm -rf build $(PROG) $(NET)
 
 # (not build/deb: a package build's own tree)
 -include $(shell find build -path build/deb -prune -o -name '*.d' -print 2>/dev/null)

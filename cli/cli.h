@@ -1,5 +1,9 @@
 /*
  * cli/cli.h - what the command files of cli/ share.
+ *
+ * Two programs are linked from cli/: newsletter-net with every file but
+ * exec_net.c, and newsletter, the front, with exec_net.c in place of
+ * cmd_send.c and cmd_serve.c (see exec_net.c). Both have the same table.
  */
 #ifndef NEWSLETTER_CLI_H
 #define NEWSLETTER_CLI_H
@@ -14,6 +18,8 @@ struct cli {
 	struct store_keys *keys;
 	struct store *st;
 	const struct command *cmd;
+	char **argv;		/* main()'s, unchanged: what the front's send and
+				 * serve hand to newsletter-net (exec_net.c) */
 };
 
 struct command {

@@ -295,6 +295,7 @@ main(int argc, char **argv)
 
 	umask(077);		/* the database and its WAL hold personal data */
 	log_init("newsletter", LOG_INFO);
+	c.argv = argv;		/* "+": getopt permutes nothing, so it stays as given */
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+c:qvh", opts, NULL)) != -1) {
 		switch (ch) {
