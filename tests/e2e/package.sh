@@ -140,6 +140,8 @@ has() {	# MODE PATH: the .deb holds PATH with the mode string MODE
 	printf '%s\n' "$contents" | awk -v m="$1" -v p="./$2" '$1 == m && $6 == p { f = 1 } END { exit !f }'
 }
 check "the .deb holds /usr/bin/newsletter (0755)" has -rwxr-xr-x usr/bin/newsletter
+check "the .deb holds /usr/libexec/newsletter/newsletter-net (0755), which send and serve run" \
+	has -rwxr-xr-x usr/libexec/newsletter/newsletter-net
 check "the .deb holds the man page" has -rw-r--r-- usr/share/man/man1/newsletter.1.gz
 check "the .deb holds /etc/newsletter/newsletter.conf (0640)" has -rw-r----- etc/newsletter/newsletter.conf
 check "the .deb holds the sysusers.d file" has -rw-r--r-- usr/lib/sysusers.d/newsletter.conf
@@ -155,20 +157,21 @@ conffiles=$(dpkg-deb -I "$DEB" conffiles)
 check "conffiles lists /etc/newsletter/newsletter.conf" \
 	test "$conffiles" = /etc/newsletter/newsletter.conf
 
-# Depends names the package of every library the binary links (NEEDED).
+# Depends names the package of every library either binary links (NEEDED).
 X=$SCRATCH/x
 mkdir -p "$X" && dpkg-deb -x "$DEB" "$X"
 depends=$(dpkg-deb -f "$DEB" Depends)
 echo "#   Depends: $depends"
 nodep=
-for so in $(readelf -d "$X/usr/bin/newsletter" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+for so in $(readelf -d "$X/usr/bin/newsletter" "$X/usr/libexec/newsletter/newsletter-net" |
+	sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u); do
 	path=$(ldconfig -p | awk -v s="$so" '$1 == s && /x86-64|64bit|AArch64/ { print $NF; exit }')
 	[ -n "$path" ] || path=$(ldconfig -p | awk -v s="$so" '$1 == s { print $NF; exit }')
 	pkg=$(dpkg -S "$(realpath "$path")" 2>/dev/null | head -1 | cut -d: -f1)
 	[ -z "$pkg" ] && pkg=$(dpkg -S "$path" 2>/dev/null | head -1 | cut -d: -f1)
 	case ", $depends," in *", $pkg "* | *", $pkg,"*) ;; *) nodep="$nodep $so($pkg)" ;; esac
 done
-check "Depends names the package of every NEEDED library" test -z "$nodep"
+check "Depends names the package of every NEEDED library of both binaries" test -z "$nodep"
 [ -n "$nodep" ] && echo "#   not in Depends:$nodep"
 
 # --- a throw-away Debian 12 root ----------------------------------------------

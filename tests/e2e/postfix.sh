@@ -35,8 +35,11 @@ VAR=$SCRATCH/var
 BIN=$SCRATCH/bin/newsletter
 DB=$VAR/newsletter.db
 mkdir -p "$VAR" "$SCRATCH/bin"
-# A copy of the binary that PIPE_USER can run wherever the clone is.
+# A copy of the binaries that PIPE_USER can run wherever the clone is;
+# newsletter-net beside the front, where its send looks for it.
 cp "$NEWSLETTER" "$BIN" && chmod 755 "$BIN"
+cp "$(dirname "$NEWSLETTER")/newsletter-net" "$SCRATCH/bin/newsletter-net" &&
+	chmod 755 "$SCRATCH/bin/newsletter-net"
 
 # PF_KEEP=FILE keeps Postfix's log there when a check failed.
 trap 'pf_stop; [ -n "${PF_KEEP:-}" ] && [ "$T_FAILED" -gt 0 ] && cp "$PF/maillog" "$PF_KEEP"; cleanup' EXIT

@@ -11,9 +11,13 @@ if [ ! -x "$REL" ] || ! command -v valgrind >/dev/null; then
 	fail "valgrind and the release build are present" "run 'make' and contrib/install-deps --test"
 	finish
 fi
+# send and serve go on in newsletter-net (execv, same PID): valgrind follows
+# it, and both programs append to one log (a --log-file would be truncated
+# by the second).
 vg() {
-	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-		--log-file="$SCRATCH/vg.log" "$REL" --config "$CONF" "$@"
+	: >"$SCRATCH/vg.log"
+	valgrind -q --trace-children=yes --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite --log-fd=9 "$REL" --config "$CONF" "$@" 9>>"$SCRATCH/vg.log"
 }
 vg_case() {
 	local name=$1 want=$2
@@ -38,6 +42,11 @@ start_smtpd --rcpt 'gone@=550 5.1.1 no such user'
 conf_smtp "connections = 2" "" "[dkim]" "domain = example.org" "selector = s" \
 	"key_file = $SCRATCH/dkim.key"
 vg_case "send --dry-run" 0 send "$SCRATCH/issue.md" --dry-run
+# What valgrind ran after the exec: newsletter-net (its header names it).
+valgrind --trace-children=yes --log-fd=9 "$REL" --config "$CONF" send "$SCRATCH/issue.md" --dry-run \
+	>/dev/null 2>&1 9>"$SCRATCH/vg-cmd.log"
+check "valgrind: send runs newsletter-net under valgrind" \
+	grep -q "Command: .*/newsletter-net --config $CONF send " "$SCRATCH/vg-cmd.log"
 vg_case "send --preview" 0 send "$SCRATCH/issue.md" --preview "$SCRATCH/pv"
 vg_case "send --to" 0 send "$SCRATCH/issue.md" --to test@example.org
 vg_case "send (DKIM, a 550 5.1.1)" 0 send "$SCRATCH/issue.md"
