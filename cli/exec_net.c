@@ -15,9 +15,9 @@
  *
  * newsletter-net is looked for beside this program (the build tree), then
  * in ../libexec/newsletter/ (make install, any PREFIX; the Debian package):
- * no path is compiled in. Trusts the folder this program was run from, as
- * the loader does; never runs itself again (a copy of newsletter named
- * newsletter-net would loop for ever).
+ * no path is compiled in. Trusts the folder this program is in as much as
+ * the program itself (whoever writes there could replace either); never
+ * runs itself (newsletter copied as newsletter-net would exec for ever).
  */
 #include "cli.h"
 
