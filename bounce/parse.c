@@ -736,8 +736,12 @@ static bool
 plain_ascii(const struct buf *out, size_t from)
 {
 	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-	const unsigned char *p = (const unsigned char *)out->s + from, *end = (const unsigned char *)out->s + out->len;
+	const unsigned char *p, *end;
 
+	if (out->len <= from)
+		return true;	/* nothing (and maybe no room yet: no pointer) */
+	p = (const unsigned char *)out->s + from;
+	end = (const unsigned char *)out->s + out->len;
 	for (; end - p >= 8; p += 8) {
 		uint64_t w;
 

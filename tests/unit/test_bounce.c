@@ -705,6 +705,35 @@ Test(bounce, ascii_bytes_in_other_charsets)
 }
 
 /*
+ * A text part with no body (its header block runs into the next boundary)
+ * is read as no text: the report is read from its other parts. (The
+ * fuzzer found its text buffer looked at before it held anything.)
+ */
+Test(bounce, text_part_without_body)
+{
+	static const char msg[] =
+		"From: MAILER-DAEMON@mx.example.org\nTo: bounces+tok@news.example.org\n"
+		"Subject: Undelivered Mail\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\n\n"
+		"--b1\nContent-Type: text/plain; charset=us-ascii\nContent-Description: Notification\n"
+		"This message could not be delivered.\n"
+		"--b1\nContent-Type: message/delivery-status\n\n"
+		"Reporting-MTA: dns; mx.example.org\n\n"
+		"Final-Recipient: rfc822; gone@example.net\nAction: failed\nStatus: 5.1.1\n"
+		"Diagnostic-Code: smtp; 550 5.1.1 user unknown\n\n"
+		"--b1--\n";
+	struct bounce_report *r = malloc(sizeof(*r));
+	char err[ERR_LEN];
+
+	cr_assert(r);
+	cr_assert_eq(bounce_parse(msg, sizeof(msg) - 1, NULL, r, err), 0, "%s", err);
+	cr_assert_eq(r->n, 1);
+	cr_expect_str_eq(r->r[0].recipient, "gone@example.net");
+	cr_expect_str_eq(r->r[0].status, "5.1.1");
+	free(r);
+}
+
+/*
  * A report's parts are read as GMime reads their Content-Type field
  * (bounce/parse.c reads the parts it knows by the type GMime's parser gave
  * them, without a content type of their own): a field in another case,
