@@ -118,6 +118,18 @@ free_port() {
 
 # Whether FILE(s) contain the byte string S (case-insensitive), e.g. an
 # address that must be gone.
+# PORT PID [TRIES]: waits until http://127.0.0.1:PORT/healthz answers 200,
+# or PID has gone, TRIES times 50 ms at most (default 300); prints the
+# last HTTP status (000: no answer).
+healthz_code() {
+	local code=000 i
+	for ((i = 0; i < ${3:-300}; i++)); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/healthz") && [ "$code" = 200 ] && break
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.05
+	done
+	printf '%s\n' "$code"
+}
 bytes_contain() {
 	local s=$1
 	shift

@@ -75,12 +75,7 @@ PORT=$(free_port)
 "$FRONT" --config "$CONF" serve --listen "127.0.0.1:$PORT" >"$SCRATCH/serve.log" 2>&1 &
 SRV=$!
 track "$SRV"
-code=000
-for _ in $(seq 300); do
-	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz") && [ "$code" = 200 ] && break
-	kill -0 "$SRV" 2>/dev/null || break
-	sleep 0.05
-done
+code=$(healthz_code "$PORT" "$SRV")
 check "serve started through the front answers /healthz" test "$code" = 200
 exe=$(readlink "/proc/$SRV/exe")
 check "the PID the shell started runs newsletter-net" test "$exe" = "$(realpath "$NET")"
@@ -108,12 +103,7 @@ PORT=$(free_port)
 "$FRONT" -q --config "$CONF" serve --listen "127.0.0.1:$PORT" >"$SCRATCH/serve-q.log" 2>&1 &
 SRV=$!
 track "$SRV"
-code=000
-for _ in $(seq 300); do
-	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz") && [ "$code" = 200 ] && break
-	kill -0 "$SRV" 2>/dev/null || break
-	sleep 0.05
-done
+code=$(healthz_code "$PORT" "$SRV")
 kill -TERM "$SRV" 2>/dev/null
 wait "$SRV"
 check "-q reaches newsletter-net: serve answers and logs nothing" \

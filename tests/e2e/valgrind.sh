@@ -64,12 +64,7 @@ valgrind -q --trace-children=yes --error-exitcode=99 --leak-check=full --errors-
 	--log-fd=9 "$REL" --config "$CONF" serve --listen "127.0.0.1:$port" >"$SCRATCH/serve.log" 2>&1 9>>"$SCRATCH/vg.log" &
 srv=$!
 track "$srv"
-code=000
-for _ in $(seq 600); do
-	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz") && [ "$code" = 200 ] && break
-	kill -0 "$srv" 2>/dev/null || break
-	sleep 0.05
-done
+code=$(healthz_code "$port" "$srv" 600)
 kill -TERM "$srv" 2>/dev/null
 wait "$srv"
 rc=$?
