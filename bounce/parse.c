@@ -1042,7 +1042,7 @@ walk(struct bounce_ctx *c, struct bounce_parser *bp, GMimeObject *obj, int depth
 		}
 		return;
 	case LEAF_PLAIN:
-		if (c->human.len > 0 && attachment(fields_of(obj)->disposition))
+		if (c->human.len > 0 && part_attachment(obj))
 			return;	/* a returned message sent as text */
 		append_text(bp, GMIME_TEXT_PART(obj), &c->human);
 		return;
