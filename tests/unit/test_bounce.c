@@ -882,6 +882,73 @@ Test(bounce, part_types_read_as_gmime_reads_them)
 	free(r);
 }
 
+/*
+ * A multipart's boundary is read as GMime reads its Content-Type field
+ * (bounce/parse.c parses a value that is ASCII with no encoded word as it
+ * stands, GMime decodes it first): folded, with comments, in RFC 2231
+ * pieces, with an encoded word or an 8-bit byte in it. The multipart is
+ * nested (at the top, a body whose boundary is not found is read as the
+ * report's text, and gives the same); @ct is its field's value, @b the
+ * boundary its body's lines give.
+ */
+static bool
+multipart_read(const char *ct, const char *b)
+{
+	struct bounce_report *r = malloc(sizeof(*r));
+	struct buf msg;
+	char err[ERR_LEN];
+	bool read;
+
+	cr_assert(r);
+	buf_init(&msg);
+	buf_printf(&msg,
+		   "From: MAILER-DAEMON@mx.example.org\nTo: bounces+tok@news.example.org\n"
+		   "Subject: Undelivered Mail\nMIME-Version: 1.0\n"
+		   "Content-Type: multipart/mixed; boundary=\"outer\"\n\n"
+		   "--outer\nContent-Type: %s\n\n"
+		   "--%s\nContent-Type: message/delivery-status\n\n"
+		   "Reporting-MTA: dns; mx.example.org\n\n"
+		   "Final-Recipient: rfc822; gone@example.net\nAction: failed\nStatus: 5.2.2\n\n"
+		   "--%s--\n--outer--\n", ct, b, b);
+	cr_assert_eq(bounce_parse(msg.s, msg.len, NULL, r, err), 0, "%s", err);
+	read = r->n == 1 && strcmp(r->r[0].status, "5.2.2") == 0;
+	buf_free(&msg);
+	free(r);
+	return read;
+}
+
+Test(bounce, multipart_boundaries_read_as_gmime_reads_them)
+{
+	static const struct {
+		const char *ct, *b;
+		bool read;	/* the DSN part is found: the boundary is */
+	} rows[] = {
+		{"multipart/report; report-type=delivery-status; boundary=\"b1\"", "b1", true},
+		{"multipart/report;\n\treport-type=delivery-status;\n\tboundary=\"b1\"", "b1", true},
+		{"MULTIPART/Report (a report); BOUNDARY=\"b1\" (its boundary)", "b1", true},
+		{"multipart/report; boundary=b1 (not b1 to GMime)", "b1", false},
+		{"multipart/report; boundary*0=\"b\"; boundary*1=\"1\"", "b1", true},
+		{"multipart/report; boundary*=us-ascii''b%31", "b1", true},
+		{"multipart/report; boundary=\"b1\"  ", "b1", true},
+		{"multipart/report; boundary=\"b\n 1\"", "b 1", true},
+		{"multipart/report; boundary=\"b1\"; x=\"caf\xe9\"", "b1", true},
+		/* GMime decodes an encoded word in a value; one in the field
+		 * is decoded before the field is read (here the boundary it
+		 * reads is empty); an 8-bit byte is read as UTF-8 from the
+		 * charset GMime guesses. */
+		{"multipart/report; boundary=\"=?us-ascii?q?b1?=\"", "b1", true},
+		{"multipart/report; boundary=\"=?us-ascii?q?b1?=\"", "=?us-ascii?q?b1?=", false},
+		{"multipart/report; x==?us-ascii?q?1;_boundary=b2?=; boundary=b1", "b1", false},
+		{"multipart/report; boundary=\"x\xe9y\"", "x\xe9y", false},
+		{"multipart/report; boundary=\"x\xe9y\"", "x\xc3\xa9y", true},
+		{"multipart/report; boundary=\"b2\"", "b1", false},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		cr_expect_eq(multipart_read(rows[i].ct, rows[i].b), rows[i].read, "%s, lines --%s: %s", rows[i].ct,
+			     rows[i].b, rows[i].read ? "not read" : "read");
+}
+
 /* --- acting on a real store --- */
 
 /* The VERP address bounces+TOKEN@news.example.org of a token for @id. */
