@@ -23,7 +23,9 @@
  * GMime's time; the type registration it takes loses 16 bytes once per
  * process (gmime_start()). The parts read are of types of ours, read by
  * their type, without the content type objects GMime would make of their
- * Content-Type field (leaf_kind()). Of the top header block, GMime is given only
+ * Content-Type field (leaf_kind()); a multipart's field that is ASCII with
+ * no encoded word is parsed unfolded, without GMime's decoding, which
+ * leaves such a value as it is (BounceMultipart). Of the top header block, GMime is given only
  * the MIME fields (Content-*, split_top()): it makes and frees an object
  * for every header, two thirds of a bounce's (Received, DKIM-Signature,
  * Date, ...) are never read, and the others that are (From, To, Subject,
