@@ -251,19 +251,16 @@ multipart_header_added(GMimeObject *object, GMimeHeader *header)
 
 	if (raw != NULL && content_type_field(header)) {
 		char *value = g_mime_utils_header_unfold(raw);
-		bool plain = ascii_unencoded(value);
+		GMimeContentType *ct = ascii_unencoded(value) ? g_mime_content_type_parse(NULL, value) : NULL;
 
-		if (plain) {
-			GMimeContentType *ct = g_mime_content_type_parse(NULL, value);
-
+		g_free(value);
+		if (ct != NULL) {
 			/* As GMime's own handler sets it: the field is not
 			 * written again. */
 			GMIME_OBJECT_CLASS(bounce_multipart_parent_class)->set_content_type(object, ct);
 			g_object_unref(ct);
-		}
-		g_free(value);
-		if (plain)
 			return;
+		}
 	}
 	GMIME_OBJECT_CLASS(bounce_multipart_parent_class)->header_added(object, header);
 }
